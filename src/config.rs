@@ -1,0 +1,175 @@
+//! Layer configuration: timeouts, token transport and cookie attributes.
+
+use std::time::Duration;
+
+use cookie::{Cookie, SameSite};
+use http::HeaderValue;
+
+/// How sessions expire and how their token travels. Built through
+/// [`SessionLayer`](crate::SessionLayer)'s builder methods.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) absolute_timeout: Duration,
+    pub(crate) bearer: bool,
+    pub(crate) cookie: CookieConfig,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            // OWASP session management cheat sheet: 15–30 min idle for ordinary apps, and an
+            // absolute limit of 4–8 h so a stolen session cannot live forever.
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(8 * 3600),
+            bearer: true,
+            cookie: CookieConfig::default(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Idle timeout: a session unused for this long ends.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// Absolute lifetime, counted from login (or creation), never extended.
+    pub fn absolute_timeout(&self) -> Duration {
+        self.absolute_timeout
+    }
+
+    /// Whether `Authorization: Bearer` tokens are accepted.
+    pub fn accepts_bearer(&self) -> bool {
+        self.bearer
+    }
+
+    /// The session cookie's attributes.
+    pub fn cookie(&self) -> &CookieConfig {
+        &self.cookie
+    }
+
+    /// How long after the last recorded activity a renewal is written again: `min(60 s,
+    /// idle_timeout / 4)`. Activity inside that window is not recorded, so a session may end up
+    /// to this long before `idle_timeout` after its very last request.
+    pub fn renewal_interval(&self) -> Duration {
+        (self.idle_timeout / 4).min(Duration::from_secs(60))
+    }
+}
+
+/// Attributes of the session cookie.
+///
+/// The default is the strictest that works for an ordinary site: `__Host-session`, `HttpOnly`
+/// (scripts cannot read it), `Secure` (never sent over plain HTTP; browsers treat
+/// `http://localhost` as secure), `SameSite=Lax` (not sent on cross-site subrequests or posts),
+/// `Path=/`, no `Domain` (the `__Host-` prefix makes browsers enforce that the cookie belongs to
+/// this exact host), and no `Max-Age`, so it ends with the browser session.
+#[derive(Clone, Debug)]
+pub struct CookieConfig {
+    name: String,
+    same_site: SameSite,
+    persistent: bool,
+    secure: bool,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            name: "__Host-session".to_owned(),
+            same_site: SameSite::Lax,
+            persistent: false,
+            secure: true,
+        }
+    }
+}
+
+impl CookieConfig {
+    /// Uses `name` for the cookie.
+    ///
+    /// # Panics
+    /// If `name` is not a valid cookie name (empty, or with separators, spaces or controls).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        assert!(
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)),
+            "invalid cookie name {name:?}"
+        );
+        self.name = name;
+        self
+    }
+
+    /// Sets the `SameSite` attribute (default `Lax`). `Strict` also withholds the cookie on
+    /// top-level navigation from other sites; `None` requires `Secure`.
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Makes the cookie outlive the browser session: it gets a `Max-Age` equal to the time
+    /// left until the session's absolute deadline, never more.
+    pub fn persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    /// Drops the `Secure` attribute, for development over plain HTTP on a host other than
+    /// localhost. The cookie name must then not start with `__Host-` or `__Secure-`, which
+    /// browsers reject without `Secure`; the layer checks this when it is built.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn validate(&self) {
+        assert!(
+            self.secure || !(self.name.starts_with("__Host-") || self.name.starts_with("__Secure-")),
+            "cookie {:?}: the __Host- and __Secure- prefixes require Secure",
+            self.name
+        );
+        assert!(
+            self.secure || self.same_site != SameSite::None,
+            "SameSite=None requires Secure"
+        );
+    }
+
+    /// `Set-Cookie` value carrying `token`; `max_age` is used only for persistent cookies.
+    pub(crate) fn set_cookie(&self, token: &str, max_age: Duration) -> HeaderValue {
+        let mut cookie = self.base(token);
+        if self.persistent {
+            cookie.set_max_age(time::Duration::seconds(
+                i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+            ));
+        }
+        header_value(&cookie)
+    }
+
+    /// `Set-Cookie` value that removes the cookie (`Max-Age=0` and an expiry in the past).
+    pub(crate) fn clear_cookie(&self) -> HeaderValue {
+        let mut cookie = self.base("");
+        cookie.make_removal();
+        header_value(&cookie)
+    }
+
+    fn base<'a>(&'a self, value: &'a str) -> Cookie<'a> {
+        let mut cookie = Cookie::new(self.name.as_str(), value);
+        cookie.set_http_only(true);
+        cookie.set_secure(self.secure);
+        cookie.set_same_site(self.same_site);
+        cookie.set_path("/");
+        cookie
+    }
+}
+
+fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    // The name is validated, the value is base64url and the attributes are fixed ASCII.
+    HeaderValue::try_from(cookie.to_string())
+        .expect("a session cookie is always a valid header value")
+}

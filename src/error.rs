@@ -1,0 +1,230 @@
+//! Errors and rejections. Each maps to exactly one status code and answers with a JSON body
+//! `{"error": code}`, so a handler can return them with `?`.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use axum_core::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+
+/// A store failed (unreachable, timed out, corrupt data). Never "no session": the request gets
+/// 503 and the client's cookie is left alone.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The key or public id already exists; a store never overwrites a session on create.
+    Conflict,
+    /// The backend failed.
+    Backend(Box<dyn StdError + Send + Sync>),
+    /// A stored record could not be decoded.
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Wraps any backend error.
+    pub fn backend(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Backend(err.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conflict => f.write_str("session store: key already exists"),
+            Self::Backend(err) => write!(f, "session store unavailable: {err}"),
+            Self::Corrupt(what) => write!(f, "session store returned a corrupt record: {what}"),
+        }
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Backend(err) => Some(&**err),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for StoreError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "session store error");
+        json_error(StatusCode::SERVICE_UNAVAILABLE, "session_store_unavailable")
+    }
+}
+
+/// What a session operation in a handler can fail with.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The store failed: 503.
+    Store(StoreError),
+    /// A value could not be serialized into, or deserialized from, the session: 500. Only
+    /// server-written values are ever deserialized, so this is a bug in the app, never bad input.
+    Serde(serde_json::Error),
+    /// The OS random number generator failed: 500.
+    Randomness(getrandom::Error),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(err) => err.fmt(f),
+            Self::Serde(err) => write!(f, "session value (de)serialization failed: {err}"),
+            Self::Randomness(err) => write!(f, "OS random number generator failed: {err}"),
+        }
+    }
+}
+
+impl StdError for SessionError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Store(err) => Some(err),
+            Self::Serde(err) => Some(err),
+            Self::Randomness(err) => Some(err),
+        }
+    }
+}
+
+impl From<StoreError> for SessionError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+impl From<serde_json::Error> for SessionError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Serde(err)
+    }
+}
+
+impl From<getrandom::Error> for SessionError {
+    fn from(err: getrandom::Error) -> Self {
+        Self::Randomness(err)
+    }
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Store(err) => err.into_response(),
+            other => {
+                tracing::error!(error = %other, "session error");
+                json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+/// Why the [`Session`](crate::Session) extractor failed: the app forgot the layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// No [`SessionLayer`](crate::SessionLayer) wraps this route: a bug in the app, 500.
+    MissingLayer,
+}
+
+impl fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no SessionLayer wraps this route")
+    }
+}
+
+impl StdError for SessionRejection {}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        tracing::error!("{self}");
+        json_error(StatusCode::INTERNAL_SERVER_ERROR, "session_layer_missing")
+    }
+}
+
+/// Why the [`Authenticated`](crate::Authenticated) extractor refused a request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AuthRejection {
+    /// No valid session, or an anonymous one: 401 `{"error":"unauthenticated"}`.
+    Unauthenticated {
+        /// How the client sent its credential, which decides the `WWW-Authenticate` header.
+        presented: Presented,
+    },
+    /// The session passed its idle or absolute deadline: 401 `{"error":"session_expired"}`.
+    SessionExpired {
+        /// How the client sent its credential.
+        presented: Presented,
+    },
+    /// The session could not be read.
+    Session(SessionError),
+    /// No [`SessionLayer`](crate::SessionLayer) wraps this route.
+    MissingLayer,
+}
+
+/// How a request presented its session credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// Neither a bearer token nor a session cookie.
+    Nothing,
+    /// A session cookie (valid or not).
+    Cookie,
+    /// An `Authorization: Bearer` header (valid or not).
+    Bearer,
+}
+
+impl fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unauthenticated { .. } => f.write_str("not signed in"),
+            Self::SessionExpired { .. } => f.write_str("session expired"),
+            Self::Session(err) => err.fmt(f),
+            Self::MissingLayer => SessionRejection::MissingLayer.fmt(f),
+        }
+    }
+}
+
+impl StdError for AuthRejection {}
+
+impl From<SessionError> for AuthRejection {
+    fn from(err: SessionError) -> Self {
+        Self::Session(err)
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let (code, presented) = match self {
+            Self::Unauthenticated { presented } => ("unauthenticated", presented),
+            Self::SessionExpired { presented } => ("session_expired", presented),
+            Self::Session(err) => return err.into_response(),
+            Self::MissingLayer => return SessionRejection::MissingLayer.into_response(),
+        };
+        let mut response = json_error(StatusCode::UNAUTHORIZED, code);
+        // RFC 6750 §3: a bearer client is told why its token failed; a request with no
+        // credential at all is told which scheme to use. Cookie clients get no challenge, so
+        // browsers never show an authentication prompt.
+        let challenge = match (presented, code) {
+            (Presented::Bearer, "session_expired") => Some(
+                r#"Bearer error="invalid_token", error_description="the session has expired""#,
+            ),
+            (Presented::Bearer, _) => Some(r#"Bearer error="invalid_token""#),
+            (Presented::Nothing, _) => Some("Bearer"),
+            (Presented::Cookie, _) => None,
+        };
+        if let Some(challenge) = challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
+    }
+}
+
+/// A response with `status` and the body `{"error": code}`.
+pub(crate) fn json_error(status: StatusCode, code: &'static str) -> Response {
+    let body = format!(r#"{{"error":"{code}"}}"#);
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,231 @@
+//! The middleware: [`SessionLayer`] and its [`SessionService`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum_core::body::Body;
+use axum_core::response::IntoResponse;
+use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT};
+use http::{HeaderValue, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::{CookieConfig, SessionConfig};
+use crate::session::{ClientInfo, CookieAction, Session, Write};
+use crate::store::erased::ErasedStore;
+use crate::store::SessionStore;
+use crate::token::Credential;
+
+/// Adds a [`Session`] to every request and persists its changes.
+///
+/// The layer finds the session token (`Authorization: Bearer` first, then the cookie), puts a
+/// lazily-loaded [`Session`] in the request extensions, and after the handler writes what
+/// changed (one store call at most) and sets or clears the cookie. It works with
+/// `Router::layer` and `Router::route_layer` and needs no other layer.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+/// use sessionward::{store::MemoryStore, CookieConfig, SessionLayer};
+///
+/// let layer = SessionLayer::new(MemoryStore::default())
+///     .idle_timeout(Duration::from_secs(15 * 60))
+///     .absolute_timeout(Duration::from_secs(4 * 3600))
+///     .cookie(CookieConfig::default().persistent(true));
+/// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
+/// ```
+pub struct SessionLayer<S> {
+    store: Arc<S>,
+    config: Arc<SessionConfig>,
+}
+
+impl<S> Clone for SessionLayer<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for SessionLayer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SessionStore> SessionLayer<S> {
+    /// A layer keeping sessions in `store`, with the secure defaults of [`SessionConfig`] and
+    /// [`CookieConfig`]: 30 min idle timeout, 8 h absolute lifetime, bearer tokens accepted.
+    pub fn new(store: S) -> Self {
+        Self {
+            store: Arc::new(store),
+            config: Arc::new(SessionConfig::default()),
+        }
+    }
+
+    /// Ends sessions unused for `timeout` (default 30 minutes). Renewal is written at most once
+    /// per `min(60 s, timeout / 4)`, so expiry is precise to that interval.
+    ///
+    /// # Panics
+    /// If `timeout` is zero.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        assert!(!timeout.is_zero(), "idle timeout must not be zero");
+        Arc::make_mut(&mut self.config).idle_timeout = timeout;
+        self
+    }
+
+    /// Ends sessions `lifetime` after login or creation, however active (default 8 hours).
+    /// Neither renewal nor rotation extends it.
+    ///
+    /// # Panics
+    /// If `lifetime` is zero.
+    pub fn absolute_timeout(mut self, lifetime: Duration) -> Self {
+        assert!(!lifetime.is_zero(), "absolute timeout must not be zero");
+        Arc::make_mut(&mut self.config).absolute_timeout = lifetime;
+        self
+    }
+
+    /// Whether to accept `Authorization: Bearer <token>` (default `true`). A request that sends
+    /// one is judged by it alone; the cookie is then ignored.
+    pub fn bearer(mut self, accept: bool) -> Self {
+        Arc::make_mut(&mut self.config).bearer = accept;
+        self
+    }
+
+    /// Sets the session cookie's attributes.
+    ///
+    /// # Panics
+    /// If the attributes contradict each other (a `__Host-` name without `Secure`).
+    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+        cookie.validate();
+        Arc::make_mut(&mut self.config).cookie = cookie;
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+}
+
+impl<S: SessionStore, I> Layer<I> for SessionLayer<S> {
+    type Service = SessionService<S, I>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        SessionService {
+            inner,
+            store: Arc::clone(&self.store),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// The [`Service`] made by [`SessionLayer`].
+pub struct SessionService<S, I> {
+    inner: I,
+    store: Arc<S>,
+    config: Arc<SessionConfig>,
+}
+
+impl<S, I: Clone> Clone for SessionService<S, I> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            store: Arc::clone(&self.store),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S, I: std::fmt::Debug> std::fmt::Debug for SessionService<S, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response future of [`SessionService`].
+pub type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
+impl<S, I, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, I>
+where
+    S: SessionStore,
+    I: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    I::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = I::Error;
+    type Future = ResponseFuture<I::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let credential = Credential::find(req.headers(), config.cookie.cookie_name(), config.bearer);
+        let client = ClientInfo {
+            user_agent: req.headers().get(USER_AGENT).cloned(),
+            ip: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        };
+        let store: Arc<dyn ErasedStore> = self.store.clone();
+        let session = Session::new(store, Arc::clone(config), credential, client);
+        req.extensions_mut().insert(session.clone());
+
+        // The clone that was made ready is the one that must be called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let store = Arc::clone(&self.store);
+        let config = Arc::clone(&self.config);
+        Box::pin(async move {
+            let response = inner.call(req).await?.map(Body::new);
+            Ok(finish(&*store, &config.cookie, &session, response).await)
+        })
+    }
+}
+
+/// Writes the session's changes and sets or clears the cookie.
+async fn finish<S: SessionStore>(
+    store: &S,
+    cookie: &CookieConfig,
+    session: &Session,
+    mut response: Response<Body>,
+) -> Response<Body> {
+    let outcome = session.outcome().await;
+    let written = match &outcome.write {
+        None => Ok(()),
+        Some(Write::Create(key, record)) => store.create(key, record).await,
+        // `false` means the session ended meanwhile (a logout elsewhere): it stays ended.
+        Some(Write::Update(key, patch)) => store.update(key, patch).await.map(drop),
+    };
+    if let Err(err) = written {
+        // The handler's answer claimed a change that was not saved: report the failure instead,
+        // and leave the client's cookie as it was.
+        return err.into_response();
+    }
+    let set_cookie = match outcome.cookie {
+        CookieAction::Keep => return response,
+        CookieAction::Set(token, max_age) => cookie.set_cookie(&token.to_text(), max_age),
+        CookieAction::Clear => cookie.clear_cookie(),
+    };
+    let headers = response.headers_mut();
+    headers.append(SET_COOKIE, set_cookie);
+    // A response that carries a credential must never be cached by a shared cache.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

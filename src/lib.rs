@@ -1,0 +1,78 @@
+//! Complete, secure session management for [tower] and [axum] apps, in one layer.
+//!
+//! ```no_run
+//! use axum::{routing::{get, post}, Json, Router};
+//! use sessionward::{store::MemoryStore, Authenticated, Session, SessionError, SessionLayer};
+//!
+//! async fn login(session: Session) -> Result<&'static str, SessionError> {
+//!     // … check the credentials first …
+//!     session.login("alice").await?; // new token: no session fixation
+//!     Ok("welcome")
+//! }
+//!
+//! async fn me(user: Authenticated) -> String {
+//!     user.user().to_owned() // 401 {"error":"unauthenticated"} without a session
+//! }
+//!
+//! async fn visit(session: Session) -> Result<Json<u64>, SessionError> {
+//!     let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
+//!     session.insert("visits", &visits).await?;
+//!     Ok(Json(visits))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() {
+//!     let app = Router::new()
+//!         .route("/login", post(login))
+//!         .route("/me", get(me))
+//!         .route("/visit", get(visit))
+//!         .layer(SessionLayer::new(MemoryStore::default()));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//!     axum::serve(listener, app).await.unwrap();
+//! }
+//! ```
+//!
+//! # How a request is handled
+//!
+//! 1. [`SessionLayer`] finds the token: `Authorization: Bearer` first, then the cookie. Junk
+//!    (wrong length or alphabet, oversized, two session cookies) counts as "no session" and
+//!    costs no store call.
+//! 2. It puts a [`Session`] in the request extensions. The store is not read yet: a request
+//!    that never touches its session costs no store round trip.
+//! 3. The first use of the session loads it (one read). The record is checked: it must exist,
+//!    be within its absolute deadline, then within its idle deadline; an expired one is
+//!    deleted and the request sees no session.
+//! 4. After the handler, the layer writes what changed in one call (per-key, so concurrent
+//!    requests changing different keys both keep theirs), renews the idle deadline at most
+//!    once per [`SessionConfig::renewal_interval`], and sets or clears the cookie with
+//!    `Cache-Control: no-store`.
+//!
+//! A failing store is never "no session": the request gets 503 `{"error":
+//! "session_store_unavailable"}` and the cookie is left alone.
+//!
+//! # Tokens
+//!
+//! Tokens are 32 bytes from the OS CSPRNG in base64url (43 characters). The store keeps only
+//! their SHA-256, so a leaked store or log cannot be replayed. Each session also has a public
+//! [`SessionId`] for listings and revocation, which is not a credential.
+//!
+//! [tower]: https://docs.rs/tower
+//! [axum]: https://docs.rs/axum
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod authenticated;
+mod config;
+mod error;
+mod layer;
+mod session;
+pub mod store;
+pub mod token;
+
+pub use authenticated::Authenticated;
+pub use config::{CookieConfig, SessionConfig};
+pub use cookie::SameSite;
+pub use error::{AuthRejection, Presented, SessionError, SessionRejection, StoreError};
+pub use layer::{ResponseFuture, SessionLayer, SessionService};
+pub use session::Session;
+pub use token::SessionId;

@@ -1,0 +1,474 @@
+//! The per-request session handle.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum_core::extract::FromRequestParts;
+use http::request::Parts;
+use http::HeaderValue;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::config::SessionConfig;
+use crate::error::{Presented, SessionError, SessionRejection};
+use crate::store::erased::ErasedStore;
+use crate::store::{SessionData, SessionPatch, SessionRecord};
+use crate::token::{generate, generate_token, Credential, SessionId, SessionToken, TokenHash};
+
+/// The session of the current request, put in the request extensions by
+/// [`SessionLayer`](crate::SessionLayer) and extracted in handlers as `session: Session`.
+///
+/// The record is loaded lazily: the first method that needs it reads the store, once per
+/// request, and the rest work on that copy. Changes are written by the layer after the handler
+/// returns, in one store call, as per-key updates. [`login`](Self::login),
+/// [`rotate`](Self::rotate) and [`logout`](Self::logout) instead act on the store at once, so
+/// the old token is dead before they return.
+///
+/// Cloning is cheap and every clone refers to the same session.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn ErasedStore>,
+    config: Arc<SessionConfig>,
+    presented: Presented,
+    client: ClientInfo,
+    state: Mutex<State>,
+}
+
+/// Where a new session came from, for listings.
+pub(crate) struct ClientInfo {
+    pub(crate) user_agent: Option<HeaderValue>,
+    pub(crate) ip: Option<IpAddr>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The presented token, until it is hashed on first load.
+    presented: Option<SessionToken>,
+    loaded: bool,
+    /// Key of the stored record (`persisted`) or of the one to create.
+    key: Option<TokenHash>,
+    /// The session as this request sees it: the stored record plus its own changes.
+    record: Option<SessionRecord>,
+    /// Whether `record` exists in the store under `key`.
+    persisted: bool,
+    /// Changes to write to a persisted record.
+    patch: SessionPatch,
+    /// A token issued during this request, to hand to the client.
+    issued: Option<SessionToken>,
+    /// Token for a record created during this request, not yet in the store.
+    pending_token: Option<SessionToken>,
+    /// The presented session had passed a deadline.
+    expired: bool,
+    /// `logout()` ran: the cookie is to be cleared.
+    cleared: bool,
+}
+
+/// What the layer must do once the handler has answered.
+pub(crate) struct Outcome {
+    pub(crate) write: Option<Write>,
+    pub(crate) cookie: CookieAction,
+}
+
+pub(crate) enum Write {
+    Create(TokenHash, SessionRecord),
+    Update(TokenHash, SessionPatch),
+}
+
+pub(crate) enum CookieAction {
+    Keep,
+    Set(SessionToken, std::time::Duration),
+    Clear,
+}
+
+impl Session {
+    pub(crate) fn new(
+        store: Arc<dyn ErasedStore>,
+        config: Arc<SessionConfig>,
+        credential: Credential,
+        client: ClientInfo,
+    ) -> Self {
+        let presented = credential.presented();
+        let state = State {
+            presented: credential.into_token(),
+            ..State::default()
+        };
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                presented,
+                client,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// Locks the state, loading the record on first use.
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        let mut state = self.inner.state.lock().await;
+        if !state.loaded {
+            self.load(&mut state).await?;
+        }
+        Ok(state)
+    }
+
+    async fn load(&self, state: &mut State) -> Result<(), SessionError> {
+        let Some(token) = state.presented.take() else {
+            state.loaded = true;
+            return Ok(());
+        };
+        let key = token.hash();
+        // A failed load leaves the token in place: nothing is decided about this session.
+        let record = match self.inner.store.load(&key).await {
+            Ok(record) => record,
+            Err(err) => {
+                state.presented = Some(token);
+                return Err(err.into());
+            }
+        };
+        state.loaded = true;
+        let Some(record) = record else {
+            // Unknown token: never adopted. A new session, if any, gets a fresh token.
+            return Ok(());
+        };
+        if record.is_active(SystemTime::now()) {
+            state.key = Some(key);
+            state.record = Some(record);
+            state.persisted = true;
+        } else {
+            state.expired = true;
+            self.inner.store.delete(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// Deserializes the value stored under `key`, or `None` when there is no session or no
+    /// such key.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails, [`SessionError::Serde`] when the stored
+    /// value is not a `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let state = self.loaded().await?;
+        let Some(raw) = state.record.as_ref().and_then(|r| r.data.get_raw(key)) else {
+            return Ok(None);
+        };
+        Ok(Some(serde_json::from_str(raw.get())?))
+    }
+
+    /// Stores `value` under `key`, starting an anonymous session when there is none. Only this
+    /// key is written, so concurrent requests that set other keys keep theirs.
+    ///
+    /// # Errors
+    /// [`SessionError::Serde`] when `value` cannot be serialized, [`SessionError::Store`] when
+    /// the session cannot be loaded, [`SessionError::Randomness`] when a new token cannot be
+    /// drawn.
+    pub async fn insert<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), SessionError> {
+        let raw = serde_json::value::to_raw_value(value)?;
+        let mut state = self.loaded().await?;
+        if state.record.is_none() {
+            let (token, id) = generate()?;
+            state.record = Some(self.new_record(id, None, SystemTime::now()));
+            state.pending_token = Some(token);
+        }
+        if state.persisted {
+            state.patch.set_key(key, Some(raw.clone()));
+        }
+        if let Some(record) = state.record.as_mut() {
+            record.data.insert_raw(key, raw);
+        }
+        Ok(())
+    }
+
+    /// Removes `key`, returning its value.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let mut state = self.loaded().await?;
+        let Some(raw) = state.record.as_mut().and_then(|r| r.data.remove(key)) else {
+            return Ok(None);
+        };
+        if state.persisted {
+            state.patch.set_key(key, None);
+        }
+        Ok(Some(serde_json::from_str(raw.get())?))
+    }
+
+    /// Signs `user` in: issues a new token (the old one is dead at once: no session fixation),
+    /// carries the session's data over, restarts the absolute lifetime and adds the session to
+    /// the user's index. Without a current session, one is created.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails (nothing changed then),
+    /// [`SessionError::Randomness`] when a token cannot be drawn.
+    pub async fn login(&self, user: &str) -> Result<(), SessionError> {
+        let mut state = self.loaded().await?;
+        let now = SystemTime::now();
+        let config = &self.inner.config;
+        let expires_at = now + config.absolute_timeout;
+        let idle_expires_at = (now + config.idle_timeout).min(expires_at);
+        let token = generate_token()?;
+        let new_key = token.hash();
+        if state.persisted {
+            let old_key = state.key.expect("a persisted session has a key");
+            let mut patch = std::mem::take(&mut state.patch);
+            patch.user = Some(Some(user.to_owned()));
+            patch.last_seen_at = Some(now);
+            patch.idle_expires_at = Some(idle_expires_at);
+            patch.expires_at = Some(expires_at);
+            match self.inner.store.rotate(&old_key, &new_key, &patch).await {
+                Ok(true) => {
+                    if let Some(record) = state.record.as_mut() {
+                        record.apply(&patch);
+                    }
+                    state.key = Some(new_key);
+                    state.issued = Some(token);
+                    state.cleared = false;
+                    return Ok(());
+                }
+                // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead.
+                Ok(false) => state.persisted = false,
+                Err(err) => {
+                    state.patch = patch;
+                    return Err(err.into());
+                }
+            }
+        }
+        let (_, id) = generate()?;
+        let data = state.record.take().map(|r| r.data).unwrap_or_default();
+        let mut record = self.new_record(id, Some(user.to_owned()), now);
+        record.data = data;
+        self.inner.store.create(&new_key, &record).await?;
+        state.record = Some(record);
+        state.key = Some(new_key);
+        state.persisted = true;
+        state.patch = SessionPatch::default();
+        state.pending_token = None;
+        state.issued = Some(token);
+        state.cleared = false;
+        Ok(())
+    }
+
+    /// Issues a new token for this session and kills the old one at once, keeping the
+    /// session's data, user and deadlines. Does nothing without a stored session.
+    ///
+    /// # Errors
+    /// As [`login`](Self::login).
+    pub async fn rotate(&self) -> Result<(), SessionError> {
+        let mut state = self.loaded().await?;
+        if !state.persisted {
+            return Ok(());
+        }
+        let old_key = state.key.expect("a persisted session has a key");
+        let token = generate_token()?;
+        let new_key = token.hash();
+        let patch = std::mem::take(&mut state.patch);
+        match self.inner.store.rotate(&old_key, &new_key, &patch).await {
+            Ok(true) => {
+                state.key = Some(new_key);
+                state.issued = Some(token);
+                Ok(())
+            }
+            Ok(false) => {
+                state.persisted = false;
+                state.record = None;
+                Ok(())
+            }
+            Err(err) => {
+                state.patch = patch;
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Ends the session: deletes it from the store at once (its token is dead everywhere) and
+    /// clears the cookie (`Max-Age=0`).
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails; the session is then still alive.
+    pub async fn logout(&self) -> Result<(), SessionError> {
+        let mut state = self.loaded().await?;
+        if state.persisted {
+            let key = state.key.expect("a persisted session has a key");
+            self.inner.store.delete(&key).await?;
+        }
+        state.record = None;
+        state.key = None;
+        state.persisted = false;
+        state.patch = SessionPatch::default();
+        state.issued = None;
+        state.pending_token = None;
+        state.cleared = true;
+        Ok(())
+    }
+
+    /// A snapshot of the session as this request sees it (its changes included), or `None`
+    /// without a valid session. It never contains the token or its hash.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn record(&self) -> Result<Option<SessionRecord>, SessionError> {
+        Ok(self.loaded().await?.record.clone())
+    }
+
+    /// The public id of the session, or `None` without one.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn id(&self) -> Result<Option<SessionId>, SessionError> {
+        Ok(self.loaded().await?.record.as_ref().map(|r| r.id))
+    }
+
+    /// The signed-in user, or `None` for an anonymous session or none.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn user(&self) -> Result<Option<String>, SessionError> {
+        Ok(self.loaded().await?.record.as_ref().and_then(|r| r.user.clone()))
+    }
+
+    /// When the session was created (or signed in), or `None` without one.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn created_at(&self) -> Result<Option<SystemTime>, SessionError> {
+        Ok(self.loaded().await?.record.as_ref().map(|r| r.created_at))
+    }
+
+    /// When the session ends at the latest: the earlier of its idle and absolute deadlines.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn expires_at(&self) -> Result<Option<SystemTime>, SessionError> {
+        Ok(self.loaded().await?.record.as_ref().map(SessionRecord::deadline))
+    }
+
+    /// Whether the presented session existed but had passed a deadline (it is deleted now).
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn is_expired(&self) -> Result<bool, SessionError> {
+        Ok(self.loaded().await?.expired)
+    }
+
+    /// The token issued during this request by [`login`](Self::login) or
+    /// [`rotate`](Self::rotate), in its text form, for bearer clients that receive it in a
+    /// response body. Cookie clients get it as a cookie and need not call this.
+    pub async fn issued_token(&self) -> Option<String> {
+        let state = self.inner.state.lock().await;
+        state.issued.as_ref().map(SessionToken::to_text)
+    }
+
+    /// How the request presented its credential.
+    pub fn presented(&self) -> Presented {
+        self.inner.presented
+    }
+
+    fn new_record(&self, id: SessionId, user: Option<String>, now: SystemTime) -> SessionRecord {
+        let config = &self.inner.config;
+        let expires_at = now + config.absolute_timeout;
+        let client = &self.inner.client;
+        SessionRecord {
+            id,
+            user,
+            data: SessionData::default(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at,
+            idle_expires_at: (now + config.idle_timeout).min(expires_at),
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .and_then(|ua| ua.to_str().ok())
+                .map(|ua| ua.chars().take(256).collect()),
+            ip: client.ip,
+        }
+    }
+
+    /// Decides the write and the cookie once the handler has answered. Consumes the pending
+    /// changes, so a second call does nothing.
+    pub(crate) async fn outcome(&self) -> Outcome {
+        let mut state = self.inner.state.lock().await;
+        let state = &mut *state;
+        let mut outcome = Outcome {
+            write: None,
+            cookie: if state.cleared {
+                CookieAction::Clear
+            } else {
+                CookieAction::Keep
+            },
+        };
+        if !state.loaded {
+            return outcome;
+        }
+        let now = SystemTime::now();
+        let bearer = self.inner.presented == Presented::Bearer;
+        if let Some(record) = state.record.as_mut() {
+            if !state.persisted {
+                // Never store an empty anonymous session (a key inserted and removed again).
+                if let Some(token) = state.pending_token.take() {
+                    if record.user.is_some() || !record.data.is_empty() {
+                        let key = token.hash();
+                        outcome.write = Some(Write::Create(key, record.clone()));
+                        state.key = Some(key);
+                        state.persisted = true;
+                        state.issued = Some(token);
+                    }
+                }
+            } else {
+                let renew = now
+                    .duration_since(record.last_seen_at)
+                    .is_ok_and(|since| since >= self.inner.config.renewal_interval());
+                if renew {
+                    let idle = (now + self.inner.config.idle_timeout).min(record.expires_at);
+                    state.patch.last_seen_at = Some(now);
+                    state.patch.idle_expires_at = Some(idle);
+                    record.last_seen_at = now;
+                    record.idle_expires_at = idle;
+                }
+                if !state.patch.is_empty() {
+                    let key = state.key.expect("a persisted session has a key");
+                    outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
+                }
+            }
+            if let Some(token) = state.issued.clone() {
+                if !bearer {
+                    let left = record.expires_at.duration_since(now).unwrap_or_default();
+                    outcome.cookie = CookieAction::Set(token, left);
+                }
+            }
+        }
+        outcome
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(SessionRejection::MissingLayer)
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("presented", &self.inner.presented)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,56 @@
+//! An object-safe view of [`SessionStore`], so that [`Session`](crate::Session) handles need no
+//! type parameter: handlers write `session: Session` whatever the store.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{SessionPatch, SessionRecord, SessionStore};
+use crate::error::StoreError;
+use crate::token::TokenHash;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The operations a `Session` handle performs during a request.
+pub(crate) trait ErasedStore: Send + Sync + 'static {
+    fn load<'a>(&'a self, key: &'a TokenHash)
+        -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
+    fn create<'a>(
+        &'a self,
+        key: &'a TokenHash,
+        record: &'a SessionRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn rotate<'a>(
+        &'a self,
+        old: &'a TokenHash,
+        new: &'a TokenHash,
+        patch: &'a SessionPatch,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+impl<S: SessionStore> ErasedStore for S {
+    fn load<'a>(
+        &'a self,
+        key: &'a TokenHash,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+        Box::pin(SessionStore::load(self, key))
+    }
+    fn create<'a>(
+        &'a self,
+        key: &'a TokenHash,
+        record: &'a SessionRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(SessionStore::create(self, key, record))
+    }
+    fn rotate<'a>(
+        &'a self,
+        old: &'a TokenHash,
+        new: &'a TokenHash,
+        patch: &'a SessionPatch,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::rotate(self, old, new, patch))
+    }
+    fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::delete(self, key))
+    }
+}

@@ -1,0 +1,202 @@
+//! The store contract, and the backends that fulfil it.
+//!
+//! A [`SessionStore`] keeps [`SessionRecord`]s under their [`TokenHash`]. The layer drives it
+//! with at most one read and one write per request. Every backend passes the same
+//! [`conformance`] suite (behind the `conformance` feature); [`MemoryStore`] is the reference.
+//!
+//! | operation | meaning |
+//! |---|---|
+//! | [`create`](SessionStore::create) | insert; fails with [`StoreError::Conflict`] if the key or id exists |
+//! | [`load`](SessionStore::load) | one round trip; may return an expired record (the caller checks) |
+//! | [`update`](SessionStore::update) | apply a per-key [`SessionPatch`] only if the record still exists |
+//! | [`rotate`](SessionStore::rotate) | atomically move a record to a new key (and patch it) |
+//! | [`delete`](SessionStore::delete), [`delete_by_id`](SessionStore::delete_by_id) | idempotent |
+//! | [`list_by_user`](SessionStore::list_by_user), [`count_by_user`](SessionStore::count_by_user), [`delete_by_user`](SessionStore::delete_by_user) | the per-user index |
+//! | [`delete_expired`](SessionStore::delete_expired) | purge, run by [`spawn_cleanup`] |
+//! | [`query`](SessionStore::query) | admin listing by state, user and page |
+
+use std::future::Future;
+use std::time::SystemTime;
+
+use crate::error::StoreError;
+use crate::token::{SessionId, TokenHash};
+
+mod cleanup;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub(crate) mod erased;
+#[cfg(feature = "memory-store")]
+mod memory;
+mod record;
+
+pub use cleanup::spawn_cleanup;
+#[cfg(feature = "memory-store")]
+pub use memory::MemoryStore;
+pub use record::{SessionData, SessionPatch, SessionRecord};
+
+/// Which sessions an admin [`query`](SessionStore::query) returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionState {
+    /// Sessions valid at the query's `now`.
+    #[default]
+    Active,
+    /// Sessions past a deadline but not yet purged.
+    Expired,
+    /// Both.
+    All,
+}
+
+/// An admin listing request: sessions by state and user, one page at a time.
+#[derive(Clone, Debug)]
+pub struct SessionQuery {
+    /// Which sessions to return.
+    pub state: SessionState,
+    /// Only this user's sessions, when set.
+    pub user: Option<String>,
+    /// The instant that decides active against expired.
+    pub now: SystemTime,
+    /// Sessions to skip (after ordering by creation time, newest first, then id).
+    pub offset: usize,
+    /// At most this many sessions.
+    pub limit: usize,
+}
+
+impl SessionQuery {
+    /// Active sessions of everyone, first page of 100, as of now.
+    pub fn active() -> Self {
+        Self {
+            state: SessionState::Active,
+            user: None,
+            now: SystemTime::now(),
+            offset: 0,
+            limit: 100,
+        }
+    }
+
+    /// Whether `record` belongs in this query's result (ignoring paging).
+    pub fn matches(&self, record: &SessionRecord) -> bool {
+        let state = match self.state {
+            SessionState::Active => record.is_active(self.now),
+            SessionState::Expired => !record.is_active(self.now),
+            SessionState::All => true,
+        };
+        state
+            && self
+                .user
+                .as_deref()
+                .is_none_or(|u| record.user.as_deref() == Some(u))
+    }
+}
+
+/// A backend that keeps sessions: the contract every store implements.
+///
+/// Keys are [`TokenHash`]es, never tokens. Methods take `&self` and may be called
+/// concurrently from many requests; each one is a single logical operation that must be atomic
+/// with respect to the others on the same session.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Inserts a new session.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if a session with this key or public id already exists (it is
+    /// never overwritten); [`StoreError::Backend`] if the store cannot be reached.
+    fn create(
+        &self,
+        key: &TokenHash,
+        record: &SessionRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a session by key, in one round trip. A store may return a record that is past its
+    /// deadlines; the caller validates it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails; an unknown key is `Ok(None)`.
+    fn load(
+        &self,
+        key: &TokenHash,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    /// Applies `patch` to the session under `key` if it still exists, returning whether it did.
+    ///
+    /// Data keys are changed one by one, so concurrent updates of different keys both persist,
+    /// and a deleted session is never brought back.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn update(
+        &self,
+        key: &TokenHash,
+        patch: &SessionPatch,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Moves the session under `old` to `new` and applies `patch`, atomically: afterwards
+    /// exactly one of the two keys exists. Returns `false` (and changes nothing) if `old` is gone.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if `new` exists; [`StoreError::Backend`] when the store fails.
+    fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        patch: &SessionPatch,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes the session under `key`, returning whether it existed. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn delete(&self, key: &TokenHash) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes the session with public id `id`, returning whether it existed. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn delete_by_id(&self, id: &SessionId)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The sessions of `user` that are active at `now`, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn list_by_user(
+        &self,
+        user: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// How many sessions of `user` are active at `now`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn count_by_user(
+        &self,
+        user: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes every session of `user` except the one with id `except`, returning how many
+    /// were deleted (expired ones included).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn delete_by_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes every session past a deadline at `now`, returning how many.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn delete_expired(&self, now: SystemTime)
+        -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Admin listing: sessions matching `query`, newest first, one page.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn query(
+        &self,
+        query: &SessionQuery,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+}

@@ -1,0 +1,188 @@
+//! What a store keeps for one session, and the changes a request makes to it.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use serde_json::value::RawValue;
+
+use crate::token::SessionId;
+
+/// One session as a store keeps it (without its key, the token hash).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    /// Public, non-secret id; stable across token rotation.
+    pub id: SessionId,
+    /// The signed-in user, or `None` for an anonymous session.
+    pub user: Option<String>,
+    /// Application data, one JSON value per key.
+    pub data: SessionData,
+    /// When the session was created.
+    pub created_at: SystemTime,
+    /// When activity was last recorded (renewals are throttled; see the crate docs).
+    pub last_seen_at: SystemTime,
+    /// Absolute deadline: counted from login (or creation), never extended.
+    pub expires_at: SystemTime,
+    /// Idle deadline: `last_seen_at + idle timeout`, capped at `expires_at`.
+    pub idle_expires_at: SystemTime,
+    /// `User-Agent` of the request that created the session, if any.
+    pub user_agent: Option<String>,
+    /// Client IP of the request that created the session, if known.
+    pub ip: Option<IpAddr>,
+}
+
+impl SessionRecord {
+    /// The earlier of the two deadlines: when this session stops being valid.
+    pub fn deadline(&self) -> SystemTime {
+        self.expires_at.min(self.idle_expires_at)
+    }
+
+    /// Whether the session is still valid at `now`.
+    pub fn is_active(&self, now: SystemTime) -> bool {
+        now < self.deadline()
+    }
+
+    /// Applies `patch` to this record: what every store's `update` must do, field by field.
+    pub fn apply(&mut self, patch: &SessionPatch) {
+        if let Some(user) = &patch.user {
+            self.user.clone_from(user);
+        }
+        for (key, value) in &patch.data {
+            match value {
+                Some(value) => self.data.insert_raw(key, value.clone()),
+                None => {
+                    self.data.remove(key);
+                }
+            }
+        }
+        if let Some(at) = patch.last_seen_at {
+            self.last_seen_at = at;
+        }
+        if let Some(at) = patch.idle_expires_at {
+            self.idle_expires_at = at;
+        }
+        if let Some(at) = patch.expires_at {
+            self.expires_at = at;
+        }
+    }
+
+    /// Time left until [`deadline`](Self::deadline) (zero when already past): the TTL a store
+    /// with native expiry should set.
+    pub fn time_to_live(&self, now: SystemTime) -> Duration {
+        self.deadline().duration_since(now).unwrap_or_default()
+    }
+}
+
+/// Application data of a session: each key holds one JSON value.
+///
+/// Values are kept as JSON text so that loading a session parses nothing until a handler asks
+/// for a key, and so that a store can merge keys one by one.
+#[derive(Clone, Debug, Default)]
+pub struct SessionData {
+    // A session holds a handful of keys: a vector beats a map on memory and lookup time.
+    entries: Vec<(Box<str>, Box<RawValue>)>,
+}
+
+// Order-insensitive: two records with the same keys and JSON text are equal.
+impl PartialEq for SessionData {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(k, v)| other.get_raw(k).map(RawValue::get) == Some(v.get()))
+    }
+}
+
+impl SessionData {
+    /// The JSON value stored under `key`.
+    pub fn get_raw(&self, key: &str) -> Option<&RawValue> {
+        self.entries
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Sets `key` to the JSON `value`, replacing any previous value.
+    pub fn insert_raw(&mut self, key: &str, value: Box<RawValue>) {
+        match self.entries.iter_mut().find(|(k, _)| &**k == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.entries.push((key.into(), value)),
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
+        let at = self.entries.iter().position(|(k, _)| &**k == key)?;
+        Some(self.entries.swap_remove(at).1)
+    }
+
+    /// Every key and its JSON value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.entries.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is set.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn into_entries(self) -> Vec<(Box<str>, Box<RawValue>)> {
+        self.entries
+    }
+
+    pub(crate) fn from_entries(entries: Vec<(Box<str>, Box<RawValue>)>) -> Self {
+        Self { entries }
+    }
+}
+
+impl FromIterator<(String, Box<RawValue>)> for SessionData {
+    fn from_iter<I: IntoIterator<Item = (String, Box<RawValue>)>>(iter: I) -> Self {
+        let mut data = Self::default();
+        for (k, v) in iter {
+            data.insert_raw(&k, v);
+        }
+        data
+    }
+}
+
+/// The changes one request makes to a stored session, applied by
+/// [`SessionStore::update`](super::SessionStore::update) field by field.
+///
+/// Data changes are per key, so two concurrent requests that change different keys both keep
+/// their change. A field left `None` is not touched.
+#[derive(Clone, Debug, Default)]
+pub struct SessionPatch {
+    /// Keys to set (`Some`) or remove (`None`), in order.
+    pub data: Vec<(String, Option<Box<RawValue>>)>,
+    /// New user (`Some(None)` signs the user out of the record).
+    pub user: Option<Option<String>>,
+    /// Renewal: new `last_seen_at`.
+    pub last_seen_at: Option<SystemTime>,
+    /// Renewal: new idle deadline.
+    pub idle_expires_at: Option<SystemTime>,
+    /// New absolute deadline (set on login only).
+    pub expires_at: Option<SystemTime>,
+}
+
+impl SessionPatch {
+    /// Whether applying this patch would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+            && self.user.is_none()
+            && self.last_seen_at.is_none()
+            && self.idle_expires_at.is_none()
+            && self.expires_at.is_none()
+    }
+
+    /// Records a change of `key`, replacing an earlier change of the same key in this patch.
+    pub(crate) fn set_key(&mut self, key: &str, value: Option<Box<RawValue>>) {
+        match self.data.iter_mut().find(|(k, _)| k == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.data.push((key.to_owned(), value)),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Opaque random tokens: 32 bytes from the OS CSPRNG, base64url without padding.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// Length of a token's raw bytes (256 bits of entropy).
+const TOKEN_BYTES: usize = 32;
+/// Length of a token in its base64url text form.
+pub(crate) const TOKEN_TEXT_LEN: usize = 43;
+/// Length of a public session id's raw bytes (128 bits: unguessable, and short in listings).
+const ID_BYTES: usize = 16;
+/// Length of a public session id in its base64url text form.
+const ID_TEXT_LEN: usize = 22;
+
+/// The secret a client presents to prove it holds a session.
+///
+/// It is never stored and never logged: its `Debug` output is redacted. The store keys sessions
+/// by [`TokenHash`] instead.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken([u8; TOKEN_BYTES]);
+
+impl SessionToken {
+    /// Parses the base64url text form; anything else (wrong length, wrong alphabet, padding) is
+    /// `None`. This runs before any store call, so junk costs no round trip.
+    pub fn parse(text: &[u8]) -> Option<Self> {
+        if text.len() != TOKEN_TEXT_LEN {
+            return None;
+        }
+        let mut raw = [0u8; TOKEN_BYTES];
+        // 43 base64 characters carry 258 bits; the decoder rejects non-canonical trailing bits,
+        // so every token has exactly one text form.
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut raw) {
+            Ok(TOKEN_BYTES) => Some(Self(raw)),
+            _ => None,
+        }
+    }
+
+    /// The SHA-256 of the raw token: what the store keeps.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0).into())
+    }
+
+    /// The base64url text form, as sent in a cookie or `Authorization: Bearer` header.
+    pub fn to_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+/// SHA-256 of a [`SessionToken`]; the key under which a store keeps a session.
+///
+/// A token has 256 bits of entropy, so a plain (unsalted, fast) hash is enough: nothing can be
+/// brute-forced back from it, and a hash lookup needs no constant-time comparison.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    /// The hash as lowercase hex, for stores that key by text.
+    pub fn to_hex(&self) -> String {
+        use fmt::Write as _;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only a prefix: enough to correlate in a debugger, not a full store key.
+        write!(f, "TokenHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
+/// The public, non-secret identifier of a session: stable across token rotation, shown in
+/// listings and used to revoke a session. It is not a credential.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub [u8; ID_BYTES]);
+
+impl SessionId {
+    /// Parses the 22-character base64url form produced by `Display`.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != ID_TEXT_LEN {
+            return None;
+        }
+        let mut raw = [0u8; ID_BYTES];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut raw) {
+            Ok(ID_BYTES) => Some(Self(raw)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; ID_TEXT_LEN];
+        let n = URL_SAFE_NO_PAD
+            .encode_slice(self.0, &mut buf)
+            .map_err(|_| fmt::Error)?;
+        // base64url output is ASCII.
+        f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({self})")
+    }
+}
+
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a session id"))
+    }
+}
+
+/// A fresh token and public id, drawn in one call to the OS CSPRNG.
+///
+/// # Errors
+/// Fails only when the operating system cannot supply randomness, which the caller reports as
+/// a server error rather than falling back to anything weaker.
+pub(crate) fn generate() -> Result<(SessionToken, SessionId), getrandom::Error> {
+    let mut raw = [0u8; TOKEN_BYTES + ID_BYTES];
+    getrandom::fill(&mut raw)?;
+    let mut token = [0u8; TOKEN_BYTES];
+    let mut id = [0u8; ID_BYTES];
+    token.copy_from_slice(&raw[..TOKEN_BYTES]);
+    id.copy_from_slice(&raw[TOKEN_BYTES..]);
+    Ok((SessionToken(token), SessionId(id)))
+}
+
+/// A fresh token alone, for rotation (the public id stays).
+pub(crate) fn generate_token() -> Result<SessionToken, getrandom::Error> {
+    let mut token = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut token)?;
+    Ok(SessionToken(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_text_round_trips_and_rejects_junk() {
+        let (token, id) = generate().unwrap();
+        let text = token.to_text();
+        assert_eq!(text.len(), TOKEN_TEXT_LEN);
+        assert_eq!(SessionToken::parse(text.as_bytes()), Some(token.clone()));
+        assert_eq!(SessionId::parse(&id.to_string()), Some(id));
+        // Wrong length, wrong alphabet, padding, non-canonical last character.
+        assert!(SessionToken::parse(&text.as_bytes()[..42]).is_none());
+        assert!(SessionToken::parse(format!("{text}=").as_bytes()).is_none());
+        let mut plus = text.clone().into_bytes();
+        plus[0] = b'+';
+        assert!(SessionToken::parse(&plus).is_none());
+        let mut last = text.into_bytes();
+        // The last character carries 2 padding bits; 'B' sets one of them.
+        last[42] = b'B';
+        assert!(SessionToken::parse(&last).is_none());
+    }
+
+    #[test]
+    fn tokens_differ_and_debug_redacts() {
+        let (a, _) = generate().unwrap();
+        let (b, _) = generate().unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a.hash(), b.hash());
+        assert!(!format!("{a:?}").contains(&a.to_text()));
+        assert_eq!(a.hash().to_hex().len(), 64);
+    }
+}

@@ -1,0 +1,172 @@
+//! Finding the credential a request presents: `Authorization: Bearer` first, then the cookie.
+//!
+//! Everything here is cheap and allocation-free, and junk is refused before any store call:
+//! a token is exactly 43 base64url characters, so anything longer is dropped without decoding.
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::HeaderMap;
+
+use super::SessionToken;
+use crate::error::Presented;
+
+/// The credential found in a request. A present-but-unusable credential (malformed, duplicated)
+/// is kept as `None` inside its variant, so rejections can still say how it was sent.
+#[derive(Debug)]
+pub(crate) enum Credential {
+    Nothing,
+    Cookie(Option<SessionToken>),
+    Bearer(Option<SessionToken>),
+}
+
+impl Credential {
+    pub(crate) fn find(headers: &HeaderMap, cookie_name: &str, accept_bearer: bool) -> Self {
+        if accept_bearer {
+            let mut auth = headers.get_all(AUTHORIZATION).iter();
+            if let Some(first) = auth.next() {
+                if let Some(token) = bearer_token(first.as_bytes()) {
+                    // Two Authorization headers are ambiguous: no session.
+                    let token = if auth.next().is_some() { None } else { token };
+                    return Self::Bearer(token);
+                }
+            }
+        }
+        find_cookie(headers, cookie_name)
+    }
+
+    pub(crate) fn presented(&self) -> Presented {
+        match self {
+            Self::Nothing => Presented::Nothing,
+            Self::Cookie(_) => Presented::Cookie,
+            Self::Bearer(_) => Presented::Bearer,
+        }
+    }
+
+    pub(crate) fn into_token(self) -> Option<SessionToken> {
+        match self {
+            Self::Nothing => None,
+            Self::Cookie(token) | Self::Bearer(token) => token,
+        }
+    }
+}
+
+/// `Some(token)` when the header uses the Bearer scheme (the token itself may be junk: `None`);
+/// `None` for other schemes (Basic, …), which are the app's business.
+fn bearer_token(value: &[u8]) -> Option<Option<SessionToken>> {
+    const SCHEME: &[u8] = b"bearer ";
+    if value.len() < SCHEME.len() || !value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        return None;
+    }
+    let token = value[SCHEME.len()..].trim_ascii();
+    Some(SessionToken::parse(token))
+}
+
+fn find_cookie(headers: &HeaderMap, name: &str) -> Credential {
+    let mut found: Option<Option<SessionToken>> = None;
+    for header in headers.get_all(COOKIE) {
+        // Browsers send UTF-8 in other cookies; only bytes that are not UTF-8 at all make the
+        // header unreadable, and then the session cookie in it counts as unusable.
+        let Ok(text) = std::str::from_utf8(header.as_bytes()) else {
+            if contains_name(header.as_bytes(), name) {
+                found = Some(None);
+            }
+            continue;
+        };
+        for cookie in cookie::Cookie::split_parse(text).flatten() {
+            if cookie.name() != name {
+                continue;
+            }
+            found = match found {
+                // Two session cookies (cookie tossing from a sibling domain, or a stale path):
+                // trust neither.
+                Some(_) => return Credential::Cookie(None),
+                None => Some(SessionToken::parse(cookie.value().as_bytes())),
+            };
+        }
+    }
+    match found {
+        Some(token) => Credential::Cookie(token),
+        None => Credential::Nothing,
+    }
+}
+
+fn contains_name(haystack: &[u8], name: &str) -> bool {
+    haystack
+        .windows(name.len())
+        .any(|window| window == name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    const NAME: &str = "__Host-session";
+
+    fn token() -> String {
+        super::super::opaque::generate().unwrap().0.to_text()
+    }
+
+    #[test]
+    fn bearer_wins_over_cookie() {
+        let (b, c) = (token(), token());
+        let map = headers(&[
+            ("authorization", format!("Bearer {b}").as_bytes()),
+            ("cookie", format!("{NAME}={c}").as_bytes()),
+        ]);
+        match Credential::find(&map, NAME, true) {
+            Credential::Bearer(Some(t)) => assert_eq!(t.to_text(), b),
+            other => panic!("{other:?}"),
+        }
+        match Credential::find(&map, NAME, false) {
+            Credential::Cookie(Some(t)) => assert_eq!(t.to_text(), c),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn junk_is_present_but_unusable() {
+        let t = token();
+        let cases: Vec<HeaderMap> = vec![
+            headers(&[("authorization", b"Bearer junk")]),
+            headers(&[("authorization", "Bearer ".repeat(4000).as_bytes())]),
+            headers(&[
+                ("authorization", format!("Bearer {t}").as_bytes()),
+                ("authorization", format!("Bearer {t}").as_bytes()),
+            ]),
+        ];
+        for map in cases {
+            assert!(matches!(Credential::find(&map, NAME, true), Credential::Bearer(None)));
+        }
+        let cookies: Vec<HeaderMap> = vec![
+            headers(&[("cookie", format!("{NAME}=a; {NAME}={t}").as_bytes())]),
+            headers(&[("cookie", format!("{NAME}={t}").as_bytes()), ("cookie", format!("{NAME}={t}").as_bytes())]),
+            headers(&[("cookie", format!("{NAME}={}", "A".repeat(10_000)).as_bytes())]),
+            headers(&[("cookie", &[b"__Host-session=\xff\xfe; x=1"[..]].concat())]),
+        ];
+        for map in cookies {
+            assert!(matches!(Credential::find(&map, NAME, true), Credential::Cookie(None)));
+        }
+    }
+
+    #[test]
+    fn other_cookies_and_schemes_are_ignored() {
+        let t = token();
+        let map = headers(&[
+            ("authorization", b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"),
+            ("cookie", format!("theme=caf\u{e9}; {NAME}={t}; other=1").as_bytes()),
+        ]);
+        assert!(matches!(Credential::find(&map, NAME, true), Credential::Cookie(Some(_))));
+        assert!(matches!(Credential::find(&HeaderMap::new(), NAME, true), Credential::Nothing));
+    }
+}
