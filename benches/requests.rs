@@ -1,1 +1,229 @@
-fn main(){}
+//! Per-request cost of the session layer, in process (no network).
+//!
+//! Three routes, each through three stacks measured in the same run:
+//!
+//! | route  | what the handler does                                   |
+//! |--------|---------------------------------------------------------|
+//! | `/r`   | reads one `u64` (key `"n"`) and returns it              |
+//! | `/rw`  | reads the counter, adds 1, writes it back               |
+//! | `/new` | creates a session by inserting one small value          |
+//!
+//! * `bare`: plain axum, same handlers without a session (an `AtomicU64` instead), the baseline;
+//! * `sessionward`: [`sessionward::SessionLayer`] over its `MemoryStore`;
+//! * `tower-sessions`: `tower_sessions::SessionManagerLayer` (0.15) over its `MemoryStore`.
+//!
+//! `/r` and `/rw` send the cookie of a session created beforehand. `/new` sends no cookie; it
+//! starts every sample on a fresh router and store so the store does not grow without bound
+//! during the run (the store's growth within a sample is part of the measured cost).
+//!
+//! Run with `cargo bench --bench requests`, then `python3 benches/summarize.py` for a Markdown
+//! table of the added cost over bare axum.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::State;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+
+/// Sends one GET through `app` (a clone of it, as `oneshot` consumes the service), reads the
+/// whole body, and returns the status, the first `Set-Cookie` as `name=value`, and the body.
+async fn send(
+    app: &Router,
+    path: &str,
+    cookie: Option<&HeaderValue>,
+) -> (StatusCode, Option<HeaderValue>, Bytes) {
+    let mut req = Request::get(path);
+    if let Some(cookie) = cookie {
+        req = req.header(COOKIE, cookie.clone());
+    }
+    let req = req.body(Body::empty()).expect("valid request");
+    let res = app.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let set_cookie = res.headers().get(SET_COOKIE).map(|v| {
+        let pair = v
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        HeaderValue::from_bytes(pair).expect("a cookie pair is a valid header value")
+    });
+    let body = to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body readable");
+    (status, set_cookie, body)
+}
+
+// ---- bare axum: the baseline ------------------------------------------------------------------
+
+fn bare() -> Router {
+    async fn read(State(n): State<Arc<AtomicU64>>) -> String {
+        n.load(Ordering::Relaxed).to_string()
+    }
+    async fn read_write(State(n): State<Arc<AtomicU64>>) -> String {
+        (n.fetch_add(1, Ordering::Relaxed) + 1).to_string()
+    }
+    async fn new() -> &'static str {
+        "created"
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .with_state(Arc::new(AtomicU64::new(0)))
+}
+
+// ---- sessionward ------------------------------------------------------------------------------
+
+fn sessionward() -> Router {
+    use sessionward::{store::MemoryStore, Session, SessionError, SessionLayer};
+
+    async fn read(session: Session) -> Result<String, SessionError> {
+        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, SessionError> {
+        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
+        session.insert("n", &n).await?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, SessionError> {
+        session.insert("n", &0u64).await?;
+        Ok("created")
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(SessionLayer::new(MemoryStore::default()))
+}
+
+// ---- tower-sessions 0.15 ----------------------------------------------------------------------
+
+fn tower_sessions() -> Router {
+    use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+
+    fn fail(_: tower_sessions::session::Error) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    async fn read(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
+        session.insert("n", n).await.map_err(fail)?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, StatusCode> {
+        session.insert("n", 0u64).await.map_err(fail)?;
+        Ok("created")
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+}
+
+// ---- the benchmarks ---------------------------------------------------------------------------
+
+const STACKS: [(&str, fn() -> Router); 3] = [
+    ("bare", bare),
+    ("sessionward", sessionward),
+    ("tower-sessions", tower_sessions),
+];
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Creates a session on `app` through `/new` and returns its cookie (`None` for `bare`), after
+/// checking that `/r` and `/rw` see and keep it.
+fn session_cookie(rt: &Runtime, name: &str, app: &Router) -> Option<HeaderValue> {
+    rt.block_on(async {
+        let (status, cookie, body) = send(app, "/new", None).await;
+        assert_eq!(status, StatusCode::OK, "{name} /new");
+        assert_eq!(&body[..], b"created", "{name} /new");
+        if name == "bare" {
+            assert!(cookie.is_none(), "bare sets no cookie");
+            return None;
+        }
+        let cookie = cookie.unwrap_or_else(|| panic!("{name}: /new set no cookie"));
+        let c = Some(&cookie);
+        assert_eq!(&send(app, "/r", c).await.2[..], b"0", "{name} /r");
+        assert_eq!(&send(app, "/rw", c).await.2[..], b"1", "{name} /rw");
+        assert_eq!(&send(app, "/rw", c).await.2[..], b"2", "{name} /rw");
+        assert_eq!(&send(app, "/r", c).await.2[..], b"2", "{name} /r");
+        Some(cookie)
+    })
+}
+
+fn configure<'a>(c: &'a mut Criterion, group: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(group);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    group
+}
+
+/// `/r` and `/rw`: the same session, its cookie sent on every request.
+fn existing_session(c: &mut Criterion) {
+    let rt = runtime();
+    for route in ["r", "rw"] {
+        let path = format!("/{route}");
+        let mut group = configure(c, route);
+        for (name, make) in STACKS {
+            let app = make();
+            let cookie = session_cookie(&rt, name, &app);
+            group.bench_function(name, |b| {
+                b.to_async(&rt).iter(|| async {
+                    let (status, _, body) = send(&app, &path, cookie.as_ref()).await;
+                    debug_assert_eq!(status, StatusCode::OK);
+                    black_box(body)
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+/// `/new`: no cookie, a session created per request, a fresh store per sample.
+fn new_session(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = configure(c, "new");
+    for (name, make) in STACKS {
+        // Check the route once; the cookie itself is not needed.
+        session_cookie(&rt, name, &make());
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter_custom(|iters| async move {
+                let app = make();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (status, cookie, body) = send(&app, "/new", None).await;
+                    debug_assert_eq!(status, StatusCode::OK);
+                    black_box((cookie, body));
+                }
+                let elapsed = start.elapsed();
+                drop(app);
+                elapsed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, existing_session, new_session);
+criterion_main!(benches);

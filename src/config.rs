@@ -130,7 +130,8 @@ impl CookieConfig {
 
     pub(crate) fn validate(&self) {
         assert!(
-            self.secure || !(self.name.starts_with("__Host-") || self.name.starts_with("__Secure-")),
+            self.secure
+                || !(self.name.starts_with("__Host-") || self.name.starts_with("__Secure-")),
             "cookie {:?}: the __Host- and __Secure- prefixes require Secure",
             self.name
         );

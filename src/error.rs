@@ -202,17 +202,18 @@ impl IntoResponse for AuthRejection {
         // credential at all is told which scheme to use. Cookie clients get no challenge, so
         // browsers never show an authentication prompt.
         let challenge = match (presented, code) {
-            (Presented::Bearer, "session_expired") => Some(
-                r#"Bearer error="invalid_token", error_description="the session has expired""#,
-            ),
+            (Presented::Bearer, "session_expired") => {
+                Some(r#"Bearer error="invalid_token", error_description="the session has expired""#)
+            }
             (Presented::Bearer, _) => Some(r#"Bearer error="invalid_token""#),
             (Presented::Nothing, _) => Some("Bearer"),
             (Presented::Cookie, _) => None,
         };
         if let Some(challenge) = challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

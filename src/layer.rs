@@ -175,7 +175,8 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let credential = Credential::find(req.headers(), config.cookie.cookie_name(), config.bearer);
+        let credential =
+            Credential::find(req.headers(), config.cookie.cookie_name(), config.bearer);
         let client = ClientInfo {
             user_agent: req.headers().get(USER_AGENT).cloned(),
             ip: req

@@ -335,7 +335,12 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn user(&self) -> Result<Option<String>, SessionError> {
-        Ok(self.loaded().await?.record.as_ref().and_then(|r| r.user.clone()))
+        Ok(self
+            .loaded()
+            .await?
+            .record
+            .as_ref()
+            .and_then(|r| r.user.clone()))
     }
 
     /// When the session was created (or signed in), or `None` without one.
@@ -351,7 +356,12 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn expires_at(&self) -> Result<Option<SystemTime>, SessionError> {
-        Ok(self.loaded().await?.record.as_ref().map(SessionRecord::deadline))
+        Ok(self
+            .loaded()
+            .await?
+            .record
+            .as_ref()
+            .map(SessionRecord::deadline))
     }
 
     /// Whether the presented session existed but had passed a deadline (it is deleted now).

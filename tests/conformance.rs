@@ -1,1 +1,11 @@
+//! The store conformance suite against the in-memory reference store.
 
+use sessionward::store::{conformance, MemoryStore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_passes_the_conformance_suite() {
+    let store = MemoryStore::default();
+    conformance::run(&store).await;
+    // Twice against the same store: checks never depend on an empty store.
+    conformance::run(&store).await;
+}

@@ -12,8 +12,10 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The operations a `Session` handle performs during a request.
 pub(crate) trait ErasedStore: Send + Sync + 'static {
-    fn load<'a>(&'a self, key: &'a TokenHash)
-        -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
+    fn load<'a>(
+        &'a self,
+        key: &'a TokenHash,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
     fn create<'a>(
         &'a self,
         key: &'a TokenHash,

@@ -278,7 +278,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self.read().by_key.get(&KeyBytes(key.0)).map(Entry::to_record))
+        Ok(self
+            .read()
+            .by_key
+            .get(&KeyBytes(key.0))
+            .map(Entry::to_record))
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {

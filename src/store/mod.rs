@@ -188,8 +188,10 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    fn delete_expired(&self, now: SystemTime)
-        -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn delete_expired(
+        &self,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Admin listing: sessions matching `query`, newest first, one page.
     ///

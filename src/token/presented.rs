@@ -146,16 +146,28 @@ mod tests {
             ]),
         ];
         for map in cases {
-            assert!(matches!(Credential::find(&map, NAME, true), Credential::Bearer(None)));
+            assert!(matches!(
+                Credential::find(&map, NAME, true),
+                Credential::Bearer(None)
+            ));
         }
         let cookies: Vec<HeaderMap> = vec![
             headers(&[("cookie", format!("{NAME}=a; {NAME}={t}").as_bytes())]),
-            headers(&[("cookie", format!("{NAME}={t}").as_bytes()), ("cookie", format!("{NAME}={t}").as_bytes())]),
-            headers(&[("cookie", format!("{NAME}={}", "A".repeat(10_000)).as_bytes())]),
+            headers(&[
+                ("cookie", format!("{NAME}={t}").as_bytes()),
+                ("cookie", format!("{NAME}={t}").as_bytes()),
+            ]),
+            headers(&[(
+                "cookie",
+                format!("{NAME}={}", "A".repeat(10_000)).as_bytes(),
+            )]),
             headers(&[("cookie", &[b"__Host-session=\xff\xfe; x=1"[..]].concat())]),
         ];
         for map in cookies {
-            assert!(matches!(Credential::find(&map, NAME, true), Credential::Cookie(None)));
+            assert!(matches!(
+                Credential::find(&map, NAME, true),
+                Credential::Cookie(None)
+            ));
         }
     }
 
@@ -164,9 +176,18 @@ mod tests {
         let t = token();
         let map = headers(&[
             ("authorization", b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"),
-            ("cookie", format!("theme=caf\u{e9}; {NAME}={t}; other=1").as_bytes()),
+            (
+                "cookie",
+                format!("theme=caf\u{e9}; {NAME}={t}; other=1").as_bytes(),
+            ),
         ]);
-        assert!(matches!(Credential::find(&map, NAME, true), Credential::Cookie(Some(_))));
-        assert!(matches!(Credential::find(&HeaderMap::new(), NAME, true), Credential::Nothing));
+        assert!(matches!(
+            Credential::find(&map, NAME, true),
+            Credential::Cookie(Some(_))
+        ));
+        assert!(matches!(
+            Credential::find(&HeaderMap::new(), NAME, true),
+            Credential::Nothing
+        ));
     }
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Markdown table of `cargo bench --bench requests`: the cost each session layer adds to bare axum.
+
+Usage: python3 benches/summarize.py [CRITERION_DIR]
+
+CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
+script's crate. Reads <dir>/<route>/<stack>/new/estimates.json (mean.point_estimate, in ns),
+so it reports the latest run of each benchmark.
+"""
+
+import json
+import os
+import sys
+
+ROUTES = ["r", "rw", "new"]
+STACKS = ["bare", "sessionward", "tower-sessions"]
+
+
+def criterion_dir():
+    if len(sys.argv) > 1:
+        return sys.argv[1]
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "target"
+    )
+    return os.path.join(target, "criterion")
+
+
+def mean_ns(base, route, stack):
+    path = os.path.join(base, route, stack, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["mean"]["point_estimate"]
+    except FileNotFoundError:
+        return None
+
+
+def main():
+    base = criterion_dir()
+    print("| route | bare axum ns | sessionward ns (added) | tower-sessions ns (added) "
+          "| added cost, sessionward / tower-sessions |")
+    print("|---|---:|---:|---:|---:|")
+    missing = False
+    for route in ROUTES:
+        bare, sw, ts = (mean_ns(base, route, s) for s in STACKS)
+        if None in (bare, sw, ts):
+            missing = True
+            print(f"| `/{route}` | (not measured) | | | |")
+            continue
+        sw_added, ts_added = sw - bare, ts - bare
+        ratio = f"{sw_added / ts_added:.2f}" if ts_added > 0 else "n/a"
+        print(f"| `/{route}` | {bare:,.0f} | {sw:,.0f} (+{sw_added:,.0f}) "
+              f"| {ts:,.0f} (+{ts_added:,.0f}) | {ratio} |")
+    print()
+    print("Mean time per request (criterion `mean.point_estimate`), in-process through "
+          "`Router::oneshot` on a tokio current-thread runtime; `cargo bench --bench requests`.")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+//! Shared test helpers: serve an app on a loopback port, send requests, read cookies.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use reqwest::header::{HeaderMap, HeaderValue};
+use sessionward::store::{MemoryStore, SessionPatch, SessionQuery, SessionRecord, SessionStore};
+use sessionward::token::{SessionId, TokenHash};
+use sessionward::StoreError;
+
+pub const COOKIE: &str = "__Host-session";
+
+/// A running server; dropped with the test's runtime.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub async fn serve(app: Router) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Server {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path))
+    }
+}
+
+/// Adds the session cookie to a request.
+pub trait WithSession {
+    fn session(self, token: &str) -> Self;
+}
+
+impl WithSession for reqwest::RequestBuilder {
+    fn session(self, token: &str) -> Self {
+        self.header("cookie", format!("{COOKIE}={token}"))
+    }
+}
+
+/// The session cookie a response sets: `Some(value)` (empty when cleared).
+pub fn set_cookie(headers: &HeaderMap) -> Option<String> {
+    session_set_cookie(headers)
+        .map(|line| line.split(';').next().unwrap()[COOKIE.len() + 1..].to_owned())
+}
+
+/// The whole `Set-Cookie` line for the session cookie.
+pub fn session_set_cookie(headers: &HeaderMap) -> Option<String> {
+    let lines: Vec<String> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|line| line.starts_with(&format!("{COOKIE}=")))
+        .collect();
+    assert!(
+        lines.len() <= 1,
+        "one session Set-Cookie at most: {lines:?}"
+    );
+    lines.into_iter().next()
+}
+
+pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+}
+
+/// A store wrapper that counts calls and can be switched off, to test how the layer treats a
+/// failing backend. It wraps the real memory store; only the failure is injected.
+#[derive(Clone, Default)]
+pub struct FlakyStore {
+    pub inner: MemoryStore,
+    pub calls: Arc<AtomicUsize>,
+    pub down: Arc<AtomicBool>,
+}
+
+impl FlakyStore {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn enter(&self) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::backend("store is down (test)"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl SessionStore for FlakyStore {
+    async fn create(&self, key: &TokenHash, record: &SessionRecord) -> Result<(), StoreError> {
+        self.enter()?;
+        self.inner.create(key, record).await
+    }
+    async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        self.enter()?;
+        self.inner.load(key).await
+    }
+    async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
+        self.enter()?;
+        self.inner.update(key, patch).await
+    }
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Result<bool, StoreError> {
+        self.enter()?;
+        self.inner.rotate(old, new, patch).await
+    }
+    async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
+        self.enter()?;
+        self.inner.delete(key).await
+    }
+    async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.enter()?;
+        self.inner.delete_by_id(id).await
+    }
+    async fn list_by_user(
+        &self,
+        user: &str,
+        now: SystemTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.enter()?;
+        self.inner.list_by_user(user, now).await
+    }
+    async fn count_by_user(&self, user: &str, now: SystemTime) -> Result<u64, StoreError> {
+        self.enter()?;
+        self.inner.count_by_user(user, now).await
+    }
+    async fn delete_by_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+    ) -> Result<u64, StoreError> {
+        self.enter()?;
+        self.inner.delete_by_user(user, except).await
+    }
+    async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        self.enter()?;
+        self.inner.delete_expired(now).await
+    }
+    async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
+        self.enter()?;
+        self.inner.query(query).await
+    }
+}
+
+/// The routes the behaviour tests drive.
+pub mod routes {
+    use std::time::Duration;
+
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    use axum::Router;
+    use sessionward::{Authenticated, Session, SessionError};
+
+    pub fn app() -> Router {
+        Router::new()
+            .route("/get/{key}", get(get_key))
+            .route("/set/{key}/{value}", post(set_key))
+            .route("/remove/{key}", post(remove_key))
+            .route("/login/{user}", post(login))
+            .route("/logout", post(logout))
+            .route("/rotate", post(rotate))
+            .route("/me", get(me))
+            .route("/untouched", get(|| async { "untouched" }))
+            .route("/slow-set/{key}/{value}", post(slow_set))
+    }
+
+    async fn get_key(session: Session, Path(key): Path<String>) -> Result<String, SessionError> {
+        Ok(session
+            .get::<String>(&key)
+            .await?
+            .unwrap_or_else(|| "none".to_owned()))
+    }
+
+    async fn set_key(
+        session: Session,
+        Path((key, value)): Path<(String, String)>,
+    ) -> Result<StatusCode, SessionError> {
+        session.insert(&key, &value).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    async fn remove_key(session: Session, Path(key): Path<String>) -> Result<String, SessionError> {
+        Ok(session
+            .remove::<String>(&key)
+            .await?
+            .unwrap_or_else(|| "none".to_owned()))
+    }
+
+    /// Answers with the issued token, as a bearer login endpoint would.
+    async fn login(session: Session, Path(user): Path<String>) -> Result<String, SessionError> {
+        session.login(&user).await?;
+        Ok(session.issued_token().await.expect("login issues a token"))
+    }
+
+    async fn logout(session: Session) -> Result<StatusCode, SessionError> {
+        session.logout().await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    async fn rotate(session: Session) -> Result<String, SessionError> {
+        session.rotate().await?;
+        Ok(session.issued_token().await.unwrap_or_default())
+    }
+
+    async fn me(user: Authenticated) -> String {
+        user.user().to_owned()
+    }
+
+    /// Loads the session, waits, then writes: an in-flight request racing a logout.
+    async fn slow_set(
+        session: Session,
+        Path((key, value)): Path<(String, String)>,
+    ) -> Result<StatusCode, SessionError> {
+        let _ = session.get::<String>(&key).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        session.insert(&key, &value).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+}
