@@ -56,18 +56,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .cloned()
             .ok_or(AuthRejection::MissingLayer)?;
         let presented = session.presented();
-        let record = session.record().await?;
-        match record {
-            Some(record) => match record.user {
-                Some(user) => Ok(Self {
-                    user,
-                    id: record.id,
-                    session,
-                }),
-                None => Err(AuthRejection::Unauthenticated { presented }),
-            },
-            None if session.is_expired().await? => Err(AuthRejection::SessionExpired { presented }),
-            None => Err(AuthRejection::Unauthenticated { presented }),
+        match session.signed_in().await? {
+            Ok((user, id)) => Ok(Self { user, id, session }),
+            Err(true) => Err(AuthRejection::SessionExpired { presented }),
+            Err(false) => Err(AuthRejection::Unauthenticated { presented }),
         }
     }
 }

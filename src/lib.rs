@@ -76,3 +76,8 @@ pub use error::{AuthRejection, Presented, SessionError, SessionRejection, StoreE
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::Session;
 pub use token::SessionId;
+
+/// Compiles the README's examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -372,6 +372,16 @@ impl Session {
         Ok(self.loaded().await?.expired)
     }
 
+    /// The user and public id of a signed-in session; otherwise whether the presented
+    /// session had expired. Clones only the user name, not the record.
+    pub(crate) async fn signed_in(&self) -> Result<Result<(String, SessionId), bool>, SessionError> {
+        let state = self.loaded().await?;
+        Ok(match &state.record {
+            Some(SessionRecord { user: Some(user), id, .. }) => Ok((user.clone(), *id)),
+            _ => Err(state.expired),
+        })
+    }
+
     /// The token issued during this request by [`login`](Self::login) or
     /// [`rotate`](Self::rotate), in its text form, for bearer clients that receive it in a
     /// response body. Cookie clients get it as a cookie and need not call this.
