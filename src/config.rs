@@ -1,9 +1,12 @@
 //! Layer configuration: timeouts, token transport and cookie attributes.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
 use http::HeaderValue;
+
+use crate::token::SessionToken;
 
 /// How sessions expire and how their token travels. Built through
 /// [`SessionLayer`](crate::SessionLayer)'s builder methods.
@@ -70,6 +73,8 @@ pub struct CookieConfig {
     same_site: SameSite,
     persistent: bool,
     secure: bool,
+    /// Everything after the value in a non-persistent `Set-Cookie`, made on first use.
+    suffix: OnceLock<String>,
 }
 
 impl Default for CookieConfig {
@@ -79,6 +84,7 @@ impl Default for CookieConfig {
             same_site: SameSite::Lax,
             persistent: false,
             secure: true,
+            suffix: OnceLock::new(),
         }
     }
 }
@@ -98,6 +104,7 @@ impl CookieConfig {
             "invalid cookie name {name:?}"
         );
         self.name = name;
+        self.suffix = OnceLock::new();
         self
     }
 
@@ -105,6 +112,7 @@ impl CookieConfig {
     /// top-level navigation from other sites; `None` requires `Secure`.
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
+        self.suffix = OnceLock::new();
         self
     }
 
@@ -112,6 +120,7 @@ impl CookieConfig {
     /// left until the session's absolute deadline, never more.
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
+        self.suffix = OnceLock::new();
         self
     }
 
@@ -120,6 +129,7 @@ impl CookieConfig {
     /// browsers reject without `Secure`; the layer checks this when it is built.
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
+        self.suffix = OnceLock::new();
         self
     }
 
@@ -142,14 +152,27 @@ impl CookieConfig {
     }
 
     /// `Set-Cookie` value carrying `token`; `max_age` is used only for persistent cookies.
-    pub(crate) fn set_cookie(&self, token: &str, max_age: Duration) -> HeaderValue {
-        let mut cookie = self.base(token);
+    pub(crate) fn set_cookie(&self, token: &SessionToken, max_age: Duration) -> HeaderValue {
         if self.persistent {
+            let text = token.to_text();
+            let mut cookie = self.base(&text);
             cookie.set_max_age(time::Duration::seconds(
                 i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
             ));
+            return header_value(&cookie);
         }
-        header_value(&cookie)
+        // The common case: the cookie crate's serialization with a placeholder value, made once,
+        // with the token written into the middle. Saves formatting every attribute per login.
+        let suffix = self.suffix.get_or_init(|| {
+            let line = self.base("x").to_string();
+            line[self.name.len() + 2..].to_owned()
+        });
+        let mut line = String::with_capacity(self.name.len() + 1 + 43 + suffix.len());
+        line.push_str(&self.name);
+        line.push('=');
+        token.write_text(&mut line);
+        line.push_str(suffix);
+        HeaderValue::try_from(line).expect("a session cookie is always a valid header value")
     }
 
     /// `Set-Cookie` value that removes the cookie (`Max-Age=0` and an expiry in the past).

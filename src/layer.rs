@@ -12,11 +12,13 @@ use axum_core::body::Body;
 use axum_core::response::IntoResponse;
 use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT};
 use http::{HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::{CookieConfig, SessionConfig};
-use crate::session::{ClientInfo, CookieAction, Session, Write};
+use crate::error::StoreError;
+use crate::session::{ClientInfo, CookieAction, Outcome, Session, Write};
 use crate::store::erased::ErasedStore;
 use crate::store::SessionStore;
 use crate::token::Credential;
@@ -153,21 +155,36 @@ impl<S, I: std::fmt::Debug> std::fmt::Debug for SessionService<S, I> {
     }
 }
 
-/// The response future of [`SessionService`].
-pub type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+pin_project! {
+    /// The response future of [`SessionService`]: the inner service's future, then, only when
+    /// the session changed, the store write.
+    pub struct ResponseFuture<F, S> {
+        #[pin]
+        step: Step<F>,
+        session: Option<Session>,
+        store: Arc<S>,
+        cookie: Arc<SessionConfig>,
+    }
+}
+
+pin_project! {
+    #[project = StepProj]
+    enum Step<F> {
+        Handler { #[pin] future: F },
+        Writing { future: Pin<Box<dyn Future<Output = Response<Body>> + Send>> },
+    }
+}
 
 impl<S, I, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, I>
 where
     S: SessionStore,
-    I: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    I::Future: Send + 'static,
-    ReqBody: Send + 'static,
+    I: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     ResBody::Error: Into<axum_core::BoxError>,
 {
     type Response = Response<Body>;
     type Error = I::Error;
-    type Future = ResponseFuture<I::Error>;
+    type Future = ResponseFuture<I::Future, S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -187,41 +204,73 @@ where
         let store: Arc<dyn ErasedStore> = self.store.clone();
         let session = Session::new(store, Arc::clone(config), credential, client);
         req.extensions_mut().insert(session.clone());
-
-        // The clone that was made ready is the one that must be called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let store = Arc::clone(&self.store);
-        let config = Arc::clone(&self.config);
-        Box::pin(async move {
-            let response = inner.call(req).await?.map(Body::new);
-            Ok(finish(&*store, &config.cookie, &session, response).await)
-        })
+        ResponseFuture {
+            step: Step::Handler {
+                future: self.inner.call(req),
+            },
+            session: Some(session),
+            store: Arc::clone(&self.store),
+            cookie: Arc::clone(&self.config),
+        }
     }
 }
 
-/// Writes the session's changes and sets or clears the cookie.
-async fn finish<S: SessionStore>(
-    store: &S,
+impl<F, S, ResBody, E> Future for ResponseFuture<F, S>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    S: SessionStore,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.step.as_mut().project() {
+                StepProj::Handler { future } => {
+                    let response = std::task::ready!(future.poll(cx))?.map(Body::new);
+                    let session = this.session.take().expect("polled after completion");
+                    let Outcome { write, cookie } = session.outcome();
+                    let Some(write) = write else {
+                        // Nothing to store (the common case): no allocation, no await.
+                        return Poll::Ready(Ok(with_cookie(&this.cookie.cookie, cookie, response)));
+                    };
+                    let (store, config) = (Arc::clone(this.store), Arc::clone(this.cookie));
+                    this.step.set(Step::Writing {
+                        future: Box::pin(async move {
+                            match write_changes(&*store, write).await {
+                                Ok(()) => with_cookie(&config.cookie, cookie, response),
+                                // The handler's answer claimed a change that was not saved:
+                                // report the failure instead, and leave the cookie as it was.
+                                Err(err) => err.into_response(),
+                            }
+                        }),
+                    });
+                }
+                StepProj::Writing { future } => return future.as_mut().poll(cx).map(Ok),
+            }
+        }
+    }
+}
+
+async fn write_changes<S: SessionStore>(store: &S, write: Write) -> Result<(), StoreError> {
+    match write {
+        Write::Create(key, record) => store.create(&key, record).await,
+        // `false` means the session ended meanwhile (a logout elsewhere): it stays ended.
+        Write::Update(key, patch) => store.update(&key, &patch).await.map(drop),
+    }
+}
+
+/// Sets or clears the cookie as the session decided.
+fn with_cookie(
     cookie: &CookieConfig,
-    session: &Session,
+    action: CookieAction,
     mut response: Response<Body>,
 ) -> Response<Body> {
-    let outcome = session.outcome().await;
-    let written = match &outcome.write {
-        None => Ok(()),
-        Some(Write::Create(key, record)) => store.create(key, record).await,
-        // `false` means the session ended meanwhile (a logout elsewhere): it stays ended.
-        Some(Write::Update(key, patch)) => store.update(key, patch).await.map(drop),
-    };
-    if let Err(err) = written {
-        // The handler's answer claimed a change that was not saved: report the failure instead,
-        // and leave the client's cookie as it was.
-        return err.into_response();
-    }
-    let set_cookie = match outcome.cookie {
+    let set_cookie = match action {
         CookieAction::Keep => return response,
-        CookieAction::Set(token, max_age) => cookie.set_cookie(&token.to_text(), max_age),
+        CookieAction::Set(token, max_age) => cookie.set_cookie(&token, max_age),
         CookieAction::Clear => cookie.clear_cookie(),
     };
     let headers = response.headers_mut();

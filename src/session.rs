@@ -1,7 +1,7 @@
 //! The per-request session handle.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use axum_core::extract::FromRequestParts;
@@ -9,7 +9,7 @@ use http::request::Parts;
 use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::OnceCell;
 
 use crate::config::SessionConfig;
 use crate::error::{Presented, SessionError, SessionRejection};
@@ -37,7 +37,13 @@ struct Inner {
     config: Arc<SessionConfig>,
     presented: Presented,
     client: ClientInfo,
+    /// Never held across an `.await`, so a plain mutex (cheaper than an async one).
     state: Mutex<State>,
+    /// Done once the store has been read: loading happens at most once per request, however
+    /// many clones of the handle ask at the same time.
+    load: OnceCell<()>,
+    /// Serialises `login`, `rotate` and `logout`, which read, await the store, then commit.
+    ops: tokio::sync::Mutex<()>,
 }
 
 /// Where a new session came from, for listings.
@@ -50,7 +56,6 @@ pub(crate) struct ClientInfo {
 struct State {
     /// The presented token, until it is hashed on first load.
     presented: Option<SessionToken>,
-    loaded: bool,
     /// Key of the stored record (`persisted`) or of the one to create.
     key: Option<TokenHash>,
     /// The session as this request sees it: the stored record plus its own changes.
@@ -67,6 +72,15 @@ struct State {
     expired: bool,
     /// `logout()` ran: the cookie is to be cleared.
     cleared: bool,
+}
+
+impl State {
+    /// Puts back a patch taken for a store call that failed, under any change made since.
+    fn restore_patch(&mut self, mut taken: SessionPatch) {
+        let later = std::mem::take(&mut self.patch);
+        taken.merge(later);
+        self.patch = taken;
+    }
 }
 
 /// What the layer must do once the handler has answered.
@@ -105,45 +119,55 @@ impl Session {
                 presented,
                 client,
                 state: Mutex::new(state),
+                load: OnceCell::new(),
+                ops: tokio::sync::Mutex::new(()),
             }),
         }
     }
 
-    /// Locks the state, loading the record on first use.
-    async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        let mut state = self.inner.state.lock().await;
-        if !state.loaded {
-            self.load(&mut state).await?;
-        }
-        Ok(state)
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; a poisoned one still holds consistent state.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn load(&self, state: &mut State) -> Result<(), SessionError> {
-        let Some(token) = state.presented.take() else {
-            state.loaded = true;
+    fn is_loaded(&self) -> bool {
+        self.inner.load.initialized()
+    }
+
+    /// Loads the record on first use, then locks the state.
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        if !self.is_loaded() {
+            self.inner.load.get_or_try_init(|| self.load()).await?;
+        }
+        Ok(self.state())
+    }
+
+    async fn load(&self) -> Result<(), SessionError> {
+        let Some(token) = self.state().presented.take() else {
             return Ok(());
         };
         let key = token.hash();
-        // A failed load leaves the token in place: nothing is decided about this session.
         let record = match self.inner.store.load(&key).await {
             Ok(record) => record,
             Err(err) => {
-                state.presented = Some(token);
+                // Nothing is decided about this session: a later call may try again.
+                self.state().presented = Some(token);
                 return Err(err.into());
             }
         };
-        state.loaded = true;
-        let Some(record) = record else {
-            // Unknown token: never adopted. A new session, if any, gets a fresh token.
-            return Ok(());
-        };
+        // Unknown token: never adopted. A new session, if any, gets a fresh token.
+        let Some(record) = record else { return Ok(()) };
         if record.is_active(SystemTime::now()) {
+            let mut state = self.state();
             state.key = Some(key);
             state.record = Some(record);
             state.persisted = true;
         } else {
-            state.expired = true;
             self.inner.store.delete(&key).await?;
+            self.state().expired = true;
         }
         Ok(())
     }
@@ -213,21 +237,31 @@ impl Session {
     /// [`SessionError::Store`] when the store fails (nothing changed then),
     /// [`SessionError::Randomness`] when a token cannot be drawn.
     pub async fn login(&self, user: &str) -> Result<(), SessionError> {
-        let mut state = self.loaded().await?;
+        let _op = self.inner.ops.lock().await;
+        drop(self.loaded().await?);
         let now = SystemTime::now();
         let config = &self.inner.config;
         let expires_at = now + config.absolute_timeout;
         let idle_expires_at = (now + config.idle_timeout).min(expires_at);
         let token = generate_token()?;
         let new_key = token.hash();
-        if state.persisted {
-            let old_key = state.key.expect("a persisted session has a key");
-            let mut patch = std::mem::take(&mut state.patch);
+        let persisted = {
+            let mut state = self.state();
+            state.persisted.then(|| {
+                (
+                    state.key.expect("a persisted session has a key"),
+                    std::mem::take(&mut state.patch),
+                )
+            })
+        };
+        if let Some((old_key, mut patch)) = persisted {
             patch.user = Some(Some(user.to_owned()));
             patch.last_seen_at = Some(now);
             patch.idle_expires_at = Some(idle_expires_at);
             patch.expires_at = Some(expires_at);
-            match self.inner.store.rotate(&old_key, &new_key, &patch).await {
+            let rotated = self.inner.store.rotate(&old_key, &new_key, &patch).await;
+            let mut state = self.state();
+            match rotated {
                 Ok(true) => {
                     if let Some(record) = state.record.as_mut() {
                         record.apply(&patch);
@@ -240,16 +274,21 @@ impl Session {
                 // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead.
                 Ok(false) => state.persisted = false,
                 Err(err) => {
-                    state.patch = patch;
+                    state.restore_patch(patch);
                     return Err(err.into());
                 }
             }
         }
         let (_, id) = generate()?;
-        let data = state.record.take().map(|r| r.data).unwrap_or_default();
         let mut record = self.new_record(id, Some(user.to_owned()), now);
-        record.data = data;
-        self.inner.store.create(&new_key, &record).await?;
+        record.data = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| r.data.clone())
+            .unwrap_or_default();
+        self.inner.store.create(&new_key, record.clone()).await?;
+        let mut state = self.state();
         state.record = Some(record);
         state.key = Some(new_key);
         state.persisted = true;
@@ -266,15 +305,22 @@ impl Session {
     /// # Errors
     /// As [`login`](Self::login).
     pub async fn rotate(&self) -> Result<(), SessionError> {
-        let mut state = self.loaded().await?;
-        if !state.persisted {
-            return Ok(());
-        }
-        let old_key = state.key.expect("a persisted session has a key");
+        let _op = self.inner.ops.lock().await;
+        let (old_key, patch) = {
+            let mut state = self.loaded().await?;
+            if !state.persisted {
+                return Ok(());
+            }
+            (
+                state.key.expect("a persisted session has a key"),
+                std::mem::take(&mut state.patch),
+            )
+        };
         let token = generate_token()?;
         let new_key = token.hash();
-        let patch = std::mem::take(&mut state.patch);
-        match self.inner.store.rotate(&old_key, &new_key, &patch).await {
+        let rotated = self.inner.store.rotate(&old_key, &new_key, &patch).await;
+        let mut state = self.state();
+        match rotated {
             Ok(true) => {
                 state.key = Some(new_key);
                 state.issued = Some(token);
@@ -286,7 +332,7 @@ impl Session {
                 Ok(())
             }
             Err(err) => {
-                state.patch = patch;
+                state.restore_patch(patch);
                 Err(err.into())
             }
         }
@@ -298,11 +344,17 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
     pub async fn logout(&self) -> Result<(), SessionError> {
-        let mut state = self.loaded().await?;
-        if state.persisted {
-            let key = state.key.expect("a persisted session has a key");
+        let _op = self.inner.ops.lock().await;
+        let key = {
+            let state = self.loaded().await?;
+            state
+                .persisted
+                .then(|| state.key.expect("a persisted session has a key"))
+        };
+        if let Some(key) = key {
             self.inner.store.delete(&key).await?;
         }
+        let mut state = self.state();
         state.record = None;
         state.key = None;
         state.persisted = false;
@@ -374,10 +426,16 @@ impl Session {
 
     /// The user and public id of a signed-in session; otherwise whether the presented
     /// session had expired. Clones only the user name, not the record.
-    pub(crate) async fn signed_in(&self) -> Result<Result<(String, SessionId), bool>, SessionError> {
+    pub(crate) async fn signed_in(
+        &self,
+    ) -> Result<Result<(String, SessionId), bool>, SessionError> {
         let state = self.loaded().await?;
         Ok(match &state.record {
-            Some(SessionRecord { user: Some(user), id, .. }) => Ok((user.clone(), *id)),
+            Some(SessionRecord {
+                user: Some(user),
+                id,
+                ..
+            }) => Ok((user.clone(), *id)),
             _ => Err(state.expired),
         })
     }
@@ -386,8 +444,7 @@ impl Session {
     /// [`rotate`](Self::rotate), in its text form, for bearer clients that receive it in a
     /// response body. Cookie clients get it as a cookie and need not call this.
     pub async fn issued_token(&self) -> Option<String> {
-        let state = self.inner.state.lock().await;
-        state.issued.as_ref().map(SessionToken::to_text)
+        self.state().issued.as_ref().map(SessionToken::to_text)
     }
 
     /// How the request presented its credential.
@@ -418,8 +475,9 @@ impl Session {
 
     /// Decides the write and the cookie once the handler has answered. Consumes the pending
     /// changes, so a second call does nothing.
-    pub(crate) async fn outcome(&self) -> Outcome {
-        let mut state = self.inner.state.lock().await;
+    pub(crate) fn outcome(&self) -> Outcome {
+        let loaded = self.is_loaded();
+        let mut state = self.state();
         let state = &mut *state;
         let mut outcome = Outcome {
             write: None,
@@ -429,44 +487,48 @@ impl Session {
                 CookieAction::Keep
             },
         };
-        if !state.loaded {
+        if !loaded {
             return outcome;
         }
         let now = SystemTime::now();
-        let bearer = self.inner.presented == Presented::Bearer;
-        if let Some(record) = state.record.as_mut() {
-            if !state.persisted {
-                // Never store an empty anonymous session (a key inserted and removed again).
-                if let Some(token) = state.pending_token.take() {
-                    if record.user.is_some() || !record.data.is_empty() {
-                        let key = token.hash();
-                        outcome.write = Some(Write::Create(key, record.clone()));
-                        state.key = Some(key);
-                        state.persisted = true;
-                        state.issued = Some(token);
-                    }
-                }
-            } else {
-                let renew = now
-                    .duration_since(record.last_seen_at)
-                    .is_ok_and(|since| since >= self.inner.config.renewal_interval());
-                if renew {
-                    let idle = (now + self.inner.config.idle_timeout).min(record.expires_at);
-                    state.patch.last_seen_at = Some(now);
-                    state.patch.idle_expires_at = Some(idle);
-                    record.last_seen_at = now;
-                    record.idle_expires_at = idle;
-                }
-                if !state.patch.is_empty() {
-                    let key = state.key.expect("a persisted session has a key");
-                    outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
-                }
+        let Some(record) = state.record.as_mut() else {
+            return outcome;
+        };
+        let cookie_max_age = record.expires_at.duration_since(now).unwrap_or_default();
+        if !state.persisted {
+            // Never store an empty anonymous session (a key inserted and removed again).
+            let Some(token) = state.pending_token.take() else {
+                return outcome;
+            };
+            if record.user.is_none() && record.data.is_empty() {
+                return outcome;
             }
-            if let Some(token) = state.issued.clone() {
-                if !bearer {
-                    let left = record.expires_at.duration_since(now).unwrap_or_default();
-                    outcome.cookie = CookieAction::Set(token, left);
-                }
+            let key = token.hash();
+            // The request is over: the record moves to the store rather than being copied.
+            let record = state.record.take().expect("checked above");
+            outcome.write = Some(Write::Create(key, record));
+            state.key = Some(key);
+            state.persisted = true;
+            state.issued = Some(token);
+        } else {
+            let renew = now
+                .duration_since(record.last_seen_at)
+                .is_ok_and(|since| since >= self.inner.config.renewal_interval());
+            if renew {
+                let idle = (now + self.inner.config.idle_timeout).min(record.expires_at);
+                state.patch.last_seen_at = Some(now);
+                state.patch.idle_expires_at = Some(idle);
+                record.last_seen_at = now;
+                record.idle_expires_at = idle;
+            }
+            if !state.patch.is_empty() {
+                let key = state.key.expect("a persisted session has a key");
+                outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
+            }
+        }
+        if self.inner.presented != Presented::Bearer {
+            if let Some(token) = state.issued.take() {
+                outcome.cookie = CookieAction::Set(token, cookie_max_age);
             }
         }
         outcome

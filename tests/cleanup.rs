@@ -27,6 +27,10 @@ async fn cleanup_task_purges_expired_sessions_and_keeps_live_ones() {
         let res = server.get("/me").session(&live).send().await.unwrap();
         assert_eq!(res.status(), 200);
     }
-    assert_eq!(store.len(), 1, "the five idle sessions were purged without any request touching them");
+    assert_eq!(
+        store.len(),
+        1,
+        "the five idle sessions were purged without any request touching them"
+    );
     cleanup.abort();
 }

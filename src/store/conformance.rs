@@ -114,7 +114,7 @@ async fn load<S: SessionStore>(store: &S, key: &TokenHash) -> Option<SessionReco
 async fn create_and_load<S: SessionStore>(store: &S) {
     let user = unique_user("create");
     let (key, record) = sample(Some(&user), Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     let got = load(store, &key).await.expect("created session loads");
     assert_same("create then load round-trips every field", &got, &record);
     let (unknown, _) = sample(None, Duration::ZERO);
@@ -126,16 +126,16 @@ async fn create_and_load<S: SessionStore>(store: &S) {
 
 async fn create_never_overwrites<S: SessionStore>(store: &S) {
     let (key, record) = sample(None, Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     let (_, mut other) = sample(None, Duration::ZERO);
     other.data = [("theme".to_owned(), raw(&"light"))].into_iter().collect();
-    let again = store.create(&key, &other).await;
+    let again = store.create(&key, other.clone()).await;
     assert!(
         matches!(again, Err(StoreError::Conflict)),
         "create on an existing key is a Conflict, got {again:?}"
     );
     let (key2, _) = sample(None, Duration::ZERO);
-    let same_id = store.create(&key2, &record).await;
+    let same_id = store.create(&key2, record.clone()).await;
     assert!(
         matches!(same_id, Err(StoreError::Conflict)),
         "create with an existing public id is a Conflict, got {same_id:?}"
@@ -150,7 +150,7 @@ async fn create_never_overwrites<S: SessionStore>(store: &S) {
 
 async fn update_is_per_key<S: SessionStore>(store: &S) {
     let (key, mut record) = sample(None, Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     let patch = SessionPatch {
         data: vec![
             ("count".to_owned(), Some(raw(&1))),
@@ -176,7 +176,7 @@ async fn update_is_per_key<S: SessionStore>(store: &S) {
 
 async fn update_never_resurrects<S: SessionStore>(store: &S) {
     let (key, record) = sample(None, Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     assert!(store.delete(&key).await.expect("delete"));
     let changed = store
         .update(&key, &set("late", Some(raw(&true))))
@@ -195,7 +195,7 @@ async fn update_never_resurrects<S: SessionStore>(store: &S) {
 
 async fn concurrent_updates_keep_every_key<S: SessionStore + Clone>(store: &S) {
     let (key, record) = sample(None, Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..16 {
         let store = store.clone();
@@ -231,7 +231,7 @@ async fn concurrent_updates_keep_every_key<S: SessionStore + Clone>(store: &S) {
 async fn rotate_is_atomic<S: SessionStore>(store: &S) {
     let user = unique_user("rotate");
     let (old, mut record) = sample(None, Duration::ZERO);
-    store.create(&old, &record).await.expect("create");
+    store.create(&old, record.clone()).await.expect("create");
     let (new, _) = sample(None, Duration::ZERO);
     let patch = SessionPatch {
         user: Some(Some(user.clone())),
@@ -274,7 +274,10 @@ async fn rotate_is_atomic<S: SessionStore>(store: &S) {
     );
 
     let (other, other_record) = sample(None, Duration::ZERO);
-    store.create(&other, &other_record).await.expect("create");
+    store
+        .create(&other, other_record.clone())
+        .await
+        .expect("create");
     let clash = store.rotate(&new, &other, &SessionPatch::default()).await;
     assert!(
         matches!(clash, Err(StoreError::Conflict)),
@@ -293,7 +296,7 @@ async fn rotate_is_atomic<S: SessionStore>(store: &S) {
 
 async fn delete_is_idempotent<S: SessionStore>(store: &S) {
     let (key, record) = sample(None, Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     assert!(
         store.delete(&key).await.expect("delete"),
         "first delete finds the session"
@@ -303,7 +306,7 @@ async fn delete_is_idempotent<S: SessionStore>(store: &S) {
         "second delete is a no-op"
     );
     let (key, record) = sample(None, Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     assert!(store.delete_by_id(&record.id).await.expect("delete_by_id"));
     assert!(
         load(store, &key).await.is_none(),
@@ -321,18 +324,21 @@ async fn user_index<S: SessionStore>(store: &S) {
     let mut ids = Vec::new();
     for age in [30, 20, 10] {
         let (key, record) = sample(Some(&user), Duration::from_secs(age));
-        store.create(&key, &record).await.expect("create");
+        store.create(&key, record.clone()).await.expect("create");
         ids.push(record.id);
     }
     let (stranger_key, stranger_record) = sample(Some(&stranger), Duration::ZERO);
     store
-        .create(&stranger_key, &stranger_record)
+        .create(&stranger_key, stranger_record.clone())
         .await
         .expect("create");
     // An expired session of the user: stored, but neither listed nor counted.
     let (expired_key, mut expired) = sample(Some(&user), Duration::from_secs(5));
     expired.idle_expires_at = SystemTime::now() - Duration::from_secs(1);
-    store.create(&expired_key, &expired).await.expect("create");
+    store
+        .create(&expired_key, expired.clone())
+        .await
+        .expect("create");
 
     let now = SystemTime::now();
     let listed: Vec<SessionId> = store
@@ -392,7 +398,7 @@ async fn user_index<S: SessionStore>(store: &S) {
 async fn user_change_moves_index<S: SessionStore>(store: &S) {
     let (alice, bob) = (unique_user("alice"), unique_user("bob"));
     let (key, record) = sample(Some(&alice), Duration::ZERO);
-    store.create(&key, &record).await.expect("create");
+    store.create(&key, record.clone()).await.expect("create");
     let patch = SessionPatch {
         user: Some(Some(bob.clone())),
         ..SessionPatch::default()
@@ -435,7 +441,7 @@ async fn delete_expired_purges_only_expired<S: SessionStore>(store: &S) {
         (&abs_key, &absolute),
         (&live_key, &live),
     ] {
-        store.create(key, record).await.expect("create");
+        store.create(key, record.clone()).await.expect("create");
     }
     let purged = store.delete_expired(now).await.expect("delete_expired");
     assert!(
@@ -462,12 +468,12 @@ async fn query_by_state_user_and_page<S: SessionStore>(store: &S) {
     let mut active = Vec::new();
     for age in 1..=5 {
         let (key, record) = sample(Some(&user), Duration::from_secs(age * 10));
-        store.create(&key, &record).await.expect("create");
+        store.create(&key, record.clone()).await.expect("create");
         active.push(record.id);
     }
     let (key, mut expired) = sample(Some(&user), Duration::from_secs(100));
     expired.expires_at = now - Duration::from_secs(1);
-    store.create(&key, &expired).await.expect("create");
+    store.create(&key, expired.clone()).await.expect("create");
 
     let query = |state, offset, limit| SessionQuery {
         state,

@@ -19,7 +19,7 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
     fn create<'a>(
         &'a self,
         key: &'a TokenHash,
-        record: &'a SessionRecord,
+        record: SessionRecord,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     fn rotate<'a>(
         &'a self,
@@ -40,7 +40,7 @@ impl<S: SessionStore> ErasedStore for S {
     fn create<'a>(
         &'a self,
         key: &'a TokenHash,
-        record: &'a SessionRecord,
+        record: SessionRecord,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(SessionStore::create(self, key, record))
     }

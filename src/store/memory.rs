@@ -111,12 +111,12 @@ impl Millis {
 }
 
 impl Entry {
-    fn from_record(record: &SessionRecord) -> Self {
+    fn from_record(record: SessionRecord) -> Self {
         let extra = (record.user.is_some() || record.user_agent.is_some() || record.ip.is_some())
             .then(|| {
                 Box::new(Extra {
-                    user: record.user.as_deref().map(Into::into),
-                    user_agent: record.user_agent.as_deref().map(Into::into),
+                    user: record.user.map(String::into_boxed_str),
+                    user_agent: record.user_agent.map(String::into_boxed_str),
                     ip: record.ip,
                 })
             });
@@ -126,7 +126,7 @@ impl Entry {
             last_seen_at: Millis::from_system(record.last_seen_at),
             expires_at: Millis::from_system(record.expires_at),
             idle_expires_at: Millis::from_system(record.idle_expires_at),
-            data: record.data.clone().into_entries().into_boxed_slice(),
+            data: record.data.into_entries().into_boxed_slice(),
             extra,
         }
     }
@@ -263,15 +263,15 @@ fn newest_first(records: &mut [SessionRecord]) {
 }
 
 impl SessionStore for MemoryStore {
-    async fn create(&self, key: &TokenHash, record: &SessionRecord) -> Result<(), StoreError> {
+    async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let entry = Entry::from_record(record);
         let mut maps = self.write();
         let key = KeyBytes(key.0);
-        let id = IdBytes(record.id.0);
+        let id = IdBytes(entry.id.0);
         if maps.by_key.contains_key(&key) || maps.by_id.contains_key(&id) {
             return Err(StoreError::Conflict);
         }
-        maps.index_user(record.user.as_deref(), record.id);
+        maps.index_user(entry.user(), entry.id);
         maps.by_id.insert(id, key);
         maps.by_key.insert(key, entry);
         Ok(())

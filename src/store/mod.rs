@@ -94,7 +94,8 @@ impl SessionQuery {
 /// concurrently from many requests; each one is a single logical operation that must be atomic
 /// with respect to the others on the same session.
 pub trait SessionStore: Send + Sync + 'static {
-    /// Inserts a new session.
+    /// Inserts a new session. The record is passed by value so a store that keeps it in memory
+    /// need not copy it.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] if a session with this key or public id already exists (it is
@@ -102,7 +103,7 @@ pub trait SessionStore: Send + Sync + 'static {
     fn create(
         &self,
         key: &TokenHash,
-        record: &SessionRecord,
+        record: SessionRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads a session by key, in one round trip. A store may return a record that is past its

@@ -178,6 +178,19 @@ impl SessionPatch {
             && self.expires_at.is_none()
     }
 
+    /// Adds the changes of `later` on top of this patch's.
+    pub(crate) fn merge(&mut self, later: SessionPatch) {
+        for (key, value) in later.data {
+            self.set_key(&key, value);
+        }
+        if later.user.is_some() {
+            self.user = later.user;
+        }
+        self.last_seen_at = later.last_seen_at.or(self.last_seen_at);
+        self.idle_expires_at = later.idle_expires_at.or(self.idle_expires_at);
+        self.expires_at = later.expires_at.or(self.expires_at);
+    }
+
     /// Records a change of `key`, replacing an earlier change of the same key in this patch.
     pub(crate) fn set_key(&mut self, key: &str, value: Option<Box<RawValue>>) {
         match self.data.iter_mut().find(|(k, _)| k == key) {

@@ -125,7 +125,7 @@ impl FlakyStore {
 }
 
 impl SessionStore for FlakyStore {
-    async fn create(&self, key: &TokenHash, record: &SessionRecord) -> Result<(), StoreError> {
+    async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         self.enter()?;
         self.inner.create(key, record).await
     }
