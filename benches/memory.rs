@@ -254,7 +254,7 @@ impl CountingStore {
 }
 
 impl SessionStore for CountingStore {
-    async fn create(&self, key: &TokenHash, record: &SessionRecord) -> Result<(), StoreError> {
+    async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         self.hit();
         self.inner.create(key, record).await
     }

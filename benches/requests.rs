@@ -104,6 +104,8 @@ fn sessionward() -> Router {
         .route("/rw", get(read_write))
         .route("/new", get(new))
         .layer(SessionLayer::new(MemoryStore::default()))
+        // As `axum::serve` does: turn handlers into routes once, not on every request.
+        .with_state(())
 }
 
 // ---- tower-sessions 0.15 ----------------------------------------------------------------------
@@ -132,6 +134,7 @@ fn tower_sessions() -> Router {
         .route("/rw", get(read_write))
         .route("/new", get(new))
         .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+        .with_state(())
 }
 
 // ---- the benchmarks ---------------------------------------------------------------------------

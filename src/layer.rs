@@ -1,6 +1,7 @@
 //! The middleware: [`SessionLayer`] and its [`SessionService`].
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,8 +19,8 @@ use tower_service::Service;
 
 use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
-use crate::session::{ClientInfo, CookieAction, Outcome, Session, Write};
-use crate::store::erased::ErasedStore;
+use crate::session::{ClientInfo, CookieAction, Outcome, Session};
+use crate::store::erased::{BoxFuture, ErasedStore};
 use crate::store::SessionStore;
 use crate::token::Credential;
 
@@ -42,15 +43,17 @@ use crate::token::Credential;
 /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
 /// ```
 pub struct SessionLayer<S> {
-    store: Arc<S>,
-    config: Arc<SessionConfig>,
+    // `S` stays in the type so the layer says which store it uses; requests reach the store
+    // through `shared`, made once here rather than per route or per request.
+    _store: PhantomData<fn() -> S>,
+    shared: Arc<Shared>,
 }
 
 impl<S> Clone for SessionLayer<S> {
     fn clone(&self) -> Self {
         Self {
-            store: Arc::clone(&self.store),
-            config: Arc::clone(&self.config),
+            _store: PhantomData,
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -58,7 +61,7 @@ impl<S> Clone for SessionLayer<S> {
 impl<S> std::fmt::Debug for SessionLayer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("config", &self.config)
+            .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
@@ -68,9 +71,19 @@ impl<S: SessionStore> SessionLayer<S> {
     /// [`CookieConfig`]: 30 min idle timeout, 8 h absolute lifetime, bearer tokens accepted.
     pub fn new(store: S) -> Self {
         Self {
-            store: Arc::new(store),
-            config: Arc::new(SessionConfig::default()),
+            _store: PhantomData,
+            shared: Arc::new(Shared {
+                store: Arc::new(store),
+                config: SessionConfig::default(),
+            }),
         }
+    }
+
+    /// Changes the configuration; the layer is not shared with any request yet.
+    fn configure(mut self, change: impl FnOnce(&mut SessionConfig)) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        change(&mut shared.config);
+        self
     }
 
     /// Ends sessions unused for `timeout` (default 30 minutes). Renewal is written at most once
@@ -78,10 +91,9 @@ impl<S: SessionStore> SessionLayer<S> {
     ///
     /// # Panics
     /// If `timeout` is zero.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+    pub fn idle_timeout(self, timeout: Duration) -> Self {
         assert!(!timeout.is_zero(), "idle timeout must not be zero");
-        Arc::make_mut(&mut self.config).idle_timeout = timeout;
-        self
+        self.configure(|c| c.idle_timeout = timeout)
     }
 
     /// Ends sessions `lifetime` after login or creation, however active (default 8 hours).
@@ -89,65 +101,67 @@ impl<S: SessionStore> SessionLayer<S> {
     ///
     /// # Panics
     /// If `lifetime` is zero.
-    pub fn absolute_timeout(mut self, lifetime: Duration) -> Self {
+    pub fn absolute_timeout(self, lifetime: Duration) -> Self {
         assert!(!lifetime.is_zero(), "absolute timeout must not be zero");
-        Arc::make_mut(&mut self.config).absolute_timeout = lifetime;
-        self
+        self.configure(|c| c.absolute_timeout = lifetime)
     }
 
     /// Whether to accept `Authorization: Bearer <token>` (default `true`). A request that sends
     /// one is judged by it alone; the cookie is then ignored.
-    pub fn bearer(mut self, accept: bool) -> Self {
-        Arc::make_mut(&mut self.config).bearer = accept;
-        self
+    pub fn bearer(self, accept: bool) -> Self {
+        self.configure(|c| c.bearer = accept)
     }
 
     /// Sets the session cookie's attributes.
     ///
     /// # Panics
     /// If the attributes contradict each other (a `__Host-` name without `Secure`).
-    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+    pub fn cookie(self, cookie: CookieConfig) -> Self {
         cookie.validate();
-        Arc::make_mut(&mut self.config).cookie = cookie;
-        self
+        self.configure(|c| c.cookie = cookie)
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &SessionConfig {
-        &self.config
+        &self.shared.config
     }
 }
 
 impl<S: SessionStore, I> Layer<I> for SessionLayer<S> {
-    type Service = SessionService<S, I>;
+    type Service = SessionService<I>;
 
     fn layer(&self, inner: I) -> Self::Service {
         SessionService {
             inner,
-            store: Arc::clone(&self.store),
-            config: Arc::clone(&self.config),
+            shared: Arc::clone(&self.shared),
         }
     }
+}
+
+/// What every request's [`Session`] shares: the store and the configuration, behind one
+/// reference count.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn ErasedStore>,
+    pub(crate) config: SessionConfig,
 }
 
 /// The [`Service`] made by [`SessionLayer`].
-pub struct SessionService<S, I> {
+pub struct SessionService<I> {
     inner: I,
-    store: Arc<S>,
-    config: Arc<SessionConfig>,
+    shared: Arc<Shared>,
 }
 
-impl<S, I: Clone> Clone for SessionService<S, I> {
+impl<I: Clone> Clone for SessionService<I> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            store: Arc::clone(&self.store),
-            config: Arc::clone(&self.config),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
 
-impl<S, I: std::fmt::Debug> std::fmt::Debug for SessionService<S, I> {
+impl<I: std::fmt::Debug> std::fmt::Debug for SessionService<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)
@@ -158,12 +172,10 @@ impl<S, I: std::fmt::Debug> std::fmt::Debug for SessionService<S, I> {
 pin_project! {
     /// The response future of [`SessionService`]: the inner service's future, then, only when
     /// the session changed, the store write.
-    pub struct ResponseFuture<F, S> {
+    pub struct ResponseFuture<F> {
         #[pin]
         step: Step<F>,
         session: Option<Session>,
-        store: Arc<S>,
-        cookie: Arc<SessionConfig>,
     }
 }
 
@@ -171,27 +183,29 @@ pin_project! {
     #[project = StepProj]
     enum Step<F> {
         Handler { #[pin] future: F },
-        Writing { future: Pin<Box<dyn Future<Output = Response<Body>> + Send>> },
+        Writing {
+            future: BoxFuture<'static, Result<(), StoreError>>,
+            then: Option<(Response<Body>, CookieAction, Arc<Shared>)>,
+        },
     }
 }
 
-impl<S, I, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, I>
+impl<I, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<I>
 where
-    S: SessionStore,
     I: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     ResBody::Error: Into<axum_core::BoxError>,
 {
     type Response = Response<Body>;
     type Error = I::Error;
-    type Future = ResponseFuture<I::Future, S>;
+    type Future = ResponseFuture<I::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let config = &self.config;
+        let config = &self.shared.config;
         let credential =
             Credential::find(req.headers(), config.cookie.cookie_name(), config.bearer);
         let client = ClientInfo {
@@ -201,24 +215,20 @@ where
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(addr)| addr.ip()),
         };
-        let store: Arc<dyn ErasedStore> = self.store.clone();
-        let session = Session::new(store, Arc::clone(config), credential, client);
+        let session = Session::new(Arc::clone(&self.shared), credential, client);
         req.extensions_mut().insert(session.clone());
         ResponseFuture {
             step: Step::Handler {
                 future: self.inner.call(req),
             },
             session: Some(session),
-            store: Arc::clone(&self.store),
-            cookie: Arc::clone(&self.config),
         }
     }
 }
 
-impl<F, S, ResBody, E> Future for ResponseFuture<F, S>
+impl<F, ResBody, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
-    S: SessionStore,
     ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     ResBody::Error: Into<axum_core::BoxError>,
 {
@@ -232,33 +242,31 @@ where
                     let response = std::task::ready!(future.poll(cx))?.map(Body::new);
                     let session = this.session.take().expect("polled after completion");
                     let Outcome { write, cookie } = session.outcome();
+                    let shared = session.shared();
                     let Some(write) = write else {
                         // Nothing to store (the common case): no allocation, no await.
-                        return Poll::Ready(Ok(with_cookie(&this.cookie.cookie, cookie, response)));
+                        return Poll::Ready(Ok(with_cookie(
+                            &shared.config.cookie,
+                            cookie,
+                            response,
+                        )));
                     };
-                    let (store, config) = (Arc::clone(this.store), Arc::clone(this.cookie));
-                    this.step.set(Step::Writing {
-                        future: Box::pin(async move {
-                            match write_changes(&*store, write).await {
-                                Ok(()) => with_cookie(&config.cookie, cookie, response),
-                                // The handler's answer claimed a change that was not saved:
-                                // report the failure instead, and leave the cookie as it was.
-                                Err(err) => err.into_response(),
-                            }
-                        }),
-                    });
+                    let future = Arc::clone(&shared.store).write(write);
+                    let then = Some((response, cookie, Arc::clone(shared)));
+                    this.step.set(Step::Writing { future, then });
                 }
-                StepProj::Writing { future } => return future.as_mut().poll(cx).map(Ok),
+                StepProj::Writing { future, then } => {
+                    let written = std::task::ready!(future.as_mut().poll(cx));
+                    let (response, cookie, shared) = then.take().expect("polled after completion");
+                    return Poll::Ready(Ok(match written {
+                        Ok(()) => with_cookie(&shared.config.cookie, cookie, response),
+                        // The handler's answer claimed a change that was not saved: report the
+                        // failure instead, and leave the cookie as it was.
+                        Err(err) => err.into_response(),
+                    }));
+                }
             }
         }
-    }
-}
-
-async fn write_changes<S: SessionStore>(store: &S, write: Write) -> Result<(), StoreError> {
-    match write {
-        Write::Create(key, record) => store.create(&key, record).await,
-        // `false` means the session ended meanwhile (a logout elsewhere): it stays ended.
-        Write::Update(key, patch) => store.update(&key, &patch).await.map(drop),
     }
 }
 

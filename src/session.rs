@@ -9,11 +9,9 @@ use http::request::Parts;
 use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
-use crate::config::SessionConfig;
 use crate::error::{Presented, SessionError, SessionRejection};
-use crate::store::erased::ErasedStore;
+use crate::layer::Shared;
 use crate::store::{SessionData, SessionPatch, SessionRecord};
 use crate::token::{generate, generate_token, Credential, SessionId, SessionToken, TokenHash};
 
@@ -33,17 +31,41 @@ pub struct Session {
 }
 
 struct Inner {
-    store: Arc<dyn ErasedStore>,
-    config: Arc<SessionConfig>,
+    shared: Arc<Shared>,
     presented: Presented,
     client: ClientInfo,
     /// Never held across an `.await`, so a plain mutex (cheaper than an async one).
     state: Mutex<State>,
-    /// Done once the store has been read: loading happens at most once per request, however
-    /// many clones of the handle ask at the same time.
-    load: OnceCell<()>,
     /// Serialises `login`, `rotate` and `logout`, which read, await the store, then commit.
     ops: tokio::sync::Mutex<()>,
+}
+
+/// Where the one store read of a request stands.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Load {
+    #[default]
+    NotStarted,
+    /// A clone of this handle is reading the store; the others wait for it.
+    InProgress,
+    Done,
+}
+
+/// Puts the load back to `NotStarted` if the loading future is dropped (a cancelled handler)
+/// or fails, so other clones do not wait forever and a later call may try again.
+struct LoadGuard<'a> {
+    session: &'a Session,
+    done: bool,
+}
+
+impl Drop for LoadGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.session.state();
+        state.load = if self.done {
+            Load::Done
+        } else {
+            Load::NotStarted
+        };
+    }
 }
 
 /// Where a new session came from, for listings.
@@ -56,6 +78,9 @@ pub(crate) struct ClientInfo {
 struct State {
     /// The presented token, until it is hashed on first load.
     presented: Option<SessionToken>,
+    load: Load,
+    /// The clock, read once when the session is loaded and reused when the request ends.
+    now: Option<SystemTime>,
     /// Key of the stored record (`persisted`) or of the one to create.
     key: Option<TokenHash>,
     /// The session as this request sees it: the stored record plus its own changes.
@@ -101,12 +126,7 @@ pub(crate) enum CookieAction {
 }
 
 impl Session {
-    pub(crate) fn new(
-        store: Arc<dyn ErasedStore>,
-        config: Arc<SessionConfig>,
-        credential: Credential,
-        client: ClientInfo,
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, credential: Credential, client: ClientInfo) -> Self {
         let presented = credential.presented();
         let state = State {
             presented: credential.into_token(),
@@ -114,12 +134,10 @@ impl Session {
         };
         Self {
             inner: Arc::new(Inner {
-                store,
-                config,
+                shared,
                 presented,
                 client,
                 state: Mutex::new(state),
-                load: OnceCell::new(),
                 ops: tokio::sync::Mutex::new(()),
             }),
         }
@@ -133,24 +151,48 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn is_loaded(&self) -> bool {
-        self.inner.load.initialized()
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// Loads the record on first use, then locks the state.
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        if !self.is_loaded() {
-            self.inner.load.get_or_try_init(|| self.load()).await?;
+        loop {
+            {
+                let mut state = self.state();
+                match state.load {
+                    Load::Done => return Ok(state),
+                    Load::NotStarted => {
+                        state.load = Load::InProgress;
+                        break;
+                    }
+                    Load::InProgress => {}
+                }
+            }
+            // Another clone of this handle is reading the store (handler tasks running in
+            // parallel within one request; rare). Let it finish rather than read twice.
+            tokio::task::yield_now().await;
         }
+        let mut guard = LoadGuard {
+            session: self,
+            done: false,
+        };
+        self.load().await?;
+        guard.done = true;
+        drop(guard);
         Ok(self.state())
     }
 
     async fn load(&self) -> Result<(), SessionError> {
-        let Some(token) = self.state().presented.take() else {
-            return Ok(());
+        let store = &*self.inner.shared.store;
+        let token = {
+            let mut state = self.state();
+            state.now = Some(SystemTime::now());
+            state.presented.take()
         };
+        let Some(token) = token else { return Ok(()) };
         let key = token.hash();
-        let record = match self.inner.store.load(&key).await {
+        let record = match store.load(&key).await {
             Ok(record) => record,
             Err(err) => {
                 // Nothing is decided about this session: a later call may try again.
@@ -160,13 +202,18 @@ impl Session {
         };
         // Unknown token: never adopted. A new session, if any, gets a fresh token.
         let Some(record) = record else { return Ok(()) };
-        if record.is_active(SystemTime::now()) {
+        let active = {
             let mut state = self.state();
-            state.key = Some(key);
-            state.record = Some(record);
-            state.persisted = true;
-        } else {
-            self.inner.store.delete(&key).await?;
+            let active = record.is_active(state.now.unwrap_or_else(SystemTime::now));
+            if active {
+                state.key = Some(key);
+                state.record = Some(record);
+                state.persisted = true;
+            }
+            active
+        };
+        if !active {
+            store.delete(&key).await?;
             self.state().expired = true;
         }
         Ok(())
@@ -240,7 +287,7 @@ impl Session {
         let _op = self.inner.ops.lock().await;
         drop(self.loaded().await?);
         let now = SystemTime::now();
-        let config = &self.inner.config;
+        let config = &self.inner.shared.config;
         let expires_at = now + config.absolute_timeout;
         let idle_expires_at = (now + config.idle_timeout).min(expires_at);
         let token = generate_token()?;
@@ -259,7 +306,12 @@ impl Session {
             patch.last_seen_at = Some(now);
             patch.idle_expires_at = Some(idle_expires_at);
             patch.expires_at = Some(expires_at);
-            let rotated = self.inner.store.rotate(&old_key, &new_key, &patch).await;
+            let rotated = self
+                .inner
+                .shared
+                .store
+                .rotate(&old_key, &new_key, &patch)
+                .await;
             let mut state = self.state();
             match rotated {
                 Ok(true) => {
@@ -287,7 +339,11 @@ impl Session {
             .as_ref()
             .map(|r| r.data.clone())
             .unwrap_or_default();
-        self.inner.store.create(&new_key, record.clone()).await?;
+        self.inner
+            .shared
+            .store
+            .create(&new_key, record.clone())
+            .await?;
         let mut state = self.state();
         state.record = Some(record);
         state.key = Some(new_key);
@@ -318,7 +374,12 @@ impl Session {
         };
         let token = generate_token()?;
         let new_key = token.hash();
-        let rotated = self.inner.store.rotate(&old_key, &new_key, &patch).await;
+        let rotated = self
+            .inner
+            .shared
+            .store
+            .rotate(&old_key, &new_key, &patch)
+            .await;
         let mut state = self.state();
         match rotated {
             Ok(true) => {
@@ -352,7 +413,7 @@ impl Session {
                 .then(|| state.key.expect("a persisted session has a key"))
         };
         if let Some(key) = key {
-            self.inner.store.delete(&key).await?;
+            self.inner.shared.store.delete(&key).await?;
         }
         let mut state = self.state();
         state.record = None;
@@ -453,7 +514,7 @@ impl Session {
     }
 
     fn new_record(&self, id: SessionId, user: Option<String>, now: SystemTime) -> SessionRecord {
-        let config = &self.inner.config;
+        let config = &self.inner.shared.config;
         let expires_at = now + config.absolute_timeout;
         let client = &self.inner.client;
         SessionRecord {
@@ -476,9 +537,9 @@ impl Session {
     /// Decides the write and the cookie once the handler has answered. Consumes the pending
     /// changes, so a second call does nothing.
     pub(crate) fn outcome(&self) -> Outcome {
-        let loaded = self.is_loaded();
         let mut state = self.state();
         let state = &mut *state;
+        let loaded = state.load == Load::Done;
         let mut outcome = Outcome {
             write: None,
             cookie: if state.cleared {
@@ -490,7 +551,7 @@ impl Session {
         if !loaded {
             return outcome;
         }
-        let now = SystemTime::now();
+        let now = state.now.unwrap_or_else(SystemTime::now);
         let Some(record) = state.record.as_mut() else {
             return outcome;
         };
@@ -513,9 +574,9 @@ impl Session {
         } else {
             let renew = now
                 .duration_since(record.last_seen_at)
-                .is_ok_and(|since| since >= self.inner.config.renewal_interval());
+                .is_ok_and(|since| since >= self.inner.shared.config.renewal_interval());
             if renew {
-                let idle = (now + self.inner.config.idle_timeout).min(record.expires_at);
+                let idle = (now + self.inner.shared.config.idle_timeout).min(record.expires_at);
                 state.patch.last_seen_at = Some(now);
                 state.patch.idle_expires_at = Some(idle);
                 record.last_seen_at = now;

@@ -3,9 +3,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
+use crate::session::Write;
 use crate::token::TokenHash;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,6 +30,8 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         patch: &'a SessionPatch,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// The layer's write after the handler, owning everything so the future is `'static`.
+    fn write(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>>;
 }
 
 impl<S: SessionStore> ErasedStore for S {
@@ -54,5 +58,17 @@ impl<S: SessionStore> ErasedStore for S {
     }
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::delete(self, key))
+    }
+    fn write(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async move {
+            match write {
+                Write::Create(key, record) => SessionStore::create(&*self, &key, record).await,
+                // `false` means the session ended meanwhile (a logout elsewhere): it stays
+                // ended.
+                Write::Update(key, patch) => {
+                    SessionStore::update(&*self, &key, &patch).await.map(drop)
+                }
+            }
+        })
     }
 }

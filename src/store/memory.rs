@@ -6,8 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::value::RawValue;
-
+use super::record::Entry as DataEntry;
 use super::{SessionData, SessionPatch, SessionQuery, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
@@ -53,9 +52,22 @@ impl Hasher for PrefixHasher {
     }
 }
 
-/// Key wrappers whose `Hash` feeds the raw bytes only (no length prefix) to [`PrefixHasher`].
+/// The first 128 bits of a token hash: the memory store's key.
+///
+/// Finding another token whose SHA-256 starts with the same 128 bits is a second-preimage
+/// search of 2^128 work, as infeasible as guessing a token, and an accidental clash among
+/// 2^32 sessions has odds of 2^-64. Half the key size keeps an idle session under 300 bytes.
+/// Key wrappers hash their raw bytes only (no length prefix), for [`PrefixHasher`].
 #[derive(PartialEq, Eq, Clone, Copy)]
-struct KeyBytes([u8; 32]);
+struct KeyBytes([u8; 16]);
+
+impl KeyBytes {
+    fn of(hash: &TokenHash) -> Self {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hash.0[..16]);
+        Self(key)
+    }
+}
 impl Hash for KeyBytes {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write(&self.0);
@@ -85,7 +97,8 @@ struct Entry {
     last_seen_at: Millis,
     expires_at: Millis,
     idle_expires_at: Millis,
-    data: Box<[(Box<str>, Box<RawValue>)]>,
+    /// Shared with the records `load` hands out, so a read copies no data.
+    data: Arc<[DataEntry]>,
     /// User and client details: `None` for the common anonymous session without them.
     extra: Option<Box<Extra>>,
 }
@@ -126,7 +139,7 @@ impl Entry {
             last_seen_at: Millis::from_system(record.last_seen_at),
             expires_at: Millis::from_system(record.expires_at),
             idle_expires_at: Millis::from_system(record.idle_expires_at),
-            data: record.data.into_entries().into_boxed_slice(),
+            data: record.data.into_shared(),
             extra,
         }
     }
@@ -136,7 +149,7 @@ impl Entry {
         SessionRecord {
             id: self.id,
             user: self.user().map(str::to_owned),
-            data: SessionData::from_entries(self.data.to_vec()),
+            data: SessionData::from_shared(Arc::clone(&self.data)),
             created_at: self.created_at.to_system(),
             last_seen_at: self.last_seen_at.to_system(),
             expires_at: self.expires_at.to_system(),
@@ -157,7 +170,7 @@ impl Entry {
     /// Applies `patch`, returning the user before it when the patch changed the user.
     fn apply(&mut self, patch: &SessionPatch) -> Option<Option<Box<str>>> {
         if !patch.data.is_empty() {
-            let mut data = SessionData::from_entries(std::mem::take(&mut self.data).into_vec());
+            let mut data = SessionData::from_shared(Arc::clone(&self.data));
             for (key, value) in &patch.data {
                 match value {
                     Some(value) => data.insert_raw(key, value.clone()),
@@ -166,7 +179,7 @@ impl Entry {
                     }
                 }
             }
-            self.data = data.into_entries().into_boxed_slice();
+            self.data = data.into_shared();
         }
         let mut previous_user = None;
         if let Some(user) = &patch.user {
@@ -266,7 +279,7 @@ impl SessionStore for MemoryStore {
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let entry = Entry::from_record(record);
         let mut maps = self.write();
-        let key = KeyBytes(key.0);
+        let key = KeyBytes::of(key);
         let id = IdBytes(entry.id.0);
         if maps.by_key.contains_key(&key) || maps.by_id.contains_key(&id) {
             return Err(StoreError::Conflict);
@@ -281,13 +294,13 @@ impl SessionStore for MemoryStore {
         Ok(self
             .read()
             .by_key
-            .get(&KeyBytes(key.0))
+            .get(&KeyBytes::of(key))
             .map(Entry::to_record))
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let mut maps = self.write();
-        let Some(entry) = maps.by_key.get_mut(&KeyBytes(key.0)) else {
+        let Some(entry) = maps.by_key.get_mut(&KeyBytes::of(key)) else {
             return Ok(false);
         };
         if let Some(previous) = entry.apply(patch) {
@@ -305,7 +318,7 @@ impl SessionStore for MemoryStore {
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
         let mut maps = self.write();
-        let (old, new) = (KeyBytes(old.0), KeyBytes(new.0));
+        let (old, new) = (KeyBytes::of(old), KeyBytes::of(new));
         if maps.by_key.contains_key(&new) {
             return Err(StoreError::Conflict);
         }
@@ -322,7 +335,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
-        Ok(self.write().remove_key(&KeyBytes(key.0)).is_some())
+        Ok(self.write().remove_key(&KeyBytes::of(key)).is_some())
     }
 
     async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -1,6 +1,7 @@
 //! What a store keeps for one session, and the changes a request makes to it.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::value::RawValue;
@@ -75,11 +76,27 @@ impl SessionRecord {
 /// Application data of a session: each key holds one JSON value.
 ///
 /// Values are kept as JSON text so that loading a session parses nothing until a handler asks
-/// for a key, and so that a store can merge keys one by one.
+/// for a key, and so that a store can merge keys one by one. The entries may be shared with
+/// the store that loaded them (copy on write), so a read-only request copies no data.
 #[derive(Clone, Debug, Default)]
 pub struct SessionData {
+    entries: Entries,
+}
+
+/// One entry: a key and its JSON value.
+pub(crate) type Entry = (Box<str>, Box<RawValue>);
+
+#[derive(Clone, Debug)]
+enum Entries {
     // A session holds a handful of keys: a vector beats a map on memory and lookup time.
-    entries: Vec<(Box<str>, Box<RawValue>)>,
+    Owned(Vec<Entry>),
+    Shared(Arc<[Entry]>),
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Self::Owned(Vec::new())
+    }
 }
 
 // Order-insensitive: two records with the same keys and JSON text are equal.
@@ -93,9 +110,26 @@ impl PartialEq for SessionData {
 }
 
 impl SessionData {
+    fn entries(&self) -> &[Entry] {
+        match &self.entries {
+            Entries::Owned(v) => v,
+            Entries::Shared(a) => a,
+        }
+    }
+
+    fn entries_mut(&mut self) -> &mut Vec<Entry> {
+        if let Entries::Shared(shared) = &self.entries {
+            self.entries = Entries::Owned(shared.to_vec());
+        }
+        match &mut self.entries {
+            Entries::Owned(v) => v,
+            Entries::Shared(_) => unreachable!("made owned above"),
+        }
+    }
+
     /// The JSON value stored under `key`.
     pub fn get_raw(&self, key: &str) -> Option<&RawValue> {
-        self.entries
+        self.entries()
             .iter()
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| &**v)
@@ -103,39 +137,46 @@ impl SessionData {
 
     /// Sets `key` to the JSON `value`, replacing any previous value.
     pub fn insert_raw(&mut self, key: &str, value: Box<RawValue>) {
-        match self.entries.iter_mut().find(|(k, _)| &**k == key) {
+        let entries = self.entries_mut();
+        match entries.iter_mut().find(|(k, _)| &**k == key) {
             Some((_, slot)) => *slot = value,
-            None => self.entries.push((key.into(), value)),
+            None => entries.push((key.into(), value)),
         }
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
-        let at = self.entries.iter().position(|(k, _)| &**k == key)?;
-        Some(self.entries.swap_remove(at).1)
+        let at = self.entries().iter().position(|(k, _)| &**k == key)?;
+        Some(self.entries_mut().swap_remove(at).1)
     }
 
     /// Every key and its JSON value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
-        self.entries.iter().map(|(k, v)| (&**k, &**v))
+        self.entries().iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
     /// Whether no key is set.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries().is_empty()
     }
 
-    pub(crate) fn into_entries(self) -> Vec<(Box<str>, Box<RawValue>)> {
-        self.entries
+    /// The entries, shareable with later loads.
+    pub(crate) fn into_shared(self) -> Arc<[Entry]> {
+        match self.entries {
+            Entries::Owned(v) => v.into(),
+            Entries::Shared(a) => a,
+        }
     }
 
-    pub(crate) fn from_entries(entries: Vec<(Box<str>, Box<RawValue>)>) -> Self {
-        Self { entries }
+    pub(crate) fn from_shared(entries: Arc<[Entry]>) -> Self {
+        Self {
+            entries: Entries::Shared(entries),
+        }
     }
 }
 
