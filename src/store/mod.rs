@@ -28,6 +28,10 @@ pub(crate) mod erased;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod record;
+// SQL backends (one module per engine, each behind its feature):
+// end SQL backends
+// Redis backend:
+// end Redis backend
 
 pub use cleanup::spawn_cleanup;
 #[cfg(feature = "memory-store")]
