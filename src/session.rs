@@ -50,21 +50,37 @@ enum Load {
     Done,
 }
 
-/// Puts the load back to `NotStarted` if the loading future is dropped (a cancelled handler)
-/// or fails, so other clones do not wait forever and a later call may try again.
+/// Puts the load back to `NotStarted`, with its token, if the loading future fails or is
+/// dropped (a cancelled handler): other clones do not wait forever, and a later call may try
+/// again, since nothing was decided about the session.
 struct LoadGuard<'a> {
     session: &'a Session,
-    done: bool,
+    token: Option<SessionToken>,
+    finished: bool,
+}
+
+impl<'a> LoadGuard<'a> {
+    /// The load succeeded: records the outcome and returns the locked state.
+    fn finish(mut self, found: Option<(TokenHash, SessionRecord)>) -> MutexGuard<'a, State> {
+        self.finished = true;
+        let mut state = self.session.state();
+        state.load = Load::Done;
+        if let Some((key, record)) = found {
+            state.key = Some(key);
+            state.record = Some(record);
+            state.persisted = true;
+        }
+        state
+    }
 }
 
 impl Drop for LoadGuard<'_> {
     fn drop(&mut self) {
-        let mut state = self.session.state();
-        state.load = if self.done {
-            Load::Done
-        } else {
-            Load::NotStarted
-        };
+        if !self.finished {
+            let mut state = self.session.state();
+            state.load = Load::NotStarted;
+            state.presented = self.token.take();
+        }
     }
 }
 
@@ -157,14 +173,16 @@ impl Session {
 
     /// Loads the record on first use, then locks the state.
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        loop {
+        let (token, now) = loop {
             {
                 let mut state = self.state();
                 match state.load {
                     Load::Done => return Ok(state),
                     Load::NotStarted => {
+                        let now = SystemTime::now();
                         state.load = Load::InProgress;
-                        break;
+                        state.now = Some(now);
+                        break (state.presented.take(), now);
                     }
                     Load::InProgress => {}
                 }
@@ -172,51 +190,37 @@ impl Session {
             // Another clone of this handle is reading the store (handler tasks running in
             // parallel within one request; rare). Let it finish rather than read twice.
             tokio::task::yield_now().await;
-        }
-        let mut guard = LoadGuard {
-            session: self,
-            done: false,
         };
-        self.load().await?;
-        guard.done = true;
-        drop(guard);
-        Ok(self.state())
+        let guard = LoadGuard {
+            session: self,
+            token,
+            finished: false,
+        };
+        let record = match &guard.token {
+            Some(token) => self.read_record(token.hash(), now).await?,
+            None => None,
+        };
+        Ok(guard.finish(record))
     }
 
-    async fn load(&self) -> Result<(), SessionError> {
+    /// Reads and validates the record under `key`: `None` when unknown or expired (an expired
+    /// one is deleted, and marked so rejections can say "session_expired").
+    async fn read_record(
+        &self,
+        key: TokenHash,
+        now: SystemTime,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
         let store = &*self.inner.shared.store;
-        let token = {
-            let mut state = self.state();
-            state.now = Some(SystemTime::now());
-            state.presented.take()
-        };
-        let Some(token) = token else { return Ok(()) };
-        let key = token.hash();
-        let record = match store.load(&key).await {
-            Ok(record) => record,
-            Err(err) => {
-                // Nothing is decided about this session: a later call may try again.
-                self.state().presented = Some(token);
-                return Err(err.into());
-            }
-        };
         // Unknown token: never adopted. A new session, if any, gets a fresh token.
-        let Some(record) = record else { return Ok(()) };
-        let active = {
-            let mut state = self.state();
-            let active = record.is_active(state.now.unwrap_or_else(SystemTime::now));
-            if active {
-                state.key = Some(key);
-                state.record = Some(record);
-                state.persisted = true;
-            }
-            active
+        let Some(record) = store.load(&key).await? else {
+            return Ok(None);
         };
-        if !active {
-            store.delete(&key).await?;
-            self.state().expired = true;
+        if record.is_active(now) {
+            return Ok(Some((key, record)));
         }
-        Ok(())
+        store.delete(&key).await?;
+        self.state().expired = true;
+        Ok(None)
     }
 
     /// Deserializes the value stored under `key`, or `None` when there is no session or no
@@ -249,7 +253,8 @@ impl Session {
         let mut state = self.loaded().await?;
         if state.record.is_none() {
             let (token, id) = generate()?;
-            state.record = Some(self.new_record(id, None, SystemTime::now()));
+            let now = state.now.unwrap_or_else(SystemTime::now);
+            state.record = Some(self.new_record(id, None, now));
             state.pending_token = Some(token);
         }
         if state.persisted {

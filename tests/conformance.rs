@@ -9,3 +9,9 @@ async fn memory_store_passes_the_conformance_suite() {
     // Twice against the same store: checks never depend on an empty store.
     conformance::run(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boxed_store_passes_the_conformance_suite() {
+    let store = sessionward::store::BoxedStore::new(MemoryStore::default());
+    conformance::run(&store).await;
+}

@@ -5,9 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    header, routes, serve, session_set_cookie, set_cookie, FlakyStore, Server, WithSession,
-};
+use common::{header, routes, serve, session_set_cookie, set_cookie, Server, WithSession};
 use sessionward::store::MemoryStore;
 use sessionward::{CookieConfig, SameSite, SessionLayer};
 
@@ -443,39 +441,5 @@ async fn route_layer_and_missing_layer() {
 
 #[tokio::test]
 async fn store_round_trips_per_request() {
-    let store = FlakyStore::default();
-    let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
-    let res = server.post("/set/a/1").send().await.unwrap();
-    let token = set_cookie(res.headers()).unwrap();
-    assert_eq!(store.calls(), 1, "creating a session is one write");
-
-    let before = store.calls();
-    server
-        .get("/untouched")
-        .session(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        store.calls(),
-        before,
-        "a request that never touches its session costs no store call"
-    );
-    server.get("/get/a").session(&token).send().await.unwrap();
-    assert_eq!(
-        store.calls(),
-        before + 1,
-        "a read-only request costs one read"
-    );
-    server
-        .post("/set/b/2")
-        .session(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        store.calls(),
-        before + 3,
-        "a read-and-write request costs one read and one write"
-    );
+    common::assert_round_trips(MemoryStore::default()).await;
 }

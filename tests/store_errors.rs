@@ -7,7 +7,7 @@ use sessionward::SessionLayer;
 
 #[tokio::test]
 async fn store_failure_is_503_and_recovers() {
-    let store = FlakyStore::default();
+    let store: FlakyStore = FlakyStore::default();
     let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
     let res = server.post("/login/alice").send().await.unwrap();
     let token = set_cookie(res.headers()).unwrap();

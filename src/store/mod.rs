@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
 
+mod boxed;
 mod cleanup;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -33,6 +34,7 @@ mod record;
 // Redis backend:
 // end Redis backend
 
+pub use boxed::BoxedStore;
 pub use cleanup::spawn_cleanup;
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;

@@ -90,6 +90,8 @@ pub(crate) type Entry = (Box<str>, Box<RawValue>);
 enum Entries {
     // A session holds a handful of keys: a vector beats a map on memory and lookup time.
     Owned(Vec<Entry>),
+    /// The first key of a new session, without a vector allocation.
+    Single(Entry),
     Shared(Arc<[Entry]>),
 }
 
@@ -113,17 +115,20 @@ impl SessionData {
     fn entries(&self) -> &[Entry] {
         match &self.entries {
             Entries::Owned(v) => v,
+            Entries::Single(entry) => std::slice::from_ref(entry),
             Entries::Shared(a) => a,
         }
     }
 
     fn entries_mut(&mut self) -> &mut Vec<Entry> {
-        if let Entries::Shared(shared) = &self.entries {
-            self.entries = Entries::Owned(shared.to_vec());
+        match std::mem::take(&mut self.entries) {
+            Entries::Shared(shared) => self.entries = Entries::Owned(shared.to_vec()),
+            Entries::Single(entry) => self.entries = Entries::Owned(vec![entry]),
+            owned @ Entries::Owned(_) => self.entries = owned,
         }
         match &mut self.entries {
             Entries::Owned(v) => v,
-            Entries::Shared(_) => unreachable!("made owned above"),
+            _ => unreachable!("made owned above"),
         }
     }
 
@@ -137,6 +142,10 @@ impl SessionData {
 
     /// Sets `key` to the JSON `value`, replacing any previous value.
     pub fn insert_raw(&mut self, key: &str, value: Box<RawValue>) {
+        if matches!(&self.entries, Entries::Owned(v) if v.is_empty()) {
+            self.entries = Entries::Single((key.into(), value));
+            return;
+        }
         let entries = self.entries_mut();
         match entries.iter_mut().find(|(k, _)| &**k == key) {
             Some((_, slot)) => *slot = value,
@@ -169,6 +178,7 @@ impl SessionData {
     pub(crate) fn into_shared(self) -> Arc<[Entry]> {
         match self.entries {
             Entries::Owned(v) => v.into(),
+            Entries::Single(entry) => Arc::new([entry]),
             Entries::Shared(a) => a,
         }
     }

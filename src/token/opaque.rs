@@ -15,42 +15,54 @@ const ID_BYTES: usize = 16;
 /// Length of a public session id in its base64url text form.
 const ID_TEXT_LEN: usize = 22;
 
-/// The secret a client presents to prove it holds a session.
+/// The secret a client presents to prove it holds a session: 32 bytes from the OS CSPRNG, held
+/// in the base64url text form the client sends.
 ///
 /// It is never stored and never logged: its `Debug` output is redacted. The store keys sessions
-/// by [`TokenHash`] instead.
+/// by [`TokenHash`], the SHA-256 of this text. Hashing the text rather than the decoded bytes
+/// means a presented token is never decoded at all: it is checked for length and alphabet,
+/// then hashed (one SHA-256 block either way).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken([u8; TOKEN_BYTES]);
+pub struct SessionToken([u8; TOKEN_TEXT_LEN]);
 
 impl SessionToken {
-    /// Parses the base64url text form; anything else (wrong length, wrong alphabet, padding) is
-    /// `None`. This runs before any store call, so junk costs no round trip.
+    /// Accepts exactly 43 base64url characters (`A–Z a–z 0–9 - _`, no padding); anything else
+    /// is `None`. This runs before any store call, so junk costs no round trip. A well-formed
+    /// text that was never issued simply matches no session.
     pub fn parse(text: &[u8]) -> Option<Self> {
-        if text.len() != TOKEN_TEXT_LEN {
-            return None;
-        }
-        let mut raw = [0u8; TOKEN_BYTES];
-        // 43 base64 characters carry 258 bits; the decoder rejects non-canonical trailing bits,
-        // so every token has exactly one text form.
-        match URL_SAFE_NO_PAD.decode_slice(text, &mut raw) {
-            Ok(TOKEN_BYTES) => Some(Self(raw)),
-            _ => None,
-        }
+        let text: [u8; TOKEN_TEXT_LEN] = text.try_into().ok()?;
+        text.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .then_some(Self(text))
     }
 
-    /// The SHA-256 of the raw token: what the store keeps.
+    fn from_random(raw: &[u8; TOKEN_BYTES]) -> Self {
+        let mut text = [0u8; TOKEN_TEXT_LEN];
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(raw, &mut text)
+            .expect("32 bytes are 43 base64url characters");
+        debug_assert_eq!(written, TOKEN_TEXT_LEN);
+        Self(text)
+    }
+
+    /// The SHA-256 of the token text: what the store keeps.
     pub fn hash(&self) -> TokenHash {
         TokenHash(Sha256::digest(self.0).into())
     }
 
     /// The base64url text form, as sent in a cookie or `Authorization: Bearer` header.
     pub fn to_text(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
+        self.as_str().to_owned()
+    }
+
+    fn as_str(&self) -> &str {
+        // Only base64url characters are ever stored.
+        std::str::from_utf8(&self.0).expect("base64url is ASCII")
     }
 
     /// Appends the text form to `out`.
     pub(crate) fn write_text(&self, out: &mut String) {
-        URL_SAFE_NO_PAD.encode_string(self.0, out);
+        out.push_str(self.as_str());
     }
 }
 
@@ -150,14 +162,14 @@ pub(crate) fn generate() -> Result<(SessionToken, SessionId), getrandom::Error> 
     let mut id = [0u8; ID_BYTES];
     token.copy_from_slice(&raw[..TOKEN_BYTES]);
     id.copy_from_slice(&raw[TOKEN_BYTES..]);
-    Ok((SessionToken(token), SessionId(id)))
+    Ok((SessionToken::from_random(&token), SessionId(id)))
 }
 
 /// A fresh token alone, for rotation (the public id stays).
 pub(crate) fn generate_token() -> Result<SessionToken, getrandom::Error> {
     let mut token = [0u8; TOKEN_BYTES];
     os_random(&mut token)?;
-    Ok(SessionToken(token))
+    Ok(SessionToken::from_random(&token))
 }
 
 /// Bytes read from the OS CSPRNG ahead of need, per thread.
@@ -207,16 +219,15 @@ mod tests {
         assert_eq!(text.len(), TOKEN_TEXT_LEN);
         assert_eq!(SessionToken::parse(text.as_bytes()), Some(token.clone()));
         assert_eq!(SessionId::parse(&id.to_string()), Some(id));
-        // Wrong length, wrong alphabet, padding, non-canonical last character.
+        // Wrong length, wrong alphabet, padding, a space.
         assert!(SessionToken::parse(&text.as_bytes()[..42]).is_none());
         assert!(SessionToken::parse(format!("{text}=").as_bytes()).is_none());
         let mut plus = text.clone().into_bytes();
         plus[0] = b'+';
         assert!(SessionToken::parse(&plus).is_none());
-        let mut last = text.into_bytes();
-        // The last character carries 2 padding bits; 'B' sets one of them.
-        last[42] = b'B';
-        assert!(SessionToken::parse(&last).is_none());
+        let mut space = text.into_bytes();
+        space[10] = b' ';
+        assert!(SessionToken::parse(&space).is_none());
     }
 
     #[test]

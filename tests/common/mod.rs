@@ -96,16 +96,25 @@ pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
 }
 
-/// A store wrapper that counts calls and can be switched off, to test how the layer treats a
-/// failing backend. It wraps the real memory store; only the failure is injected.
+/// A store wrapper that counts calls and can be switched off, to count store round trips per
+/// request and to test how the layer treats a failing backend. It wraps a real store (the
+/// memory store by default); only the failure is injected.
 #[derive(Clone, Default)]
-pub struct FlakyStore {
-    pub inner: MemoryStore,
+pub struct FlakyStore<S = MemoryStore> {
+    pub inner: S,
     pub calls: Arc<AtomicUsize>,
     pub down: Arc<AtomicBool>,
 }
 
-impl FlakyStore {
+impl<S> FlakyStore<S> {
+    pub fn wrap(inner: S) -> Self {
+        Self {
+            inner,
+            calls: Arc::default(),
+            down: Arc::default(),
+        }
+    }
+
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
@@ -124,7 +133,7 @@ impl FlakyStore {
     }
 }
 
-impl SessionStore for FlakyStore {
+impl<S: SessionStore> SessionStore for FlakyStore<S> {
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         self.enter()?;
         self.inner.create(key, record).await
@@ -259,4 +268,56 @@ pub mod routes {
         session.insert(&key, &value).await?;
         Ok(StatusCode::NO_CONTENT)
     }
+}
+
+/// Proves the round-trip budget of the layer over `store`: a request that never touches its
+/// session makes no store call, a read-only request exactly one, a read-and-write request two
+/// (one read, one write), and creating a session one.
+pub async fn assert_round_trips<S: SessionStore + Clone>(store: S) {
+    use sessionward::SessionLayer;
+    let store = FlakyStore::wrap(store);
+    let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
+    let res = server.post("/set/a/1").send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let token = set_cookie(res.headers()).unwrap();
+    assert_eq!(store.calls(), 1, "creating a session is one write");
+
+    let before = store.calls();
+    let res = server
+        .get("/untouched")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        store.calls(),
+        before,
+        "a request that never touches its session costs no store call"
+    );
+    let res = server.get("/get/a").session(&token).send().await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "1");
+    assert_eq!(
+        store.calls(),
+        before + 1,
+        "a read-only request costs one read"
+    );
+    let res = server
+        .post("/set/b/2")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        store.calls(),
+        before + 3,
+        "a read-and-write request costs one read and one write"
+    );
+    let res = server.get("/get/b").session(&token).send().await.unwrap();
+    assert_eq!(
+        res.text().await.unwrap(),
+        "2",
+        "the write reached the store"
+    );
 }

@@ -1,0 +1,129 @@
+//! One session as the memory store keeps it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::store::record::Entry as DataEntry;
+use crate::store::{SessionData, SessionPatch, SessionRecord};
+use crate::token::SessionId;
+
+/// One session, compact: most sessions are anonymous with a value or two.
+pub(super) struct Entry {
+    pub(super) id: SessionId,
+    created_at: Millis,
+    last_seen_at: Millis,
+    expires_at: Millis,
+    idle_expires_at: Millis,
+    /// Shared with the records `load` hands out, so a read copies no data.
+    data: Arc<[DataEntry]>,
+    /// User and client details: `None` for the common anonymous session without them.
+    extra: Option<Box<Extra>>,
+}
+
+struct Extra {
+    user: Option<Box<str>>,
+    user_agent: Option<Box<str>>,
+    ip: Option<IpAddr>,
+}
+
+/// Milliseconds since the Unix epoch.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Millis(u64);
+
+impl Millis {
+    pub(super) fn from_system(t: SystemTime) -> Self {
+        let ms = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        Self(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+    fn to_system(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.0)
+    }
+}
+
+impl Entry {
+    pub(super) fn from_record(record: SessionRecord) -> Self {
+        let extra = (record.user.is_some() || record.user_agent.is_some() || record.ip.is_some())
+            .then(|| {
+                Box::new(Extra {
+                    user: record.user.map(String::into_boxed_str),
+                    user_agent: record.user_agent.map(String::into_boxed_str),
+                    ip: record.ip,
+                })
+            });
+        Self {
+            id: record.id,
+            created_at: Millis::from_system(record.created_at),
+            last_seen_at: Millis::from_system(record.last_seen_at),
+            expires_at: Millis::from_system(record.expires_at),
+            idle_expires_at: Millis::from_system(record.idle_expires_at),
+            data: record.data.into_shared(),
+            extra,
+        }
+    }
+
+    pub(super) fn to_record(&self) -> SessionRecord {
+        let extra = self.extra.as_deref();
+        SessionRecord {
+            id: self.id,
+            user: self.user().map(str::to_owned),
+            data: SessionData::from_shared(Arc::clone(&self.data)),
+            created_at: self.created_at.to_system(),
+            last_seen_at: self.last_seen_at.to_system(),
+            expires_at: self.expires_at.to_system(),
+            idle_expires_at: self.idle_expires_at.to_system(),
+            user_agent: extra.and_then(|e| e.user_agent.as_deref().map(str::to_owned)),
+            ip: extra.and_then(|e| e.ip),
+        }
+    }
+
+    pub(super) fn user(&self) -> Option<&str> {
+        self.extra.as_deref().and_then(|e| e.user.as_deref())
+    }
+
+    pub(super) fn is_active(&self, now: Millis) -> bool {
+        now < self.expires_at.min(self.idle_expires_at)
+    }
+
+    /// Applies `patch`, returning the user before it when the patch changed the user.
+    pub(super) fn apply(&mut self, patch: &SessionPatch) -> Option<Option<Box<str>>> {
+        if !patch.data.is_empty() {
+            let mut data = SessionData::from_shared(Arc::clone(&self.data));
+            for (key, value) in &patch.data {
+                match value {
+                    Some(value) => data.insert_raw(key, value.clone()),
+                    None => {
+                        data.remove(key);
+                    }
+                }
+            }
+            self.data = data.into_shared();
+        }
+        let mut previous_user = None;
+        if let Some(user) = &patch.user {
+            if self.user() != user.as_deref() {
+                let extra = self.extra.get_or_insert_with(|| {
+                    Box::new(Extra {
+                        user: None,
+                        user_agent: None,
+                        ip: None,
+                    })
+                });
+                previous_user = Some(std::mem::replace(
+                    &mut extra.user,
+                    user.as_deref().map(Into::into),
+                ));
+            }
+        }
+        if let Some(at) = patch.last_seen_at {
+            self.last_seen_at = Millis::from_system(at);
+        }
+        if let Some(at) = patch.idle_expires_at {
+            self.idle_expires_at = Millis::from_system(at);
+        }
+        if let Some(at) = patch.expires_at {
+            self.expires_at = Millis::from_system(at);
+        }
+        previous_user
+    }
+}

@@ -1,0 +1,356 @@
+//! The memory store's table: sessions in one dense vector, found through two small indexes.
+//!
+//! Sessions sit side by side in a `Vec`; the token-hash index and the public-id index hold only
+//! 4-byte positions into it. The indexes of a large store stay small enough for the CPU cache,
+//! so a lookup costs one memory miss (the session itself) instead of two or three, and a new
+//! session is appended at the end rather than written to a random place in a wide table.
+
+use std::collections::HashMap;
+
+use hashbrown::HashTable;
+
+use super::entry::Entry;
+#[cfg(test)]
+use super::entry::Millis;
+use crate::token::{SessionId, TokenHash};
+
+/// The first 128 bits of a token hash: the memory store's key.
+///
+/// Finding another token whose SHA-256 starts with the same 128 bits is a second-preimage
+/// search of 2^128 work, as infeasible as guessing a token, and an accidental clash among
+/// 2^32 sessions has odds of 2^-64. Half the key size keeps an idle session small.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub(super) struct Key([u8; 16]);
+
+impl Key {
+    pub(super) fn of(hash: &TokenHash) -> Self {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hash.0[..16]);
+        Self(key)
+    }
+}
+
+/// Token hashes and public ids are uniformly random (SHA-256 output, or CSPRNG bytes) and no
+/// client can choose them, so their first eight bytes are a perfect hash, and flooding the
+/// table with collisions is impossible.
+fn hash16(bytes: &[u8; 16]) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(prefix)
+}
+
+struct Slot {
+    key: Key,
+    entry: Entry,
+}
+
+#[derive(Default)]
+pub(super) struct Table {
+    slots: Vec<Slot>,
+    by_key: HashTable<u32>,
+    by_id: HashTable<u32>,
+    by_user: HashMap<Box<str>, Vec<SessionId>>,
+}
+
+impl Table {
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn position(&self, key: &Key) -> Option<usize> {
+        let slots = &self.slots;
+        self.by_key
+            .find(hash16(&key.0), |&i| slots[i as usize].key == *key)
+            .map(|&i| i as usize)
+    }
+
+    fn position_of_id(&self, id: &SessionId) -> Option<usize> {
+        let slots = &self.slots;
+        self.by_id
+            .find(hash16(&id.0), |&i| slots[i as usize].entry.id == *id)
+            .map(|&i| i as usize)
+    }
+
+    pub(super) fn get(&self, key: &Key) -> Option<&Entry> {
+        self.position(key).map(|i| &self.slots[i].entry)
+    }
+
+    #[cfg(test)]
+    pub(super) fn contains(&self, key: &Key, id: &SessionId) -> bool {
+        self.position(key).is_some() || self.position_of_id(id).is_some()
+    }
+
+    /// Adds a session, or gives it back when its key or id is already in the table.
+    pub(super) fn insert(&mut self, key: Key, entry: Entry) -> Result<(), Entry> {
+        use hashbrown::hash_table::Entry::{Occupied, Vacant};
+        let id = entry.id;
+        let at = u32::try_from(self.slots.len()).expect("fewer than 2^32 sessions in memory");
+        let slots = &self.slots;
+        // One probe per index both checks for a clash and finds the place.
+        let Vacant(id_place) = self.by_id.entry(
+            hash16(&id.0),
+            |&i| slots[i as usize].entry.id == id,
+            |&i| hash16(&slots[i as usize].entry.id.0),
+        ) else {
+            return Err(entry);
+        };
+        let key_place = match self.by_key.entry(
+            hash16(&key.0),
+            |&i| slots[i as usize].key == key,
+            |&i| hash16(&slots[i as usize].key.0),
+        ) {
+            Occupied(_) => return Err(entry),
+            Vacant(place) => place,
+        };
+        id_place.insert(at);
+        key_place.insert(at);
+        self.index_user(entry.user(), id);
+        self.slots.push(Slot { key, entry });
+        Ok(())
+    }
+
+    /// Changes the session under `key` with `change`, keeping the user index in step.
+    /// `change` returns the previous user when it changed the user.
+    pub(super) fn modify(
+        &mut self,
+        key: &Key,
+        change: impl FnOnce(&mut Entry) -> Option<Option<Box<str>>>,
+    ) -> bool {
+        let Some(at) = self.position(key) else {
+            return false;
+        };
+        let entry = &mut self.slots[at].entry;
+        if let Some(previous) = change(entry) {
+            let (id, user) = (entry.id, entry.user().map(Box::<str>::from));
+            self.unindex_user(previous.as_deref(), &id);
+            self.index_user(user.as_deref(), id);
+        }
+        true
+    }
+
+    /// Moves the session under `old` to `new`, which must not be in the table.
+    pub(super) fn rekey(&mut self, old: &Key, new: Key) -> bool {
+        let slots = &self.slots;
+        let Ok(found) = self
+            .by_key
+            .find_entry(hash16(&old.0), |&i| slots[i as usize].key == *old)
+        else {
+            return false;
+        };
+        let (at, _) = found.remove();
+        self.slots[at as usize].key = new;
+        let slots = &self.slots;
+        self.by_key
+            .insert_unique(hash16(&new.0), at, |&i| hash16(&slots[i as usize].key.0));
+        true
+    }
+
+    pub(super) fn remove(&mut self, key: &Key) -> Option<Entry> {
+        let at = self.position(key)?;
+        Some(self.remove_at(at))
+    }
+
+    pub(super) fn remove_id(&mut self, id: &SessionId) -> Option<Entry> {
+        let at = self.position_of_id(id)?;
+        Some(self.remove_at(at))
+    }
+
+    /// Removes the slot at `at` by moving the last slot into its place.
+    fn remove_at(&mut self, at: usize) -> Entry {
+        let slots = &self.slots;
+        let (key, id) = (slots[at].key, slots[at].entry.id);
+        let at32 = at as u32;
+        if let Ok(found) = self.by_key.find_entry(hash16(&key.0), |&i| i == at32) {
+            found.remove();
+        }
+        if let Ok(found) = self.by_id.find_entry(hash16(&id.0), |&i| i == at32) {
+            found.remove();
+        }
+        let last = self.slots.len() - 1;
+        if at != last {
+            // The last slot moves to `at`: point its index entries there.
+            let (moved_key, moved_id) = (self.slots[last].key, self.slots[last].entry.id);
+            let last32 = last as u32;
+            if let Some(i) = self.by_key.find_mut(hash16(&moved_key.0), |&i| i == last32) {
+                *i = at32;
+            }
+            if let Some(i) = self.by_id.find_mut(hash16(&moved_id.0), |&i| i == last32) {
+                *i = at32;
+            }
+        }
+        let Slot { entry, .. } = self.slots.swap_remove(at);
+        self.unindex_user(entry.user(), &entry.id);
+        entry
+    }
+
+    pub(super) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().map(|slot| &slot.entry)
+    }
+
+    pub(super) fn user_entries<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.position_of_id(id))
+            .map(|at| &self.slots[at].entry)
+    }
+
+    pub(super) fn user_ids(&self, user: &str) -> Vec<SessionId> {
+        self.by_user.get(user).cloned().unwrap_or_default()
+    }
+
+    /// Removes every session `doomed` says so of, returning how many.
+    pub(super) fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> u64 {
+        let mut removed = 0;
+        let mut at = 0;
+        while at < self.slots.len() {
+            if doomed(&self.slots[at].entry) {
+                // The last slot moves into `at`: look at `at` again.
+                self.remove_at(at);
+                removed += 1;
+            } else {
+                at += 1;
+            }
+        }
+        removed
+    }
+
+    /// Gives memory back after a large purge, so a burst of sessions does not pin its peak.
+    pub(super) fn shrink_if_sparse(&mut self) {
+        if self.slots.capacity() > 4 * self.slots.len().max(1024) {
+            self.slots.shrink_to_fit();
+            let slots = &self.slots;
+            self.by_key
+                .shrink_to_fit(|&i| hash16(&slots[i as usize].key.0));
+            self.by_id
+                .shrink_to_fit(|&i| hash16(&slots[i as usize].entry.id.0));
+        }
+    }
+
+    fn index_user(&mut self, user: Option<&str>, id: SessionId) {
+        if let Some(user) = user {
+            self.by_user.entry(user.into()).or_default().push(id);
+        }
+    }
+
+    fn unindex_user(&mut self, user: Option<&str>, id: &SessionId) {
+        let Some(user) = user else { return };
+        if let Some(ids) = self.by_user.get_mut(user) {
+            ids.retain(|i| i != id);
+            if ids.is_empty() {
+                self.by_user.remove(user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::store::SessionRecord;
+
+    fn entry(id: u64, user: Option<&str>) -> Entry {
+        let mut raw = [0u8; 16];
+        raw[..8].copy_from_slice(&id.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
+        raw[8..].copy_from_slice(&id.to_le_bytes());
+        let now = SystemTime::now();
+        Entry::from_record(SessionRecord {
+            id: SessionId(raw),
+            user: user.map(str::to_owned),
+            data: Default::default(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + Duration::from_secs(id % 7),
+            idle_expires_at: now + Duration::from_secs(60),
+            user_agent: None,
+            ip: None,
+        })
+    }
+
+    fn key(n: u64) -> Key {
+        let mut raw = [0u8; 16];
+        raw[..8].copy_from_slice(&n.wrapping_mul(0xD6E8_FEB8_6659_FD93).to_le_bytes());
+        raw[8..].copy_from_slice(&n.to_le_bytes());
+        Key(raw)
+    }
+
+    /// Random operations against a plain map as the model: every index stays consistent
+    /// through swap-removes and re-keys.
+    #[test]
+    fn indexes_follow_every_move() {
+        let mut table = Table::default();
+        let mut model: HashMap<[u8; 16], (SessionId, Option<String>)> = HashMap::new();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let users = ["ann", "ben", "cat"];
+        let mut serial = 0u64;
+        for _ in 0..20_000 {
+            let roll = next() % 10;
+            let existing: Vec<[u8; 16]> = model.keys().copied().collect();
+            let pick =
+                (!existing.is_empty()).then(|| Key(existing[(next() as usize) % existing.len()]));
+            match (roll, pick) {
+                (0..=4, _) | (_, None) => {
+                    serial += 1;
+                    let user = (serial % 2 == 0).then(|| users[(serial % 3) as usize]);
+                    let (k, e) = (key(serial), entry(serial, user));
+                    model.insert(k.0, (e.id, user.map(str::to_owned)));
+                    assert!(table.insert(k, e).is_ok());
+                }
+                (5..=6, Some(k)) => {
+                    let removed = table.remove(&k).expect("present");
+                    assert_eq!(model.remove(&k.0).unwrap().0, removed.id);
+                }
+                (7, Some(k)) => {
+                    let id = model[&k.0].0;
+                    assert_eq!(table.remove_id(&id).expect("present").id, id);
+                    model.remove(&k.0);
+                }
+                (_, Some(k)) => {
+                    serial += 1;
+                    let new = key(1_000_000 + serial);
+                    assert!(table.rekey(&k, new));
+                    let moved = model.remove(&k.0).unwrap();
+                    model.insert(new.0, moved);
+                }
+            }
+        }
+        assert_eq!(table.len(), model.len());
+        for (k, (id, user)) in &model {
+            let got = table.get(&Key(*k)).expect("every model key is found");
+            assert_eq!(got.id, *id);
+            assert_eq!(got.user(), user.as_deref());
+            assert!(table.contains(&key(u64::MAX), id), "found by id");
+        }
+        for user in users {
+            let mut want: Vec<SessionId> = model
+                .values()
+                .filter(|(_, u)| u.as_deref() == Some(user))
+                .map(|(id, _)| *id)
+                .collect();
+            let mut got: Vec<SessionId> = table.user_entries(user).map(|e| e.id).collect();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "user index of {user}");
+        }
+        let later = Millis::from_system(SystemTime::now() + Duration::from_secs(3));
+        let expired = model.len() - table.entries().filter(|e| e.is_active(later)).count();
+        assert_eq!(
+            table.remove_where(|e| !e.is_active(later)) as usize,
+            expired
+        );
+        assert!(table.entries().all(|e| e.is_active(later)));
+        for e in table.entries() {
+            assert!(table.position_of_id(&e.id).is_some());
+        }
+    }
+}
