@@ -4,9 +4,10 @@
 //! cargo run --release --example demo        # http://127.0.0.1:3000
 //! ```
 //!
-//! Environment: `PORT` (3000), `SESSIONWARD_STORE` (`memory`), `SESSIONWARD_IDLE_TIMEOUT` and
-//! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800). Users: `alice` / `wonderland`,
-//! `bob` / `builder`, `admin` / `admin-demo`.
+//! Environment: `PORT` (3000), `SESSIONWARD_STORE` (`memory`; or `sqlite:PATH`,
+//! `postgres://…`, `mysql://…`, `redis://…`, `redis-cluster://HOST:PORT,…`: see [`open_store`]),
+//! `SESSIONWARD_IDLE_TIMEOUT` and `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800).
+//! Users: `alice` / `wonderland`, `bob` / `builder`, `admin` / `admin-demo`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -18,7 +19,9 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sessionward::store::{spawn_cleanup, MemoryStore};
+use sessionward::store::{
+    spawn_cleanup, BoxedStore, MemoryStore, MySqlStore, PostgresStore, RedisStore, SqliteStore,
+};
 use sessionward::{Authenticated, Session, SessionError, SessionLayer};
 
 const USERS: &[(&str, &str)] = &[
@@ -41,10 +44,11 @@ async fn main() {
     let port: u16 = env_or("PORT", 3000);
     let idle = Duration::from_secs(env_or("SESSIONWARD_IDLE_TIMEOUT", 1800));
     let absolute = Duration::from_secs(env_or("SESSIONWARD_ABSOLUTE_TIMEOUT", 28800));
-    let store = match std::env::var("SESSIONWARD_STORE").as_deref() {
-        Err(_) | Ok("memory") => MemoryStore::default(),
-        Ok(other) => {
-            eprintln!("SESSIONWARD_STORE={other:?}: this build supports `memory`");
+    let spec = std::env::var("SESSIONWARD_STORE").unwrap_or_else(|_| "memory".to_owned());
+    let store = match open_store(&spec).await {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("SESSIONWARD_STORE={spec:?}: {err}");
             std::process::exit(2);
         }
     };
@@ -65,6 +69,55 @@ async fn main() {
     )
     .await
     .expect("server error");
+}
+
+/// Opens the store named by `SESSIONWARD_STORE`:
+///
+/// | value | store |
+/// |---|---|
+/// | `memory` (default) | in this process |
+/// | `sqlite:PATH` | a SQLite file, created if missing |
+/// | `postgres://…` or `postgresql://…` | PostgreSQL (tables created on start) |
+/// | `mysql://…` or `mariadb://…` | MySQL / MariaDB (tables created on start) |
+/// | `redis://…` | standalone Redis |
+/// | `redis-cluster://HOST:PORT,HOST:PORT,…` | Redis Cluster, from any of its nodes |
+async fn open_store(spec: &str) -> Result<BoxedStore, String> {
+    let fail = |err: sessionward::StoreError| err.to_string();
+    if spec == "memory" {
+        return Ok(BoxedStore::new(MemoryStore::default()));
+    }
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        // `open` creates the file and its tables.
+        return Ok(BoxedStore::new(
+            SqliteStore::open(path).await.map_err(fail)?,
+        ));
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let store = PostgresStore::connect(spec).await.map_err(fail)?;
+        store.migrate().await.map_err(fail)?;
+        return Ok(BoxedStore::new(store));
+    }
+    if spec.starts_with("mysql://") || spec.starts_with("mariadb://") {
+        let url = spec.replacen("mariadb://", "mysql://", 1);
+        let store = MySqlStore::connect(&url).await.map_err(fail)?;
+        store.migrate().await.map_err(fail)?;
+        return Ok(BoxedStore::new(store));
+    }
+    if let Some(nodes) = spec.strip_prefix("redis-cluster://") {
+        let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
+        return Ok(BoxedStore::new(
+            RedisStore::connect_cluster(&nodes).await.map_err(fail)?,
+        ));
+    }
+    if spec.starts_with("redis://") {
+        return Ok(BoxedStore::new(
+            RedisStore::connect(spec).await.map_err(fail)?,
+        ));
+    }
+    Err(
+        "expected memory, sqlite:PATH, postgres://…, mysql://…, redis://… or redis-cluster://…"
+            .to_owned(),
+    )
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

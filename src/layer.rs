@@ -185,7 +185,7 @@ pin_project! {
         Handler { #[pin] future: F },
         Writing {
             future: BoxFuture<'static, Result<(), StoreError>>,
-            then: Option<(Response<Body>, CookieAction, Arc<Shared>)>,
+            then: Option<(Response<Body>, CookieAction, Session)>,
         },
     }
 }
@@ -252,14 +252,14 @@ where
                         )));
                     };
                     let future = Arc::clone(&shared.store).write(write);
-                    let then = Some((response, cookie, Arc::clone(shared)));
+                    let then = Some((response, cookie, session));
                     this.step.set(Step::Writing { future, then });
                 }
                 StepProj::Writing { future, then } => {
                     let written = std::task::ready!(future.as_mut().poll(cx));
-                    let (response, cookie, shared) = then.take().expect("polled after completion");
+                    let (response, cookie, session) = then.take().expect("polled after completion");
                     return Poll::Ready(Ok(match written {
-                        Ok(()) => with_cookie(&shared.config.cookie, cookie, response),
+                        Ok(()) => with_cookie(&session.shared().config.cookie, cookie, response),
                         // The handler's answer claimed a change that was not saved: report the
                         // failure instead, and leave the cookie as it was.
                         Err(err) => err.into_response(),

@@ -180,9 +180,14 @@ impl Session {
                     Load::Done => return Ok(state),
                     Load::NotStarted => {
                         let now = SystemTime::now();
-                        state.load = Load::InProgress;
                         state.now = Some(now);
-                        break (state.presented.take(), now);
+                        let Some(token) = state.presented.take() else {
+                            // No token: nothing to read.
+                            state.load = Load::Done;
+                            return Ok(state);
+                        };
+                        state.load = Load::InProgress;
+                        break (token, now);
                     }
                     Load::InProgress => {}
                 }
@@ -191,15 +196,13 @@ impl Session {
             // parallel within one request; rare). Let it finish rather than read twice.
             tokio::task::yield_now().await;
         };
+        let key = token.hash();
         let guard = LoadGuard {
             session: self,
-            token,
+            token: Some(token),
             finished: false,
         };
-        let record = match &guard.token {
-            Some(token) => self.read_record(token.hash(), now).await?,
-            None => None,
-        };
+        let record = self.read_record(key, now).await?;
         Ok(guard.finish(record))
     }
 

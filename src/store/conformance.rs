@@ -247,6 +247,11 @@ async fn rotate_is_atomic<S: SessionStore>(store: &S) {
         load(store, &old).await.is_none(),
         "the old key is dead after rotate"
     );
+    let late = set("late", Some(raw(&true)));
+    assert!(
+        !store.update(&old, &late).await.expect("update"),
+        "an update through the rotated-away key reports false"
+    );
     let got = load(store, &new).await.expect("the new key loads");
     assert_same(
         "rotate keeps the record (same id) and applies the patch",

@@ -30,8 +30,28 @@ pub(crate) mod erased;
 mod memory;
 mod record;
 // SQL backends (one module per engine, each behind its feature):
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use sql::InvalidTableName;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 // end SQL backends
 // Redis backend:
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 // end Redis backend
 
 pub use boxed::BoxedStore;

@@ -92,6 +92,8 @@ enum Entries {
     Owned(Vec<Entry>),
     /// The first key of a new session, without a vector allocation.
     Single(Entry),
+    /// Shared with the memory store's copy, until changed.
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
     Shared(Arc<[Entry]>),
 }
 
@@ -175,6 +177,7 @@ impl SessionData {
     }
 
     /// The entries, shareable with later loads.
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
     pub(crate) fn into_shared(self) -> Arc<[Entry]> {
         match self.entries {
             Entries::Owned(v) => v.into(),
@@ -183,6 +186,7 @@ impl SessionData {
         }
     }
 
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
     pub(crate) fn from_shared(entries: Arc<[Entry]>) -> Self {
         Self {
             entries: Entries::Shared(entries),

@@ -301,7 +301,9 @@ mod tests {
             match (roll, pick) {
                 (0..=4, _) | (_, None) => {
                     serial += 1;
-                    let user = (serial % 2 == 0).then(|| users[(serial % 3) as usize]);
+                    let user = serial
+                        .is_multiple_of(2)
+                        .then(|| users[(serial % 3) as usize]);
                     let (k, e) = (key(serial), entry(serial, user));
                     model.insert(k.0, (e.id, user.map(str::to_owned)));
                     assert!(table.insert(k, e).is_ok());

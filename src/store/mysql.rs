@@ -1,0 +1,476 @@
+//! The MySQL and MariaDB store (feature `mysql`).
+//!
+//! See [`MySqlStore`] for an example, the table layout and how each operation runs.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sqlx::mysql::{MySql, MySqlArguments, MySqlConnection, MySqlPool, MySqlRow};
+use sqlx::query::Query;
+
+use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
+use super::{SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore};
+use crate::error::StoreError;
+use crate::token::{SessionId, TokenHash};
+
+/// The schema version [`MySqlStore::migrate`] brings a table to.
+const SCHEMA_VERSION: i32 = 1;
+/// The server-wide lock that serialises concurrent `migrate` calls.
+const MIGRATE_LOCK: &str = "sessionward_migrate";
+/// How long `migrate` waits for another process's migration, in seconds.
+const MIGRATE_LOCK_WAIT: i64 = 60;
+
+/// Sessions in a MySQL (8.0.16 or later) or MariaDB (10.3 or later) table, through a
+/// [`MySqlPool`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sessionward::{store::{spawn_cleanup, MySqlStore}, SessionLayer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MySqlStore::connect("mysql://app@127.0.0.1:3306/app")
+///     .await?
+///     .with_table("web_sessions")?; // optional: the default is sessionward_sessions
+/// store.migrate().await?; // once at startup: creates or upgrades the table
+/// let _cleanup = spawn_cleanup(store.clone(), Duration::from_secs(300));
+/// let layer = SessionLayer::new(store);
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Cloning shares the pool. Expired rows stay until
+/// [`delete_expired`](SessionStore::delete_expired) runs: start
+/// [`spawn_cleanup`](crate::store::spawn_cleanup).
+///
+/// # Table layout
+///
+/// [`migrate`](Self::migrate) creates the table (`sessionward_sessions` unless
+/// [`with_table`](Self::with_table) names another) and records its schema version in
+/// `sessionward_migrations (table_name VARCHAR(64) PRIMARY KEY, version INT NOT NULL)`:
+///
+/// ```sql
+/// CREATE TABLE sessionward_sessions (
+///     token_hash      BINARY(32) NOT NULL PRIMARY KEY, -- SHA-256 of the token, never the token
+///     id              BINARY(16) NOT NULL UNIQUE,      -- public session id
+///     user_name       BLOB,          -- UTF-8, compared byte for byte; index (user_name(255), created_at)
+///     data            LONGTEXT NOT NULL CHECK (JSON_VALID(data)), -- {"key": "<the value's JSON text>", …}
+///     created_at      BIGINT NOT NULL, -- every time: Unix milliseconds
+///     last_seen_at    BIGINT NOT NULL,
+///     expires_at      BIGINT NOT NULL,
+///     idle_expires_at BIGINT NOT NULL,
+///     deadline        BIGINT NOT NULL, -- min(expires_at, idle_expires_at), indexed
+///     user_agent      TEXT,
+///     ip              VARCHAR(45)
+/// ) ENGINE = InnoDB, DEFAULT CHARSET = utf8mb4;
+/// ```
+///
+/// The user name is a `BLOB` because text columns compare with a collation: `'bob'` would
+/// match `'Bob'` or `'bob '`, and one user would see another's sessions. Each data value is
+/// kept as its JSON text inside a JSON string, so it reads back byte for byte (MySQL's `JSON`
+/// type normalises values) and a JSON `null` is never confused with a removal; from SQL,
+/// `JSON_UNQUOTE(JSON_EXTRACT(data, '$.key'))` is its text.
+///
+/// # One statement per operation
+///
+/// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
+/// `update` is `UPDATE … SET data = JSON_MERGE_PATCH(data, ?), … WHERE token_hash = ?` (a merge
+/// patch with bound keys and values: concurrent requests that change different keys both keep
+/// theirs, and a deleted row stays deleted); `rotate` is the same `UPDATE` that also sets
+/// `token_hash` (a clash with an existing key is a duplicate-key error, reported as
+/// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= ?` on the
+/// `deadline` index. MySQL commits DDL at once, so `migrate` is not one transaction: it runs
+/// under `GET_LOCK`, and each step can be run again after a failure.
+#[derive(Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+    sql: Arc<Statements>,
+}
+
+impl std::fmt::Debug for MySqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlStore")
+            .field("table", &self.sql.table)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl MySqlStore {
+    /// A store using `pool`, with the table `sessionward_sessions`. Call
+    /// [`migrate`](Self::migrate) before use.
+    pub fn new(pool: MySqlPool) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
+        }
+    }
+
+    /// Connects a new pool to `url` (`mysql://user:password@host:port/database`).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = MySqlPool::connect(url).await.map_err(StoreError::backend)?;
+        Ok(Self::new(pool))
+    }
+
+    /// Uses the table `name` instead of `sessionward_sessions`.
+    ///
+    /// # Errors
+    /// [`InvalidTableName`] unless `name` matches `[a-z_][a-z0-9_]*` and has at most 48
+    /// characters.
+    pub fn with_table(mut self, name: &str) -> Result<Self, InvalidTableName> {
+        sql::check_table(name)?;
+        self.sql = Arc::new(Statements::new(name));
+        Ok(self)
+    }
+
+    /// The session table's name.
+    pub fn table(&self) -> &str {
+        &self.sql.table
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// Creates the session table and its indexes, or upgrades them to this version's schema.
+    /// Idempotent, and safe to call from several processes at once (they take turns under
+    /// `GET_LOCK('sessionward_migrate')`); call it at startup.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if a statement fails or the lock is not granted within 60 s, or
+    /// if the table was migrated by a newer version of sessionward.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::backend)?;
+        let granted: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(MIGRATE_LOCK)
+            .bind(MIGRATE_LOCK_WAIT)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(StoreError::backend)?;
+        if granted != Some(1) {
+            return Err(StoreError::backend(format!(
+                "migrate: lock {MIGRATE_LOCK} not granted within {MIGRATE_LOCK_WAIT} s"
+            )));
+        }
+        let migrated = migrate_locked(&mut conn, self.table()).await;
+        let released = sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(MIGRATE_LOCK)
+            .execute(&mut *conn)
+            .await;
+        if released.is_err() {
+            // The lock lives as long as the connection: never hand it back to the pool.
+            conn.close_on_drop();
+        }
+        migrated
+    }
+}
+
+/// The migration proper, run while holding the lock on `conn`.
+async fn migrate_locked(conn: &mut MySqlConnection, table: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS sessionward_migrations (\
+         table_name VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY, \
+         version INT NOT NULL) ENGINE = InnoDB",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::backend)?;
+    let version: i32 =
+        sqlx::query_scalar("SELECT version FROM sessionward_migrations WHERE table_name = ?")
+            .bind(table)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::backend)?
+            .unwrap_or(0);
+    if version > SCHEMA_VERSION {
+        return Err(sql::newer_schema(
+            table,
+            version.into(),
+            SCHEMA_VERSION.into(),
+        ));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version < 1 {
+        sqlx::query(&schema_v1(table))
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::backend)?;
+    }
+    sqlx::query(
+        "INSERT INTO sessionward_migrations (table_name, version) VALUES (?, ?) \
+         ON DUPLICATE KEY UPDATE version = ?",
+    )
+    .bind(table)
+    .bind(SCHEMA_VERSION)
+    .bind(SCHEMA_VERSION)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::backend)?;
+    Ok(())
+}
+
+/// Version 1 of the schema: the table with its indexes, in one re-runnable statement.
+///
+/// Text columns use a case-insensitive collation on purpose: they are never compared, and
+/// MySQL flags `_bin` collations as binary, which the driver refuses to read as text.
+fn schema_v1(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS `{table}` (
+            token_hash BINARY(32) NOT NULL,
+            id BINARY(16) NOT NULL,
+            user_name BLOB NULL,
+            data LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL
+                CHECK (JSON_VALID(data)),
+            created_at BIGINT NOT NULL,
+            last_seen_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            idle_expires_at BIGINT NOT NULL,
+            deadline BIGINT NOT NULL,
+            user_agent TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL,
+            ip VARCHAR(45) CHARACTER SET ascii COLLATE ascii_general_ci NULL,
+            PRIMARY KEY (token_hash),
+            UNIQUE KEY `{table}_id_key` (id),
+            KEY `{table}_user_idx` (user_name(255), created_at),
+            KEY `{table}_deadline_idx` (deadline)
+        ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci"
+    )
+}
+
+/// The SQL text of every operation, for one table.
+struct Statements {
+    table: String,
+    select: String,
+    insert: String,
+    load: String,
+    update: String,
+    rotate: String,
+    delete: String,
+    delete_by_id: String,
+    count_by_user: String,
+    delete_by_user: String,
+    delete_by_user_except: String,
+    delete_expired: String,
+}
+
+/// The `SET` list of `update` and `rotate`; [`bind_patch`] binds its nine parameters.
+///
+/// MySQL evaluates assignments left to right and a later one sees the columns already set,
+/// so `deadline` reads the new deadlines from the parameters, not from the columns.
+const SET_PATCH: &str = "data = CASE WHEN ? THEN JSON_MERGE_PATCH(data, ?) ELSE data END, \
+     user_name = CASE WHEN ? THEN ? ELSE user_name END, \
+     last_seen_at = COALESCE(?, last_seen_at), \
+     idle_expires_at = COALESCE(?, idle_expires_at), \
+     expires_at = COALESCE(?, expires_at), \
+     deadline = LEAST(COALESCE(?, expires_at), COALESCE(?, idle_expires_at))";
+
+impl Statements {
+    fn new(table: &str) -> Self {
+        let t = format!("`{table}`");
+        let select = format!("SELECT {} FROM {t}", sql::COLUMNS);
+        Self {
+            table: table.to_owned(),
+            insert: format!(
+                "INSERT INTO {t} (token_hash, {}, deadline) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sql::COLUMNS
+            ),
+            load: format!("{select} WHERE token_hash = ?"),
+            update: format!("UPDATE {t} SET {SET_PATCH} WHERE token_hash = ?"),
+            rotate: format!("UPDATE {t} SET token_hash = ?, {SET_PATCH} WHERE token_hash = ?"),
+            delete: format!("DELETE FROM {t} WHERE token_hash = ?"),
+            delete_by_id: format!("DELETE FROM {t} WHERE id = ?"),
+            count_by_user: format!("SELECT COUNT(*) FROM {t} WHERE user_name = ? AND deadline > ?"),
+            delete_by_user: format!("DELETE FROM {t} WHERE user_name = ?"),
+            delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = ? AND id <> ?"),
+            delete_expired: format!("DELETE FROM {t} WHERE deadline <= ?"),
+            select,
+        }
+    }
+}
+
+type MySqlQuery<'q> = Query<'q, MySql, MySqlArguments>;
+
+/// Binds the parameters of [`SET_PATCH`], in order.
+fn bind_patch<'q>(
+    query: MySqlQuery<'q>,
+    params: &PatchParams<'q>,
+) -> Result<MySqlQuery<'q>, StoreError> {
+    Ok(query
+        .bind(params.changes_data())
+        .bind(params.merge_patch()?)
+        .bind(params.user_changed)
+        .bind(params.user.map(str::as_bytes))
+        .bind(params.last_seen_at)
+        .bind(params.idle_expires_at)
+        .bind(params.expires_at)
+        .bind(params.expires_at)
+        .bind(params.idle_expires_at))
+}
+
+fn decode(row: &MySqlRow) -> Result<SessionRecord, StoreError> {
+    sql::decode_row::<MySqlRow, Vec<u8>>(row)
+}
+
+impl SessionStore for MySqlStore {
+    async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.insert)
+            .bind(&key.0[..])
+            .bind(&record.id.0[..])
+            .bind(record.user.as_deref().map(str::as_bytes))
+            .bind(sql::encode_data(&record.data)?)
+            .bind(sql::millis(record.created_at))
+            .bind(sql::millis(record.last_seen_at))
+            .bind(sql::millis(record.expires_at))
+            .bind(sql::millis(record.idle_expires_at))
+            .bind(record.user_agent.as_deref())
+            .bind(record.ip.map(|ip| ip.to_string()))
+            .bind(sql::deadline_millis(&record))
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(&key.0[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
+        let params = PatchParams::new(patch);
+        let query = bind_patch(sqlx::query(&self.sql.update), &params)?;
+        // The driver connects with CLIENT_FOUND_ROWS: rows matched, even if unchanged.
+        let done = query
+            .bind(&key.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Result<bool, StoreError> {
+        let params = PatchParams::new(patch);
+        let query = bind_patch(sqlx::query(&self.sql.rotate).bind(&new.0[..]), &params)?;
+        let done = query
+            .bind(&old.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.delete)
+            .bind(&key.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.delete_by_id)
+            .bind(&id.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_by_user(
+        &self,
+        user: &str,
+        now: SystemTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let query = SessionQuery {
+            state: SessionState::Active,
+            user: Some(user.to_owned()),
+            now,
+            offset: 0,
+            limit: usize::MAX,
+        };
+        self.query(&query).await
+    }
+
+    async fn count_by_user(&self, user: &str, now: SystemTime) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql.count_by_user)
+            .bind(user.as_bytes())
+            .bind(sql::millis(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        sql::count(n)
+    }
+
+    async fn delete_by_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+    ) -> Result<u64, StoreError> {
+        let query = match except {
+            Some(id) => sqlx::query(&self.sql.delete_by_user_except)
+                .bind(user.as_bytes())
+                .bind(&id.0[..]),
+            None => sqlx::query(&self.sql.delete_by_user).bind(user.as_bytes()),
+        };
+        let done = query.execute(&self.pool).await.map_err(sql::db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(&self.sql.delete_expired)
+            .bind(sql::millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
+        let text = sql::query_sql(&self.sql.select, query, Placeholder::Question);
+        let mut statement = sqlx::query(&text);
+        if query.state != SessionState::All {
+            statement = statement.bind(sql::millis(query.now));
+        }
+        if let Some(user) = &query.user {
+            statement = statement.bind(user.as_bytes());
+        }
+        let (limit, offset) = sql::page(query);
+        let rows = statement
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_patch_has_as_many_parameters_as_bind_patch_binds() {
+        assert_eq!(SET_PATCH.matches('?').count(), 9);
+        let sql = Statements::new("t");
+        assert_eq!(sql.update.matches('?').count(), 10);
+        assert_eq!(sql.rotate.matches('?').count(), 11);
+        assert_eq!(sql.insert.matches('?').count(), 11);
+    }
+}

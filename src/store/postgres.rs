@@ -1,0 +1,465 @@
+//! The PostgreSQL store (feature `postgres`).
+//!
+//! See [`PostgresStore`] for an example, the table layout and how each operation runs.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
+use sqlx::query::Query;
+
+use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
+use super::{SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore};
+use crate::error::StoreError;
+use crate::token::{SessionId, TokenHash};
+
+/// The schema version [`PostgresStore::migrate`] brings a table to.
+const SCHEMA_VERSION: i32 = 1;
+/// Key of the advisory lock that serialises concurrent `migrate` calls ("sesnward").
+const MIGRATE_LOCK: i64 = 0x7365_736e_7761_7264;
+
+/// Sessions in a PostgreSQL table, through a [`PgPool`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sessionward::{store::{spawn_cleanup, PostgresStore}, SessionLayer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = PostgresStore::connect("postgres://app@127.0.0.1/app").await?;
+/// store.migrate().await?; // once at startup: creates or upgrades the table
+/// let _cleanup = spawn_cleanup(store.clone(), Duration::from_secs(300));
+/// let layer = SessionLayer::new(store);
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Table layout
+///
+/// [`migrate`](Self::migrate) creates the table (`sessionward_sessions` unless
+/// [`with_table`](Self::with_table) names another) and records its schema version in
+/// `sessionward_migrations (table_name TEXT PRIMARY KEY, version INTEGER NOT NULL)`:
+///
+/// ```sql
+/// CREATE TABLE sessionward_sessions (
+///     token_hash      BYTEA  PRIMARY KEY,     -- SHA-256 of the token (32 bytes), never the token
+///     id              BYTEA  NOT NULL UNIQUE, -- public session id (16 bytes)
+///     user_name       TEXT,                   -- index (user_name, created_at DESC)
+///     data            JSONB  NOT NULL,        -- {"key": "<the value's JSON text>", …}
+///     created_at      BIGINT NOT NULL,        -- every time: Unix milliseconds
+///     last_seen_at    BIGINT NOT NULL,
+///     expires_at      BIGINT NOT NULL,
+///     idle_expires_at BIGINT NOT NULL,
+///     deadline        BIGINT NOT NULL,        -- min(expires_at, idle_expires_at), indexed
+///     user_agent      TEXT,
+///     ip              TEXT
+/// );
+/// ```
+///
+/// Each value is kept as its JSON text inside a JSON string, so it reads back byte for byte
+/// (`jsonb` would normalise it); from SQL, `(data->>'key')::jsonb` is the value. PostgreSQL
+/// text cannot hold U+0000: a data key or user name containing it fails with
+/// [`StoreError::Backend`] (an escaped `\u0000` inside a value is fine).
+///
+/// # One statement per operation
+///
+/// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
+/// `update` is `UPDATE … SET data = (data || $set) - $removed, … WHERE token_hash = $1` (keys
+/// are merged in the database, so concurrent requests that change different keys both keep
+/// theirs, and a deleted row stays deleted); `rotate` is the same `UPDATE` that also sets
+/// `token_hash` (a clash with an existing key is a unique violation, reported as
+/// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= $1` on the
+/// `deadline` index. `migrate` runs in one transaction under an advisory lock.
+///
+/// Cloning shares the pool. Expired rows stay until
+/// [`delete_expired`](SessionStore::delete_expired) runs: start
+/// [`spawn_cleanup`](crate::store::spawn_cleanup).
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sql: Arc<Statements>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("table", &self.sql.table)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// A store using `pool`, with the table `sessionward_sessions`. Call
+    /// [`migrate`](Self::migrate) before use.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
+        }
+    }
+
+    /// Connects a new pool to `url` (`postgres://user:password@host:port/database`).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPool::connect(url).await.map_err(StoreError::backend)?;
+        Ok(Self::new(pool))
+    }
+
+    /// Uses the table `name` instead of `sessionward_sessions`.
+    ///
+    /// # Errors
+    /// [`InvalidTableName`] unless `name` matches `[a-z_][a-z0-9_]*` and has at most 48
+    /// characters.
+    pub fn with_table(mut self, name: &str) -> Result<Self, InvalidTableName> {
+        sql::check_table(name)?;
+        self.sql = Arc::new(Statements::new(name));
+        Ok(self)
+    }
+
+    /// The session table's name.
+    pub fn table(&self) -> &str {
+        &self.sql.table
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the session table and its indexes, or upgrades them to this version's schema.
+    /// Idempotent and safe to call from several processes at once; call it at startup.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if a statement fails (nothing is changed then: the migration is
+    /// one transaction), or if the table was migrated by a newer version of sessionward.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATE_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS sessionward_migrations \
+             (table_name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        let table = self.table();
+        let version: i32 =
+            sqlx::query_scalar("SELECT version FROM sessionward_migrations WHERE table_name = $1")
+                .bind(table)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?
+                .unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(sql::newer_schema(
+                table,
+                version.into(),
+                SCHEMA_VERSION.into(),
+            ));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(()); // the transaction rolls back: nothing to do
+        }
+        if version < 1 {
+            for statement in schema_v1(table) {
+                sqlx::query(&statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sessionward_migrations (table_name, version) VALUES ($1, $2) \
+             ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version",
+        )
+        .bind(table)
+        .bind(SCHEMA_VERSION)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)
+    }
+}
+
+/// Version 1 of the schema: the table and its indexes.
+fn schema_v1(table: &str) -> [String; 3] {
+    [
+        format!(
+            r#"CREATE TABLE "{table}" (
+                token_hash BYTEA PRIMARY KEY,
+                id BYTEA NOT NULL CONSTRAINT "{table}_id_key" UNIQUE,
+                user_name TEXT,
+                data JSONB NOT NULL,
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                idle_expires_at BIGINT NOT NULL,
+                deadline BIGINT NOT NULL,
+                user_agent TEXT,
+                ip TEXT
+            )"#
+        ),
+        format!(r#"CREATE INDEX "{table}_user_idx" ON "{table}" (user_name, created_at DESC)"#),
+        format!(r#"CREATE INDEX "{table}_deadline_idx" ON "{table}" (deadline)"#),
+    ]
+}
+
+/// The SQL text of every operation, for one table.
+struct Statements {
+    table: String,
+    select: String,
+    insert: String,
+    load: String,
+    update: String,
+    rotate: String,
+    delete: String,
+    delete_by_id: String,
+    count_by_user: String,
+    delete_by_user: String,
+    delete_by_user_except: String,
+    delete_expired: String,
+}
+
+/// The `SET` list of `update` and `rotate`: binds the patch from parameter `$first` on (see
+/// [`bind_patch`]). Right-hand sides see the row before the update.
+fn set_patch(first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "data = CASE WHEN {set}::jsonb IS NULL THEN data ELSE (data || {set}::jsonb) - {removed}::text[] END, \
+         user_name = CASE WHEN {user_changed} THEN {user} ELSE user_name END, \
+         last_seen_at = COALESCE({seen}, last_seen_at), \
+         idle_expires_at = COALESCE({idle}, idle_expires_at), \
+         expires_at = COALESCE({expires}, expires_at), \
+         deadline = LEAST(COALESCE({expires}, expires_at), COALESCE({idle}, idle_expires_at))",
+        set = p(0),
+        removed = p(1),
+        user_changed = p(2),
+        user = p(3),
+        seen = p(4),
+        idle = p(5),
+        expires = p(6),
+    )
+}
+
+impl Statements {
+    fn new(table: &str) -> Self {
+        let t = format!("\"{table}\"");
+        let select = format!(
+            "SELECT id, user_name, data::text, created_at, last_seen_at, expires_at, \
+             idle_expires_at, user_agent, ip FROM {t}"
+        );
+        Self {
+            table: table.to_owned(),
+            insert: format!(
+                "INSERT INTO {t} (token_hash, {columns}, deadline) \
+                 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)",
+                columns = sql::COLUMNS
+            ),
+            load: format!("{select} WHERE token_hash = $1"),
+            update: format!("UPDATE {t} SET {} WHERE token_hash = $1", set_patch(2)),
+            rotate: format!(
+                "UPDATE {t} SET token_hash = $2, {} WHERE token_hash = $1",
+                set_patch(3)
+            ),
+            delete: format!("DELETE FROM {t} WHERE token_hash = $1"),
+            delete_by_id: format!("DELETE FROM {t} WHERE id = $1"),
+            count_by_user: format!(
+                "SELECT COUNT(*) FROM {t} WHERE user_name = $1 AND deadline > $2"
+            ),
+            delete_by_user: format!("DELETE FROM {t} WHERE user_name = $1"),
+            delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = $1 AND id <> $2"),
+            delete_expired: format!("DELETE FROM {t} WHERE deadline <= $1"),
+            select,
+        }
+    }
+}
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+/// Binds the parameters of [`set_patch`], in order.
+fn bind_patch<'q>(query: PgQuery<'q>, params: &PatchParams<'q>) -> Result<PgQuery<'q>, StoreError> {
+    let (set, removed) = if params.changes_data() {
+        let (set, removed) = params.set_and_removed()?;
+        (Some(set), removed)
+    } else {
+        (None, Vec::new())
+    };
+    Ok(query
+        .bind(set)
+        .bind(removed)
+        .bind(params.user_changed)
+        .bind(params.user)
+        .bind(params.last_seen_at)
+        .bind(params.idle_expires_at)
+        .bind(params.expires_at))
+}
+
+fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
+    sql::decode_row::<PgRow, String>(row)
+}
+
+impl SessionStore for PostgresStore {
+    async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.insert)
+            .bind(&key.0[..])
+            .bind(&record.id.0[..])
+            .bind(record.user.as_deref())
+            .bind(sql::encode_data(&record.data)?)
+            .bind(sql::millis(record.created_at))
+            .bind(sql::millis(record.last_seen_at))
+            .bind(sql::millis(record.expires_at))
+            .bind(sql::millis(record.idle_expires_at))
+            .bind(record.user_agent.as_deref())
+            .bind(record.ip.map(|ip| ip.to_string()))
+            .bind(sql::deadline_millis(&record))
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(&key.0[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
+        let params = PatchParams::new(patch);
+        let query = sqlx::query(&self.sql.update).bind(&key.0[..]);
+        let done = bind_patch(query, &params)?
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Result<bool, StoreError> {
+        let params = PatchParams::new(patch);
+        let query = sqlx::query(&self.sql.rotate)
+            .bind(&old.0[..])
+            .bind(&new.0[..]);
+        let done = bind_patch(query, &params)?
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.delete)
+            .bind(&key.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.delete_by_id)
+            .bind(&id.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_by_user(
+        &self,
+        user: &str,
+        now: SystemTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let query = SessionQuery {
+            state: SessionState::Active,
+            user: Some(user.to_owned()),
+            now,
+            offset: 0,
+            limit: usize::MAX,
+        };
+        self.query(&query).await
+    }
+
+    async fn count_by_user(&self, user: &str, now: SystemTime) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql.count_by_user)
+            .bind(user)
+            .bind(sql::millis(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        sql::count(n)
+    }
+
+    async fn delete_by_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+    ) -> Result<u64, StoreError> {
+        let query = match except {
+            Some(id) => sqlx::query(&self.sql.delete_by_user_except)
+                .bind(user)
+                .bind(&id.0[..]),
+            None => sqlx::query(&self.sql.delete_by_user).bind(user),
+        };
+        let done = query.execute(&self.pool).await.map_err(sql::db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(&self.sql.delete_expired)
+            .bind(sql::millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
+        let text = sql::query_sql(&self.sql.select, query, Placeholder::Dollar);
+        let mut statement = sqlx::query(&text);
+        if query.state != SessionState::All {
+            statement = statement.bind(sql::millis(query.now));
+        }
+        if let Some(user) = &query.user {
+            statement = statement.bind(user.as_str());
+        }
+        let (limit, offset) = sql::page(query);
+        let rows = statement
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_number_their_parameters_in_bind_order() {
+        let sql = Statements::new("t");
+        assert!(sql.update.ends_with("WHERE token_hash = $1"));
+        assert!(sql.update.contains("$8, expires_at)"));
+        assert!(!sql.update.contains("$9"));
+        assert!(sql.rotate.contains("token_hash = $2,"));
+        assert!(sql.rotate.contains("$9, expires_at)"));
+        assert!(!sql.rotate.contains("$10"));
+    }
+}

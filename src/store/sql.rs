@@ -1,0 +1,451 @@
+//! What the SQL stores share: table names, timestamps, the data column's encoding, patch
+//! parameters, row decoding and error mapping.
+//!
+//! # The data column
+//!
+//! Every engine keeps a session's data as one JSON object that maps each key to its value's
+//! JSON text *as a JSON string*: `{"theme":"\"dark\"","cart":"[1,2]"}`. Two reasons:
+//!
+//! - the value comes back byte for byte. PostgreSQL's `jsonb` and MySQL's `JSON` normalise what
+//!   they store (`[1,2]` reads back as `[1, 2]`, keys are reordered, `1e2` becomes `100`), and
+//!   [`SessionData`] holds values as JSON text;
+//! - a per-key update is one RFC 7396 merge patch (`json_patch`, `JSON_MERGE_PATCH`) or a
+//!   `jsonb` concatenation, all with bound parameters: a removed key is `null` in the patch, and
+//!   a stored JSON `null` is the string `"null"`, so it can never be mistaken for a removal.
+//!
+//! A value stays readable from SQL: `(data->>'theme')::jsonb` in PostgreSQL, `data->>'theme'`
+//! in SQLite, `JSON_UNQUOTE(JSON_EXTRACT(data, '$.theme'))` in MySQL.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::ser::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::{SessionData, SessionPatch, SessionQuery, SessionRecord, SessionState};
+use crate::error::StoreError;
+use crate::token::SessionId;
+
+/// The session table when none is configured.
+pub(crate) const DEFAULT_TABLE: &str = "sessionward_sessions";
+/// The table that records each session table's schema version.
+pub(crate) const MIGRATIONS_TABLE: &str = "sessionward_migrations";
+/// Longest table name: leaves room for index names (PostgreSQL and MySQL allow 63 and 64).
+const MAX_TABLE_LEN: usize = 48;
+
+/// A table name that a SQL store's `with_table` refused: it must match `[a-z_][a-z0-9_]*`, be
+/// at most 48 characters long and not be `sessionward_migrations`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidTableName(String);
+
+impl InvalidTableName {
+    /// The refused name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InvalidTableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid session table name {:?}: expected [a-z_][a-z0-9_]*, at most {MAX_TABLE_LEN} \
+             characters, other than {MIGRATIONS_TABLE}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidTableName {}
+
+/// Checks a table name, so it can be put in SQL text (it is quoted there as well).
+pub(crate) fn check_table(name: &str) -> Result<(), InvalidTableName> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_lowercase())
+        && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= MAX_TABLE_LEN
+        && name != MIGRATIONS_TABLE;
+    if valid {
+        Ok(())
+    } else {
+        Err(InvalidTableName(name.to_owned()))
+    }
+}
+
+/// Milliseconds since the Unix epoch, rounded down (negative before it; saturating).
+pub(crate) fn millis(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let ms = before.duration().as_nanos().div_ceil(1_000_000);
+            i64::try_from(ms).map_or(i64::MIN, |ms| -ms)
+        }
+    }
+}
+
+/// The instant `ms` milliseconds after the Unix epoch.
+pub(crate) fn from_millis(ms: i64) -> Result<SystemTime, StoreError> {
+    let span = Duration::from_millis(ms.unsigned_abs());
+    let at = if ms >= 0 {
+        UNIX_EPOCH.checked_add(span)
+    } else {
+        UNIX_EPOCH.checked_sub(span)
+    };
+    at.ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms is out of range")))
+}
+
+/// `min(expires_at, idle_expires_at)` in milliseconds: the indexed `deadline` column.
+pub(crate) fn deadline_millis(record: &SessionRecord) -> i64 {
+    millis(record.deadline())
+}
+
+/// A JSON object from key/value pairs; a `None` value is `null`.
+struct Object<'a>(&'a [(&'a str, Option<&'a str>)]);
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+fn to_json(pairs: &[(&str, Option<&str>)]) -> Result<String, StoreError> {
+    serde_json::to_string(&Object(pairs)).map_err(StoreError::backend)
+}
+
+/// The data column of a new session (see the module docs).
+pub(crate) fn encode_data(data: &SessionData) -> Result<String, StoreError> {
+    let pairs: Vec<(&str, Option<&str>)> = data.iter().map(|(k, v)| (k, Some(v.get()))).collect();
+    to_json(&pairs)
+}
+
+/// The data column read back: a JSON object of JSON texts.
+pub(crate) fn decode_data(column: &str) -> Result<SessionData, StoreError> {
+    let map: BTreeMap<String, String> = serde_json::from_str(column)
+        .map_err(|err| StoreError::Corrupt(format!("data column: {err}")))?;
+    map.into_iter()
+        .map(|(key, text)| {
+            RawValue::from_string(text)
+                .map(|value| (key, value))
+                .map_err(|err| StoreError::Corrupt(format!("data value: {err}")))
+        })
+        .collect()
+}
+
+/// A [`SessionPatch`] as statement parameters, shared by `update` and `rotate`.
+pub(crate) struct PatchParams<'a> {
+    /// The final change of each key (a later change of a key replaces an earlier one).
+    changes: BTreeMap<&'a str, Option<&'a str>>,
+    /// Whether the patch sets the user; if so, `user` is the new one.
+    pub user_changed: bool,
+    /// The new user when `user_changed`.
+    pub user: Option<&'a str>,
+    /// New `last_seen_at` in milliseconds; `None` keeps the column.
+    pub last_seen_at: Option<i64>,
+    /// New `idle_expires_at` in milliseconds; `None` keeps the column.
+    pub idle_expires_at: Option<i64>,
+    /// New `expires_at` in milliseconds; `None` keeps the column.
+    pub expires_at: Option<i64>,
+}
+
+impl<'a> PatchParams<'a> {
+    pub(crate) fn new(patch: &'a SessionPatch) -> Self {
+        let changes = patch
+            .data
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_deref().map(RawValue::get)))
+            .collect();
+        Self {
+            changes,
+            user_changed: patch.user.is_some(),
+            user: patch.user.as_ref().and_then(Option::as_deref),
+            last_seen_at: patch.last_seen_at.map(millis),
+            idle_expires_at: patch.idle_expires_at.map(millis),
+            expires_at: patch.expires_at.map(millis),
+        }
+    }
+
+    /// Whether the patch changes any data key.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn changes_data(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// An RFC 7396 merge patch of the data column: set keys map to their JSON text as a
+    /// string, removed keys to `null`. `None` when no key changes.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn merge_patch(&self) -> Result<Option<String>, StoreError> {
+        if self.changes.is_empty() {
+            return Ok(None);
+        }
+        let pairs: Vec<_> = self.changes.iter().map(|(k, v)| (*k, *v)).collect();
+        to_json(&pairs).map(Some)
+    }
+
+    /// The keys to set, as a JSON object of JSON texts, and the keys to remove.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn set_and_removed(&self) -> Result<(String, Vec<&'a str>), StoreError> {
+        let set: Vec<_> = self
+            .changes
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        let removed = self
+            .changes
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        Ok((to_json(&set)?, removed))
+    }
+}
+
+/// The columns every `SELECT` reads, in this order (PostgreSQL casts `data` to text).
+pub(crate) const COLUMNS: &str =
+    "id, user_name, data, created_at, last_seen_at, expires_at, idle_expires_at, user_agent, ip";
+
+/// How a store keeps the user name: text, or (MySQL) the UTF-8 bytes, compared exactly.
+pub(crate) trait UserColumn {
+    /// The user name, or `Corrupt` if it is not UTF-8.
+    fn into_user(self) -> Result<String, StoreError>;
+}
+
+impl UserColumn for String {
+    fn into_user(self) -> Result<String, StoreError> {
+        Ok(self)
+    }
+}
+
+impl UserColumn for Vec<u8> {
+    fn into_user(self) -> Result<String, StoreError> {
+        String::from_utf8(self).map_err(|_| StoreError::Corrupt("user is not UTF-8".to_owned()))
+    }
+}
+
+fn column<'r, R, T>(row: &'r R, index: usize) -> Result<T, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get(index)
+        .map_err(|err| StoreError::Corrupt(format!("column {index}: {err}")))
+}
+
+/// Decodes a row selected with [`COLUMNS`]; `U` is how the engine keeps the user name.
+pub(crate) fn decode_row<'r, R, U>(row: &'r R) -> Result<SessionRecord, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    U: UserColumn + Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let id: Vec<u8> = column(row, 0)?;
+    let id = <[u8; 16]>::try_from(id.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("id has {} bytes, not 16", id.len())))?;
+    let user = column::<R, Option<U>>(row, 1)?
+        .map(UserColumn::into_user)
+        .transpose()?;
+    let data: String = column(row, 2)?;
+    let ip = match column::<R, Option<String>>(row, 8)? {
+        Some(text) => Some(
+            text.parse::<IpAddr>()
+                .map_err(|_| StoreError::Corrupt(format!("ip {text:?}")))?,
+        ),
+        None => None,
+    };
+    Ok(SessionRecord {
+        id: SessionId(id),
+        user,
+        data: decode_data(&data)?,
+        created_at: from_millis(column(row, 3)?)?,
+        last_seen_at: from_millis(column(row, 4)?)?,
+        expires_at: from_millis(column(row, 5)?)?,
+        idle_expires_at: from_millis(column(row, 6)?)?,
+        user_agent: column(row, 7)?,
+        ip,
+    })
+}
+
+/// A count read back from the database.
+pub(crate) fn count(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+}
+
+/// Maps a database error: a unique violation is a [`StoreError::Conflict`] (a key or public
+/// id that exists), anything else a [`StoreError::Backend`].
+pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::backend(err),
+    }
+}
+
+/// How an engine writes the n-th (1-based) statement parameter.
+#[derive(Clone, Copy)]
+pub(crate) enum Placeholder {
+    /// `$1`, `$2`, … (PostgreSQL).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Dollar,
+    /// `?` (MySQL, SQLite).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+    Question,
+}
+
+/// The admin listing as SQL, and which parameters it binds, in order: `now` (unless the state
+/// is `All`), the user (if any), then the limit and the offset.
+pub(crate) fn query_sql(select: &str, query: &SessionQuery, style: Placeholder) -> String {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        match style {
+            Placeholder::Dollar => format!("${n}"),
+            Placeholder::Question => "?".to_owned(),
+        }
+    };
+    let mut conditions = Vec::new();
+    match query.state {
+        SessionState::Active => conditions.push(format!("deadline > {}", next())),
+        SessionState::Expired => conditions.push(format!("deadline <= {}", next())),
+        SessionState::All => {}
+    }
+    if query.user.is_some() {
+        conditions.push(format!("user_name = {}", next()));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let (limit, offset) = (next(), next());
+    format!("{select}{filter} ORDER BY created_at DESC, id ASC LIMIT {limit} OFFSET {offset}")
+}
+
+/// `offset` and `limit` as SQL integers (a `usize::MAX` limit means "all").
+pub(crate) fn page(query: &SessionQuery) -> (i64, i64) {
+    let clamp = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    (clamp(query.limit), clamp(query.offset))
+}
+
+/// The error `migrate` reports when the table was migrated by a newer sessionward.
+pub(crate) fn newer_schema(table: &str, found: i64, supported: i64) -> StoreError {
+    StoreError::backend(format!(
+        "session table {table} is at schema version {found}, newer than the {supported} this \
+         version of sessionward supports"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names() {
+        for ok in ["sessions", "_s", "a1_b2", DEFAULT_TABLE] {
+            assert!(check_table(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "Sessions",
+            "a-b",
+            "a b",
+            "a\"b",
+            "a;drop",
+            "é",
+            MIGRATIONS_TABLE,
+            &"a".repeat(49),
+        ] {
+            assert!(check_table(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn millis_round_trip_and_round_down() {
+        let at = UNIX_EPOCH + Duration::from_nanos(1_234_567_890_123);
+        assert_eq!(millis(at), 1_234_567);
+        assert_eq!(
+            from_millis(1_234_567).unwrap(),
+            UNIX_EPOCH + Duration::from_millis(1_234_567)
+        );
+        let before = UNIX_EPOCH - Duration::from_micros(1_500);
+        assert_eq!(millis(before), -2);
+        assert_eq!(
+            from_millis(-2).unwrap(),
+            UNIX_EPOCH - Duration::from_millis(2)
+        );
+        // Extremes never panic.
+        let _ = (from_millis(i64::MAX), from_millis(i64::MIN));
+        assert_eq!(millis(UNIX_EPOCH), 0);
+    }
+
+    #[test]
+    fn data_round_trips_exactly() {
+        let mut data = SessionData::default();
+        for (key, text) in [
+            ("a", "null"),
+            ("b.\"c\"", "[1,2]"),
+            ("ключ", "{\"x\": 1e2}"),
+            ("", "\"\\u0000\""),
+        ] {
+            data.insert_raw(key, RawValue::from_string(text.to_owned()).unwrap());
+        }
+        let back = decode_data(&encode_data(&data).unwrap()).unwrap();
+        assert_eq!(back, data);
+        assert!(matches!(decode_data("[]"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_data(r#"{"a":"not json"}"#),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn later_changes_of_a_key_win() {
+        let raw = |t: &str| Some(RawValue::from_string(t.to_owned()).unwrap());
+        let patch = SessionPatch {
+            data: vec![
+                ("a".to_owned(), raw("1")),
+                ("b".to_owned(), None),
+                ("a".to_owned(), None),
+                ("b".to_owned(), raw("null")),
+            ],
+            ..SessionPatch::default()
+        };
+        let params = PatchParams::new(&patch);
+        assert_eq!(
+            params.merge_patch().unwrap().as_deref(),
+            Some(r#"{"a":null,"b":"null"}"#)
+        );
+        let (set, removed) = params.set_and_removed().unwrap();
+        assert_eq!(set, r#"{"b":"null"}"#);
+        assert_eq!(removed, vec!["a"]);
+        assert!(PatchParams::new(&SessionPatch::default())
+            .merge_patch()
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn query_placeholders() {
+        let mut query = SessionQuery::active();
+        query.user = Some("u".to_owned());
+        assert_eq!(
+            query_sql("SELECT x FROM t", &query, Placeholder::Dollar),
+            "SELECT x FROM t WHERE deadline > $1 AND user_name = $2 \
+             ORDER BY created_at DESC, id ASC LIMIT $3 OFFSET $4"
+        );
+        query.state = SessionState::All;
+        query.user = None;
+        assert_eq!(
+            query_sql("SELECT x FROM t", &query, Placeholder::Question),
+            "SELECT x FROM t ORDER BY created_at DESC, id ASC LIMIT ? OFFSET ?"
+        );
+    }
+}

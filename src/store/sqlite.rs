@@ -1,0 +1,489 @@
+//! The SQLite store (feature `sqlite`): embedded, one file, sessions survive restarts.
+//!
+//! See [`SqliteStore`] for an example, the table layout and how each operation runs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+
+use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
+use super::{SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore};
+use crate::error::StoreError;
+use crate::token::{SessionId, TokenHash};
+
+/// The schema version [`SqliteStore::migrate`] brings a table to.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Sessions in a SQLite database file: embedded (no server), and persistent, so a
+/// single-machine app keeps its sessions across restarts.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sessionward::{store::{spawn_cleanup, SqliteStore}, SessionLayer};
+///
+/// # async fn run() -> Result<(), sessionward::StoreError> {
+/// // Creates the file if needed (WAL mode) and the table: ready to use.
+/// let store = SqliteStore::open("sessions.db").await?;
+/// let _cleanup = spawn_cleanup(store.clone(), Duration::from_secs(300));
+/// let layer = SessionLayer::new(store);
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// With a pool of your own (any options), or another table, call [`migrate`](Self::migrate)
+/// yourself:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionward::store::SqliteStore;
+/// use sqlx::sqlite::SqlitePool;
+///
+/// let pool = SqlitePool::connect_with(SqliteStore::connect_options("app.db")).await?;
+/// let store = SqliteStore::new(pool).with_table("web_sessions")?;
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Cloning shares the pool. Expired rows stay until
+/// [`delete_expired`](SessionStore::delete_expired) runs: start
+/// [`spawn_cleanup`](crate::store::spawn_cleanup).
+///
+/// # Table layout
+///
+/// [`migrate`](Self::migrate) creates the table (`sessionward_sessions` unless
+/// [`with_table`](Self::with_table) names another) and records its schema version in
+/// `sessionward_migrations (table_name TEXT PRIMARY KEY, version INTEGER NOT NULL)`:
+///
+/// ```sql
+/// CREATE TABLE sessionward_sessions (
+///     token_hash      BLOB    NOT NULL PRIMARY KEY, -- SHA-256 of the token (32 bytes), never the token
+///     id              BLOB    NOT NULL UNIQUE,      -- public session id (16 bytes)
+///     user_name       TEXT,                         -- index (user_name, created_at)
+///     data            TEXT    NOT NULL,             -- {"key": "<the value's JSON text>", …}
+///     created_at      INTEGER NOT NULL,             -- every time: Unix milliseconds
+///     last_seen_at    INTEGER NOT NULL,
+///     expires_at      INTEGER NOT NULL,
+///     idle_expires_at INTEGER NOT NULL,
+///     deadline        INTEGER NOT NULL,             -- min(expires_at, idle_expires_at), indexed
+///     user_agent      TEXT,
+///     ip              TEXT
+/// ) WITHOUT ROWID;
+/// ```
+///
+/// Each value is kept as its JSON text inside a JSON string, so it reads back byte for byte and
+/// a JSON `null` is never confused with a removal; from SQL, `data->>'key'` is its text.
+///
+/// # One statement per operation
+///
+/// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
+/// `update` is `UPDATE … SET data = json_patch(data, ?), … WHERE token_hash = ?` (a merge patch
+/// with bound keys and values: concurrent requests that change different keys both keep
+/// theirs, and a deleted row stays deleted); `rotate` is the same `UPDATE` that also sets
+/// `token_hash` (a clash with an existing key is a unique violation, reported as
+/// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= ?` on the
+/// `deadline` index. `migrate` is one `BEGIN IMMEDIATE` transaction.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    sql: Arc<Statements>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("table", &self.sql.table)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// A store using `pool`, with the table `sessionward_sessions`. Call
+    /// [`migrate`](Self::migrate) before use.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
+        }
+    }
+
+    /// Opens (creating it if missing) the database file at `path` with
+    /// [`connect_options`](Self::connect_options), and migrates the table
+    /// `sessionward_sessions`: the store is ready to use.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the file cannot be opened or created, or the migration fails.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .connect_with(Self::connect_options(path))
+            .await
+            .map_err(StoreError::backend)?;
+        let store = Self::new(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The options [`open`](Self::open) uses: create the file if missing, WAL journal (readers
+    /// never wait for the writer), `synchronous = NORMAL` (durable across an app crash; a
+    /// power loss may undo the last writes), and a 5 s busy timeout for concurrent writers.
+    pub fn connect_options(path: impl AsRef<Path>) -> SqliteConnectOptions {
+        SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+    }
+
+    /// Uses the table `name` instead of `sessionward_sessions`.
+    ///
+    /// # Errors
+    /// [`InvalidTableName`] unless `name` matches `[a-z_][a-z0-9_]*` and has at most 48
+    /// characters.
+    pub fn with_table(mut self, name: &str) -> Result<Self, InvalidTableName> {
+        sql::check_table(name)?;
+        self.sql = Arc::new(Statements::new(name));
+        Ok(self)
+    }
+
+    /// The session table's name.
+    pub fn table(&self) -> &str {
+        &self.sql.table
+    }
+
+    /// The connection pool (close it with [`SqlitePool::close`] before the process exits to
+    /// checkpoint the WAL).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates the session table and its indexes, or upgrades them to this version's schema.
+    /// Idempotent, and safe to call from several processes at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if a statement fails (nothing is changed then: the migration is
+    /// one transaction), or if the table was migrated by a newer version of sessionward.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        // IMMEDIATE takes the write lock first, so concurrent migrations run one after another.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS sessionward_migrations \
+             (table_name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        let table = self.table();
+        let version: i64 =
+            sqlx::query_scalar("SELECT version FROM sessionward_migrations WHERE table_name = ?1")
+                .bind(table)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?
+                .unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(sql::newer_schema(table, version, SCHEMA_VERSION));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(()); // the transaction rolls back: nothing to do
+        }
+        if version < 1 {
+            for statement in schema_v1(table) {
+                sqlx::query(&statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sessionward_migrations (table_name, version) VALUES (?1, ?2) \
+             ON CONFLICT (table_name) DO UPDATE SET version = excluded.version",
+        )
+        .bind(table)
+        .bind(SCHEMA_VERSION)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)
+    }
+}
+
+/// Version 1 of the schema: the table and its indexes.
+fn schema_v1(table: &str) -> [String; 3] {
+    [
+        format!(
+            r#"CREATE TABLE "{table}" (
+                token_hash BLOB NOT NULL PRIMARY KEY,
+                id BLOB NOT NULL UNIQUE,
+                user_name TEXT,
+                data TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_seen_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                idle_expires_at INTEGER NOT NULL,
+                deadline INTEGER NOT NULL,
+                user_agent TEXT,
+                ip TEXT
+            ) WITHOUT ROWID"#
+        ),
+        format!(r#"CREATE INDEX "{table}_user_idx" ON "{table}" (user_name, created_at)"#),
+        format!(r#"CREATE INDEX "{table}_deadline_idx" ON "{table}" (deadline)"#),
+    ]
+}
+
+/// The SQL text of every operation, for one table.
+struct Statements {
+    table: String,
+    select: String,
+    insert: String,
+    load: String,
+    update: String,
+    rotate: String,
+    delete: String,
+    delete_by_id: String,
+    count_by_user: String,
+    delete_by_user: String,
+    delete_by_user_except: String,
+    delete_expired: String,
+}
+
+/// The `SET` list of `update` and `rotate`: binds the patch from parameter `?first` on (see
+/// [`bind_patch`]). Right-hand sides see the row before the update.
+fn set_patch(first: usize) -> String {
+    let p = |i: usize| format!("?{}", first + i);
+    format!(
+        "data = CASE WHEN {merge} IS NULL THEN data ELSE json_patch(data, {merge}) END, \
+         user_name = CASE WHEN {user_changed} THEN {user} ELSE user_name END, \
+         last_seen_at = COALESCE({seen}, last_seen_at), \
+         idle_expires_at = COALESCE({idle}, idle_expires_at), \
+         expires_at = COALESCE({expires}, expires_at), \
+         deadline = MIN(COALESCE({expires}, expires_at), COALESCE({idle}, idle_expires_at))",
+        merge = p(0),
+        user_changed = p(1),
+        user = p(2),
+        seen = p(3),
+        idle = p(4),
+        expires = p(5),
+    )
+}
+
+impl Statements {
+    fn new(table: &str) -> Self {
+        let t = format!("\"{table}\"");
+        let select = format!("SELECT {} FROM {t}", sql::COLUMNS);
+        Self {
+            table: table.to_owned(),
+            insert: format!(
+                "INSERT INTO {t} (token_hash, {}, deadline) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                sql::COLUMNS
+            ),
+            load: format!("{select} WHERE token_hash = ?1"),
+            update: format!("UPDATE {t} SET {} WHERE token_hash = ?1", set_patch(2)),
+            rotate: format!(
+                "UPDATE {t} SET token_hash = ?2, {} WHERE token_hash = ?1",
+                set_patch(3)
+            ),
+            delete: format!("DELETE FROM {t} WHERE token_hash = ?1"),
+            delete_by_id: format!("DELETE FROM {t} WHERE id = ?1"),
+            count_by_user: format!(
+                "SELECT COUNT(*) FROM {t} WHERE user_name = ?1 AND deadline > ?2"
+            ),
+            delete_by_user: format!("DELETE FROM {t} WHERE user_name = ?1"),
+            delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = ?1 AND id <> ?2"),
+            delete_expired: format!("DELETE FROM {t} WHERE deadline <= ?1"),
+            select,
+        }
+    }
+}
+
+type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments<'q>>;
+
+/// Binds the parameters of [`set_patch`], in order.
+fn bind_patch<'q>(
+    query: SqliteQuery<'q>,
+    params: &PatchParams<'q>,
+) -> Result<SqliteQuery<'q>, StoreError> {
+    Ok(query
+        .bind(params.merge_patch()?)
+        .bind(params.user_changed)
+        .bind(params.user)
+        .bind(params.last_seen_at)
+        .bind(params.idle_expires_at)
+        .bind(params.expires_at))
+}
+
+fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
+    sql::decode_row::<SqliteRow, String>(row)
+}
+
+impl SessionStore for SqliteStore {
+    async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.insert)
+            .bind(&key.0[..])
+            .bind(&record.id.0[..])
+            .bind(record.user.as_deref())
+            .bind(sql::encode_data(&record.data)?)
+            .bind(sql::millis(record.created_at))
+            .bind(sql::millis(record.last_seen_at))
+            .bind(sql::millis(record.expires_at))
+            .bind(sql::millis(record.idle_expires_at))
+            .bind(record.user_agent.as_deref())
+            .bind(record.ip.map(|ip| ip.to_string()))
+            .bind(sql::deadline_millis(&record))
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(&key.0[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
+        let params = PatchParams::new(patch);
+        let query = sqlx::query(&self.sql.update).bind(&key.0[..]);
+        let done = bind_patch(query, &params)?
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Result<bool, StoreError> {
+        let params = PatchParams::new(patch);
+        let query = sqlx::query(&self.sql.rotate)
+            .bind(&old.0[..])
+            .bind(&new.0[..]);
+        let done = bind_patch(query, &params)?
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.delete)
+            .bind(&key.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.delete_by_id)
+            .bind(&id.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_by_user(
+        &self,
+        user: &str,
+        now: SystemTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let query = SessionQuery {
+            state: SessionState::Active,
+            user: Some(user.to_owned()),
+            now,
+            offset: 0,
+            limit: usize::MAX,
+        };
+        self.query(&query).await
+    }
+
+    async fn count_by_user(&self, user: &str, now: SystemTime) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql.count_by_user)
+            .bind(user)
+            .bind(sql::millis(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        sql::count(n)
+    }
+
+    async fn delete_by_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+    ) -> Result<u64, StoreError> {
+        let query = match except {
+            Some(id) => sqlx::query(&self.sql.delete_by_user_except)
+                .bind(user)
+                .bind(&id.0[..]),
+            None => sqlx::query(&self.sql.delete_by_user).bind(user),
+        };
+        let done = query.execute(&self.pool).await.map_err(sql::db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(&self.sql.delete_expired)
+            .bind(sql::millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
+        let text = sql::query_sql(&self.sql.select, query, Placeholder::Question);
+        let mut statement = sqlx::query(&text);
+        if query.state != SessionState::All {
+            statement = statement.bind(sql::millis(query.now));
+        }
+        if let Some(user) = &query.user {
+            statement = statement.bind(user.as_str());
+        }
+        let (limit, offset) = sql::page(query);
+        let rows = statement
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql::db_error)?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_number_their_parameters_in_bind_order() {
+        let sql = Statements::new("t");
+        assert!(sql.update.ends_with("WHERE token_hash = ?1"));
+        assert!(sql.update.contains("?7, expires_at)"));
+        assert!(!sql.update.contains("?8"));
+        assert!(sql.rotate.contains("token_hash = ?2,"));
+        assert!(sql.rotate.contains("?8, expires_at)"));
+        assert!(!sql.rotate.contains("?9"));
+    }
+}

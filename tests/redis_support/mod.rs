@@ -1,0 +1,258 @@
+//! Real Redis servers for the Redis store tests: the standalone server named by
+//! `SESSIONWARD_TEST_REDIS`, and a three-master Redis Cluster this module starts on free loopback
+//! ports (and stops again, also when a test fails).
+//!
+//! Gating: with the variable unset and `CI` not `true`, a suite prints one `skipped: …` line
+//! and passes; under `CI=true` an unset variable means the default, and a server that cannot be
+//! reached (or a cluster that cannot be started) fails the test.
+//!
+//! Each test file that declares this module puts `#[allow(dead_code)]` on the declaration, as
+//! each uses a different subset.
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The standalone server used when `CI=true` and `SESSIONWARD_TEST_REDIS` is unset.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Prints a skip line on the real stderr (the test harness captures `eprintln!`), once per
+/// suite however many of its tests are skipped.
+fn skip(once: &Once, line: &str) {
+    once.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "skipped: {line}");
+    });
+}
+
+static STANDALONE_SKIPPED: Once = Once::new();
+static CLUSTER_SKIPPED: Once = Once::new();
+
+/// The standalone server's URL, or `None` (after printing why) when the suite is skipped.
+pub fn standalone_url() -> Option<String> {
+    match std::env::var("SESSIONWARD_TEST_REDIS") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if under_ci() => Some(DEFAULT_URL.to_owned()),
+        _ => {
+            skip(
+                &STANDALONE_SKIPPED,
+                &format!("Redis store suite (set SESSIONWARD_TEST_REDIS={DEFAULT_URL} to run it)"),
+            );
+            None
+        }
+    }
+}
+
+/// Where the cluster's nodes go: `Some(None)` for free ports found here, `Some(Some(base))` for
+/// `base`, `base + 1`, `base + 2`; `None` (after printing why) when the suite is skipped.
+pub fn cluster_ports() -> Option<Option<u16>> {
+    match std::env::var("SESSIONWARD_TEST_REDIS_CLUSTER") {
+        Ok(value) => match value.trim() {
+            "" | "1" | "true" | "yes" | "auto" => Some(None),
+            base => match base.parse::<u16>() {
+                Ok(base) if (1024..=55_530).contains(&base) => Some(Some(base)),
+                _ => panic!(
+                    "SESSIONWARD_TEST_REDIS_CLUSTER must be 1 or a base port in 1024..=55530, got {base:?}"
+                ),
+            },
+        },
+        Err(_) if under_ci() => Some(None),
+        Err(_) => {
+            skip(
+                &CLUSTER_SKIPPED,
+                "Redis Cluster store suite (set SESSIONWARD_TEST_REDIS_CLUSTER=1, or a base port, \
+                 to start a three-master cluster on loopback and run it)",
+            );
+            None
+        }
+    }
+}
+
+/// A key prefix no other test or run uses.
+pub fn unique_prefix(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("sessionward-test:{tag}:{}-{nanos}:", std::process::id())
+}
+
+/// A three-master Redis Cluster on loopback, stopped when dropped.
+pub struct Cluster {
+    ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts the nodes, creates the cluster and waits until every node reports
+    /// `cluster_state:ok`.
+    ///
+    /// # Panics
+    /// If a node or the cluster cannot be started (after stopping what was started).
+    pub fn start(base: Option<u16>) -> Self {
+        let base = base.unwrap_or_else(free_base);
+        let dir = std::env::temp_dir().join(format!(
+            "sessionward-redis-cluster-{}-{base}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the cluster's directory");
+        // From here on, dropping `cluster` (also while a panic unwinds) stops the nodes.
+        let cluster = Self {
+            ports: vec![base, base + 1, base + 2],
+            dir,
+        };
+        for &port in &cluster.ports {
+            cluster.start_node(port);
+        }
+        for &port in &cluster.ports {
+            cluster.wait_for(port, &["ping"], Duration::from_secs(10), |out| {
+                out.contains("PONG")
+            });
+        }
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for port in &cluster.ports {
+            create.arg(format!("127.0.0.1:{port}"));
+        }
+        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        let out = run(&mut create);
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for &port in &cluster.ports {
+            cluster.wait_for(port, &["cluster", "info"], Duration::from_secs(30), |out| {
+                out.contains("cluster_state:ok")
+            });
+        }
+        cluster
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The nodes' ports.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+
+    /// Runs `redis-cli -p port args…` and returns its standard output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = run(Command::new("redis-cli")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(args));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn start_node(&self, port: u16) {
+        let file = |name: &str| {
+            self.dir
+                .join(format!("{name}-{port}"))
+                .display()
+                .to_string()
+        };
+        let out = run(Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-config-file", &file("nodes")])
+            .args(["--cluster-node-timeout", "5000"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "yes"])
+            .args(["--dir", &self.dir.display().to_string()])
+            .args(["--pidfile", &file("redis.pid")])
+            .args(["--logfile", &file("redis.log")]));
+        assert!(
+            out.status.success(),
+            "redis-server on port {port} did not start:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Polls `redis-cli -p port args…` until `ok` accepts its output.
+    fn wait_for(&self, port: u16, args: &[&str], limit: Duration, ok: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let out = self.cli(port, args);
+            if ok(&out) {
+                return;
+            }
+            if start.elapsed() > limit {
+                let log = std::fs::read_to_string(self.dir.join(format!("redis.log-{port}")))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                panic!(
+                    "Redis node on port {port}: `{}` not as expected within {limit:?}; last answer:\n{out}\nlog tail:\n{}",
+                    args.join(" "),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for &port in &self.ports {
+            let _ = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "shutdown", "nosave"])
+                .output();
+            // Should the node ignore SHUTDOWN, end it by the id it wrote itself.
+            if let Some(pid) = read_pid(&self.dir.join(format!("redis.pid-{port}"))) {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = Command::new("kill").arg(pid.to_string()).output();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|err| panic!("cannot run {cmd:?} (is Redis installed?): {err}"))
+}
+
+/// A base port `p` such that `p`, `p + 1`, `p + 2` and their cluster bus ports (`+ 10000`) are
+/// free on loopback now.
+fn free_base() -> u16 {
+    let seed = std::process::id() as u64
+        ^ SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos() as u64;
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed + attempt * 7_919) % 9_000) as u16;
+        let free = (0..3).all(|i| {
+            TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                && TcpListener::bind(("127.0.0.1", base + i + 10_000)).is_ok()
+        });
+        if free {
+            return base;
+        }
+    }
+    panic!("no three free loopback ports (and bus ports) found for a Redis Cluster");
+}

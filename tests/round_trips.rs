@@ -1,0 +1,104 @@
+//! Store round trips per request, for every backend, counted by a wrapper around the real
+//! store: none for a request that never touches its session, one for a read-only request, two
+//! (one read, one write) for a request that reads and writes.
+
+mod common;
+#[allow(dead_code)] // the suites use different parts
+#[path = "redis_support/mod.rs"]
+mod redis_support;
+#[path = "sql_support/mod.rs"]
+mod sql_support;
+
+use common::assert_round_trips;
+use sessionward::store::{MemoryStore, MySqlStore, PostgresStore, RedisStore, SqliteStore};
+use sql_support::{server_url, unique_table, TempDb};
+
+#[tokio::test]
+async fn memory() {
+    assert_round_trips(MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn sqlite() {
+    let file = TempDb::new();
+    assert_round_trips(SqliteStore::open(&file.0).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres() {
+    let Some(url) = server_url(
+        "SESSIONWARD_TEST_POSTGRES",
+        "postgres://postgres@127.0.0.1:5432/test",
+        "PostgreSQL round trips",
+    ) else {
+        return;
+    };
+    let store = PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(&unique_table())
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_round_trips(store.clone()).await;
+    sqlx::query(&format!(r#"DROP TABLE "{}""#, store.table()))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = $1")
+        .bind(store.table())
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn mysql() {
+    let Some(url) = server_url(
+        "SESSIONWARD_TEST_MYSQL",
+        "mysql://root@127.0.0.1:3306/test",
+        "MySQL round trips",
+    ) else {
+        return;
+    };
+    let store = MySqlStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(&unique_table())
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_round_trips(store.clone()).await;
+    sqlx::query(&format!("DROP TABLE `{}`", store.table()))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
+        .bind(store.table())
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn redis() {
+    let Some(url) = redis_support::standalone_url() else {
+        return;
+    };
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(redis_support::unique_prefix("rt"));
+    assert_round_trips(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster() {
+    let Some(ports) = redis_support::cluster_ports() else {
+        return;
+    };
+    let cluster = redis_support::Cluster::start(ports);
+    let store = RedisStore::connect_cluster(&cluster.urls())
+        .await
+        .unwrap()
+        .with_prefix(redis_support::unique_prefix("rt"));
+    assert_round_trips(store).await;
+}

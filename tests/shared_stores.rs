@@ -1,0 +1,338 @@
+//! Stores shared by several app instances, and stores that go away mid-run, over real HTTP on
+//! loopback against the real PostgreSQL and Redis servers.
+//!
+//! Two demo instances on different ports, each with its own connection to the same server, see
+//! the same sessions; a logout on one is seen by the other on its next request. An outage is a
+//! real one: the store reaches its server through a TCP relay that the test closes (dropping
+//! every connection and refusing new ones) and opens again, while the server keeps its data.
+
+mod common;
+#[allow(dead_code)]
+#[path = "../examples/demo.rs"]
+mod demo;
+#[path = "sql_support/mod.rs"]
+mod sql_support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{header, serve, session_set_cookie, set_cookie, Server, WithSession};
+use serde_json::{json, Value};
+use sessionward::store::{PostgresStore, RedisStore, SessionStore};
+use sessionward::SessionLayer;
+use sql_support::{random_hex, run_then_clean, server_url, unique_table};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+
+const POSTGRES: (&str, &str) = (
+    "SESSIONWARD_TEST_POSTGRES",
+    "postgres://postgres@127.0.0.1:5432/test",
+);
+const REDIS: (&str, &str) = ("SESSIONWARD_TEST_REDIS", "redis://127.0.0.1:6379");
+
+/// Drops a test table and its migration record.
+async fn drop_table(store: PostgresStore) {
+    let table = store.table().to_owned();
+    sqlx::query(&format!(r#"DROP TABLE IF EXISTS "{table}""#))
+        .execute(store.pool())
+        .await
+        .expect("drop the test table");
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = $1")
+        .bind(&table)
+        .execute(store.pool())
+        .await
+        .expect("forget the test table's version");
+}
+
+async fn demo_instance<S: SessionStore>(store: S) -> Server {
+    serve(demo::app().layer(SessionLayer::new(store))).await
+}
+
+async fn login(server: &Server) -> String {
+    let res = server
+        .post("/login")
+        .json(&json!({"username": "alice", "password": "wonderland"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    set_cookie(res.headers()).unwrap()
+}
+
+async fn me(server: &Server, token: &str) -> (u16, Value) {
+    let res = server.get("/api/me").session(token).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Login, data and logout on one instance are seen by the other at once.
+async fn assert_instances_share(a: &Server, b: &Server) {
+    let token = login(a).await;
+    let (status, body) = me(b, &token).await;
+    assert_eq!(status, 200, "a session made on A is valid on B");
+    assert_eq!(body["user"], "alice");
+
+    let res = b
+        .put("/api/prefs")
+        .session(&token)
+        .json(&json!({"theme": "dark"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = a.get("/api/prefs").session(&token).send().await.unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"theme": "dark"}),
+        "B's write is read on A"
+    );
+
+    let res = a.post("/logout").session(&token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let (status, _) = me(b, &token).await;
+    assert_eq!(
+        status, 401,
+        "a logout on A is seen by B on its next request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_sessions_through_postgres() {
+    let Some(url) = server_url(POSTGRES.0, POSTGRES.1, "shared PostgreSQL instances") else {
+        return;
+    };
+    let table = unique_table();
+    let store_a = PostgresStore::connect(&url)
+        .await
+        .expect("PostgreSQL reachable")
+        .with_table(&table)
+        .unwrap();
+    store_a.migrate().await.unwrap();
+    let store_b = PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(&table)
+        .unwrap();
+    let cleanup = drop_table(store_a.clone());
+    run_then_clean(
+        async move {
+            let (a, b) = (demo_instance(store_a).await, demo_instance(store_b).await);
+            assert_instances_share(&a, &b).await;
+        },
+        cleanup,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_sessions_through_redis() {
+    let Some(url) = server_url(REDIS.0, REDIS.1, "shared Redis instances") else {
+        return;
+    };
+    let prefix = format!("swtest:{}:", random_hex(12));
+    let store_a = RedisStore::connect(&url)
+        .await
+        .expect("Redis reachable")
+        .with_prefix(prefix.clone());
+    let store_b = RedisStore::connect(&url).await.unwrap().with_prefix(prefix);
+    let (a, b) = (demo_instance(store_a).await, demo_instance(store_b).await);
+    assert_instances_share(&a, &b).await;
+}
+
+/// A TCP relay from a loopback port to `upstream` that can be cut and restored on the same port.
+struct Relay {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    tasks: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Self {
+        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let relay = Self {
+            addr,
+            upstream,
+            tasks: Arc::default(),
+        };
+        relay.open();
+        relay
+    }
+
+    /// Accepts connections again, on the same port.
+    fn open(&self) {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(self.addr).unwrap();
+        let listener = socket.listen(64).unwrap();
+        let (upstream, tasks) = (self.upstream, Arc::clone(&self.tasks));
+        self.tasks.lock().unwrap().spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                tasks.lock().unwrap().spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+    }
+
+    /// Drops every relayed connection and refuses new ones: the server is gone.
+    fn cut(&self) {
+        self.tasks.lock().unwrap().abort_all();
+    }
+}
+
+fn socket_of(url: &str, default_port: u16) -> SocketAddr {
+    let rest = url.split("://").nth(1).unwrap();
+    let host_port = rest.split(['/', '?']).next().unwrap();
+    let host_port = host_port.rsplit('@').next().unwrap();
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().unwrap()),
+        None => (host_port, default_port),
+    };
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}").parse().unwrap()
+}
+
+fn through_relay(url: &str, relay: &Relay, default_port: u16) -> String {
+    let upstream = socket_of(url, default_port);
+    let host_port = format!("{}:{}", upstream.ip(), upstream.port());
+    let replaced = url.replacen(&host_port, &relay.addr.to_string(), 1);
+    if replaced != url {
+        return replaced;
+    }
+    url.replacen("localhost", &relay.addr.to_string(), 1)
+}
+
+/// While the store is unreachable: 503 with a JSON body, cookies untouched; when it is back,
+/// the same session works again with its data, without restarting the app.
+async fn assert_outage_and_recovery(server: &Server, relay: &Relay) {
+    let token = login(server).await;
+    let res = server
+        .put("/api/prefs")
+        .session(&token)
+        .json(&json!({"lang": "fr"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+
+    relay.cut();
+    for _ in 0..2 {
+        let res = server.get("/api/me").session(&token).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            503,
+            "an unreachable store is 503, not 'no session'"
+        );
+        assert!(
+            session_set_cookie(res.headers()).is_none(),
+            "the cookie is left alone"
+        );
+        assert_eq!(
+            header(res.headers(), "content-type").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            res.json::<Value>().await.unwrap(),
+            json!({"error": "session_store_unavailable"})
+        );
+        let res = server
+            .put("/api/prefs")
+            .session(&token)
+            .json(&json!({"lang": "de"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 503);
+        assert!(session_set_cookie(res.headers()).is_none());
+    }
+    let res = server.get("/healthz").send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "routes that do not touch the session keep working"
+    );
+
+    relay.open();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = me(server, &token).await;
+        if status == 200 {
+            assert_eq!(body["user"], "alice");
+            break;
+        }
+        assert_eq!(status, 503, "while recovering the answer is 503, never 401");
+        assert!(
+            Instant::now() < deadline,
+            "the store did not recover by itself"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let res = server
+        .get("/api/prefs")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"lang": "fr"}),
+        "nothing was lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_503_and_recovers() {
+    let Some(url) = server_url(POSTGRES.0, POSTGRES.1, "PostgreSQL outage") else {
+        return;
+    };
+    let relay = Relay::start(socket_of(&url, 5432)).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&through_relay(&url, &relay, 5432))
+        .await
+        .expect("PostgreSQL reachable through the relay");
+    let store = PostgresStore::new(pool)
+        .with_table(&unique_table())
+        .unwrap();
+    store.migrate().await.unwrap();
+    // Cleaned up through a direct connection: the relayed one is cut during the test.
+    let direct = PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(store.table())
+        .unwrap();
+    run_then_clean(
+        async move {
+            let server = demo_instance(store).await;
+            assert_outage_and_recovery(&server, &relay).await;
+        },
+        drop_table(direct),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_is_503_and_recovers() {
+    let Some(url) = server_url(REDIS.0, REDIS.1, "Redis outage") else {
+        return;
+    };
+    let relay = Relay::start(socket_of(&url, 6379)).await;
+    let store = RedisStore::connect(&through_relay(&url, &relay, 6379))
+        .await
+        .expect("Redis reachable through the relay")
+        .with_prefix(format!("swtest:{}:", random_hex(12)));
+    let server = demo_instance(store).await;
+    assert_outage_and_recovery(&server, &relay).await;
+}

@@ -1,0 +1,217 @@
+//! The MySQL / MariaDB store against a real server: the conformance suite, the SQL checks,
+//! migrations and corrupt rows. Each test uses a table of its own and drops it afterwards.
+//!
+//! Set `SESSIONWARD_TEST_MYSQL=mysql://root@127.0.0.1:3306/test` to run it; under
+//! `CI=true` that URL is the default, and an unreachable server fails the suite.
+
+mod sql_support;
+
+use std::time::Duration;
+
+use sessionward::store::conformance::{self, sample};
+use sessionward::store::{MySqlStore, SessionStore};
+use sessionward::StoreError;
+use sql_support::{run_then_clean, server_url, sql_checks, unique_table};
+
+const VAR: &str = "SESSIONWARD_TEST_MYSQL";
+const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// A store on a table of its own (not migrated yet), or `None` when the suite is skipped.
+async fn store() -> Option<MySqlStore> {
+    let url = server_url(VAR, DEFAULT_URL, "MySQL store suite")?;
+    let store = MySqlStore::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"));
+    Some(store.with_table(&unique_table()).expect("valid table name"))
+}
+
+async fn drop_table(store: MySqlStore) {
+    sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
+        .execute(store.pool())
+        .await
+        .expect("drop the test table");
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
+        .bind(store.table())
+        .execute(store.pool())
+        .await
+        .expect("forget the test table's version");
+    store.pool().close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_conformance_suite_twice() {
+    let Some(store) = store().await else {
+        return;
+    };
+    let s = store.clone();
+    run_then_clean(
+        async move {
+            s.migrate().await.expect("migrate");
+            conformance::run(&s).await;
+            conformance::run(&s).await;
+        },
+        drop_table(store),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_sql_checks() {
+    let Some(store) = store().await else {
+        return;
+    };
+    let s = store.clone();
+    run_then_clean(
+        async move {
+            s.migrate().await.expect("migrate");
+            sql_checks(&s).await;
+        },
+        drop_table(store),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_is_idempotent_versioned_and_indexed() {
+    let Some(store) = store().await else {
+        return;
+    };
+    let s = store.clone();
+    run_then_clean(
+        async move {
+            // Two processes starting at once take turns; a third call changes nothing.
+            let (a, b) = tokio::join!(s.migrate(), s.migrate());
+            a.expect("first concurrent migrate");
+            b.expect("second concurrent migrate");
+            s.migrate().await.expect("migrate again");
+            let version: i32 = sqlx::query_scalar(
+                "SELECT version FROM sessionward_migrations WHERE table_name = ?",
+            )
+            .bind(s.table())
+            .fetch_one(s.pool())
+            .await
+            .expect("version row");
+            assert_eq!(version, 1);
+            let indexes: Vec<(String, String)> = sqlx::query_as(
+                "SELECT CAST(index_name AS CHAR), \
+                 CAST(GROUP_CONCAT(column_name ORDER BY seq_in_index) AS CHAR) \
+                 FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND table_name = ? GROUP BY index_name",
+            )
+            .bind(s.table())
+            .fetch_all(s.pool())
+            .await
+            .expect("indexes");
+            let columns: Vec<&str> = indexes.iter().map(|(_, c)| c.as_str()).collect();
+            for wanted in ["token_hash", "id", "user_name,created_at", "deadline"] {
+                assert!(columns.contains(&wanted), "index on {wanted}: {indexes:?}");
+            }
+
+            // A table migrated by a newer sessionward is refused, not modified.
+            sqlx::query("UPDATE sessionward_migrations SET version = 99 WHERE table_name = ?")
+                .bind(s.table())
+                .execute(s.pool())
+                .await
+                .expect("pretend a newer version");
+            let err = s.migrate().await.expect_err("newer schema refused");
+            assert!(err.to_string().contains("version 99"), "{err}");
+        },
+        drop_table(store),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn table_names_are_validated() {
+    let pool = sqlx::mysql::MySqlPoolOptions::new().connect_lazy(DEFAULT_URL);
+    let pool = pool.expect("a lazy pool connects to nothing");
+    for bad in [
+        "Sessions",
+        "s-1",
+        "1s",
+        "",
+        "s\"; DROP TABLE x; --",
+        "sessionward_migrations",
+    ] {
+        let err = MySqlStore::new(pool.clone())
+            .with_table(bad)
+            .expect_err("invalid name refused");
+        assert_eq!(err.name(), bad);
+    }
+    let store = MySqlStore::new(pool)
+        .with_table("my_sessions_2")
+        .expect("valid");
+    assert_eq!(store.table(), "my_sessions_2");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_backend_error() {
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy("mysql://root@127.0.0.1:1/test")
+        .expect("a lazy pool connects to nothing");
+    let store = MySqlStore::new(pool);
+    let (key, record) = sample(None, Duration::ZERO);
+    let err = store
+        .load(&key)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    let err = store.create(&key, record).await.expect_err("no server");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    let err = store.migrate().await.expect_err("no server");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+/// A row to insert: id, user, data and ip columns.
+type CorruptRow = (
+    &'static [u8],
+    &'static [u8],
+    &'static str,
+    Option<&'static str>,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_rows_are_errors_not_panics() {
+    let Some(store) = store().await else {
+        return;
+    };
+    let s = store.clone();
+    run_then_clean(
+        async move {
+            s.migrate().await.expect("migrate");
+            let insert = format!(
+                "INSERT INTO `{}` (token_hash, id, user_name, data, created_at, last_seen_at,
+                 expires_at, idle_expires_at, deadline, user_agent, ip)
+                 VALUES (?, ?, ?, ?, 0, 0, 4102444800000, 4102444800000, 4102444800000, NULL, ?)",
+                s.table()
+            );
+            // (BINARY(16) pads a short id, so a wrong-length id cannot be stored here.)
+            let cases: [CorruptRow; 4] = [
+                (&[7; 16], b"u", r#"{"a":1}"#, None),
+                (&[8; 16], b"u", r#"{"a":"not json"}"#, None),
+                (&[9; 16], b"u", r#"{"a":"1"}"#, Some("not an ip")),
+                (&[10; 16], b"\xff\xfe", r#"{"a":"1"}"#, None),
+            ];
+            for (id, user, data, ip) in cases {
+                let (key, _) = sample(None, Duration::ZERO);
+                sqlx::query(&insert)
+                    .bind(&key.0[..])
+                    .bind(id)
+                    .bind(user)
+                    .bind(data)
+                    .bind(ip)
+                    .execute(s.pool())
+                    .await
+                    .expect("insert a corrupt row");
+                let loaded = s.load(&key).await;
+                assert!(
+                    matches!(loaded, Err(StoreError::Corrupt(_))),
+                    "id {id:?}, user {user:?}, data {data}, ip {ip:?}: {loaded:?}"
+                );
+            }
+        },
+        drop_table(store),
+    )
+    .await;
+}
