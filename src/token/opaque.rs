@@ -15,6 +15,18 @@ const ID_BYTES: usize = 16;
 /// Length of a public session id in its base64url text form.
 const ID_TEXT_LEN: usize = 22;
 
+/// Which bytes are base64url characters.
+const BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
+
 /// The secret a client presents to prove it holds a session: 32 bytes from the OS CSPRNG, held
 /// in the base64url text form the client sends.
 ///
@@ -31,9 +43,11 @@ impl SessionToken {
     /// text that was never issued simply matches no session.
     pub fn parse(text: &[u8]) -> Option<Self> {
         let text: [u8; TOKEN_TEXT_LEN] = text.try_into().ok()?;
-        text.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            .then_some(Self(text))
+        // A table and no early exit: the compiler turns this into straight-line code.
+        let valid = text
+            .iter()
+            .fold(true, |ok, &b| ok & BASE64URL[usize::from(b)]);
+        valid.then_some(Self(text))
     }
 
     fn from_random(raw: &[u8; TOKEN_BYTES]) -> Self {

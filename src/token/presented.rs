@@ -73,19 +73,20 @@ fn find_cookie(headers: &HeaderMap, name: &str) -> Credential {
     let name = name.as_bytes();
     let mut found: Option<Option<SessionToken>> = None;
     for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|&b| b == b';') {
-            let pair = pair.trim_ascii();
-            let Some(value) = pair
-                .strip_prefix(name)
-                .and_then(|rest| rest.trim_ascii_start().strip_prefix(b"="))
-            else {
-                continue;
+        let bytes = header.as_bytes();
+        // Jump to each occurrence of the name instead of walking every pair: browsers send
+        // every cookie of the site, often hundreds of bytes of them.
+        let candidates =
+            memchr::memchr_iter(name[0], bytes).filter(|&at| bytes[at..].starts_with(name));
+        for at in candidates {
+            let Some(value) = pair_value(bytes, at, name.len()) else {
+                continue; // inside another cookie's name or value
             };
             found = match found {
                 // Two session cookies (cookie tossing from a sibling domain, or a stale path):
                 // trust neither.
                 Some(_) => return Credential::Cookie(None),
-                None => Some(SessionToken::parse(value.trim_ascii())),
+                None => Some(SessionToken::parse(value)),
             };
         }
     }
@@ -93,6 +94,19 @@ fn find_cookie(headers: &HeaderMap, name: &str) -> Credential {
         Some(token) => Credential::Cookie(token),
         None => Credential::Nothing,
     }
+}
+
+/// The value of the pair whose name starts at `at` and is `len` bytes long, if the name stands
+/// at the start of a pair (after the header start or `;` and optional spaces) and is followed
+/// by optional spaces and `=`.
+fn pair_value(bytes: &[u8], at: usize, len: usize) -> Option<&[u8]> {
+    let before = bytes[..at].trim_ascii_end();
+    if !(before.is_empty() || before.ends_with(b";")) {
+        return None;
+    }
+    let rest = bytes[at + len..].trim_ascii_start().strip_prefix(b"=")?;
+    let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+    Some(rest[..end].trim_ascii())
 }
 
 #[cfg(test)]
@@ -186,6 +200,15 @@ mod tests {
             Credential::find(&map, NAME, true),
             Credential::Cookie(Some(_))
         ));
+        // The name inside another cookie's value, or as part of a longer name, is not ours.
+        let map = headers(&[(
+            "cookie",
+            format!("x={NAME}={t}; a{NAME}={t}; {NAME}x={t};{NAME}={t}").as_bytes(),
+        )]);
+        match Credential::find(&map, NAME, true) {
+            Credential::Cookie(Some(found)) => assert_eq!(found.to_text(), t),
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             Credential::find(&HeaderMap::new(), NAME, true),
             Credential::Nothing
