@@ -4,7 +4,8 @@
 Usage: python3 benches/summarize.py [CRITERION_DIR]
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
-script's crate. Reads <dir>/<route>/<stack>/new/estimates.json (mean.point_estimate, in ns),
+script's crate. Reads <dir>/<route>/<stack>/new/estimates.json (median.point_estimate, in ns:
+the median resists the bursts of a shared machine better than the mean),
 so it reports the latest run of each benchmark.
 """
 
@@ -25,11 +26,11 @@ def criterion_dir():
     return os.path.join(target, "criterion")
 
 
-def mean_ns(base, route, stack):
+def median_ns(base, route, stack):
     path = os.path.join(base, route, stack, "new", "estimates.json")
     try:
         with open(path) as f:
-            return json.load(f)["mean"]["point_estimate"]
+            return json.load(f)["median"]["point_estimate"]
     except FileNotFoundError:
         return None
 
@@ -41,7 +42,7 @@ def main():
     print("|---|---:|---:|---:|---:|")
     missing = False
     for route in ROUTES:
-        bare, sw, ts = (mean_ns(base, route, s) for s in STACKS)
+        bare, sw, ts = (median_ns(base, route, s) for s in STACKS)
         if None in (bare, sw, ts):
             missing = True
             print(f"| `/{route}` | (not measured) | | | |")
@@ -51,7 +52,7 @@ def main():
         print(f"| `/{route}` | {bare:,.0f} | {sw:,.0f} (+{sw_added:,.0f}) "
               f"| {ts:,.0f} (+{ts_added:,.0f}) | {ratio} |")
     print()
-    print("Mean time per request (criterion `mean.point_estimate`), in-process through "
+    print("Median time per request (criterion `median.point_estimate`), in-process through "
           "`Router::oneshot` on a tokio current-thread runtime; `cargo bench --bench requests`.")
     return 1 if missing else 0
 

@@ -1,0 +1,647 @@
+//! Per-request cost of a session layer over a real store, in process: sessionward against
+//! tower-sessions, store by store, in one run.
+//!
+//! The same three routes as `benches/requests.rs`:
+//!
+//! | route  | what the handler does                                   |
+//! |--------|---------------------------------------------------------|
+//! | `/r`   | reads one `u64` (key `"n"`) and returns it              |
+//! | `/rw`  | reads the counter, adds 1, writes it back               |
+//! | `/new` | creates a session by inserting one small value          |
+//!
+//! each through two stacks per store (benchmark ids `<store>/<route>/<stack>`):
+//!
+//! | store      | `sessionward`                          | `tower-sessions` 0.14 with                  |
+//! |------------|----------------------------------------|---------------------------------------------|
+//! | `redis`    | [`RedisStore`](sessionward::store::RedisStore)       | `tower-sessions-redis-store` 0.16 (`fred` 10) |
+//! | `postgres` | [`PostgresStore`](sessionward::store::PostgresStore) | `tower-sessions-sqlx-store` 0.15 `PostgresStore` |
+//! | `mysql`    | [`MySqlStore`](sessionward::store::MySqlStore)       | `tower-sessions-sqlx-store` 0.15 `MySqlStore` |
+//! | `sqlite`   | [`SqliteStore`](sessionward::store::SqliteStore)     | `tower-sessions-sqlx-store` 0.15 `SqliteStore` |
+//!
+//! **Why tower-sessions 0.14 and not 0.15** (the version `benches/requests.rs` measures): the
+//! current tower-sessions is 0.15, but its Redis store (`tower-sessions-redis-store` 0.16) and
+//! its sqlx stores (`tower-sessions-sqlx-store` 0.15) implement the `SessionStore` trait of
+//! `tower-sessions-core` 0.14, so they plug into tower-sessions 0.14 only. This bench therefore
+//! uses tower-sessions 0.14 (the dev-dependency `tower-sessions-014`) with those stores: the
+//! newest combination that exists.
+//!
+//! Setup:
+//!
+//! * servers: `SESSIONWARD_TEST_POSTGRES`, `SESSIONWARD_TEST_MYSQL`, `SESSIONWARD_TEST_REDIS`
+//!   when set, else `postgres://postgres@127.0.0.1:5432/test`, `mysql://root@127.0.0.1:3306/test`
+//!   and `redis://127.0.0.1:6379`. A store whose server cannot be reached (or whose setup fails)
+//!   is skipped with a line on stderr; the others still run.
+//! * PostgreSQL, MariaDB/MySQL: each stack connects as its documentation shows, which gives
+//!   both sqlx's default pool (up to 10 connections, a ping before every acquire):
+//!   sessionward through `PostgresStore::connect` / `MySqlStore::connect`, on a table of its own
+//!   (`with_table` + `migrate`); tower-sessions through `PgPool::connect` / `MySqlPool::connect`,
+//!   on a schema (PostgreSQL) or database (MariaDB) of its own (`with_schema_name` + `migrate`).
+//! * SQLite: one temp file per stack. sessionward through `SqliteStore::open`; tower-sessions
+//!   over a pool opened with the same
+//!   [`SqliteStore::connect_options`](sessionward::store::SqliteStore::connect_options) (WAL,
+//!   `synchronous = NORMAL`), so the two differ only in what they do per request.
+//! * Redis: sessionward's `RedisStore::connect` under a prefix of its own; tower-sessions' store
+//!   over one `fred` client (its keys are bare session ids, so the bench remembers the ids it
+//!   created and deletes exactly those).
+//! * tower-sessions runs with `with_secure(false)` (as in `benches/requests.rs`) and
+//!   `Expiry::OnInactivity(30 min)`, sessionward's default idle timeout; without `always_save`
+//!   that writes nothing more per request, and its Redis keys then expire by themselves.
+//!
+//! `/r` and `/rw` send the cookie of a session created beforehand. `/new` sends no cookie; after
+//! every sample (outside the measured time) the store is emptied of what the sample created, so
+//! every sample starts from the same, nearly empty store. Everything the bench created (tables,
+//! schemas, migration rows, keys, files) is removed at the end.
+//!
+//! Every request goes through `Router::oneshot` on a tokio current-thread runtime, one at a
+//! time, and its body is read. Run with `cargo bench --bench stores`, then
+//! `python3 benches/summarize_stores.py` for a Markdown table.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
+use sqlx::mysql::MySqlPool;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+
+/// Sends one GET through `app` (a clone of it, as `oneshot` consumes the service), reads the
+/// whole body, and returns the status, the first `Set-Cookie` as `name=value`, and the body.
+async fn send(
+    app: &Router,
+    path: &str,
+    cookie: Option<&HeaderValue>,
+) -> (StatusCode, Option<HeaderValue>, Bytes) {
+    let mut req = Request::get(path);
+    if let Some(cookie) = cookie {
+        req = req.header(COOKIE, cookie.clone());
+    }
+    let req = req.body(Body::empty()).expect("valid request");
+    let res = app.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let set_cookie = res.headers().get(SET_COOKIE).map(|v| {
+        let pair = v
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        HeaderValue::from_bytes(pair).expect("a cookie pair is a valid header value")
+    });
+    let body = to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body readable");
+    (status, set_cookie, body)
+}
+
+// ---- the two stacks, over any store -----------------------------------------------------------
+
+fn sessionward<S: sessionward::store::SessionStore>(store: S) -> Router {
+    use sessionward::{Session, SessionError, SessionLayer};
+
+    async fn read(session: Session) -> Result<String, SessionError> {
+        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, SessionError> {
+        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
+        session.insert("n", &n).await?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, SessionError> {
+        session.insert("n", &0u64).await?;
+        Ok("created")
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(SessionLayer::new(store))
+        // As `axum::serve` does: turn handlers into routes once, not on every request.
+        .with_state(())
+}
+
+fn tower_sessions<S>(store: S) -> Router
+where
+    S: tower_sessions_014::SessionStore + Clone,
+{
+    use tower_sessions_014::cookie::time::Duration as CookieDuration;
+    use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
+
+    fn fail(_: tower_sessions_014::session::Error) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    async fn read(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
+        session.insert("n", n).await.map_err(fail)?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, StatusCode> {
+        session.insert("n", 0u64).await.map_err(fail)?;
+        Ok("created")
+    }
+    let layer = SessionManagerLayer::new(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(layer)
+        .with_state(())
+}
+
+// ---- stores: setup, emptying between samples, teardown ----------------------------------------
+
+const STACKS: [&str; 2] = ["sessionward", "tower-sessions"];
+
+#[derive(Clone, Copy)]
+enum Store {
+    Redis,
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Store {
+    const ALL: [Store; 4] = [Store::Redis, Store::Postgres, Store::MySql, Store::Sqlite];
+
+    fn name(self) -> &'static str {
+        match self {
+            Store::Redis => "redis",
+            Store::Postgres => "postgres",
+            Store::MySql => "mysql",
+            Store::Sqlite => "sqlite",
+        }
+    }
+
+    /// The server's URL, from the environment variable the store tests use, else the local
+    /// default (`None` for SQLite, which needs no server).
+    fn url(self) -> Option<String> {
+        let (var, default) = match self {
+            Store::Redis => ("SESSIONWARD_TEST_REDIS", "redis://127.0.0.1:6379"),
+            Store::Postgres => (
+                "SESSIONWARD_TEST_POSTGRES",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            Store::MySql => ("SESSIONWARD_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"),
+            Store::Sqlite => return None,
+        };
+        Some(
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned()),
+        )
+    }
+}
+
+/// One stack over one store, ready to serve.
+struct Stack {
+    name: &'static str,
+    app: Router,
+    cleanup: Cleanup,
+}
+
+/// What a stack created in its store, and how to remove it.
+enum Cleanup {
+    /// A table (sessionward) or schema (tower-sessions): emptied with `truncate`, removed with
+    /// `teardown`.
+    Postgres {
+        pool: PgPool,
+        truncate: String,
+        teardown: Vec<String>,
+    },
+    MySql {
+        pool: MySqlPool,
+        truncate: String,
+        teardown: Vec<String>,
+    },
+    /// A temp file of its own: emptied with `truncate`, deleted at the end.
+    Sqlite {
+        pool: SqlitePool,
+        truncate: String,
+        file: PathBuf,
+    },
+    /// sessionward's keys: everything under a prefix of this run's own.
+    RedisPrefix {
+        conn: redis::aio::MultiplexedConnection,
+        pattern: String,
+    },
+    /// tower-sessions' keys: the bare session ids, known from the cookies of the responses.
+    RedisIds {
+        conn: redis::aio::MultiplexedConnection,
+    },
+}
+
+type Fallible<T> = Result<T, String>;
+
+/// `what: e`, the message of a failed setup or cleanup step.
+fn err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+impl Cleanup {
+    /// Removes the sessions created so far; `cookies` are the cookies the stack sent back.
+    async fn empty(&self, cookies: &[HeaderValue]) -> Fallible<()> {
+        match self {
+            Cleanup::Postgres { pool, truncate, .. } => {
+                sqlx::query(truncate).execute(pool).await.map(drop)
+            }
+            Cleanup::MySql { pool, truncate, .. } => {
+                sqlx::query(truncate).execute(pool).await.map(drop)
+            }
+            Cleanup::Sqlite { pool, truncate, .. } => {
+                sqlx::query(truncate).execute(pool).await.map(drop)
+            }
+            Cleanup::RedisPrefix { conn, pattern } => return delete_matching(conn, pattern).await,
+            Cleanup::RedisIds { conn } => {
+                let keys: Vec<&[u8]> = cookies
+                    .iter()
+                    .filter_map(|c| c.as_bytes().strip_prefix(b"id="))
+                    .collect();
+                return delete_keys(conn, &keys).await;
+            }
+        }
+        .map_err(|e| err("emptying the store", e))
+    }
+
+    /// Removes everything the stack created: sessions, tables, schemas, migration rows, files.
+    async fn teardown(self, cookies: &[HeaderValue]) -> Fallible<()> {
+        let emptied = self.empty(cookies).await;
+        let dropped = self.drop_objects().await;
+        emptied.and(dropped)
+    }
+
+    /// Drops the tables, schemas and migration rows, or deletes the file (nothing for Redis,
+    /// which [`empty`](Self::empty) cleans), and closes the pool.
+    async fn drop_objects(&self) -> Fallible<()> {
+        match self {
+            Cleanup::Postgres { pool, teardown, .. } => {
+                let mut result = Ok(());
+                for statement in teardown {
+                    let done = sqlx::query(statement).execute(pool).await;
+                    result = result.and(done.map(drop).map_err(|e| err(statement, e)));
+                }
+                pool.close().await;
+                result
+            }
+            Cleanup::MySql { pool, teardown, .. } => {
+                let mut result = Ok(());
+                for statement in teardown {
+                    let done = sqlx::query(statement).execute(pool).await;
+                    result = result.and(done.map(drop).map_err(|e| err(statement, e)));
+                }
+                pool.close().await;
+                result
+            }
+            Cleanup::Sqlite { pool, file, .. } => {
+                pool.close().await;
+                remove_sqlite_files(file);
+                Ok(())
+            }
+            Cleanup::RedisPrefix { .. } | Cleanup::RedisIds { .. } => Ok(()),
+        }
+    }
+}
+
+fn remove_sqlite_files(file: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut path = file.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+async fn delete_keys(conn: &redis::aio::MultiplexedConnection, keys: &[&[u8]]) -> Fallible<()> {
+    let mut conn = conn.clone();
+    for chunk in keys.chunks(1000) {
+        redis::cmd("UNLINK")
+            .arg(chunk)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map_err(|e| err("UNLINK", e))?;
+    }
+    Ok(())
+}
+
+async fn delete_matching(conn: &redis::aio::MultiplexedConnection, pattern: &str) -> Fallible<()> {
+    let mut conn = conn.clone();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| err("SCAN", e))?;
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        delete_keys(&conn, &keys).await?;
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// A tag no other run uses, for table, schema, prefix and file names.
+fn run_tag() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{:012x}",
+        (nanos as u64 ^ u64::from(std::process::id())) & 0xffff_ffff_ffff
+    )
+}
+
+/// Passes a migration's outcome on; on failure first removes what the migration created.
+async fn migrate<E: std::fmt::Display>(result: Result<(), E>, cleanup: &Cleanup) -> Fallible<()> {
+    let Err(e) = result else { return Ok(()) };
+    let _ = cleanup.drop_objects().await;
+    Err(err("migrate", e))
+}
+
+/// Sets up `stack` over `store`. Every name carries `tag`.
+async fn setup(store: Store, stack: &'static str, tag: &str) -> Fallible<Stack> {
+    let url = store.url();
+    let url = url.as_deref().unwrap_or_default();
+    let sw = stack == "sessionward";
+    let (app, cleanup) = match store {
+        Store::Redis => {
+            let raw = redis::Client::open(url)
+                .map_err(|e| err("Redis URL", e))?
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|e| err("connecting to Redis", e))?;
+            if sw {
+                let prefix = format!("swbench:{tag}:");
+                let store = sessionward::store::RedisStore::connect(url)
+                    .await
+                    .map_err(|e| err("RedisStore::connect", e))?
+                    .with_prefix(prefix.clone());
+                let pattern = format!("{prefix}*");
+                (
+                    sessionward(store),
+                    Cleanup::RedisPrefix { conn: raw, pattern },
+                )
+            } else {
+                use tower_sessions_redis_store::fred::prelude::{Client, ClientLike, Config};
+                let config = Config::from_url(url).map_err(|e| err("fred config", e))?;
+                let client = Client::new(config, None, None, None);
+                client.init().await.map_err(|e| err("connecting fred", e))?;
+                let store = tower_sessions_redis_store::RedisStore::new(client);
+                (tower_sessions(store), Cleanup::RedisIds { conn: raw })
+            }
+        }
+        Store::Postgres if sw => {
+            // The store's own constructor (its default pool), a table of its own.
+            let store = sessionward::store::PostgresStore::connect(url)
+                .await
+                .map_err(|e| err("connecting to PostgreSQL", e))?;
+            let table = format!("sw_bench_{tag}");
+            let store = store.with_table(&table).map_err(|e| err("with_table", e))?;
+            let cleanup = Cleanup::Postgres {
+                pool: store.pool().clone(),
+                truncate: format!(r#"TRUNCATE "{table}""#),
+                teardown: vec![
+                    format!(r#"DROP TABLE IF EXISTS "{table}""#),
+                    format!("DELETE FROM sessionward_migrations WHERE table_name = '{table}'"),
+                ],
+            };
+            migrate(store.migrate().await, &cleanup).await?;
+            (sessionward(store), cleanup)
+        }
+        Store::Postgres => {
+            // As tower-sessions-sqlx-store documents it: `PgPool::connect`, then the store.
+            let pool = PgPool::connect(url)
+                .await
+                .map_err(|e| err("connecting to PostgreSQL", e))?;
+            let schema = format!("ts_bench_{tag}");
+            let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone())
+                .with_schema_name(&schema)?;
+            let cleanup = Cleanup::Postgres {
+                pool,
+                truncate: format!(r#"TRUNCATE "{schema}"."session""#),
+                teardown: vec![format!(r#"DROP SCHEMA IF EXISTS "{schema}" CASCADE"#)],
+            };
+            migrate(store.migrate().await, &cleanup).await?;
+            (tower_sessions(store), cleanup)
+        }
+        Store::MySql if sw => {
+            let store = sessionward::store::MySqlStore::connect(url)
+                .await
+                .map_err(|e| err("connecting to MySQL", e))?;
+            let table = format!("sw_bench_{tag}");
+            let store = store.with_table(&table).map_err(|e| err("with_table", e))?;
+            let cleanup = Cleanup::MySql {
+                pool: store.pool().clone(),
+                truncate: format!("TRUNCATE TABLE `{table}`"),
+                teardown: vec![
+                    format!("DROP TABLE IF EXISTS `{table}`"),
+                    format!("DELETE FROM sessionward_migrations WHERE table_name = '{table}'"),
+                ],
+            };
+            migrate(store.migrate().await, &cleanup).await?;
+            (sessionward(store), cleanup)
+        }
+        Store::MySql => {
+            let pool = MySqlPool::connect(url)
+                .await
+                .map_err(|e| err("connecting to MySQL", e))?;
+            let schema = format!("ts_bench_{tag}");
+            let store = tower_sessions_sqlx_store::MySqlStore::new(pool.clone())
+                .with_schema_name(&schema)?;
+            let cleanup = Cleanup::MySql {
+                pool,
+                truncate: format!("TRUNCATE TABLE `{schema}`.`session`"),
+                teardown: vec![format!("DROP DATABASE IF EXISTS `{schema}`")],
+            };
+            migrate(store.migrate().await, &cleanup).await?;
+            (tower_sessions(store), cleanup)
+        }
+        Store::Sqlite => {
+            let file = std::env::temp_dir().join(format!("sessionward-bench-{tag}-{stack}.db"));
+            if sw {
+                // `open` creates the file with `connect_options` and migrates the default table.
+                let store = sessionward::store::SqliteStore::open(&file)
+                    .await
+                    .map_err(|e| err("opening SQLite", e))?;
+                let cleanup = Cleanup::Sqlite {
+                    pool: store.pool().clone(),
+                    truncate: format!(r#"DELETE FROM "{}""#, store.table()),
+                    file,
+                };
+                (sessionward(store), cleanup)
+            } else {
+                // The same connection options (WAL, `synchronous = NORMAL`) as sessionward's.
+                let pool = SqlitePool::connect_with(
+                    sessionward::store::SqliteStore::connect_options(&file),
+                )
+                .await
+                .map_err(|e| err("opening SQLite", e))?;
+                let store = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
+                let cleanup = Cleanup::Sqlite {
+                    pool,
+                    truncate: r#"DELETE FROM "tower_sessions""#.to_owned(),
+                    file,
+                };
+                migrate(store.migrate().await, &cleanup).await?;
+                (tower_sessions(store), cleanup)
+            }
+        }
+    };
+    Ok(Stack {
+        name: stack,
+        app,
+        cleanup,
+    })
+}
+
+/// Creates a session through `/new` and returns its cookie, after checking that `/r` and `/rw`
+/// see and keep it.
+async fn verify(app: &Router) -> Fallible<HeaderValue> {
+    let (status, cookie, body) = send(app, "/new", None).await;
+    if status != StatusCode::OK || &body[..] != b"created" {
+        return Err(format!("/new answered {status} {body:?}"));
+    }
+    let cookie = cookie.ok_or("/new set no cookie")?;
+    for (path, want) in [("/r", "0"), ("/rw", "1"), ("/rw", "2"), ("/r", "2")] {
+        let (status, _, body) = send(app, path, Some(&cookie)).await;
+        if status != StatusCode::OK || &body[..] != want.as_bytes() {
+            return Err(format!(
+                "{path} answered {status} {body:?}, expected {want}"
+            ));
+        }
+    }
+    Ok(cookie)
+}
+
+// ---- the benchmarks ---------------------------------------------------------------------------
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn configure<'a>(c: &'a mut Criterion, group: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(group);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    group
+}
+
+/// Sets up both stacks over `store`, or explains why not (and removes what was set up).
+fn prepare(rt: &Runtime, store: Store, tag: &str) -> Fallible<Vec<(Stack, HeaderValue)>> {
+    rt.block_on(async {
+        let mut ready: Vec<(Stack, HeaderValue)> = Vec::new();
+        for name in STACKS {
+            let result = tokio::time::timeout(Duration::from_secs(15), setup(store, name, tag))
+                .await
+                .unwrap_or_else(|_| Err("no connection within 15 s".to_owned()));
+            let checked = match result {
+                Ok(stack) => match verify(&stack.app).await {
+                    Ok(cookie) => Ok((stack, cookie)),
+                    Err(e) => {
+                        let _ = stack.cleanup.teardown(&[]).await;
+                        Err(format!("{name} failed its check: {e}"))
+                    }
+                },
+                Err(e) => Err(format!("{name}: {e}")),
+            };
+            match checked {
+                Ok(pair) => ready.push(pair),
+                Err(e) => {
+                    for (stack, cookie) in ready {
+                        let _ = stack.cleanup.teardown(&[cookie]).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(ready)
+    })
+}
+
+fn stores(c: &mut Criterion) {
+    let rt = runtime();
+    let tag = run_tag();
+    for store in Store::ALL {
+        let stacks = match prepare(&rt, store, &tag) {
+            Ok(stacks) => stacks,
+            Err(e) => {
+                eprintln!("skipped: {} ({e})", store.name());
+                continue;
+            }
+        };
+        let mut group = configure(c, store.name());
+
+        // `/r` and `/rw`: the session made by `verify`, its cookie sent on every request.
+        for route in ["r", "rw"] {
+            let path = format!("/{route}");
+            for (stack, cookie) in &stacks {
+                group.bench_function(BenchmarkId::new(route, stack.name), |b| {
+                    b.to_async(&rt).iter(|| async {
+                        let (status, _, body) = send(&stack.app, &path, Some(cookie)).await;
+                        debug_assert_eq!(status, StatusCode::OK);
+                        black_box(body)
+                    })
+                });
+            }
+        }
+
+        // `/new`: no cookie, one session created per request; the store is emptied of them
+        // after each sample, outside the measured time.
+        for (stack, _) in &stacks {
+            group.bench_function(BenchmarkId::new("new", stack.name), |b| {
+                b.to_async(&rt).iter_custom(|iters| async move {
+                    let mut created = Vec::with_capacity(usize::try_from(iters).unwrap_or(0));
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let (status, cookie, body) = send(&stack.app, "/new", None).await;
+                        debug_assert_eq!(status, StatusCode::OK);
+                        created.extend(cookie);
+                        black_box(body);
+                    }
+                    let elapsed = start.elapsed();
+                    if let Err(e) = stack.cleanup.empty(&created).await {
+                        eprintln!("warning: {}/{}: {e}", store.name(), stack.name);
+                    }
+                    elapsed
+                })
+            });
+        }
+        group.finish();
+
+        rt.block_on(async {
+            for (stack, cookie) in stacks {
+                let Stack { name, app, cleanup } = stack;
+                drop(app);
+                if let Err(e) = cleanup.teardown(&[cookie]).await {
+                    eprintln!("warning: cleaning up {}/{name}: {e}", store.name());
+                }
+            }
+        });
+    }
+}
+
+criterion_group!(benches, stores);
+criterion_main!(benches);

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Markdown table of `cargo bench --bench stores`: sessionward against tower-sessions, per store.
+
+Usage: python3 benches/summarize_stores.py [CRITERION_DIR]
+
+CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
+script's crate. Reads <dir>/<store>/<route>/<stack>/new/estimates.json (mean.point_estimate, in
+ns), so it reports the latest run of each benchmark. Requests per second are 1e9 / mean ns: the
+bench sends one request at a time from a single in-process client, so this is the inverse of
+the mean latency, not a server's throughput under concurrent load.
+
+Exits 1 if a benchmark of the table is missing (a store skipped, or the bench not run).
+"""
+
+import json
+import os
+import sys
+
+STORES = ["redis", "postgres", "mysql", "sqlite"]
+ROUTES = ["r", "rw", "new"]
+STACKS = ["sessionward", "tower-sessions"]
+TARGET = 1.2
+COMMAND = "cargo bench --bench stores && python3 benches/summarize_stores.py"
+
+
+def criterion_dir():
+    if len(sys.argv) > 1:
+        return sys.argv[1]
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "target"
+    )
+    return os.path.join(target, "criterion")
+
+
+def mean_ns(base, store, route, stack):
+    path = os.path.join(base, store, route, stack, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["mean"]["point_estimate"]
+    except FileNotFoundError:
+        return None
+
+
+def rate(ns):
+    return "(not measured)" if ns is None else f"{1e9 / ns:,.0f}"
+
+
+def main():
+    base = criterion_dir()
+    print("| store | route | sessionward req/s | tower-sessions req/s "
+          "| ratio (sessionward ÷ tower-sessions) |")
+    print("|---|---|---:|---:|---:|")
+    missing = False
+    for store in STORES:
+        for route in ROUTES:
+            sw, ts = (mean_ns(base, store, route, s) for s in STACKS)
+            if sw is None or ts is None:
+                missing = True
+            if sw is None or ts is None:
+                ratio = "n/a"
+            else:
+                r = ts / sw  # (1e9 / sw) / (1e9 / ts)
+                ratio = f"**{r:.2f}×**" if r >= TARGET else f"{r:.2f}× (below {TARGET}×)"
+            print(f"| {store} | `/{route}` | {rate(sw)} | {rate(ts)} | {ratio} |")
+    print()
+    print("Requests per second = 1e9 / criterion's mean time per request (`mean.point_estimate`): "
+          "one in-process client sending one request at a time through `Router::oneshot` on a "
+          "tokio current-thread runtime, so it is the inverse of the mean latency, store round "
+          f"trips included. Target: ratio ≥ {TARGET}. tower-sessions 0.14 with "
+          "tower-sessions-redis-store 0.16 and tower-sessions-sqlx-store 0.15 (the newest "
+          "versions of those stores). Command: `" + COMMAND + "`.")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

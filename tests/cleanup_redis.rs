@@ -1,0 +1,92 @@
+//! The background cleanup task works with the Redis store too (standalone and Cluster): expired
+//! sessions still present are purged, live ones kept. (The SQL stores' suites test the same.)
+
+#[allow(dead_code)] // the suites use different parts
+#[path = "redis_support/mod.rs"]
+mod redis_support;
+
+use std::time::{Duration, SystemTime};
+
+use sessionward::store::conformance::sample;
+use sessionward::store::{spawn_cleanup, RedisStore, SessionQuery, SessionState, SessionStore};
+
+async fn purges_expired_keeps_live(store: RedisStore) {
+    let now = SystemTime::now();
+    let (live_key, live) = sample(None, Duration::ZERO);
+    store.create(&live_key, live).await.unwrap();
+    let mut expired = Vec::new();
+    for _ in 0..3 {
+        let (key, mut record) = sample(None, Duration::from_secs(60));
+        record.idle_expires_at = now - Duration::from_secs(1);
+        store.create(&key, record).await.unwrap();
+        expired.push(key);
+    }
+    let listed = |state| SessionQuery {
+        state,
+        user: None,
+        now: SystemTime::now(),
+        offset: 0,
+        limit: usize::MAX,
+    };
+    assert_eq!(
+        store
+            .query(&listed(SessionState::Expired))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let cleanup = spawn_cleanup(store.clone(), Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    cleanup.abort();
+    assert!(
+        store
+            .query(&listed(SessionState::Expired))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the task purged every expired session"
+    );
+    for key in &expired {
+        assert!(store.load(key).await.unwrap().is_none());
+    }
+    assert!(
+        store.load(&live_key).await.unwrap().is_some(),
+        "the live session is kept"
+    );
+    assert_eq!(
+        store
+            .query(&listed(SessionState::Active))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.delete(&live_key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone() {
+    let Some(url) = redis_support::standalone_url() else {
+        return;
+    };
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(redis_support::unique_prefix("cleanup"));
+    purges_expired_keeps_live(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster() {
+    let Some(ports) = redis_support::cluster_ports() else {
+        return;
+    };
+    let cluster = redis_support::Cluster::start(ports);
+    let store = RedisStore::connect_cluster(&cluster.urls())
+        .await
+        .unwrap()
+        .with_prefix(redis_support::unique_prefix("cleanup"));
+    purges_expired_keeps_live(store).await;
+}
