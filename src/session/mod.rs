@@ -15,6 +15,10 @@ use crate::layer::Shared;
 use crate::store::{SessionData, SessionPatch, SessionRecord};
 use crate::token::{generate, generate_token, Credential, SessionId, SessionToken, TokenHash};
 
+mod outcome;
+
+pub(crate) use outcome::{CookieAction, Outcome, Write};
+
 /// The session of the current request, put in the request extensions by
 /// [`SessionLayer`](crate::SessionLayer) and extracted in handlers as `session: Session`.
 ///
@@ -122,23 +126,6 @@ impl State {
         taken.merge(later);
         self.patch = taken;
     }
-}
-
-/// What the layer must do once the handler has answered.
-pub(crate) struct Outcome {
-    pub(crate) write: Option<Write>,
-    pub(crate) cookie: CookieAction,
-}
-
-pub(crate) enum Write {
-    Create(TokenHash, SessionRecord),
-    Update(TokenHash, SessionPatch),
-}
-
-pub(crate) enum CookieAction {
-    Keep,
-    Set(SessionToken, std::time::Duration),
-    Clear,
 }
 
 impl Session {
@@ -540,67 +527,6 @@ impl Session {
                 .map(|ua| ua.chars().take(256).collect()),
             ip: client.ip,
         }
-    }
-
-    /// Decides the write and the cookie once the handler has answered. Consumes the pending
-    /// changes, so a second call does nothing.
-    pub(crate) fn outcome(&self) -> Outcome {
-        let mut state = self.state();
-        let state = &mut *state;
-        let loaded = state.load == Load::Done;
-        let mut outcome = Outcome {
-            write: None,
-            cookie: if state.cleared {
-                CookieAction::Clear
-            } else {
-                CookieAction::Keep
-            },
-        };
-        if !loaded {
-            return outcome;
-        }
-        let now = state.now.unwrap_or_else(SystemTime::now);
-        let Some(record) = state.record.as_mut() else {
-            return outcome;
-        };
-        let cookie_max_age = record.expires_at.duration_since(now).unwrap_or_default();
-        if !state.persisted {
-            // Never store an empty anonymous session (a key inserted and removed again).
-            let Some(token) = state.pending_token.take() else {
-                return outcome;
-            };
-            if record.user.is_none() && record.data.is_empty() {
-                return outcome;
-            }
-            let key = token.hash();
-            // The request is over: the record moves to the store rather than being copied.
-            let record = state.record.take().expect("checked above");
-            outcome.write = Some(Write::Create(key, record));
-            state.key = Some(key);
-            state.persisted = true;
-            state.issued = Some(token);
-        } else {
-            let renew = now
-                .duration_since(record.last_seen_at)
-                .is_ok_and(|since| since >= self.inner.shared.config.renewal_interval());
-            if renew {
-                let idle = (now + self.inner.shared.config.idle_timeout).min(record.expires_at);
-                state.patch.last_seen_at = Some(now);
-                state.patch.idle_expires_at = Some(idle);
-                record.last_seen_at = now;
-                record.idle_expires_at = idle;
-            }
-            if !state.patch.is_empty() {
-                let key = state.key.expect("a persisted session has a key");
-                outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
-            }
-        }
-        if self.inner.presented != Presented::Bearer {
-            if let Some(token) = state.issued.take() {
-                outcome.cookie = CookieAction::Set(token, cookie_max_age);
-            }
-        }
-        outcome
     }
 }
 
