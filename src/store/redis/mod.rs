@@ -82,7 +82,7 @@ const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_milli
 ///
 /// | operation | steps |
 /// |---|---|
-/// | `create` | 1. `SET` token index `NX` (taken: [`Conflict`](StoreError::Conflict)); 2. user index `ZADD`; 3. script: refuse if the record exists (then the index from 1 is dropped, `Conflict`), else `HSET` every field and `PEXPIRE` |
+/// | `create` | standalone: user index `ZADD` (signed-in sessions only), then one script: refuse if the record exists or the token index is taken ([`Conflict`](StoreError::Conflict)), else `SET` the index and `HSET` every field, both with the TTL; cluster: 1. `SET` token index `NX` (taken: `Conflict`); 2. user index `ZADD`; 3. script: refuse if the record exists (then the index from 1 is dropped, `Conflict`), else `HSET` every field and `PEXPIRE` |
 /// | `load` | standalone: one script reads the index and the record; cluster: `GET` index, then `HGETALL` record. The record counts only if its `t` is this token hash |
 /// | `update` | standalone: one script resolves the index, compares `t`, applies the patch field by field and moves the TTLs of the record and the index; cluster: `GET` index, the same script on the record's slot, then `PEXPIRE` of the index when a deadline moved. A patch that sets a user first adds the id to that user's index |
 /// | `rotate` | 1. `GET` old index; 2. `SET` new index `NX` (taken: `Conflict`, nothing changed); 3. script on the record: compare-and-set `t` from old to new and apply the patch (the old token is dead from this instant; `false` if the session is gone or was rotated by someone else); 4. on success `DEL` the old index and set the new index's TTL, on failure `DEL` the new index |
@@ -95,7 +95,8 @@ const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_milli
 ///
 /// Round trips: `load` 1 on a single server, 2 on a cluster (the token index and the record
 /// live in different slots); `update` 1 on a single server, 2 on a cluster (3 when a deadline
-/// moves); `create` 2 (3 with a user); `rotate` 4 (5 with a user).
+/// moves); `create` 1 on a single server and 2 on a cluster (one more with a user); `rotate` 4
+/// (5 with a user).
 ///
 /// The single-server `load` and `update` scripts read a key they compute from the index (not
 /// one passed in `KEYS`), which a single Redis allows; a proxy that routes scripts by their

@@ -8,7 +8,7 @@ use redis::Value;
 use super::codec::{self, decode, int, millis};
 use super::conn::{backend, unexpected, Conn, Scan};
 use super::keys::Kind;
-use super::scripts::{CREATE, LOAD_STANDALONE};
+use super::scripts::{CREATE, CREATE_STANDALONE, LOAD_STANDALONE};
 use super::steps::{corrupt_index, cover_ms, newest_first, now_ms, parse_id, ttl_ms, PatchCall};
 use super::{RedisStore, BATCH, EXPIRED_RETENTION_MS};
 use crate::error::StoreError;
@@ -20,6 +20,27 @@ impl SessionStore for RedisStore {
         let now = now_ms();
         let ttl = ttl_ms(millis(record.deadline()), now);
         let token_key = self.keys.token(key);
+        if let Conn::Standalone(_) = &self.conn {
+            // One round trip: the index claim and the record in one script (a single server
+            // has no slots to keep apart). The user index still comes first, as below.
+            if let Some(user) = &record.user {
+                self.index_user(user, &record.id, cover_ms(millis(record.expires_at), now))
+                    .await?;
+            }
+            let mut call = CREATE_STANDALONE.prepare_invoke();
+            call.key(&token_key)
+                .key(self.keys.record(&record.id))
+                .arg(ttl)
+                .arg(record.id.to_string());
+            for (field, value) in codec::encode(key.to_hex(), &record) {
+                call.arg(field).arg(value);
+            }
+            return match int(self.invoke(&call).await?) {
+                Some(1) => Ok(()),
+                Some(0 | -1) => Err(StoreError::Conflict),
+                _ => Err(unexpected("create")),
+            };
+        }
         let claimed = self
             .query_cmd(
                 redis::cmd("SET")

@@ -14,6 +14,24 @@ use redis::Script;
 ///
 /// `KEYS[1]` record; `ARGV[1]` TTL (ms); `ARGV[2..]` field, value pairs.
 /// Returns 1, or 0 when the record exists.
+/// Creates a session on a single server in one round trip: refuses (0) if the record exists,
+/// refuses (-1) if the token index is taken, else claims the index and writes every field, both
+/// with the TTL. `KEYS[1]` token index, `KEYS[2]` record (different slots: standalone only).
+/// `ARGV`: 1 TTL (ms); 2 the public id; 3.. field, value pairs.
+pub(super) static CREATE_STANDALONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then return -1 end
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
+",
+    )
+});
+
 pub(super) static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
