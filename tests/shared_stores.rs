@@ -298,12 +298,10 @@ async fn postgres_outage_is_503_and_recovers() {
         return;
     };
     let relay = Relay::start(socket_of(&url, 5432)).await;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(2))
-        .connect(&through_relay(&url, &relay, 5432))
+    // The store's own pool: idle connections are pinged, checkouts wait at most 3 s.
+    let store = PostgresStore::connect(&through_relay(&url, &relay, 5432))
         .await
-        .expect("PostgreSQL reachable through the relay");
-    let store = PostgresStore::new(pool)
+        .expect("PostgreSQL reachable through the relay")
         .with_table(&unique_table())
         .unwrap();
     store.migrate().await.unwrap();

@@ -111,7 +111,10 @@ impl MySqlStore {
     /// # Errors
     /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = MySqlPool::connect(url).await.map_err(StoreError::backend)?;
+        let pool = sql::pool_options()
+            .connect(url)
+            .await
+            .map_err(StoreError::backend)?;
         Ok(Self::new(pool))
     }
 

@@ -104,7 +104,10 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPool::connect(url).await.map_err(StoreError::backend)?;
+        let pool = sql::pool_options()
+            .connect(url)
+            .await
+            .map_err(StoreError::backend)?;
         Ok(Self::new(pool))
     }
 

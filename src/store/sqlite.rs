@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use sqlx::query::Query;
 use sqlx::sqlite::{
-    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow,
+    SqliteSynchronous,
 };
 
 use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
@@ -122,7 +122,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Backend`] if the file cannot be opened or created, or the migration fails.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let pool = SqlitePoolOptions::new()
+        let pool = sql::pool_options()
             .connect_with(Self::connect_options(path))
             .await
             .map_err(StoreError::backend)?;
