@@ -342,6 +342,30 @@ pub(crate) fn newer_schema(table: &str, found: i64, supported: i64) -> StoreErro
     ))
 }
 
+/// Pool settings for the pools the stores open themselves (`connect`, `open`).
+///
+/// sqlx pings a connection before every checkout by default: a whole round trip, as long as
+/// the query itself, on every request. A connection used within the last second is alive
+/// almost surely, so only one idle for longer is pinged (and replaced if dead). sqlx still pings
+/// every connection when it is given back, off the request's path, and drops a broken one, so
+/// a server restart under load costs at most the requests in flight on the broken connections
+/// (they get 503). A checkout waits at most 3 s, so an unreachable server answers 503 quickly
+/// instead of holding requests for sqlx's default 30 s.
+pub(super) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    use sqlx::Connection as _;
+    sqlx::pool::PoolOptions::new()
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .before_acquire(|conn: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > Duration::from_secs(1) {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,28 +472,4 @@ mod tests {
             "SELECT x FROM t ORDER BY created_at DESC, id ASC LIMIT ? OFFSET ?"
         );
     }
-}
-
-/// Pool settings for the pools the stores open themselves (`connect`, `open`).
-///
-/// sqlx pings a connection before every checkout by default: a whole round trip, as long as
-/// the query itself, on every request. A connection used within the last second is alive
-/// almost surely, so only one idle for longer is pinged (and replaced if dead). sqlx still pings
-/// every connection when it is given back, off the request's path, and drops a broken one, so
-/// a server restart under load costs at most the requests in flight on the broken connections
-/// (they get 503). A checkout waits at most 3 s, so an unreachable server answers 503 quickly
-/// instead of holding requests for sqlx's default 30 s.
-pub(super) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
-    use sqlx::Connection as _;
-    sqlx::pool::PoolOptions::new()
-        .acquire_timeout(Duration::from_secs(3))
-        .test_before_acquire(false)
-        .before_acquire(|conn: &mut DB::Connection, meta| {
-            Box::pin(async move {
-                if meta.idle_for > Duration::from_secs(1) {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
 }
