@@ -9,6 +9,7 @@ use http::request::Parts;
 use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
@@ -40,8 +41,6 @@ struct Inner {
     client: ClientInfo,
     /// Never held across an `.await`, so a plain mutex (cheaper than an async one).
     state: Mutex<State>,
-    /// Serialises `login`, `rotate` and `logout`, which read, await the store, then commit.
-    ops: tokio::sync::Mutex<()>,
 }
 
 /// Where the one store read of a request stands.
@@ -88,6 +87,17 @@ impl Drop for LoadGuard<'_> {
     }
 }
 
+/// Held while a `login`, `rotate` or `logout` runs.
+struct Exclusive<'a> {
+    session: &'a Session,
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        self.session.state().busy = false;
+    }
+}
+
 /// Where a new session came from, for listings.
 pub(crate) struct ClientInfo {
     pub(crate) user_agent: Option<HeaderValue>,
@@ -99,6 +109,9 @@ struct State {
     /// The presented token, until it is hashed on first load.
     presented: Option<SessionToken>,
     load: Load,
+    /// A `login`, `rotate` or `logout` is running (they read, await the store, then commit, so
+    /// two of them on clones of one handle take turns).
+    busy: bool,
     /// The clock, read once when the session is loaded and reused when the request ends.
     now: Option<SystemTime>,
     /// Key of the stored record (`persisted`) or of the one to create.
@@ -141,7 +154,6 @@ impl Session {
                 presented,
                 client,
                 state: Mutex::new(state),
-                ops: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -152,6 +164,22 @@ impl Session {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until no other `login`, `rotate` or `logout` of this request runs, and marks one
+    /// running until the guard is dropped. Contention needs handler tasks running in parallel
+    /// on one request: rare enough for a yield loop, and no lock to build for every request.
+    async fn exclusive(&self) -> Exclusive<'_> {
+        loop {
+            {
+                let mut state = self.state();
+                if !state.busy {
+                    state.busy = true;
+                    return Exclusive { session: self };
+                }
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -239,7 +267,7 @@ impl Session {
         key: &str,
         value: &T,
     ) -> Result<(), SessionError> {
-        let raw = serde_json::value::to_raw_value(value)?;
+        let raw = to_json(value)?;
         let mut state = self.loaded().await?;
         if state.record.is_none() {
             let (token, id) = generate()?;
@@ -279,7 +307,7 @@ impl Session {
     /// [`SessionError::Store`] when the store fails (nothing changed then),
     /// [`SessionError::Randomness`] when a token cannot be drawn.
     pub async fn login(&self, user: &str) -> Result<(), SessionError> {
-        let _op = self.inner.ops.lock().await;
+        let _op = self.exclusive().await;
         drop(self.loaded().await?);
         let now = SystemTime::now();
         let config = &self.inner.shared.config;
@@ -356,7 +384,7 @@ impl Session {
     /// # Errors
     /// As [`login`](Self::login).
     pub async fn rotate(&self) -> Result<(), SessionError> {
-        let _op = self.inner.ops.lock().await;
+        let _op = self.exclusive().await;
         let (old_key, patch) = {
             let mut state = self.loaded().await?;
             if !state.persisted {
@@ -400,7 +428,7 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
     pub async fn logout(&self) -> Result<(), SessionError> {
-        let _op = self.inner.ops.lock().await;
+        let _op = self.exclusive().await;
         let key = {
             let state = self.loaded().await?;
             state
@@ -548,4 +576,21 @@ impl std::fmt::Debug for Session {
             .field("presented", &self.inner.presented)
             .finish_non_exhaustive()
     }
+}
+
+/// Serializes `value` into one exactly-sized allocation. `serde_json::value::to_raw_value`
+/// writes into a 128-byte buffer and then shrinks it: a second trip to the allocator for every
+/// value a handler stores. The scratch buffer is per thread and reused.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        serde_json::to_writer(&mut *buf, value)?;
+        // serde_json writes valid UTF-8 JSON; `from_string` checks it anyway, cheaply.
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        RawValue::from_string(text)
+    })
 }
