@@ -251,22 +251,38 @@ where
                             response,
                         )));
                     };
-                    let future = Arc::clone(&shared.store).write(write);
+                    let future = match Arc::clone(&shared.store).write(write) {
+                        Ok(written) => {
+                            return Poll::Ready(Ok(after_write(
+                                written, cookie, response, &session,
+                            )))
+                        }
+                        Err(future) => future,
+                    };
                     let then = Some((response, cookie, session));
                     this.step.set(Step::Writing { future, then });
                 }
                 StepProj::Writing { future, then } => {
                     let written = std::task::ready!(future.as_mut().poll(cx));
                     let (response, cookie, session) = then.take().expect("polled after completion");
-                    return Poll::Ready(Ok(match written {
-                        Ok(()) => with_cookie(&session.shared().config.cookie, cookie, response),
-                        // The handler's answer claimed a change that was not saved: report the
-                        // failure instead, and leave the cookie as it was.
-                        Err(err) => err.into_response(),
-                    }));
+                    return Poll::Ready(Ok(after_write(written, cookie, response, &session)));
                 }
             }
         }
+    }
+}
+
+/// The response once the write is done: with the cookie, or a 503 when the write failed (the
+/// handler's answer claimed a change that was not saved; the cookie is left as it was).
+fn after_write(
+    written: Result<(), StoreError>,
+    cookie: CookieAction,
+    response: Response<Body>,
+    session: &Session,
+) -> Response<Body> {
+    match written {
+        Ok(()) => with_cookie(&session.shared().config.cookie, cookie, response),
+        Err(err) => err.into_response(),
     }
 }
 

@@ -230,7 +230,11 @@ impl Session {
     ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
         let store = &*self.inner.shared.store;
         // Unknown token: never adopted. A new session, if any, gets a fresh token.
-        let Some(record) = store.load(&key).await? else {
+        let loaded = match store.load_now(&key) {
+            Some(done) => done,
+            None => store.load(&key).await,
+        };
+        let Some(record) = loaded? else {
             return Ok(None);
         };
         if record.is_active(now) {

@@ -80,6 +80,15 @@ trait DynStore: Send + Sync + 'static {
         &'a self,
         query: &'a SessionQuery,
     ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>>;
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>>;
+    #[allow(clippy::result_large_err)]
+    fn create_now(
+        &self,
+        key: &TokenHash,
+        record: SessionRecord,
+    ) -> Result<Result<(), StoreError>, SessionRecord>;
+    fn update_now(&self, key: &TokenHash, patch: &SessionPatch)
+        -> Option<Result<bool, StoreError>>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -147,6 +156,23 @@ impl<S: SessionStore> DynStore for S {
     ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>> {
         Box::pin(SessionStore::query(self, query))
     }
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        SessionStore::load_now(self, key)
+    }
+    fn create_now(
+        &self,
+        key: &TokenHash,
+        record: SessionRecord,
+    ) -> Result<Result<(), StoreError>, SessionRecord> {
+        SessionStore::create_now(self, key, record)
+    }
+    fn update_now(
+        &self,
+        key: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Option<Result<bool, StoreError>> {
+        SessionStore::update_now(self, key, patch)
+    }
 }
 
 impl SessionStore for BoxedStore {
@@ -195,5 +221,22 @@ impl SessionStore for BoxedStore {
     }
     async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
         self.0.query(query).await
+    }
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        self.0.load_now(key)
+    }
+    fn create_now(
+        &self,
+        key: &TokenHash,
+        record: SessionRecord,
+    ) -> Result<Result<(), StoreError>, SessionRecord> {
+        self.0.create_now(key, record)
+    }
+    fn update_now(
+        &self,
+        key: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Option<Result<bool, StoreError>> {
+        self.0.update_now(key, patch)
     }
 }

@@ -116,6 +116,12 @@ async fn create_and_load<S: SessionStore>(store: &S) {
     let (key, record) = sample(Some(&user), Duration::ZERO);
     store.create(&key, record.clone()).await.expect("create");
     let got = load(store, &key).await.expect("created session loads");
+    if let Some(now) = store.load_now(&key) {
+        let now = now
+            .expect("load_now")
+            .expect("created session loads at once");
+        assert_same("load_now agrees with load", &now, &got);
+    }
     assert_same("create then load round-trips every field", &got, &record);
     let (unknown, _) = sample(None, Duration::ZERO);
     assert!(

@@ -18,6 +18,7 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         &'a self,
         key: &'a TokenHash,
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>>;
     fn create<'a>(
         &'a self,
         key: &'a TokenHash,
@@ -30,8 +31,13 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         patch: &'a SessionPatch,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
-    /// The layer's write after the handler, owning everything so the future is `'static`.
-    fn write(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// The layer's write after the handler, done at once when the store can (`Ok`), else as a
+    /// future owning everything, so it is `'static`.
+    #[allow(clippy::type_complexity)]
+    fn write(
+        self: Arc<Self>,
+        write: Write,
+    ) -> Result<Result<(), StoreError>, BoxFuture<'static, Result<(), StoreError>>>;
 }
 
 impl<S: SessionStore> ErasedStore for S {
@@ -40,6 +46,9 @@ impl<S: SessionStore> ErasedStore for S {
         key: &'a TokenHash,
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
         Box::pin(SessionStore::load(self, key))
+    }
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        SessionStore::load_now(self, key)
     }
     fn create<'a>(
         &'a self,
@@ -59,8 +68,21 @@ impl<S: SessionStore> ErasedStore for S {
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::delete(self, key))
     }
-    fn write(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>> {
-        Box::pin(async move {
+    fn write(
+        self: Arc<Self>,
+        write: Write,
+    ) -> Result<Result<(), StoreError>, BoxFuture<'static, Result<(), StoreError>>> {
+        let write = match write {
+            Write::Create(key, record) => match SessionStore::create_now(&*self, &key, record) {
+                Ok(done) => return Ok(done),
+                Err(record) => Write::Create(key, record),
+            },
+            Write::Update(key, patch) => match SessionStore::update_now(&*self, &key, &patch) {
+                Some(done) => return Ok(done.map(drop)),
+                None => Write::Update(key, patch),
+            },
+        };
+        Err(Box::pin(async move {
             match write {
                 Write::Create(key, record) => SessionStore::create(&*self, &key, record).await,
                 // `false` means the session ended meanwhile (a logout elsewhere): it stays
@@ -69,6 +91,6 @@ impl<S: SessionStore> ErasedStore for S {
                     SessionStore::update(&*self, &key, &patch).await.map(drop)
                 }
             }
-        })
+        }))
     }
 }

@@ -220,6 +220,41 @@ pub trait SessionStore: Send + Sync + 'static {
         now: SystemTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// [`load`](Self::load) without waiting, for a store that can answer at once (it keeps
+    /// sessions in this process's memory); `None` means "call `load`". The layer tries this
+    /// first and so skips allocating `load`'s future. A store that returns `Some` must return
+    /// what `load` would.
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        let _ = key;
+        None
+    }
+
+    /// [`create`](Self::create) without waiting, as [`load_now`](Self::load_now); a store that
+    /// cannot gives the record back (`Err`), and the layer calls `create`.
+    ///
+    /// # Errors
+    /// `Err(record)` when the store cannot answer at once.
+    #[allow(clippy::result_large_err)] // the record is handed back, not an error
+    fn create_now(
+        &self,
+        key: &TokenHash,
+        record: SessionRecord,
+    ) -> Result<Result<(), StoreError>, SessionRecord> {
+        let _ = key;
+        Err(record)
+    }
+
+    /// [`update`](Self::update) without waiting, as [`load_now`](Self::load_now); `None` means
+    /// "call `update`".
+    fn update_now(
+        &self,
+        key: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Option<Result<bool, StoreError>> {
+        let _ = (key, patch);
+        None
+    }
+
     /// Admin listing: sessions matching `query`, newest first, one page.
     ///
     /// # Errors

@@ -86,6 +86,32 @@ impl SessionStore for MemoryStore {
             .modify(&Key::of(key), |entry| entry.apply(patch)))
     }
 
+    // Everything here happens under a lock, at once: no future needed.
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        Some(Ok(self.read().get(&Key::of(key)).map(Entry::to_record)))
+    }
+
+    fn create_now(
+        &self,
+        key: &TokenHash,
+        record: SessionRecord,
+    ) -> Result<Result<(), StoreError>, SessionRecord> {
+        let entry = Entry::from_record(record);
+        let refused = self.write().insert(Key::of(key), entry);
+        // A refused entry is dropped after the lock is released.
+        Ok(refused.map(drop).map_err(|_| StoreError::Conflict))
+    }
+
+    fn update_now(
+        &self,
+        key: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Option<Result<bool, StoreError>> {
+        Some(Ok(self
+            .write()
+            .modify(&Key::of(key), |entry| entry.apply(patch))))
+    }
+
     async fn rotate(
         &self,
         old: &TokenHash,
