@@ -14,7 +14,9 @@ use serde_json::value::RawValue;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
 use crate::store::{SessionData, SessionPatch, SessionRecord};
-use crate::token::{generate, generate_token, Credential, SessionId, SessionToken, TokenHash};
+use crate::token::{
+    generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
+};
 
 mod outcome;
 
@@ -71,7 +73,6 @@ impl<'a> LoadGuard<'a> {
         if let Some((key, record)) = found {
             state.key = Some(key);
             state.record = Some(record);
-            state.persisted = true;
         }
         state
     }
@@ -114,18 +115,15 @@ struct State {
     busy: bool,
     /// The clock, read once when the session is loaded and reused when the request ends.
     now: Option<SystemTime>,
-    /// Key of the stored record (`persisted`) or of the one to create.
+    /// Key of the stored record: `Some` exactly when `record` exists in the store.
     key: Option<TokenHash>,
     /// The session as this request sees it: the stored record plus its own changes.
     record: Option<SessionRecord>,
-    /// Whether `record` exists in the store under `key`.
-    persisted: bool,
     /// Changes to write to a persisted record.
     patch: SessionPatch,
-    /// A token issued during this request, to hand to the client.
-    issued: Option<SessionToken>,
-    /// Token for a record created during this request, not yet in the store.
-    pending_token: Option<SessionToken>,
+    /// A token made during this request: while `key` is `None`, the one the new record will
+    /// be created under; once stored, the one to hand to the client.
+    new_token: Option<SessionToken>,
     /// The presented session had passed a deadline.
     expired: bool,
     /// `logout()` ran: the cookie is to be cleared.
@@ -277,9 +275,9 @@ impl Session {
             let (token, id) = generate()?;
             let now = state.now.unwrap_or_else(SystemTime::now);
             state.record = Some(self.new_record(id, None, now));
-            state.pending_token = Some(token);
+            state.new_token = Some(token);
         }
-        if state.persisted {
+        if state.key.is_some() {
             state.patch.set_key(key, Some(raw.clone()));
         }
         if let Some(record) = state.record.as_mut() {
@@ -297,7 +295,7 @@ impl Session {
         let Some(raw) = state.record.as_mut().and_then(|r| r.data.remove(key)) else {
             return Ok(None);
         };
-        if state.persisted {
+        if state.key.is_some() {
             state.patch.set_key(key, None);
         }
         Ok(Some(serde_json::from_str(raw.get())?))
@@ -321,12 +319,8 @@ impl Session {
         let new_key = token.hash();
         let persisted = {
             let mut state = self.state();
-            state.persisted.then(|| {
-                (
-                    state.key.expect("a persisted session has a key"),
-                    std::mem::take(&mut state.patch),
-                )
-            })
+            let patch = std::mem::take(&mut state.patch);
+            state.key.map(|key| (key, patch))
         };
         if let Some((old_key, mut patch)) = persisted {
             patch.user = Some(Some(user.to_owned()));
@@ -346,20 +340,19 @@ impl Session {
                         record.apply(&patch);
                     }
                     state.key = Some(new_key);
-                    state.issued = Some(token);
+                    state.new_token = Some(token);
                     state.cleared = false;
                     return Ok(());
                 }
                 // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead.
-                Ok(false) => state.persisted = false,
+                Ok(false) => state.key = None,
                 Err(err) => {
                     state.restore_patch(patch);
                     return Err(err.into());
                 }
             }
         }
-        let (_, id) = generate()?;
-        let mut record = self.new_record(id, Some(user.to_owned()), now);
+        let mut record = self.new_record(generate_id()?, Some(user.to_owned()), now);
         record.data = self
             .state()
             .record
@@ -374,10 +367,8 @@ impl Session {
         let mut state = self.state();
         state.record = Some(record);
         state.key = Some(new_key);
-        state.persisted = true;
         state.patch = SessionPatch::default();
-        state.pending_token = None;
-        state.issued = Some(token);
+        state.new_token = Some(token);
         state.cleared = false;
         Ok(())
     }
@@ -391,13 +382,10 @@ impl Session {
         let _op = self.exclusive().await;
         let (old_key, patch) = {
             let mut state = self.loaded().await?;
-            if !state.persisted {
+            let Some(key) = state.key else {
                 return Ok(());
-            }
-            (
-                state.key.expect("a persisted session has a key"),
-                std::mem::take(&mut state.patch),
-            )
+            };
+            (key, std::mem::take(&mut state.patch))
         };
         let token = generate_token()?;
         let new_key = token.hash();
@@ -411,11 +399,11 @@ impl Session {
         match rotated {
             Ok(true) => {
                 state.key = Some(new_key);
-                state.issued = Some(token);
+                state.new_token = Some(token);
                 Ok(())
             }
             Ok(false) => {
-                state.persisted = false;
+                state.key = None;
                 state.record = None;
                 Ok(())
             }
@@ -433,22 +421,15 @@ impl Session {
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
     pub async fn logout(&self) -> Result<(), SessionError> {
         let _op = self.exclusive().await;
-        let key = {
-            let state = self.loaded().await?;
-            state
-                .persisted
-                .then(|| state.key.expect("a persisted session has a key"))
-        };
+        let key = self.loaded().await?.key;
         if let Some(key) = key {
             self.inner.shared.store.delete(&key).await?;
         }
         let mut state = self.state();
         state.record = None;
         state.key = None;
-        state.persisted = false;
         state.patch = SessionPatch::default();
-        state.issued = None;
-        state.pending_token = None;
+        state.new_token = None;
         state.cleared = true;
         Ok(())
     }
@@ -532,7 +513,11 @@ impl Session {
     /// [`rotate`](Self::rotate), in its text form, for bearer clients that receive it in a
     /// response body. Cookie clients get it as a cookie and need not call this.
     pub async fn issued_token(&self) -> Option<String> {
-        self.state().issued.as_ref().map(SessionToken::to_text)
+        let state = self.state();
+        // Before it is stored, a new session's token is not issued yet.
+        state
+            .key
+            .and(state.new_token.as_ref().map(SessionToken::to_text))
     }
 
     /// How the request presented its credential.

@@ -47,39 +47,40 @@ impl Session {
             return outcome;
         };
         let cookie_max_age = record.expires_at.duration_since(now).unwrap_or_default();
-        if !state.persisted {
-            // Never store an empty anonymous session (a key inserted and removed again).
-            let Some(token) = state.pending_token.take() else {
-                return outcome;
-            };
-            if record.user.is_none() && record.data.is_empty() {
-                return outcome;
+        match state.key {
+            None => {
+                // Never store an empty anonymous session (a key inserted and removed again).
+                if record.user.is_none() && record.data.is_empty() {
+                    return outcome;
+                }
+                let Some(token) = state.new_token.as_ref() else {
+                    return outcome;
+                };
+                let key = token.hash();
+                // The request is over: the record moves to the store rather than being copied.
+                let record = state.record.take().expect("checked above");
+                outcome.write = Some(Write::Create(key, record));
+                state.key = Some(key);
             }
-            let key = token.hash();
-            // The request is over: the record moves to the store rather than being copied.
-            let record = state.record.take().expect("checked above");
-            outcome.write = Some(Write::Create(key, record));
-            state.key = Some(key);
-            state.persisted = true;
-            state.issued = Some(token);
-        } else {
-            let renew = now
-                .duration_since(record.last_seen_at)
-                .is_ok_and(|since| since >= self.inner.shared.config.renewal_interval());
-            if renew {
-                let idle = (now + self.inner.shared.config.idle_timeout).min(record.expires_at);
-                state.patch.last_seen_at = Some(now);
-                state.patch.idle_expires_at = Some(idle);
-                record.last_seen_at = now;
-                record.idle_expires_at = idle;
-            }
-            if !state.patch.is_empty() {
-                let key = state.key.expect("a persisted session has a key");
-                outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
+            Some(key) => {
+                let config = &self.inner.shared.config;
+                let renew = now
+                    .duration_since(record.last_seen_at)
+                    .is_ok_and(|since| since >= config.renewal_interval());
+                if renew {
+                    let idle = (now + config.idle_timeout).min(record.expires_at);
+                    state.patch.last_seen_at = Some(now);
+                    state.patch.idle_expires_at = Some(idle);
+                    record.last_seen_at = now;
+                    record.idle_expires_at = idle;
+                }
+                if !state.patch.is_empty() {
+                    outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
+                }
             }
         }
         if self.inner.presented != Presented::Bearer {
-            if let Some(token) = state.issued.take() {
+            if let Some(token) = state.new_token.take() {
                 outcome.cookie = CookieAction::Set(token, cookie_max_age);
             }
         }

@@ -10,7 +10,7 @@
 mod opaque;
 mod presented;
 
-pub(crate) use opaque::{generate, generate_token};
+pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
 
 pub use opaque::{SessionId, SessionToken, TokenHash};

@@ -179,6 +179,13 @@ pub(crate) fn generate() -> Result<(SessionToken, SessionId), getrandom::Error> 
     Ok((SessionToken::from_random(&token), SessionId(id)))
 }
 
+/// A fresh public id alone, for a session whose token was already drawn.
+pub(crate) fn generate_id() -> Result<SessionId, getrandom::Error> {
+    let mut id = [0u8; ID_BYTES];
+    os_random(&mut id)?;
+    Ok(SessionId(id))
+}
+
 /// A fresh token alone, for rotation (the public id stays).
 pub(crate) fn generate_token() -> Result<SessionToken, getrandom::Error> {
     let mut token = [0u8; TOKEN_BYTES];
