@@ -11,18 +11,18 @@
 //! 2. A store wrapper counts every `SessionStore` call while 1000 requests carrying a valid
 //!    cookie reach a handler that takes no `Session`: the layer promises zero store calls.
 
+#[path = "support/mod.rs"]
+mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
+use support::send;
 
-use axum::body::{to_bytes, Body};
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderValue, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
 
 use sessionward::store::{SessionPatch, SessionQuery, SessionRecord, SessionStore};
 use sessionward::token::{SessionId, TokenHash};
@@ -92,34 +92,6 @@ fn heap() -> (usize, usize) {
 
 // ---- requests ---------------------------------------------------------------------------------
 
-/// Sends one GET through `app`, consumes the body, and returns the status and the first
-/// `Set-Cookie` as `name=value`.
-async fn send(
-    app: &Router,
-    path: &str,
-    cookie: Option<&HeaderValue>,
-) -> (StatusCode, Option<HeaderValue>) {
-    let mut req = Request::get(path);
-    if let Some(cookie) = cookie {
-        req = req.header(COOKIE, cookie.clone());
-    }
-    let req = req.body(Body::empty()).expect("valid request");
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status();
-    let set_cookie = res.headers().get(SET_COOKIE).map(|v| {
-        let pair = v
-            .as_bytes()
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
-        HeaderValue::from_bytes(pair).expect("a cookie pair is a valid header value")
-    });
-    to_bytes(res.into_body(), usize::MAX)
-        .await
-        .expect("body readable");
-    (status, set_cookie)
-}
-
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -172,14 +144,14 @@ fn measure(rt: &Runtime, stack: Stack, n: usize) -> Measured {
     let (app, len) = stack();
     // One request first, so that lazily initialised state (thread locals, the OS RNG, tracing
     // callsites, the tables' first allocation) is not counted.
-    let (status, cookie) = rt.block_on(send(&app, "/new", None));
+    let (status, cookie, _) = rt.block_on(send(&app, "/new", None));
     assert_eq!(status, StatusCode::OK);
     assert!(cookie.is_some(), "/new must set a cookie");
 
     let (bytes_before, blocks_before) = heap();
     rt.block_on(async {
         for _ in 0..n {
-            let (status, cookie) = send(&app, "/new", None).await;
+            let (status, cookie, _) = send(&app, "/new", None).await;
             debug_assert_eq!(status, StatusCode::OK);
             debug_assert!(cookie.is_some());
         }
@@ -342,13 +314,13 @@ fn store_calls(rt: &Runtime) {
         .layer(SessionLayer::new(store.clone()));
 
     let (plain_calls, plain_loads, read_calls, read_loads) = rt.block_on(async {
-        let (status, cookie) = send(&app, "/new", None).await;
+        let (status, cookie, _) = send(&app, "/new", None).await;
         assert_eq!(status, StatusCode::OK);
         let cookie = cookie.expect("/new sets the session cookie");
         store.take();
 
         for _ in 0..REQUESTS {
-            let (status, set_cookie) = send(&app, "/plain", Some(&cookie)).await;
+            let (status, set_cookie, _) = send(&app, "/plain", Some(&cookie)).await;
             assert_eq!(status, StatusCode::OK);
             assert!(set_cookie.is_none(), "an untouched session sets no cookie");
         }
@@ -356,7 +328,7 @@ fn store_calls(rt: &Runtime) {
 
         // Control: the same cookie on a handler that reads the session.
         for _ in 0..REQUESTS {
-            let (status, _) = send(&app, "/r", Some(&cookie)).await;
+            let (status, _, _) = send(&app, "/r", Some(&cookie)).await;
             assert_eq!(status, StatusCode::OK);
         }
         let (read_calls, read_loads) = store.take();
