@@ -70,11 +70,11 @@ impl Layout {
     fn of(store: &RedisStore) -> Self {
         Self(store.prefix().to_owned())
     }
-    fn record(&self, id: &SessionId) -> String {
-        format!("{}{{{id}}}:s", self.0)
+    fn record(&self, key: &TokenHash) -> String {
+        format!("{}{{{}}}:s", self.0, key.to_hex())
     }
-    fn token(&self, key: &TokenHash) -> String {
-        format!("{}{{{}}}:t", self.0, key.to_hex())
+    fn id(&self, id: &SessionId) -> String {
+        format!("{}{{{id}}}:i", self.0)
     }
     fn user(&self, user: &str) -> String {
         format!("{}{{u:{user}}}:sessions", self.0)
@@ -135,11 +135,15 @@ async fn ttls_follow_deadlines(store: &RedisStore, raw: &Raw) {
     let (key, record) = sample(Some(&user), Duration::ZERO);
     let now = SystemTime::now();
     store.create(&key, record.clone()).await.expect("create");
-    let (rec_key, token_key) = (keys.record(&record.id), keys.token(&key));
+    let (rec_key, id_key) = (keys.record(&key), keys.id(&record.id));
     // `sample` sets the idle deadline 10 minutes and the absolute one an hour ahead.
     let idle = Duration::from_secs(600);
     assert_ttl("record after create", raw.pttl(&rec_key).await, idle);
-    assert_ttl("token index after create", raw.pttl(&token_key).await, idle);
+    let id_ttl = raw.pttl(&id_key).await;
+    assert!(
+        id_ttl >= 3_590_000,
+        "the id index outlives the absolute deadline, PTTL {id_ttl}"
+    );
     let user_ttl = raw.pttl(&keys.user(&user)).await;
     assert!(
         user_ttl >= 3_590_000,
@@ -155,10 +159,9 @@ async fn ttls_follow_deadlines(store: &RedisStore, raw: &Raw) {
         assert!(store.update(&key, &patch).await.expect("update"));
         let want = Duration::from_secs(ahead);
         assert_ttl("record after renewal", raw.pttl(&rec_key).await, want);
-        assert_ttl(
-            "token index after renewal",
-            raw.pttl(&token_key).await,
-            want,
+        assert!(
+            raw.pttl(&id_key).await >= 3_590_000,
+            "a renewal leaves the id index covering the absolute deadline"
         );
     }
     // A data-only update leaves the TTL where the deadline put it.
@@ -172,7 +175,7 @@ async fn ttls_follow_deadlines(store: &RedisStore, raw: &Raw) {
         Duration::from_secs(100),
     );
 
-    // Rotation: the new index gets the record's TTL, the old one is gone.
+    // Rotation: the record moves to the new token hash with its TTL; the id index follows.
     let (new_key, _) = sample(None, Duration::ZERO);
     let patch = SessionPatch {
         idle_expires_at: Some(now + Duration::from_secs(900)),
@@ -180,13 +183,18 @@ async fn ttls_follow_deadlines(store: &RedisStore, raw: &Raw) {
     };
     assert!(store.rotate(&key, &new_key, &patch).await.expect("rotate"));
     let want = Duration::from_secs(900);
-    assert_ttl("record after rotate", raw.pttl(&rec_key).await, want);
     assert_ttl(
-        "new token index after rotate",
-        raw.pttl(&keys.token(&new_key)).await,
+        "record after rotate",
+        raw.pttl(&keys.record(&new_key)).await,
         want,
     );
-    assert_eq!(raw.pttl(&token_key).await, -2, "old token index deleted");
+    assert_eq!(
+        raw.pttl(&rec_key).await,
+        -2,
+        "nothing left under the old token"
+    );
+    let named: String = raw.query(redis::cmd("GET").arg(&id_key)).await;
+    assert_eq!(named, new_key.to_hex(), "the id index names the new token");
 
     // A login moves the session to another user with a new absolute deadline.
     let other = unique_user("ttl-login");
@@ -203,8 +211,13 @@ async fn ttls_follow_deadlines(store: &RedisStore, raw: &Raw) {
         .expect("rotate"));
     assert_ttl(
         "record after login",
-        raw.pttl(&rec_key).await,
+        raw.pttl(&keys.record(&login_key)).await,
         Duration::from_secs(1800),
+    );
+    let id_ttl = raw.pttl(&id_key).await;
+    assert!(
+        id_ttl >= 7_190_000,
+        "the id index outlives the new absolute deadline, PTTL {id_ttl}"
     );
     let other_ttl = raw.pttl(&keys.user(&other)).await;
     assert!(
@@ -216,13 +229,15 @@ async fn ttls_follow_deadlines(store: &RedisStore, raw: &Raw) {
     let (past_key, mut past) = sample(None, Duration::from_secs(60));
     past.idle_expires_at = now - Duration::from_secs(1);
     store.create(&past_key, past.clone()).await.expect("create");
-    for key in [keys.record(&past.id), keys.token(&past_key)] {
-        let ttl = raw.pttl(&key).await;
-        assert!(
-            ttl > 0 && ttl <= RedisStore::EXPIRED_RETENTION.as_millis() as i64,
-            "a session created past its deadline expires within the retention, PTTL {ttl}"
-        );
-    }
+    let ttl = raw.pttl(&keys.record(&past_key)).await;
+    assert!(
+        ttl > 0 && ttl <= RedisStore::EXPIRED_RETENTION.as_millis() as i64,
+        "a session created past its deadline expires within the retention, PTTL {ttl}"
+    );
+    assert!(
+        raw.pttl(&keys.id(&past.id)).await > ttl,
+        "its id index outlives it"
+    );
     assert!(store.delete(&login_key).await.expect("delete"));
     assert!(store.delete(&past_key).await.expect("delete"));
 }
@@ -250,6 +265,12 @@ async fn rotate_leaves_one_working_token(store: &RedisStore, raw: &Raw) {
     }
     assert_eq!(winners.len(), 1, "exactly one concurrent rotation wins");
     let winner = winners[0];
+    let named: String = raw.query(redis::cmd("GET").arg(keys.id(&record.id))).await;
+    assert_eq!(
+        named,
+        winner.to_hex(),
+        "the id index names the winning token"
+    );
     assert!(
         store.load(&old).await.expect("load").is_none(),
         "old token dead"
@@ -263,8 +284,8 @@ async fn rotate_leaves_one_working_token(store: &RedisStore, raw: &Raw) {
         } else {
             assert!(loaded.is_none(), "a losing rotation's token does not load");
             assert!(
-                !raw.exists(&keys.token(target)).await,
-                "a losing rotation leaves no index behind"
+                !raw.exists(&keys.record(target)).await,
+                "a losing rotation leaves nothing behind"
             );
         }
     }
@@ -289,6 +310,38 @@ async fn rotate_leaves_one_working_token(store: &RedisStore, raw: &Raw) {
         "a deleted session cannot be rotated back to life"
     );
     assert!(store.load(&target).await.expect("load").is_none());
+}
+
+/// A revocation racing a rotation of the same session always wins: whichever step of the
+/// rotation it lands between, afterwards neither the old nor the new token loads.
+async fn revocation_beats_a_concurrent_rotation(store: &RedisStore) {
+    for _ in 0..30 {
+        let (old, record) = sample(None, Duration::ZERO);
+        store.create(&old, record.clone()).await.expect("create");
+        let (new, _) = sample(None, Duration::ZERO);
+        let rotating = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .rotate(&old, &new, &set("moved", Some(raw_json(&true))))
+                    .await
+            })
+        };
+        let revoked = store.delete_by_id(&record.id).await.expect("delete_by_id");
+        let rotated = rotating.await.expect("task").expect("rotate");
+        assert!(
+            revoked || !rotated,
+            "the revocation found the session, or the rotation had already lost it"
+        );
+        assert!(
+            store.load(&old).await.expect("load").is_none(),
+            "old token dead"
+        );
+        assert!(
+            store.load(&new).await.expect("load").is_none(),
+            "a revoked session does not survive under its new token (rotated: {rotated})"
+        );
+    }
 }
 
 /// 32 concurrent requests setting different keys (half also renewing) all keep their key.
@@ -456,7 +509,7 @@ async fn delete_expired_cleans_indexes(store: &RedisStore, raw: &Raw) {
     store.create(&gone_key, gone.clone()).await.expect("create");
     // As if Redis had expired it: the record goes, the indexes stay behind.
     let _: i64 = raw
-        .query(redis::cmd("DEL").arg(keys.record(&gone.id)))
+        .query(redis::cmd("DEL").arg(keys.record(&gone_key)))
         .await;
     assert!(store.load(&gone_key).await.expect("load").is_none());
     assert_eq!(store.count_by_user(&user, now).await.expect("count"), 1);
@@ -497,8 +550,8 @@ async fn delete_expired_cleans_indexes(store: &RedisStore, raw: &Raw) {
 
     let purged = store.delete_expired(now).await.expect("delete_expired");
     assert!(purged >= 1, "the expired session is purged, got {purged}");
-    assert!(!raw.exists(&keys.record(&expired.id)).await);
-    assert!(!raw.exists(&keys.token(&expired_key)).await);
+    assert!(!raw.exists(&keys.record(&expired_key)).await);
+    assert!(!raw.exists(&keys.id(&expired.id)).await);
     let score: Option<f64> = raw
         .query(
             redis::cmd("ZSCORE")
@@ -527,7 +580,7 @@ async fn corrupt_data_is_an_error(store: &RedisStore, raw: &Raw) {
     let keys = Layout::of(store);
     let (key, record) = sample(None, Duration::ZERO);
     store.create(&key, record.clone()).await.expect("create");
-    let rec_key = keys.record(&record.id);
+    let rec_key = keys.record(&key);
     let _: i64 = raw
         .query(
             redis::cmd("HSET")
@@ -542,7 +595,7 @@ async fn corrupt_data_is_an_error(store: &RedisStore, raw: &Raw) {
         "bad JSON: {got:?}"
     );
     let _: i64 = raw
-        .query(redis::cmd("HSET").arg(&rec_key).arg("e").arg("tomorrow"))
+        .query(redis::cmd("HSET").arg(&rec_key).arg("m").arg("tomorrow"))
         .await;
     assert!(matches!(
         store.load(&key).await,
@@ -555,22 +608,26 @@ async fn corrupt_data_is_an_error(store: &RedisStore, raw: &Raw) {
     assert!(purged >= 1, "a record with unreadable deadlines is purged");
     assert!(store.load(&key).await.expect("load").is_none());
 
-    let (key, _) = sample(None, Duration::ZERO);
-    let _: () = raw
+    let (key, record) = sample(None, Duration::ZERO);
+    store.create(&key, record).await.expect("create");
+    let meta: String = raw
+        .query(redis::cmd("HGET").arg(keys.record(&key)).arg("m"))
+        .await;
+    let bad_id = format!("{}not an id, nope!!!!!!{}", &meta[..64], &meta[86..]);
+    let _: i64 = raw
         .query(
-            redis::cmd("SET")
-                .arg(keys.token(&key))
-                .arg("not an id")
-                .arg("PX")
-                .arg(60_000),
+            redis::cmd("HSET")
+                .arg(keys.record(&key))
+                .arg("m")
+                .arg(bad_id),
         )
         .await;
     let got = store.load(&key).await;
     assert!(
         matches!(got, Err(StoreError::Corrupt(_))),
-        "bad index: {got:?}"
+        "bad id: {got:?}"
     );
-    let _: i64 = raw.query(redis::cmd("DEL").arg(keys.token(&key))).await;
+    let _: i64 = raw.query(redis::cmd("DEL").arg(keys.record(&key))).await;
 }
 
 /// Load after every node closed the store's connections: the next call, or the one after,
@@ -637,6 +694,7 @@ async fn standalone_rotate_leaves_one_working_token() {
         return;
     };
     rotate_leaves_one_working_token(&store, &raw).await;
+    revocation_beats_a_concurrent_rotation(&store).await;
     clean_up(&store, &raw).await;
 }
 
@@ -778,6 +836,7 @@ async fn cluster_suite() {
     conformance::run(&store).await;
     ttls_follow_deadlines(&store, &raw).await;
     rotate_leaves_one_working_token(&store, &raw).await;
+    revocation_beats_a_concurrent_rotation(&store).await;
     concurrent_updates_all_persist(&store).await;
     odd_keys_round_trip(&store).await;
     delete_expired_cleans_indexes(&store, &raw).await;

@@ -96,11 +96,10 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// The hash as lowercase hex, for stores that key by text.
     pub fn to_hex(&self) -> String {
-        use fmt::Write as _;
-        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        let mut text = vec![0; 64];
+        // Cannot fail: the buffer is exactly twice the hash's length, and hex is ASCII.
+        let _ = hex::encode_to_slice(self.0, &mut text);
+        String::from_utf8(text).unwrap_or_default()
     }
 }
 

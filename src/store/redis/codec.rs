@@ -10,19 +10,28 @@ use crate::error::StoreError;
 use crate::store::{SessionData, SessionRecord};
 use crate::token::SessionId;
 
-/// Field holding the current token hash (hex).
-pub(super) const TOKEN: &str = "t";
+/// Field holding the metadata packed into one string (see [`encode`]).
+pub(super) const META: &str = "m";
 /// Field holding the user; absent for an anonymous session.
 pub(super) const USER: &str = "u";
-const CREATED_AT: &str = "c";
-const LAST_SEEN_AT: &str = "l";
-/// Field holding the absolute deadline (ms since the epoch).
-pub(super) const EXPIRES_AT: &str = "e";
-const IDLE_EXPIRES_AT: &str = "x";
-const USER_AGENT: &str = "a";
-const IP: &str = "ip";
 /// Prefix of the fields holding application data: `d:<key>` → JSON text.
 pub(super) const DATA: &str = "d:";
+
+/// Width of each timestamp in [`META`]: milliseconds since the epoch, zero-padded.
+const STAMP: usize = 16;
+/// Where the public id starts in [`META`], after four timestamps.
+const ID_AT: usize = 4 * STAMP;
+/// Where the optional IP address and user agent start in [`META`], after the id.
+const TAIL_AT: usize = ID_AT + 22;
+
+/// A timestamp as [`META`] and the scripts hold it: 16 zero-padded digits of milliseconds.
+pub(super) fn stamp(t: SystemTime) -> String {
+    format!(
+        "{:0width$}",
+        millis(t).min(10u64.pow(STAMP as u32) - 1),
+        width = STAMP
+    )
+}
 
 /// Milliseconds since the Unix epoch (0 before it, saturating far after it).
 pub(super) fn millis(t: SystemTime) -> u64 {
@@ -35,26 +44,37 @@ pub(super) fn data_field(key: &str) -> String {
     format!("{DATA}{key}")
 }
 
-/// The fields of a new record: token hash, metadata, then one field per data key.
-pub(super) fn encode(token_hex: String, record: &SessionRecord) -> Vec<(String, String)> {
-    let mut fields = Vec::with_capacity(8 + record.data.len());
-    fields.push((TOKEN.to_owned(), token_hex));
-    if let Some(user) = &record.user {
-        fields.push((USER.to_owned(), user.clone()));
-    }
-    for (name, at) in [
-        (CREATED_AT, record.created_at),
-        (LAST_SEEN_AT, record.last_seen_at),
-        (EXPIRES_AT, record.expires_at),
-        (IDLE_EXPIRES_AT, record.idle_expires_at),
+/// The fields of a record: the metadata, the user, then one field per data key.
+///
+/// The metadata is one field (fewer fields make a cheaper reply to parse), laid out so the
+/// scripts can read and replace the deadlines by position: absolute deadline, idle deadline,
+/// last seen, created (each [`stamp`]), the public id (22 characters), then, if known, the IP
+/// address and, after one space, the user agent. A record without an IP address but with a
+/// user agent writes `-` for the address.
+pub(super) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
+    let mut fields = Vec::with_capacity(2 + record.data.len());
+    let mut meta = String::with_capacity(TAIL_AT + 48);
+    for at in [
+        record.expires_at,
+        record.idle_expires_at,
+        record.last_seen_at,
+        record.created_at,
     ] {
-        fields.push((name.to_owned(), millis(at).to_string()));
+        meta.push_str(&stamp(at));
+    }
+    meta.push_str(&record.id.to_string());
+    match record.ip {
+        Some(ip) => meta.push_str(&ip.to_string()),
+        None if record.user_agent.is_some() => meta.push('-'),
+        None => {}
     }
     if let Some(agent) = &record.user_agent {
-        fields.push((USER_AGENT.to_owned(), agent.clone()));
+        meta.push(' ');
+        meta.push_str(agent);
     }
-    if let Some(ip) = record.ip {
-        fields.push((IP.to_owned(), ip.to_string()));
+    fields.push((META.to_owned(), meta));
+    if let Some(user) = &record.user {
+        fields.push((USER.to_owned(), user.clone()));
     }
     for (key, value) in record.data.iter() {
         fields.push((data_field(key), value.get().to_owned()));
@@ -62,26 +82,57 @@ pub(super) fn encode(token_hex: String, record: &SessionRecord) -> Vec<(String, 
     fields
 }
 
-/// A decoded record with the token hash it is stored under.
-#[derive(Debug)]
-pub(super) struct Stored {
-    /// The current token hash, hex.
-    pub(super) token: String,
-    pub(super) record: SessionRecord,
+/// The metadata of a record, unpacked from [`META`].
+pub(super) struct Meta {
+    pub(super) id: SessionId,
+    pub(super) expires_at: SystemTime,
+    idle_expires_at: SystemTime,
+    last_seen_at: SystemTime,
+    created_at: SystemTime,
+    ip: Option<IpAddr>,
+    user_agent: Option<String>,
+}
+
+impl Meta {
+    /// Unpacks [`META`]; `None` if it is not laid out as [`encode`] writes it.
+    pub(super) fn parse(meta: &str) -> Option<Self> {
+        let time = |i: usize| {
+            let digits = meta.get(i * STAMP..(i + 1) * STAMP)?;
+            let ms: u64 = digits.parse().ok()?;
+            UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+        };
+        let id = SessionId::parse(meta.get(ID_AT..TAIL_AT)?)?;
+        let tail = meta.get(TAIL_AT..)?;
+        let (ip, user_agent) = match tail.split_once(' ') {
+            Some((ip, agent)) => (ip, Some(agent.to_owned())),
+            None => (tail, None),
+        };
+        let ip = match ip {
+            "" | "-" => None,
+            ip => Some(ip.parse().ok()?),
+        };
+        Some(Self {
+            id,
+            expires_at: time(0)?,
+            idle_expires_at: time(1)?,
+            last_seen_at: time(2)?,
+            created_at: time(3)?,
+            ip,
+            user_agent,
+        })
+    }
 }
 
 /// Decodes an `HGETALL` reply. An empty hash (no such key) is `Ok(None)`.
-pub(super) fn decode(id: SessionId, reply: Value) -> Result<Option<Stored>, StoreError> {
+pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> {
     let pairs = pairs(reply)?;
     if pairs.is_empty() {
         return Ok(None);
     }
-    let corrupt = |what: &str| StoreError::Corrupt(format!("Redis session {id}: {what}"));
-    let mut token = None;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("a Redis session record: {what}"));
+    let mut meta = None;
     let mut user = None;
-    let (mut created, mut seen, mut expires, mut idle) = (None, None, None, None);
-    let (mut user_agent, mut ip) = (None, None);
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(pairs.len());
     for (field, value) in pairs {
         let value = String::from_utf8(value).map_err(|_| corrupt("a field is not UTF-8 text"))?;
         if let Some(key) = field.strip_prefix(DATA.as_bytes()) {
@@ -92,46 +143,29 @@ pub(super) fn decode(id: SessionId, reply: Value) -> Result<Option<Stored>, Stor
             data.push((key, value));
             continue;
         }
-        let time = |value: &str| {
-            value
-                .parse::<u64>()
-                .ok()
-                .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
-                .ok_or_else(|| corrupt(&format!("bad timestamp {value:?}")))
-        };
         match &field[..] {
-            b"t" => token = Some(value),
-            b"u" => user = Some(value),
-            b"c" => created = Some(time(&value)?),
-            b"l" => seen = Some(time(&value)?),
-            b"e" => expires = Some(time(&value)?),
-            b"x" => idle = Some(time(&value)?),
-            b"a" => user_agent = Some(value),
-            b"ip" => {
-                ip = Some(
-                    value
-                        .parse::<IpAddr>()
-                        .map_err(|_| corrupt(&format!("bad IP address {value:?}")))?,
+            b"m" => {
+                meta = Some(
+                    Meta::parse(&value)
+                        .ok_or_else(|| corrupt(&format!("bad metadata {value:?}")))?,
                 );
             }
+            b"u" => user = Some(value),
             // Fields a later version may add.
             _ => {}
         }
     }
-    let missing = |name: &str| corrupt(&format!("field {name:?} is missing"));
-    Ok(Some(Stored {
-        token: token.ok_or_else(|| missing(TOKEN))?,
-        record: SessionRecord {
-            id,
-            user,
-            data: data.into_iter().collect::<SessionData>(),
-            created_at: created.ok_or_else(|| missing(CREATED_AT))?,
-            last_seen_at: seen.ok_or_else(|| missing(LAST_SEEN_AT))?,
-            expires_at: expires.ok_or_else(|| missing(EXPIRES_AT))?,
-            idle_expires_at: idle.ok_or_else(|| missing(IDLE_EXPIRES_AT))?,
-            user_agent,
-            ip,
-        },
+    let meta = meta.ok_or_else(|| corrupt("the metadata field is missing"))?;
+    Ok(Some(SessionRecord {
+        id: meta.id,
+        user,
+        data: data.into_iter().collect::<SessionData>(),
+        created_at: meta.created_at,
+        last_seen_at: meta.last_seen_at,
+        expires_at: meta.expires_at,
+        idle_expires_at: meta.idle_expires_at,
+        user_agent: meta.user_agent,
+        ip: meta.ip,
     }))
 }
 
@@ -223,39 +257,52 @@ mod tests {
     #[test]
     fn round_trip() {
         let record = sample();
-        let reply = as_reply(encode("ab".to_owned(), &record));
-        let stored = decode(record.id, reply).unwrap().unwrap();
-        assert_eq!(stored.token, "ab");
-        assert_eq!(stored.record, record);
-        assert!(decode(record.id, Value::Array(vec![])).unwrap().is_none());
+        let reply = as_reply(encode(&record));
+        assert_eq!(decode(reply).unwrap().unwrap(), record);
+        assert!(decode(Value::Array(vec![])).unwrap().is_none());
+    }
+
+    #[test]
+    fn metadata_round_trips_with_and_without_client_details() {
+        let mut record = sample();
+        for (ip, agent) in [
+            (None, None),
+            (None, Some("a b  c")),
+            (Some("10.0.0.1"), None),
+            (Some("::1"), Some("")),
+        ] {
+            record.ip = ip.map(|ip| ip.parse().unwrap());
+            record.user_agent = agent.map(str::to_owned);
+            let got = decode(as_reply(encode(&record))).unwrap().unwrap();
+            assert_eq!(got, record);
+        }
     }
 
     #[test]
     fn bad_data_is_corrupt_not_a_panic() {
         let record = sample();
-        type Damage = Box<dyn Fn(&mut Vec<(String, String)>)>;
-        let cases: Vec<Damage> = vec![
-            Box::new(|f| f.retain(|(n, _)| n != "c")),
-            Box::new(|f| f.push(("e".into(), "soon".into()))),
-            Box::new(|f| f.push(("e".into(), "-5".into()))),
-            Box::new(|f| f.push(("ip".into(), "nowhere".into()))),
-            Box::new(|f| f.push(("d:x".into(), "{not json".into()))),
-            Box::new(|f| f.retain(|(n, _)| n != "t")),
+        let meta = encode(&record)[0].1.clone();
+        let cases = [
+            ("m", "soon".to_owned()),
+            ("m", format!("x{}", &meta[1..])),
+            ("m", format!("{}!!{}", &meta[..64], &meta[66..])),
+            ("m", format!("{}nowhere", &meta[..86])),
+            ("d:x", "{not json".to_owned()),
         ];
-        for case in cases {
-            let mut fields = encode("ab".to_owned(), &record);
-            case(&mut fields);
-            let got = decode(record.id, as_reply(fields));
+        for (field, value) in cases {
+            let mut fields = encode(&record);
+            fields.push((field.to_owned(), value));
+            let got = decode(as_reply(fields));
             assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
         }
-        let odd = Value::Array(vec![Value::BulkString(b"t".to_vec())]);
+        let mut fields = encode(&record);
+        fields.retain(|(n, _)| n != "m");
         assert!(matches!(
-            decode(record.id, odd),
+            decode(as_reply(fields)),
             Err(StoreError::Corrupt(_))
         ));
-        assert!(matches!(
-            decode(record.id, Value::Int(3)),
-            Err(StoreError::Corrupt(_))
-        ));
+        let odd = Value::Array(vec![Value::BulkString(b"m".to_vec())]);
+        assert!(matches!(decode(odd), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode(Value::Int(3)), Err(StoreError::Corrupt(_))));
     }
 }

@@ -1,11 +1,13 @@
 //! Key names: one hash tag per key, chosen so that every atomic step touches one slot.
 
-use crate::token::{SessionId, TokenHash};
+use crate::token::SessionId;
 
-/// Suffix of a session record key, `<prefix>{<id>}:s`.
+/// Suffix of a session record key, `<prefix>{<token-hash-hex>}:s`.
 const RECORD_SUFFIX: &str = "}:s";
-/// Suffix of a token index key, `<prefix>{<token-hash-hex>}:t`.
-const TOKEN_SUFFIX: &str = "}:t";
+/// Suffix of a record sealed mid-rotation on a cluster, `<prefix>{<token-hash-hex>}:m`.
+const SEALED_SUFFIX: &str = "}:m";
+/// Suffix of an id index key, `<prefix>{<id>}:i`.
+const ID_SUFFIX: &str = "}:i";
 /// Suffix of a user index key, `<prefix>{u:<user>}:sessions`.
 const USER_SUFFIX: &str = "}:sessions";
 /// What a user index key's hash tag starts with.
@@ -20,11 +22,11 @@ pub(super) struct Keys {
 /// What a key found by `SCAN` holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// A session record, with its public id.
-    Record(SessionId),
+    /// A session record, with the token hash (hex) it is stored under.
+    Record(String),
     /// A user index, with the user's name.
     User(String),
-    /// A token index, or a key this store did not write.
+    /// An id index, a sealed record, or a key this store did not write.
     Other,
 }
 
@@ -47,19 +49,29 @@ impl Keys {
         &self.prefix
     }
 
-    /// `<prefix>{<id>}:s`: the session record, a hash.
-    pub(super) fn record(&self, id: &SessionId) -> String {
-        format!("{}{{{id}}}:s", self.prefix)
+    /// `<prefix>{<token-hash-hex>}:s`: the session record, a hash, under its current token.
+    pub(super) fn record(&self, hex: &str) -> String {
+        self.tagged(hex, RECORD_SUFFIX)
     }
 
-    /// `<prefix>{<token-hash-hex>}:t`: the token index, a string holding the public id.
-    pub(super) fn token(&self, key: &TokenHash) -> String {
-        self.token_hex(&key.to_hex())
+    /// `<prefix>{<token-hash-hex>}:m`: a record while a cluster rotation moves it (same slot).
+    pub(super) fn sealed(&self, hex: &str) -> String {
+        self.tagged(hex, SEALED_SUFFIX)
     }
 
-    /// [`token`](Self::token) from the hash's hex form.
-    pub(super) fn token_hex(&self, hex: &str) -> String {
-        format!("{}{{{hex}}}:t", self.prefix)
+    /// `<prefix>{<id>}:i`: the id index, a string holding the session's current token hash.
+    pub(super) fn id(&self, id: &SessionId) -> String {
+        self.tagged(&id.to_string(), ID_SUFFIX)
+    }
+
+    /// `<prefix>{<tag><suffix>`, without the formatting machinery (this is on every request).
+    fn tagged(&self, tag: &str, suffix: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + 1 + tag.len() + suffix.len());
+        key.push_str(&self.prefix);
+        key.push('{');
+        key.push_str(tag);
+        key.push_str(suffix);
+        key
     }
 
     /// `<prefix>{u:<user>}:sessions`: the user index, a sorted set of public ids.
@@ -95,14 +107,17 @@ impl Keys {
         {
             return Kind::User(user.to_owned());
         }
-        if rest.ends_with(TOKEN_SUFFIX) {
-            return Kind::Other;
-        }
         rest.strip_prefix('{')
             .and_then(|r| r.strip_suffix(RECORD_SUFFIX))
-            .and_then(SessionId::parse)
-            .map_or(Kind::Other, Kind::Record)
+            .filter(|hex| is_token_hex(hex))
+            .map_or(Kind::Other, |hex| Kind::Record(hex.to_owned()))
     }
+}
+
+/// Whether `text` is a token hash as
+/// [`TokenHash::to_hex`](crate::token::TokenHash::to_hex) writes it: 64 lowercase hex digits.
+fn is_token_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Escapes the characters Redis glob patterns treat specially.
@@ -120,23 +135,29 @@ fn glob_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::TokenHash;
 
     #[test]
     fn layout_and_classification() {
         let keys = Keys::new("app:");
+        let hex = TokenHash([0xab; 32]).to_hex();
+        let record = keys.record(&hex);
+        assert_eq!(record, format!("app:{{{}}}:s", "ab".repeat(32)));
+        assert_eq!(keys.classify(record.as_bytes()), Kind::Record(hex.clone()));
+        assert_eq!(keys.classify(keys.sealed(&hex).as_bytes()), Kind::Other);
         let id = SessionId([7; 16]);
-        let record = keys.record(&id);
-        assert_eq!(record, format!("app:{{{id}}}:s"));
-        assert_eq!(keys.classify(record.as_bytes()), Kind::Record(id));
-        let token = keys.token(&TokenHash([0xab; 32]));
-        assert_eq!(token, format!("app:{{{}}}:t", "ab".repeat(32)));
-        assert_eq!(keys.classify(token.as_bytes()), Kind::Other);
+        assert_eq!(keys.id(&id), format!("app:{{{id}}}:i"));
+        assert_eq!(keys.classify(keys.id(&id).as_bytes()), Kind::Other);
         for user in ["alice", "a}:s", "{u:x}:sessions", "ü \"q\""] {
             let key = keys.user(user);
             assert_eq!(keys.classify(key.as_bytes()), Kind::User(user.to_owned()));
         }
         assert_eq!(keys.classify(b"other:{x}:s"), Kind::Other);
-        assert_eq!(keys.classify(b"app:{not-an-id}:s"), Kind::Other);
+        assert_eq!(keys.classify(b"app:{not-a-hash}:s"), Kind::Other);
+        assert_eq!(
+            keys.classify(format!("app:{{{}}}:s", "AB".repeat(32)).as_bytes()),
+            Kind::Other
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod steps;
 const EXPIRED_RETENTION_MS: u64 = 60_000;
 /// No key gets a TTL beyond ten years (Redis refuses absurd ones).
 const MAX_TTL_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
-/// A user index outlives its sessions' TTLs by this much, for the milliseconds between the
+/// The id and user indexes outlive their sessions' TTLs by this much, for the milliseconds between the
 /// index write and the record write.
 const INDEX_SLACK_MS: u64 = 60_000;
 /// Ids indexed less than this long ago (server clock) are never pruned from a user index.
@@ -58,72 +58,69 @@ const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_milli
 ///
 /// | key | type | holds | expires |
 /// |---|---|---|---|
-/// | `<prefix>{<id>}:s` | hash | the record: `t` current token hash (hex), `u` user, `c` `l` `e` `x` created, last seen, absolute and idle deadlines (ms since the epoch), `a` user agent, `ip`, and one field `d:<key>` per data key holding its JSON text | at the deadline |
-/// | `<prefix>{<token-hash-hex>}:t` | string | the public id the token hash belongs to | at the deadline |
-/// | `<prefix>{u:<user>}:sessions` | sorted set | public ids of the user's sessions, scored by when they were indexed (server clock) | no earlier than the latest absolute deadline of its sessions |
+/// | `<prefix>{<token-hash-hex>}:s` | hash | the record, under its current token hash: `m` the metadata packed into one string (absolute deadline, idle deadline, last seen, created, each 16 zero-padded digits of ms since the epoch; the 22-character public id; then the IP address and user agent if known), `u` the user, and one field `d:<key>` per data key holding its JSON text | at the deadline |
+/// | `<prefix>{<id>}:i` | string | the token hash the session is stored under now | no earlier than the absolute deadline (plus a minute) |
+/// | `<prefix>{u:<user>}:sessions` | sorted set | public ids of the user's sessions, scored by when they were indexed (server clock) | no earlier than the latest absolute deadline of its sessions (plus a minute) |
+/// | `<prefix>{<token-hash-hex>}:m` | hash | on a cluster only, for the moment a rotation moves the record: the record, sealed | as the record |
 ///
 /// `<id>` is the session's public id (22 base64url characters). The prefix defaults to
 /// `sessionward:` and must not contain braces.
 ///
-/// The token index maps a token hash to a public id forever (token hashes are never reused),
-/// and the record names its current token hash. A session is found by following the index and
-/// checking that the record still holds this token hash; an index key whose record is gone or
-/// has moved to another token is simply stale and harmless. The user index may likewise hold
-/// ids that are gone or now belong to another user: it is a superset, and every reader checks
-/// the record. Indexes are added to before the record is written and cleaned after, so a crash
-/// between two steps leaves a stale entry, never a session missing from its user's index (which
-/// [`delete_by_user`](crate::store::SessionStore::delete_by_user) relies on to revoke every session).
+/// Why the record is keyed by its token hash: a request finds its session with one plain
+/// `HGETALL`, on a single server as on a cluster, and no script runs on the read path (a Lua
+/// script costs the server several times a plain command, most of all when it returns a
+/// hash). The metadata is one field so that the reply has few elements to parse. The id
+/// index serves the lookups by public id (revocation, listing); it outlives the record, so a
+/// session is never missing from it. The user index may hold ids that are gone or now belong
+/// to another user: it is a superset, and every reader checks the record. Indexes are written
+/// before the record, so a crash between two steps leaves a stale entry, never a session
+/// missing from its user's index (which
+/// [`delete_by_user`](crate::store::SessionStore::delete_by_user) relies on to revoke every
+/// session). An id is pruned from a user index only once its id index is gone.
 ///
 /// # Atomicity, per operation
 ///
-/// Each numbered step is one command or one Lua script, atomic on its own slot; the step that
-/// decides the outcome is a compare-and-set on the record, so every operation is atomic with
-/// respect to the others on the same session, on a cluster as on a single server.
+/// Each numbered step is one command or one Lua script, atomic on its own slot.
 ///
 /// | operation | steps |
 /// |---|---|
-/// | `create` | standalone: user index `ZADD` (signed-in sessions only), then one script: refuse if the record exists or the token index is taken ([`Conflict`](StoreError::Conflict)), else `SET` the index and `HSET` every field, both with the TTL; cluster: 1. `SET` token index `NX` (taken: `Conflict`); 2. user index `ZADD`; 3. script: refuse if the record exists (then the index from 1 is dropped, `Conflict`), else `HSET` every field and `PEXPIRE` |
-/// | `load` | standalone: one script reads the index and the record; cluster: `GET` index, then `HGETALL` record. The record counts only if its `t` is this token hash |
-/// | `update` | standalone: one script resolves the index, compares `t`, applies the patch field by field and moves the TTLs of the record and the index; cluster: `GET` index, the same script on the record's slot, then `PEXPIRE` of the index when a deadline moved. A patch that sets a user first adds the id to that user's index |
-/// | `rotate` | 1. `GET` old index; 2. `SET` new index `NX` (taken: `Conflict`, nothing changed); 3. script on the record: compare-and-set `t` from old to new and apply the patch (the old token is dead from this instant; `false` if the session is gone or was rotated by someone else); 4. on success `DEL` the old index and set the new index's TTL, on failure `DEL` the new index |
-/// | `delete` | `GET` index; script: delete the record if `t` is this token hash; then `DEL` the index and `ZREM` from the user index |
-/// | `delete_by_id` | script: delete the record, returning its token hash and user; then `DEL` index, `ZREM` |
-/// | `list_by_user`, `count_by_user` | `ZRANGE` user index, `HGETALL` each record; ids whose record is gone or belongs to someone else are pruned (only when indexed over ten minutes ago, so an id a create in flight has just indexed survives) |
-/// | `delete_by_user` | `ZRANGE`; per id a script deletes the record only if its user is this user; `DEL` indexes, `ZREM` |
-/// | `delete_expired` | `SCAN` of the store's keys on every master; per record a script deletes it if past its deadline (then `DEL` index, `ZREM`); user indexes are pruned of ids whose record is gone (with the same ten-minute margin) |
+/// | `load` | `HGETALL` of the record |
+/// | `create` | (signed-in sessions: user index `ZADD` first) standalone: one script refuses if the record or the id index exists ([`Conflict`](StoreError::Conflict)), else writes both with their TTLs; cluster: 1. `SET` id index `NX` (taken: `Conflict`); 2. script: refuse if the record exists (then the id index from 1 is given back, `Conflict`), else `HSET` and `PEXPIRE` |
+/// | `update` | one script: if the record exists under this token hash, apply the patch field by field and move the TTL when a deadline moved. A patch that sets a user first adds the id to that user's index; one that moves the absolute deadline then extends the indexes |
+/// | `rotate` | standalone: one script: refuse if the new record exists (`Conflict`), `RENAME` the record to the new token hash, apply the patch, point the id index at it. Atomic: the old token is dead and the new one live at the same instant. Cluster (the two token hashes live in different slots): 1. script: seal the record (rename it within its slot; the old token is dead from this instant, and no update can land on it); 2. script: write the record, patched, under the new token hash (`Conflict` if taken: then the seal is undone); 3. point the id index at the new hash; 4. drop the sealed record, unless a revocation marked it meanwhile, in which case the new record is deleted too and `rotate` returns `false`. Should the process die between steps, the session ends (it fails closed) |
+/// | `delete` | script: delete the record; then the id index (if it still names this token hash) and the user index entry |
+/// | `delete_by_id`, `delete_by_user` | `GET` the id index, then the delete script on the record it names (for `delete_by_user`, only if the record's user is this user). On a cluster a record sealed by a rotation in flight is marked revoked instead, and the rotation drops the session; should the rotation have moved the session meanwhile, the id index names the new token hash and the revocation follows it |
+/// | `list_by_user`, `count_by_user` | `ZRANGE` user index, `GET` each id index, `HGETALL` each record; ids whose id index is gone, or whose record belongs to someone else, are pruned (only when indexed over ten minutes ago, so an id a create in flight has just indexed survives) |
+/// | `delete_expired` | `SCAN` of the store's keys on every master; per record a script deletes it if past its deadline (then its id index and user index entries); user indexes are pruned of ids whose id index is gone (with the same ten-minute margin) |
 /// | `query` | with a user: the user index; without: `SCAN` of the records on every master; then filter, sort and page |
 ///
-/// Round trips: `load` 1 on a single server, 2 on a cluster (the token index and the record
-/// live in different slots); `update` 1 on a single server, 2 on a cluster (3 when a deadline
-/// moves); `create` 1 on a single server and 2 on a cluster (one more with a user); `rotate` 4
-/// (5 with a user).
+/// Round trips: `load` 1; `update` 1 (up to 4 for a patch that sets a user or moves the
+/// absolute deadline: read the id, index the user, patch, extend the indexes);
+/// `create` 1 on a single server, 2 on a cluster (one more with a user); `rotate` 1 on a single
+/// server and 4 on a cluster (2 more with a user); `delete` 2.
 ///
-/// The single-server `load` and `update` scripts read a key they compute from the index (not
-/// one passed in `KEYS`), which a single Redis allows; a proxy that routes scripts by their
-/// declared keys would not.
+/// The single-server `create` and `rotate` scripts touch keys of different slots (and
+/// `rotate` computes the id index key, not passed in `KEYS`), which a single Redis allows; a
+/// proxy that routes scripts by their declared keys would not.
 ///
 /// `update` can never bring a deleted session back: every write to a record runs in a script
-/// that first checks the record holds the expected token hash, so it writes nothing when the
-/// record is gone. Data keys are separate hash fields, so concurrent updates of different keys
-/// all persist.
+/// that first checks the record exists under the expected token hash, so it writes nothing
+/// when the record is gone or has moved. Data keys are separate hash fields, so concurrent
+/// updates of different keys all persist.
 ///
 /// # Expiry
 ///
-/// The record and its token index expire at the session's deadline, `min(expires_at,
-/// idle_expires_at)`, set with `PEXPIRE` from the time left measured by the application's clock
+/// The record expires at the session's deadline, `min(expires_at, idle_expires_at)`, set with `PEXPIRE` from the time left measured by the application's clock
 /// (so a skew between the application and Redis does not shift it), and moved whenever a patch
 /// moves a deadline. A record written already past its deadline (the layer never does; an
 /// import or a test may) is kept for [`EXPIRED_RETENTION`](Self::EXPIRED_RETENTION) instead,
 /// so it can still be listed as expired and purged by `delete_expired`. Redis itself therefore
 /// removes almost every expired session; [`delete_expired`](crate::store::SessionStore::delete_expired)
 /// removes the rest, counts those, and prunes the user indexes. Its `SCAN` touches every key of
-/// the store, so run it every few minutes, not every second. A user index expires no earlier
-/// than the latest absolute deadline of its sessions (plus a minute), so it never expires under
-/// a live session.
-///
-/// On a cluster the record's and the token index's TTLs are set by two commands: should the
-/// process die between them after a renewal, the index keeps its earlier TTL and the session
-/// ends at its previous deadline, never later than it should.
+/// the store, so run it every few minutes, not every second. The id index and the user index
+/// expire no earlier than the absolute deadline of their sessions (plus a minute), so they
+/// never expire under a live session; the idle deadline, which renewals move, never passes the
+/// absolute one, so a renewal writes only the record.
 ///
 /// # Admin listing
 ///

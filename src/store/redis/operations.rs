@@ -6,11 +6,16 @@ use futures_util::future::try_join_all;
 use redis::Value;
 
 use super::codec::{self, decode, int, millis};
-use super::conn::{backend, unexpected, Conn, Scan};
+use super::conn::{unexpected, Scan};
 use super::keys::Kind;
-use super::scripts::{CREATE, CREATE_STANDALONE, LOAD_STANDALONE};
-use super::steps::{corrupt_index, cover_ms, newest_first, now_ms, parse_id, ttl_ms, PatchCall};
-use super::{RedisStore, BATCH, EXPIRED_RETENTION_MS};
+use super::scripts::{
+    CREATE, CREATE_STANDALONE, FINISH, ROTATE_STANDALONE, SEAL, UNLINK_ID, UNSEAL,
+};
+use super::steps::{
+    cover_ms, needs_report, newest_first, now_ms, patch_args, patch_data, ttl_ms, Indexed, Patched,
+    Revoked,
+};
+use super::{RedisStore, BATCH, INDEX_SLACK_MS};
 use crate::error::StoreError;
 use crate::store::{SessionPatch, SessionQuery, SessionRecord, SessionStore};
 use crate::token::{SessionId, TokenHash};
@@ -18,138 +23,77 @@ use crate::token::{SessionId, TokenHash};
 impl SessionStore for RedisStore {
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let now = now_ms();
+        let hex = key.to_hex();
         let ttl = ttl_ms(millis(record.deadline()), now);
-        let token_key = self.keys.token(key);
-        if let Conn::Standalone(_) = &self.conn {
-            // One round trip: the index claim and the record in one script (a single server
-            // has no slots to keep apart). The user index still comes first, as below.
-            if let Some(user) = &record.user {
-                self.index_user(user, &record.id, cover_ms(millis(record.expires_at), now))
-                    .await?;
-            }
+        let cover = cover_ms(millis(record.expires_at), now);
+        let (rec, id_key) = (self.keys.record(&hex), self.keys.id(&record.id));
+        // Indexes are written before the record, so they never miss a live session.
+        if let Some(user) = &record.user {
+            self.index_user(user, &record.id, cover).await?;
+        }
+        if self.is_standalone() {
+            // One round trip: a single server has no slots to keep apart.
             let mut call = CREATE_STANDALONE.prepare_invoke();
-            call.key(&token_key)
-                .key(self.keys.record(&record.id))
-                .arg(ttl)
-                .arg(record.id.to_string());
-            for (field, value) in codec::encode(key.to_hex(), &record) {
+            call.key(&rec).key(&id_key).arg(ttl).arg(cover).arg(&hex);
+            for (field, value) in codec::encode(&record) {
                 call.arg(field).arg(value);
             }
             return match int(self.invoke(&call).await?) {
                 Some(1) => Ok(()),
-                Some(0 | -1) => Err(StoreError::Conflict),
+                Some(0) => Err(StoreError::Conflict),
                 _ => Err(unexpected("create")),
             };
         }
         let claimed = self
             .query_cmd(
                 redis::cmd("SET")
-                    .arg(&token_key)
-                    .arg(record.id.to_string())
+                    .arg(&id_key)
+                    .arg(&hex)
                     .arg("NX")
                     .arg("PX")
-                    .arg(ttl),
+                    .arg(cover),
             )
             .await?;
         if claimed == Value::Nil {
             return Err(StoreError::Conflict);
         }
-        if let Some(user) = &record.user {
-            self.index_user(user, &record.id, cover_ms(millis(record.expires_at), now))
-                .await?;
-        }
         let mut call = CREATE.prepare_invoke();
-        call.key(self.keys.record(&record.id)).arg(ttl);
-        for (field, value) in codec::encode(key.to_hex(), &record) {
+        call.key(&rec).arg(ttl);
+        for (field, value) in codec::encode(&record) {
             call.arg(field).arg(value);
         }
         let created = int(self.invoke(&call).await?).ok_or_else(|| unexpected("create"))?;
         if created == 0 {
-            // The id is taken: give the token index back. Should that fail, the stale index
-            // names a record holding another token hash, which loads as nothing.
-            let _ = self.query_cmd(redis::cmd("DEL").arg(&token_key)).await;
+            // The token hash is taken: give the id index back.
+            let mut call = UNLINK_ID.prepare_invoke();
+            call.key(&id_key).arg(&hex);
+            let _ = self.invoke(&call).await;
             return Err(StoreError::Conflict);
         }
         Ok(())
     }
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        let hex = key.to_hex();
-        let (id, reply) = match &self.conn {
-            Conn::Standalone(_) => {
-                let mut call = LOAD_STANDALONE.prepare_invoke();
-                call.key(self.keys.token_hex(&hex)).arg(self.keys.prefix());
-                let items = match self.invoke(&call).await? {
-                    Value::Nil => return Ok(None),
-                    Value::Array(items) if items.len() == 2 => items,
-                    _ => return Err(unexpected("the load script")),
-                };
-                let mut items = items.into_iter();
-                let (Some(id), Some(reply)) = (items.next(), items.next()) else {
-                    return Err(unexpected("the load script"));
-                };
-                (parse_id(id)?, reply)
-            }
-            Conn::Cluster(_) => {
-                let Some(id) = self.resolve(key).await? else {
-                    return Ok(None);
-                };
-                let reply = self
-                    .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&id)))
-                    .await?;
-                (id, reply)
-            }
-        };
-        // A record holding another token hash was rotated away from this one: stale index.
-        Ok(decode(id, reply)?
-            .filter(|stored| stored.token == hex)
-            .map(|stored| stored.record))
+        // One plain command, on a single server as on a cluster.
+        let reply = self
+            .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&key.to_hex())))
+            .await?;
+        decode(reply)
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let now = now_ms();
         let hex = key.to_hex();
-        let token_key = self.keys.token_hex(&hex);
-        let sets_user = matches!(patch.user, Some(Some(_)));
-        if matches!(self.conn, Conn::Standalone(_)) && !sets_user {
-            // One round trip: the script resolves the index itself.
-            let call = PatchCall {
-                key: token_key,
-                expected: &hex,
-                new: "",
-                now,
-                patch,
-                standalone: true,
-            };
-            let Some(patched) = self.patch(call).await? else {
-                return Ok(false);
-            };
-            let id = patched.id.ok_or_else(|| unexpected("the patch script"))?;
-            self.cover_after_patch(&id, patch, &patched, None, now)
-                .await?;
-            return Ok(true);
+        let indexed = self
+            .index_patch_user(&self.keys.record(&hex), patch, now)
+            .await?;
+        if matches!(indexed, Indexed::Gone) {
+            return Ok(false);
         }
-        let Some(id) = self.resolve(key).await? else {
+        let Some(patched) = self.patch(&hex, now, patch, needs_report(patch)).await? else {
             return Ok(false);
         };
-        let indexed = self.index_patch_user(&id, patch, now).await?;
-        let call = PatchCall {
-            key: self.keys.record(&id),
-            expected: &hex,
-            new: "",
-            now,
-            patch,
-            standalone: false,
-        };
-        let Some(patched) = self.patch(call).await? else {
-            return Ok(false);
-        };
-        let moved = patch.idle_expires_at.is_some() || patch.expires_at.is_some();
-        if moved && patched.pttl > 0 {
-            self.query_cmd(redis::cmd("PEXPIRE").arg(&token_key).arg(patched.pttl))
-                .await?;
-        }
-        self.cover_after_patch(&id, patch, &patched, indexed, now)
+        self.cover_after_patch(&patched, &indexed, false, now)
             .await?;
         Ok(true)
     }
@@ -162,91 +106,41 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let (old_hex, new_hex) = (old.to_hex(), new.to_hex());
-        let (old_key, new_key) = (self.keys.token_hex(&old_hex), self.keys.token_hex(&new_hex));
-        let (id, pttl): (Option<String>, i64) = redis::pipe()
-            .cmd("GET")
-            .arg(&old_key)
-            .cmd("PTTL")
-            .arg(&old_key)
-            .query_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
-        let Some(id) = id else {
+        let (old_rec, new_rec) = (self.keys.record(&old_hex), self.keys.record(&new_hex));
+        let indexed = self.index_patch_user(&old_rec, patch, now).await?;
+        if matches!(indexed, Indexed::Gone) {
             return Ok(false);
-        };
-        let id = SessionId::parse(&id).ok_or_else(|| corrupt_index(&id))?;
-        // Until the patch sets the exact TTL, the new index lives as long as the old one.
-        let provisional = u64::try_from(pttl)
-            .ok()
-            .filter(|&ms| ms > 0)
-            .unwrap_or(EXPIRED_RETENTION_MS);
-        let claimed = self
-            .query_cmd(
-                redis::cmd("SET")
-                    .arg(&new_key)
-                    .arg(id.to_string())
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(provisional),
-            )
-            .await?;
-        if claimed == Value::Nil {
+        }
+        if !self.is_standalone() {
+            return self
+                .rotate_cluster(&old_hex, &new_hex, patch, indexed, now)
+                .await;
+        }
+        let mut call = ROTATE_STANDALONE.prepare_invoke();
+        call.key(&old_rec).key(&new_rec);
+        patch_args(&mut call, now, patch, true);
+        call.arg(self.keys.prefix())
+            .arg(&new_hex)
+            .arg(INDEX_SLACK_MS);
+        patch_data(&mut call, patch);
+        let reply = self.invoke(&call).await?;
+        if int(reply.clone()) == Some(-1) {
             return Err(StoreError::Conflict);
         }
-        let release_new = || async {
-            let _ = self.query_cmd(redis::cmd("DEL").arg(&new_key)).await;
-        };
-        let indexed = match self.index_patch_user(&id, patch, now).await {
-            Ok(indexed) => indexed,
-            Err(err) => {
-                release_new().await;
-                return Err(err);
-            }
-        };
-        let call = PatchCall {
-            key: self.keys.record(&id),
-            expected: &old_hex,
-            new: &new_hex,
-            now,
-            patch,
-            standalone: false,
-        };
-        // On an error the script may have run: keep the new index, which then is the live one
-        // (or a stale one that expires).
-        let Some(patched) = self.patch(call).await? else {
-            release_new().await;
+        let Some(patched) = Patched::from_reply(reply)? else {
             return Ok(false);
         };
-        let drop_old = async { self.query_cmd(redis::cmd("DEL").arg(&old_key)).await };
-        let expire_new = async {
-            if patched.pttl > 0 {
-                self.query_cmd(redis::cmd("PEXPIRE").arg(&new_key).arg(patched.pttl))
-                    .await
-            } else {
-                Ok(Value::Nil)
-            }
-        };
-        futures_util::future::try_join(drop_old, expire_new).await?;
-        self.cover_after_patch(&id, patch, &patched, indexed, now)
+        self.cover_after_patch(&patched, &indexed, true, now)
             .await?;
         Ok(true)
     }
 
     async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
-        let Some(id) = self.resolve(key).await? else {
-            return Ok(false);
-        };
-        let deleted = self.delete_record(&id, "t", &key.to_hex()).await?;
-        if !deleted {
-            // The index names a record that is gone or holds another token: it is stale.
-            self.query_cmd(redis::cmd("DEL").arg(self.keys.token(key)))
-                .await?;
-        }
-        Ok(deleted)
+        self.delete_record(&key.to_hex(), "t", None, "").await
     }
 
     async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.delete_record(id, "i", "").await
+        Ok(matches!(self.revoke(id, None).await?, Revoked::Done))
     }
 
     async fn list_by_user(
@@ -279,17 +173,15 @@ impl SessionStore for RedisStore {
         let mut deleted = 0;
         let mut stale = Vec::new();
         for chunk in ids.chunks(BATCH) {
-            let results =
-                try_join_all(chunk.iter().map(|id| self.delete_record(id, "u", user))).await?;
-            for (id, done) in chunk.iter().zip(results) {
-                if done {
-                    deleted += 1;
-                } else {
-                    stale.push(*id);
+            let results = try_join_all(chunk.iter().map(|id| self.revoke(id, Some(user)))).await?;
+            for (id, revoked) in chunk.iter().zip(results) {
+                match revoked {
+                    Revoked::Done => deleted += 1,
+                    // Gone, or now another user's session.
+                    Revoked::Unindexed | Revoked::NotFound => stale.push(*id),
                 }
             }
         }
-        // Ids whose record is gone or belongs to another user.
         self.prune_user(user, &stale).await?;
         Ok(deleted)
     }
@@ -304,31 +196,29 @@ impl SessionStore for RedisStore {
             let mut users = Vec::new();
             for key in batch {
                 match self.keys.classify(&key) {
-                    Kind::Record(id) => records.push(id),
+                    Kind::Record(hex) => records.push(hex),
                     Kind::User(user) => users.push(user),
                     Kind::Other => {}
                 }
             }
             for chunk in records.chunks(BATCH) {
-                let results =
-                    try_join_all(chunk.iter().map(|id| self.delete_record(id, "x", &now))).await?;
+                let results = try_join_all(
+                    chunk
+                        .iter()
+                        .map(|hex| self.delete_record(hex, "x", None, &now)),
+                )
+                .await?;
                 purged += results.into_iter().filter(|&done| done).count() as u64;
             }
             for user in users {
+                // Ids whose id index is gone: their session ended at least a minute ago.
                 let ids = self.user_ids(&user).await?;
-                let mut gone = Vec::new();
-                for chunk in ids.chunks(BATCH) {
-                    let exists = try_join_all(chunk.iter().map(|id| {
-                        let cmd = redis::cmd("EXISTS").arg(self.keys.record(id)).clone();
-                        async move { self.query_cmd(&cmd).await }
-                    }))
-                    .await?;
-                    for (id, exists) in chunk.iter().zip(exists) {
-                        if int(exists) == Some(0) {
-                            gone.push(*id);
-                        }
-                    }
-                }
+                let hexes = self.resolve_all(&ids).await?;
+                let gone: Vec<SessionId> = ids
+                    .into_iter()
+                    .zip(hexes)
+                    .filter_map(|(id, hex)| hex.is_none().then_some(id))
+                    .collect();
                 self.prune_user(&user, &gone).await?;
             }
         }
@@ -343,20 +233,14 @@ impl SessionStore for RedisStore {
                 let mut scan = Scan::new(self.keys.scan_records());
                 let mut conn = self.conn();
                 while let Some(batch) = scan.next(&mut conn).await? {
-                    let ids: Vec<SessionId> = batch
+                    let hexes: Vec<String> = batch
                         .iter()
                         .filter_map(|key| match self.keys.classify(key) {
-                            Kind::Record(id) => Some(id),
+                            Kind::Record(hex) => Some(hex),
                             _ => None,
                         })
                         .collect();
-                    records.extend(
-                        self.fetch(&ids)
-                            .await?
-                            .into_iter()
-                            .flatten()
-                            .map(|s| s.record),
-                    );
+                    records.extend(self.fetch(&hexes).await?.into_iter().flatten());
                 }
                 // SCAN may return a key twice.
                 records.sort_by_key(|r| r.id);
@@ -371,5 +255,89 @@ impl SessionStore for RedisStore {
             .skip(query.offset)
             .take(query.limit)
             .collect())
+    }
+}
+
+impl RedisStore {
+    /// `rotate` on a cluster, where the old and new records live in different slots: seal the
+    /// old record (the old token is dead from here on), write the new one, point the id index
+    /// at it, then drop the sealed record, unless a revocation marked it meanwhile.
+    async fn rotate_cluster(
+        &self,
+        old_hex: &str,
+        new_hex: &str,
+        patch: &SessionPatch,
+        indexed: Indexed,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let (old_rec, sealed) = (self.keys.record(old_hex), self.keys.sealed(old_hex));
+        let mut call = SEAL.prepare_invoke();
+        call.key(&old_rec).key(&sealed);
+        let reply = self.invoke(&call).await?;
+        if reply == Value::Nil {
+            return Ok(false);
+        }
+        let unseal = || async {
+            let mut call = UNSEAL.prepare_invoke();
+            call.key(&sealed).key(&old_rec);
+            let _ = self.invoke(&call).await;
+        };
+        let mut record = match decode(reply) {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(false),
+            Err(err) => {
+                unseal().await;
+                return Err(err);
+            }
+        };
+        record.apply(patch);
+        let ttl = ttl_ms(millis(record.deadline()), now);
+        let cover = cover_ms(millis(record.expires_at), now);
+        let new_rec = self.keys.record(new_hex);
+        let mut call = CREATE.prepare_invoke();
+        call.key(&new_rec).arg(ttl);
+        for (field, value) in codec::encode(&record) {
+            call.arg(field).arg(value);
+        }
+        // On an error the new record may or may not exist: the session ends (fails closed).
+        if int(self.invoke(&call).await?).ok_or_else(|| unexpected("create"))? == 0 {
+            unseal().await;
+            return Err(StoreError::Conflict);
+        }
+        let id_key = self.keys.id(&record.id);
+        let pointed = self
+            .query_cmd(
+                redis::cmd("SET")
+                    .arg(&id_key)
+                    .arg(new_hex)
+                    .arg("PX")
+                    .arg(cover),
+            )
+            .await;
+        let finished = match pointed {
+            Ok(_) => {
+                let mut call = FINISH.prepare_invoke();
+                call.key(&sealed);
+                self.invoke(&call).await.map(|r| int(r) == Some(1))
+            }
+            Err(err) => Err(err),
+        };
+        if !matches!(finished, Ok(true)) {
+            // Revoked while sealed, or a step failed: the new record must not outlive it.
+            self.query_cmd(redis::cmd("DEL").arg(&new_rec)).await?;
+            self.unlink(&record.id, new_hex, record.user.as_deref())
+                .await?;
+            return finished.map(|_| false);
+        }
+        let patched = Patched {
+            id: Some(record.id),
+            user: record.user.clone(),
+            expires_at: Some(millis(record.expires_at)),
+        };
+        if needs_report(patch) {
+            self.cover_after_patch(&patched, &indexed, true, now)
+                .await?;
+        }
+        Ok(true)
     }
 }

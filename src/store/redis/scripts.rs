@@ -1,43 +1,27 @@
-//! The Lua scripts: each one runs atomically on the slot of its first key.
+//! The Lua scripts: each one runs atomically. Reads (`load`, listing) never run a script: a
+//! script costs the server several times a plain command, most of all when it returns a hash.
 //!
-//! Every script but [`LOAD_STANDALONE`] and the standalone form of [`PATCH`] touches only the
-//! keys passed in `KEYS`, all in one slot, so it runs unchanged on Redis Cluster. Timestamps are
-//! passed as decimal strings and written back as received: Lua numbers are doubles, exact up to
-//! 2^53 ms (year 287,396), and are only used for comparisons and TTL arithmetic, which is
-//! formatted with `%d` so Redis never sees an exponent.
+//! Every script but [`CREATE_STANDALONE`] and [`ROTATE_STANDALONE`] touches only the keys passed
+//! in `KEYS`, all in one slot, so it runs unchanged on Redis Cluster. Timestamps are passed as
+//! decimal strings and written back as received: Lua numbers are doubles, exact up to 2^53 ms
+//! (year 287,396), and are only used for comparisons and TTL arithmetic, which is formatted
+//! with `%d` so Redis never sees an exponent. Fields are written `CHUNK` at a time, as Lua's
+//! `unpack` is limited by its stack.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Creates a session record unless one with this id exists.
+/// Creates a record unless one is stored under this token hash.
 ///
 /// `KEYS[1]` record; `ARGV[1]` TTL (ms); `ARGV[2..]` field, value pairs.
 /// Returns 1, or 0 when the record exists.
-/// Creates a session on a single server in one round trip: refuses (0) if the record exists,
-/// refuses (-1) if the token index is taken, else claims the index and writes every field, both
-/// with the TTL. `KEYS[1]` token index, `KEYS[2]` record (different slots: standalone only).
-/// `ARGV`: 1 TTL (ms); 2 the public id; 3.. field, value pairs.
-pub(super) static CREATE_STANDALONE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then return -1 end
-for i = 3, #ARGV, 2 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return 1
-",
-    )
-});
-
 pub(super) static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 2, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+for i = 2, #ARGV, 200 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
@@ -45,88 +29,213 @@ return 1
     )
 });
 
-/// Applies a patch to a record whose stored token hash is the expected one, optionally swapping
-/// the token hash (rotation): the compare-and-set that makes `update` and `rotate` safe.
+/// Creates a session on a single server in one round trip: refuses (0) if the record or the
+/// id index exists, else writes the record with its TTL and the id index with its own.
 ///
-/// `KEYS[1]` is the record, or, in the standalone form (`ARGV[11]` = the key prefix), the token
-/// index through which the record is found, in the same call.
-///
-/// `ARGV`: 1 expected token hash hex; 2 new token hash hex or ''; 3 now (ms); 4 user op ('' keep,
-/// '-' clear, '=' set); 5 user; 6 `last_seen_at` or ''; 7 `idle_expires_at` or '';
-/// 8 `expires_at` or ''; 9 TTL (ms) for a record already past its deadline; 10 longest TTL (ms);
-/// 11 prefix or ''; 12.. triples: 's' or 'd', field, value ('' for 'd').
-///
-/// Returns false when the record is gone or holds another token; otherwise
-/// `{id or '', pttl, had_user, previous_user, has_user, user, expires_at}`.
-pub(super) static PATCH: LazyLock<Script> = LazyLock::new(|| {
+/// `KEYS[1]` record, `KEYS[2]` id index (different slots: standalone only). `ARGV`: 1 record
+/// TTL (ms); 2 id index TTL (ms); 3 token hash hex; 4.. field, value pairs.
+pub(super) static CREATE_STANDALONE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local rec = KEYS[1]
-local id = ''
-if ARGV[11] ~= '' then
-  id = redis.call('GET', KEYS[1])
-  if not id then return false end
-  rec = ARGV[11] .. '{' .. id .. '}:s'
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+for i = 4, #ARGV, 200 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
 end
-if redis.call('HGET', rec, 't') ~= ARGV[1] then return false end
-local prev = redis.call('HGET', rec, 'u')
-if ARGV[2] ~= '' then redis.call('HSET', rec, 't', ARGV[2]) end
-if ARGV[4] == '-' then
-  redis.call('HDEL', rec, 'u')
-elseif ARGV[4] == '=' then
-  redis.call('HSET', rec, 'u', ARGV[5])
-end
-if ARGV[6] ~= '' then redis.call('HSET', rec, 'l', ARGV[6]) end
-local moved = false
-if ARGV[7] ~= '' then redis.call('HSET', rec, 'x', ARGV[7]); moved = true end
-if ARGV[8] ~= '' then redis.call('HSET', rec, 'e', ARGV[8]); moved = true end
-for i = 12, #ARGV, 3 do
-  if ARGV[i] == 's' then
-    redis.call('HSET', rec, ARGV[i + 1], ARGV[i + 2])
-  else
-    redis.call('HDEL', rec, ARGV[i + 1])
-  end
-end
-local e = redis.call('HGET', rec, 'e')
-if moved then
-  local en = tonumber(e)
-  local xn = tonumber(redis.call('HGET', rec, 'x'))
-  if en and xn then
-    local ttl = math.min(en, xn) - tonumber(ARGV[3])
-    if ttl <= 0 then ttl = tonumber(ARGV[9]) end
-    ttl = math.min(ttl, tonumber(ARGV[10]))
-    redis.call('PEXPIRE', rec, string.format('%d', ttl))
-  end
-end
-local pttl = redis.call('PTTL', rec)
-if ARGV[11] ~= '' and moved and pttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], pttl)
-end
-local cur = redis.call('HGET', rec, 'u')
-return {id, pttl, prev and 1 or 0, prev or '', cur and 1 or 0, cur or '', e or ''}
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+return 1
 ",
     )
 });
 
-/// Deletes a record if it matches a condition.
+/// The patch arguments shared by [`PATCH`] and [`ROTATE_STANDALONE`]: `ARGV` 1 now (ms);
+/// 2 user op ('' keep, '-' clear, '=' set); 3 user; 4 `last_seen_at` or ''; 5 `idle_expires_at`
+/// or ''; 6 `expires_at` or ''; 7 TTL (ms) for a record already past its deadline; 8 longest
+/// TTL (ms); 9 '1' to report (below) or ''; then, from `FIRST`, triples: 's' or 'd', field,
+/// value ('' for 'd').
 ///
-/// `KEYS[1]` record; `ARGV[1]` mode: 'i' any, 't' token hash is `ARGV[2]`, 'u' user is
-/// `ARGV[2]`, 'x' past its deadline at `ARGV[2]` (ms; unreadable deadlines count as past).
-/// Returns false when nothing was deleted, otherwise `{token_hash_hex or '', has_user, user}`.
-pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+/// Applies them to the hash `rec` in order, as few `HSET`/`HDEL` calls as the order allows,
+/// and moves the TTL when a deadline moved.
+const PATCH_BODY: &str = r"
+local pending, kind = {}, nil
+local function flush()
+  if #pending == 0 then return end
+  local cmd = kind == 's' and 'HSET' or 'HDEL'
+  for i = 1, #pending, 200 do
+    redis.call(cmd, rec, unpack(pending, i, math.min(i + 199, #pending)))
+  end
+  pending = {}
+end
+local function put(k, field, value)
+  if kind ~= k then flush() end
+  kind = k
+  pending[#pending + 1] = field
+  if k == 's' then pending[#pending + 1] = value end
+end
+if ARGV[2] == '-' then put('d', 'u') elseif ARGV[2] == '=' then put('s', 'u', ARGV[3]) end
+local en, xn
+if ARGV[4] ~= '' or ARGV[5] ~= '' or ARGV[6] ~= '' then
+  local m = redis.call('HGET', rec, 'm')
+  if m and #m >= 64 then
+    local e = ARGV[6] ~= '' and ARGV[6] or string.sub(m, 1, 16)
+    local x = ARGV[5] ~= '' and ARGV[5] or string.sub(m, 17, 32)
+    local l = ARGV[4] ~= '' and ARGV[4] or string.sub(m, 33, 48)
+    put('s', 'm', e .. x .. l .. string.sub(m, 49))
+    en, xn = tonumber(e), tonumber(x)
+  end
+end
+for i = FIRST, #ARGV, 3 do put(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+flush()
+if (ARGV[5] ~= '' or ARGV[6] ~= '') and en and xn then
+  local ttl = math.min(en, xn) - tonumber(ARGV[1])
+  if ttl <= 0 then ttl = tonumber(ARGV[7]) end
+  ttl = math.min(ttl, tonumber(ARGV[8]))
+  redis.call('PEXPIRE', rec, string.format('%d', ttl))
+end
+";
+
+/// What a patch reports when `ARGV[9]` is '1': `{id, has_user, user, expires_at}`; else 1.
+const PATCH_REPORT: &str = r"
+if ARGV[9] ~= '1' then return 1 end
+local r = redis.call('HMGET', rec, 'm', 'u')
+local m = r[1] or ''
+return {string.sub(m, 65, 86), r[2] and 1 or 0, r[2] or '', string.sub(m, 1, 16)}
+";
+
+/// Applies a patch to the record stored under a token hash, if there is one (its existence
+/// under this key is the compare-and-set: a rotation moves it away, a delete removes it).
+///
+/// `KEYS[1]` record; `ARGV` as [`PATCH_BODY`], triples from 10. Returns false when there is
+/// no record, else the report.
+pub(super) static PATCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "local rec = KEYS[1]\nif redis.call('EXISTS', rec) == 0 then return false end\n{}{}",
+        PATCH_BODY.replace("FIRST", "10"),
+        PATCH_REPORT
+    ))
+});
+
+/// Rotates on a single server in one atomic step: moves the record from the old token hash
+/// to the new one, applies the patch, and points the id index at the new hash.
+///
+/// `KEYS[1]` old record, `KEYS[2]` new record (different slots: standalone only). `ARGV` as
+/// [`PATCH_BODY`], then 10 the key prefix, 11 the new token hash hex, 12 how long (ms) the id
+/// index outlives the absolute deadline; triples from 13. The id index key is computed, not
+/// passed. Returns false when there is no old record, -1 when the new one exists (nothing
+/// changed), else the report.
+pub(super) static ROTATE_STANDALONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+local rec = KEYS[2]
+{}
+local m = redis.call('HGET', rec, 'm')
+if m and #m >= 86 then
+  local cover = tonumber(ARGV[8])
+  local e = tonumber(string.sub(m, 1, 16))
+  if e then cover = math.min(math.max(e - tonumber(ARGV[1]), tonumber(ARGV[7])), cover) end
+  redis.call('SET', ARGV[10] .. '{{' .. string.sub(m, 65, 86) .. '}}:i', ARGV[11], 'PX',
+    string.format('%d', cover + tonumber(ARGV[12])))
+end
+{}",
+        PATCH_BODY.replace("FIRST", "13"),
+        PATCH_REPORT
+    ))
+});
+
+/// First step of a rotation on a cluster: seals the record (renames it within its slot, so the
+/// old token is dead at once and no update can land on it) and returns its fields.
+///
+/// `KEYS[1]` record, `KEYS[2]` sealed record. Returns false when there is no record, else the
+/// `HGETALL` of the sealed record.
+pub(super) static SEAL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local f = redis.call('HMGET', KEYS[1], 't', 'u', 'e', 'x')
-local mode = ARGV[1]
-if mode == 't' and f[1] ~= ARGV[2] then return false end
-if mode == 'u' and f[2] ~= ARGV[2] then return false end
-if mode == 'x' then
-  local e, x = tonumber(f[3]), tonumber(f[4])
-  if e and x and math.min(e, x) > tonumber(ARGV[2]) then return false end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return redis.call('HGETALL', KEYS[2])
+",
+    )
+});
+
+/// Undoes [`SEAL`] when the rotation cannot go on, unless the session was revoked meanwhile
+/// (then the sealed record is deleted). `KEYS[1]` sealed record, `KEYS[2]` record.
+/// Returns 1 when restored.
+pub(super) static UNSEAL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'r') == 1 then
+  redis.call('DEL', KEYS[1])
+  return 0
 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return 1
+",
+    )
+});
+
+/// Last step of a rotation on a cluster: drops the sealed record. `KEYS[1]` sealed record.
+/// Returns 0 if the session was revoked while sealed (the new record must then go), else 1.
+pub(super) static FINISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local revoked = redis.call('HEXISTS', KEYS[1], 'r')
 redis.call('DEL', KEYS[1])
-return {f[1] or '', f[2] and 1 or 0, f[2] or ''}
+return 1 - revoked
+",
+    )
+});
+
+/// Deletes a record if it matches a condition; a revocation (modes 'i', 'u') that finds the
+/// record sealed by a rotation in flight marks it revoked instead, and the rotation then drops
+/// the session when it finishes.
+///
+/// `KEYS[1]` record, `KEYS[2]` sealed record (same slot). `ARGV[1]` mode: 't' any (delete by
+/// token), 'i' any (revocation), 'u' user is `ARGV[3]`, 'x' past its deadline at `ARGV[3]` (ms;
+/// unreadable deadlines count as past); `ARGV[2]` the public id it must hold, or ''.
+/// Returns false when nothing matched, otherwise `{id, has_user, user}`.
+pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local mode = ARGV[1]
+local function fields(key)
+  local r = redis.call('HMGET', key, 'm', 'u')
+  local m = r[1] or ''
+  return string.sub(m, 65, 86), r[2], tonumber(string.sub(m, 1, 16)),
+    tonumber(string.sub(m, 17, 32))
+end
+local function matches(id, user)
+  if ARGV[2] ~= '' and id ~= ARGV[2] then return false end
+  if mode == 'u' and user ~= ARGV[3] then return false end
+  return true
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local id, user, e, x = fields(KEYS[1])
+  if not matches(id, user) then return false end
+  if mode == 'x' and e and x and math.min(e, x) > tonumber(ARGV[3]) then return false end
+  redis.call('DEL', KEYS[1])
+  return {id, user and 1 or 0, user or ''}
+end
+if (mode == 'i' or mode == 'u') and redis.call('EXISTS', KEYS[2]) == 1 then
+  local id, user = fields(KEYS[2])
+  if not matches(id, user) then return false end
+  redis.call('HSET', KEYS[2], 'r', '1')
+  return {id, user and 1 or 0, user or ''}
+end
+return false
+",
+    )
+});
+
+/// Deletes an id index if it still names this token hash. `KEYS[1]` id index; `ARGV[1]` hex.
+pub(super) static UNLINK_ID: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 ",
     )
 });
@@ -171,20 +280,6 @@ for i = 2, #ARGV do
   end
 end
 return n
-",
-    )
-});
-
-/// Standalone only: resolves a token index and reads the record in one round trip. It reads a
-/// key it computes (not passed in `KEYS`), which Redis Cluster would refuse.
-///
-/// `KEYS[1]` token index; `ARGV[1]` prefix. Returns false, or `{id, HGETALL of the record}`.
-pub(super) static LOAD_STANDALONE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local id = redis.call('GET', KEYS[1])
-if not id then return false end
-return {id, redis.call('HGETALL', ARGV[1] .. '{' .. id .. '}:s')}
 ",
     )
 });

@@ -6,17 +6,21 @@ use std::time::SystemTime;
 use futures_util::future::try_join_all;
 use redis::{ScriptInvocation, Value};
 
-use super::codec::{self, data_field, decode, int, millis, text, Stored};
+use super::codec::{self, data_field, decode, int, millis, stamp, text, Meta};
 use super::conn::{backend, unexpected, Conn};
-use super::scripts::{DELETE, INDEX_USER, PATCH, PRUNE_USER};
+use super::scripts::{DELETE, INDEX_USER, PATCH, PRUNE_USER, UNLINK_ID};
 use super::{RedisStore, BATCH, EXPIRED_RETENTION_MS, INDEX_SLACK_MS, MAX_TTL_MS, PRUNE_MARGIN_MS};
 use crate::error::StoreError;
 use crate::store::{SessionPatch, SessionRecord};
-use crate::token::{SessionId, TokenHash};
+use crate::token::SessionId;
 
 impl RedisStore {
     pub(super) fn conn(&self) -> Conn {
         self.conn.clone()
+    }
+
+    pub(super) fn is_standalone(&self) -> bool {
+        matches!(self.conn, Conn::Standalone(_))
     }
 
     pub(super) async fn invoke(&self, call: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
@@ -27,14 +31,16 @@ impl RedisStore {
         cmd.query_async(&mut self.conn()).await.map_err(backend)
     }
 
-    /// The public id a token index holds, if the key exists.
-    pub(super) async fn resolve(&self, key: &TokenHash) -> Result<Option<SessionId>, StoreError> {
-        let reply = self
-            .query_cmd(redis::cmd("GET").arg(self.keys.token(key)))
-            .await?;
-        match reply {
+    /// The token hash (hex) an id index names, if the key exists.
+    pub(super) async fn resolve(&self, id: &SessionId) -> Result<Option<String>, StoreError> {
+        match self
+            .query_cmd(redis::cmd("GET").arg(self.keys.id(id)))
+            .await?
+        {
             Value::Nil => Ok(None),
-            other => parse_id(other).map(Some),
+            other => text(other)
+                .map(Some)
+                .ok_or_else(|| unexpected("GET of an id index")),
         }
     }
 
@@ -50,23 +56,6 @@ impl RedisStore {
             .arg(id.to_string())
             .arg(cover_ms);
         self.invoke(&call).await.map(drop)
-    }
-
-    /// Removes `ids` from `user`'s index unconditionally (their records are deleted).
-    pub(super) async fn unindex_user(
-        &self,
-        user: &str,
-        ids: &[SessionId],
-    ) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut cmd = redis::cmd("ZREM");
-        cmd.arg(self.keys.user(user));
-        for id in ids {
-            cmd.arg(id.to_string());
-        }
-        self.query_cmd(&cmd).await.map(drop)
     }
 
     /// Removes stale `ids` from `user`'s index, except those indexed in the last
@@ -103,184 +92,292 @@ impl RedisStore {
             .collect())
     }
 
-    /// Reads the records of `ids`, concurrently, in order (`None` where gone).
-    pub(super) async fn fetch(&self, ids: &[SessionId]) -> Result<Vec<Option<Stored>>, StoreError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH) {
-            let reads = chunk.iter().map(|id| {
-                let mut conn = self.conn();
-                let key = self.keys.record(id);
-                async move {
-                    let reply: Value = redis::cmd("HGETALL")
-                        .arg(key)
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(backend)?;
-                    decode(*id, reply)
-                }
+    /// Reads the records stored under token hashes `hexes`, concurrently, in order (`None`
+    /// where gone).
+    pub(super) async fn fetch(
+        &self,
+        hexes: &[String],
+    ) -> Result<Vec<Option<SessionRecord>>, StoreError> {
+        let mut out = Vec::with_capacity(hexes.len());
+        for chunk in hexes.chunks(BATCH) {
+            let reads = chunk.iter().map(|hex| {
+                let cmd = redis::cmd("HGETALL").arg(self.keys.record(hex)).clone();
+                async move { decode(self.query_cmd(&cmd).await?) }
             });
             out.extend(try_join_all(reads).await?);
         }
         Ok(out)
     }
 
-    /// The records of `user`'s index that still belong to `user`, pruning the others.
+    /// Follows the id indexes of `ids`, concurrently, in order (`None` where the index is gone).
+    pub(super) async fn resolve_all(
+        &self,
+        ids: &[SessionId],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH) {
+            out.extend(try_join_all(chunk.iter().map(|id| self.resolve(id))).await?);
+        }
+        Ok(out)
+    }
+
+    /// The records of `user`'s index that still belong to `user`. Ids whose id index is gone
+    /// (the session ended long ago) or whose record now belongs to someone else are pruned;
+    /// an id whose index names a missing record is kept (a record Redis expired before its
+    /// index, or one a cluster rotation is moving).
     pub(super) async fn user_records(&self, user: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let ids = self.user_ids(user).await?;
-        let stored = self.fetch(&ids).await?;
+        let hexes = self.resolve_all(&ids).await?;
         let mut stale = Vec::new();
-        let mut records = Vec::with_capacity(ids.len());
-        for (id, stored) in ids.into_iter().zip(stored) {
-            match stored {
-                Some(s) if s.record.user.as_deref() == Some(user) => records.push(s.record),
-                _ => stale.push(id),
+        let mut found = Vec::new();
+        for (id, hex) in ids.iter().zip(hexes) {
+            match hex {
+                Some(hex) => found.push((*id, hex)),
+                None => stale.push(*id),
+            }
+        }
+        let hexes: Vec<String> = found.iter().map(|(_, hex)| hex.clone()).collect();
+        let stored = self.fetch(&hexes).await?;
+        let mut records = Vec::with_capacity(found.len());
+        for ((id, _), record) in found.into_iter().zip(stored) {
+            match record {
+                Some(r) if r.id == id && r.user.as_deref() == Some(user) => records.push(r),
+                Some(r) if r.id == id => stale.push(id),
+                _ => {}
             }
         }
         self.prune_user(user, &stale).await?;
         Ok(records)
     }
 
-    /// Deletes a record under a condition (see [`DELETE`]), then its token index and its user
-    /// index entry. Returns whether it deleted.
+    /// Deletes the record stored under `hex` if it matches (see [`DELETE`]), then its id index
+    /// entry and its user index entry. Returns whether it deleted (or revoked a sealed one).
     pub(super) async fn delete_record(
         &self,
-        id: &SessionId,
+        hex: &str,
         mode: &str,
+        id: Option<&SessionId>,
         arg: &str,
     ) -> Result<bool, StoreError> {
         let mut call = DELETE.prepare_invoke();
-        call.key(self.keys.record(id)).arg(mode).arg(arg);
+        call.key(self.keys.record(hex))
+            .key(self.keys.sealed(hex))
+            .arg(mode)
+            .arg(id.map(ToString::to_string).unwrap_or_default())
+            .arg(arg);
         let reply = self.invoke(&call).await?;
         let Some(deleted) = Deleted::from_reply(reply)? else {
             return Ok(false);
         };
-        let unlink_token = async {
-            if deleted.token.is_empty() {
-                return Ok(());
-            }
-            self.query_cmd(redis::cmd("DEL").arg(self.keys.token_hex(&deleted.token)))
-                .await
-                .map(drop)
-        };
-        let unlink_user = async {
-            match &deleted.user {
-                Some(user) => self.unindex_user(user, std::slice::from_ref(id)).await,
-                None => Ok(()),
-            }
-        };
-        futures_util::future::try_join(unlink_token, unlink_user).await?;
+        if let Some(id) = &deleted.id {
+            self.unlink(id, hex, deleted.user.as_deref()).await?;
+        }
         Ok(true)
     }
 
-    /// Applies `patch` through the [`PATCH`] script. `standalone` resolves the token index in
-    /// the same call (`KEYS[1]` is then the index, and `target` is ignored).
-    pub(super) async fn patch(&self, call: PatchCall<'_>) -> Result<Option<Patched>, StoreError> {
-        let PatchCall {
-            key,
-            expected,
-            new,
-            now,
-            patch,
-            standalone,
-        } = call;
-        let mut inv = PATCH.prepare_invoke();
-        inv.key(key).arg(expected).arg(new).arg(now);
-        match &patch.user {
-            None => inv.arg("").arg(""),
-            Some(None) => inv.arg("-").arg(""),
-            Some(Some(user)) => inv.arg("=").arg(user.as_str()),
+    /// Removes an ended session from its id index (if it still names `hex`) and user index.
+    pub(super) async fn unlink(
+        &self,
+        id: &SessionId,
+        hex: &str,
+        user: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let unlink_id = async {
+            let mut call = UNLINK_ID.prepare_invoke();
+            call.key(self.keys.id(id)).arg(hex);
+            self.invoke(&call).await.map(drop)
         };
-        for at in [patch.last_seen_at, patch.idle_expires_at, patch.expires_at] {
-            inv.arg(at.map(|t| millis(t).to_string()).unwrap_or_default());
-        }
-        inv.arg(EXPIRED_RETENTION_MS).arg(MAX_TTL_MS);
-        inv.arg(if standalone { self.keys.prefix() } else { "" });
-        for (name, value) in &patch.data {
-            match value {
-                Some(value) => inv.arg("s").arg(data_field(name)).arg(value.get()),
-                None => inv.arg("d").arg(data_field(name)).arg(""),
+        let unlink_user = async {
+            match user {
+                Some(user) => self
+                    .query_cmd(
+                        redis::cmd("ZREM")
+                            .arg(self.keys.user(user))
+                            .arg(id.to_string()),
+                    )
+                    .await
+                    .map(drop),
+                None => Ok(()),
+            }
+        };
+        futures_util::future::try_join(unlink_id, unlink_user)
+            .await
+            .map(drop)
+    }
+
+    /// Revokes the session `id` (of `user` only, if given): follows its id index and deletes
+    /// the record there. Should a rotation move the session meanwhile, the index names the new
+    /// token hash and the revocation follows it.
+    pub(super) async fn revoke(
+        &self,
+        id: &SessionId,
+        user: Option<&str>,
+    ) -> Result<Revoked, StoreError> {
+        let mut seen: Option<String> = None;
+        for _ in 0..4 {
+            let Some(hex) = self.resolve(id).await? else {
+                return Ok(Revoked::Unindexed);
             };
+            if seen.as_deref() == Some(hex.as_str()) {
+                break;
+            }
+            let (mode, arg) = match user {
+                Some(user) => ("u", user),
+                None => ("i", ""),
+            };
+            if self.delete_record(&hex, mode, Some(id), arg).await? {
+                return Ok(Revoked::Done);
+            }
+            seen = Some(hex);
         }
+        Ok(Revoked::NotFound)
+    }
+
+    /// Applies `patch` through the [`PATCH`] script to the record under `hex`. Returns
+    /// `None` when there is no record; `report` asks for the id, user and absolute deadline.
+    pub(super) async fn patch(
+        &self,
+        hex: &str,
+        now: u64,
+        patch: &SessionPatch,
+        report: bool,
+    ) -> Result<Option<Patched>, StoreError> {
+        let mut inv = PATCH.prepare_invoke();
+        inv.key(self.keys.record(hex));
+        patch_args(&mut inv, now, patch, report);
+        patch_data(&mut inv, patch);
         Patched::from_reply(self.invoke(&inv).await?)
     }
 
-    /// Indexes `id` under the user `patch` sets, before the patch is written, so the index never
-    /// misses the session. Returns what was indexed, or `None` if the patch sets no user or the
-    /// record is gone.
+    /// Indexes the session under the user `patch` sets, before the patch is written, so the
+    /// index never misses the session. `rec` is the record's key.
     pub(super) async fn index_patch_user(
         &self,
-        id: &SessionId,
+        rec: &str,
         patch: &SessionPatch,
         now: u64,
-    ) -> Result<Option<(String, u64)>, StoreError> {
+    ) -> Result<Indexed, StoreError> {
         let Some(Some(user)) = &patch.user else {
-            return Ok(None);
+            return Ok(Indexed::NotNeeded);
         };
-        let expires = match patch.expires_at {
-            Some(at) => millis(at),
-            None => {
-                let (token, expires): (Option<String>, Option<String>) = redis::cmd("HMGET")
-                    .arg(self.keys.record(id))
-                    .arg(codec::TOKEN)
-                    .arg(codec::EXPIRES_AT)
-                    .query_async(&mut self.conn())
-                    .await
-                    .map_err(backend)?;
-                if token.is_none() {
-                    // Gone: the patch will find nothing, and the session never comes back.
-                    return Ok(None);
-                }
-                // An unreadable deadline: cover the longest a record can live.
-                expires
-                    .and_then(|e| e.parse().ok())
-                    .unwrap_or_else(|| now.saturating_add(MAX_TTL_MS))
-            }
+        let meta: Option<String> = redis::cmd("HGET")
+            .arg(rec)
+            .arg(codec::META)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        let Some(meta) = meta else {
+            // Gone: the patch will find nothing, and the session never comes back.
+            return Ok(Indexed::Gone);
         };
+        let meta = Meta::parse(&meta).ok_or_else(|| {
+            StoreError::Corrupt(format!("a Redis session record: bad metadata {meta:?}"))
+        })?;
+        let id = meta.id;
+        let expires = millis(patch.expires_at.unwrap_or(meta.expires_at));
         let cover = cover_ms(expires, now);
-        self.index_user(user, id, cover).await?;
-        Ok(Some((user.clone(), cover)))
+        self.index_user(user, &id, cover).await?;
+        Ok(Indexed::Done(user.clone(), cover))
     }
 
-    /// After a patch: makes the current user's index cover the (possibly moved) absolute
-    /// deadline, unless the index written before the patch already does.
+    /// After a patch that set a user or moved the absolute deadline: makes the user index (and,
+    /// unless `id_done`, the id index) cover the absolute deadline, unless the user index
+    /// written before the patch already does.
     pub(super) async fn cover_after_patch(
         &self,
-        id: &SessionId,
-        patch: &SessionPatch,
         patched: &Patched,
-        indexed: Option<(String, u64)>,
+        indexed: &Indexed,
+        id_done: bool,
         now: u64,
     ) -> Result<(), StoreError> {
-        let Some(user) = &patched.user else {
+        let Some(id) = &patched.id else {
             return Ok(());
         };
-        if patch.user.is_none() && patch.expires_at.is_none() {
-            return Ok(());
-        }
         let cover = cover_ms(patched.expires_at.unwrap_or(u64::MAX), now);
-        if matches!(&indexed, Some((u, c)) if u == user && *c >= cover) {
-            return Ok(());
-        }
-        self.index_user(user, id, cover).await
+        let cover_id = async {
+            if id_done {
+                return Ok(());
+            }
+            self.query_cmd(redis::cmd("PEXPIRE").arg(self.keys.id(id)).arg(cover))
+                .await
+                .map(drop)
+        };
+        let cover_user = async {
+            let Some(user) = &patched.user else {
+                return Ok(());
+            };
+            if matches!(indexed, Indexed::Done(u, c) if u == user && *c >= cover) {
+                return Ok(());
+            }
+            self.index_user(user, id, cover).await
+        };
+        futures_util::future::try_join(cover_id, cover_user)
+            .await
+            .map(drop)
     }
 }
 
-/// Arguments of one [`PATCH`] call.
-pub(super) struct PatchCall<'a> {
-    pub(super) key: String,
-    pub(super) expected: &'a str,
-    pub(super) new: &'a str,
-    pub(super) now: u64,
-    pub(super) patch: &'a SessionPatch,
-    pub(super) standalone: bool,
+/// Pushes the patch arguments of [`PATCH`] (and of the standalone rotation) onto `inv`,
+/// before the data triples, which go last.
+pub(super) fn patch_args(
+    inv: &mut ScriptInvocation<'_>,
+    now: u64,
+    patch: &SessionPatch,
+    report: bool,
+) {
+    inv.arg(now);
+    match &patch.user {
+        None => inv.arg("").arg(""),
+        Some(None) => inv.arg("-").arg(""),
+        Some(Some(user)) => inv.arg("=").arg(user.as_str()),
+    };
+    for at in [patch.last_seen_at, patch.idle_expires_at, patch.expires_at] {
+        inv.arg(at.map(stamp).unwrap_or_default());
+    }
+    inv.arg(EXPIRED_RETENTION_MS)
+        .arg(MAX_TTL_MS)
+        .arg(if report { "1" } else { "" });
+}
+
+/// Pushes the data triples of `patch` onto `inv`.
+pub(super) fn patch_data(inv: &mut ScriptInvocation<'_>, patch: &SessionPatch) {
+    for (name, value) in &patch.data {
+        match value {
+            Some(value) => inv.arg("s").arg(data_field(name)).arg(value.get()),
+            None => inv.arg("d").arg(data_field(name)).arg(""),
+        };
+    }
+}
+
+/// Whether a patch needs the script to report (it sets a user or moves the absolute deadline,
+/// so the indexes must follow).
+pub(super) fn needs_report(patch: &SessionPatch) -> bool {
+    patch.user.is_some() || patch.expires_at.is_some()
+}
+
+/// What [`RedisStore::index_patch_user`] did.
+pub(super) enum Indexed {
+    /// The patch sets no user.
+    NotNeeded,
+    /// The record is gone.
+    Gone,
+    /// The session was indexed under this user, for this long (ms).
+    Done(String, u64),
+}
+
+/// How a revocation by id ended.
+pub(super) enum Revoked {
+    Done,
+    /// The id index is gone: the session ended long ago.
+    Unindexed,
+    /// The index names no matching record.
+    NotFound,
 }
 
 /// What [`PATCH`] reports after applying a patch.
 pub(super) struct Patched {
-    /// The public id (standalone form only).
+    /// The public id (reported patches only).
     pub(super) id: Option<SessionId>,
-    /// The record's TTL afterwards (ms), or negative if it has none.
-    pub(super) pttl: i64,
     /// The user after the patch.
     pub(super) user: Option<String>,
     /// The absolute deadline after the patch (ms), if readable.
@@ -292,26 +389,27 @@ impl Patched {
         let bad = || unexpected("the patch script");
         let items = match reply {
             Value::Nil => return Ok(None),
-            Value::Array(items) if items.len() == 7 => items,
+            Value::Int(1) => {
+                return Ok(Some(Self {
+                    id: None,
+                    user: None,
+                    expires_at: None,
+                }))
+            }
+            Value::Array(items) if items.len() == 4 => items,
             _ => return Err(bad()),
         };
         let mut items = items.into_iter();
         let mut next = || items.next().ok_or_else(bad);
         let id = text(next()?).ok_or_else(bad)?;
-        let id = if id.is_empty() {
-            None
-        } else {
-            Some(SessionId::parse(&id).ok_or_else(|| corrupt_index(&id))?)
-        };
-        let pttl = int(next()?).ok_or_else(bad)?;
-        let _had_user = next()?;
-        let _previous = next()?;
+        let id = Some(SessionId::parse(&id).ok_or_else(|| {
+            StoreError::Corrupt(format!("a Redis session record: bad id {id:?}"))
+        })?);
         let has_user = int(next()?).ok_or_else(bad)? == 1;
         let user = text(next()?).ok_or_else(bad)?;
         let expires_at = text(next()?).and_then(|e| e.parse().ok());
         Ok(Some(Self {
             id,
-            pttl,
             user: has_user.then_some(user),
             expires_at,
         }))
@@ -319,14 +417,14 @@ impl Patched {
 }
 
 /// What [`DELETE`] reports about the record it deleted.
-pub(super) struct Deleted {
-    /// Its token hash (hex), empty if it had none.
-    pub(super) token: String,
-    pub(super) user: Option<String>,
+struct Deleted {
+    /// `None` for a record whose metadata was unreadable.
+    id: Option<SessionId>,
+    user: Option<String>,
 }
 
 impl Deleted {
-    pub(super) fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
+    fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
         let bad = || unexpected("the delete script");
         let items = match reply {
             Value::Nil => return Ok(None),
@@ -335,25 +433,14 @@ impl Deleted {
         };
         let mut items = items.into_iter();
         let mut next = || items.next().ok_or_else(bad);
-        let token = text(next()?).ok_or_else(bad)?;
+        let id = SessionId::parse(&text(next()?).ok_or_else(bad)?);
         let has_user = int(next()?).ok_or_else(bad)? == 1;
         let user = text(next()?).ok_or_else(bad)?;
         Ok(Some(Self {
-            token,
+            id,
             user: has_user.then_some(user),
         }))
     }
-}
-
-pub(super) fn parse_id(value: Value) -> Result<SessionId, StoreError> {
-    let id = text(value).ok_or_else(|| unexpected("GET of a token index"))?;
-    SessionId::parse(&id).ok_or_else(|| corrupt_index(&id))
-}
-
-pub(super) fn corrupt_index(value: &str) -> StoreError {
-    StoreError::Corrupt(format!(
-        "a Redis token index holds {value:?}, not a session id"
-    ))
 }
 
 pub(super) fn now_ms() -> u64 {
@@ -369,7 +456,7 @@ pub(super) fn ttl_ms(deadline: u64, now: u64) -> u64 {
     }
 }
 
-/// The TTL a user index needs to outlive a session whose absolute deadline is `expires` (ms).
+/// The TTL an index needs to outlive a session whose absolute deadline is `expires` (ms).
 pub(super) fn cover_ms(expires: u64, now: u64) -> u64 {
     expires
         .saturating_sub(now)

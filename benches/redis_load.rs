@@ -1,0 +1,197 @@
+//! Throughput over Redis under concurrent load: sessionward's `RedisStore` against
+//! tower-sessions 0.14 with `tower-sessions-redis-store` 0.16, in one run.
+//!
+//! `benches/stores.rs` sends one request at a time, so it measures latency, which one loopback
+//! round trip to Redis dominates. Here `CLIENTS` tasks (default 32) send requests back to back
+//! through the same router on a two-worker tokio runtime for `SECONDS` (default 3) per
+//! measurement, as a busy server would; the client stacks and the Redis server then share the
+//! machine's CPUs, so what each request costs the client and the server decides the rate.
+//! Stacks alternate, each route is measured `ROUNDS` times (default 3), and the table shows
+//! the median requests per second of each. The routes are those of `benches/stores.rs`.
+//!
+//! Run with `cargo bench --bench redis_load` (a plain `main`, no criterion). The server is
+//! `SESSIONWARD_TEST_REDIS`, else `redis://127.0.0.1:6379`; without one it says so and exits.
+//! Everything it writes is under a prefix of its own (sessionward) or is a session id it
+//! created (tower-sessions), and is deleted at the end.
+
+#[path = "support/mod.rs"]
+mod support;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use support::send;
+
+fn sessionward(store: sessionward::store::RedisStore) -> Router {
+    use sessionward::{Session, SessionError, SessionLayer};
+    async fn read(session: Session) -> Result<String, SessionError> {
+        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, SessionError> {
+        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
+        session.insert("n", &n).await?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, SessionError> {
+        session.insert("n", &0u64).await?;
+        Ok("created")
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(SessionLayer::new(store))
+        .with_state(())
+}
+
+fn tower_sessions_router<S: tower_sessions_014::SessionStore + Clone>(store: S) -> Router {
+    use tower_sessions_014::cookie::time::Duration as CookieDuration;
+    use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
+    fn fail(_: tower_sessions_014::session::Error) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    async fn read(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
+        session.insert("n", n).await.map_err(fail)?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, StatusCode> {
+        session.insert("n", 0u64).await.map_err(fail)?;
+        Ok("created")
+    }
+    let layer = SessionManagerLayer::new(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(layer)
+        .with_state(())
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Requests per second of `clients` tasks sending `route` through `app` for `duration`.
+/// Cookies set by `/new` are collected in `created`, to be deleted afterwards.
+async fn measure(
+    app: &Router,
+    route: &'static str,
+    cookie: &HeaderValue,
+    clients: u64,
+    duration: Duration,
+    created: &Arc<Mutex<Vec<HeaderValue>>>,
+) -> f64 {
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (app, cookie, count, created) =
+            (app.clone(), cookie.clone(), count.clone(), created.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while Instant::now() < stop {
+                let sent = (route != "/new").then_some(&cookie);
+                let (status, set_cookie, _) = send(&app, route, sent).await;
+                assert_eq!(status, StatusCode::OK, "{route}");
+                mine.extend(set_cookie.filter(|_| route == "/new"));
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            created.lock().expect("not poisoned").extend(mine);
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client task");
+    }
+    count.load(Ordering::Relaxed) as f64 / duration.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let url = std::env::var("SESSIONWARD_TEST_REDIS")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let clients = env_or("CLIENTS", 32);
+    let duration = Duration::from_secs(env_or("SECONDS", 3));
+    let rounds = env_or("ROUNDS", 3);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let prefix = format!("swload:{}:", std::process::id());
+        let store = match sessionward::store::RedisStore::connect(&url).await {
+            Ok(store) => store.with_prefix(prefix.clone()),
+            Err(e) => {
+                eprintln!("skipped: no Redis at {url} ({e}); set SESSIONWARD_TEST_REDIS");
+                return;
+            }
+        };
+        use tower_sessions_redis_store::fred::prelude::{Client, ClientLike, Config};
+        let config = Config::from_url(&url).expect("fred config");
+        let client = Client::new(config, None, None, None);
+        client.init().await.expect("fred connects");
+        let peer = tower_sessions_redis_store::RedisStore::new(client);
+        let stacks = [
+            ("sessionward", sessionward(store)),
+            ("tower-sessions", tower_sessions_router(peer)),
+        ];
+        let created = Arc::new(Mutex::new(Vec::new()));
+        let mut cookies = Vec::new();
+        for (_, app) in &stacks {
+            let (_, cookie, _) = send(app, "/new", None).await;
+            let cookie = cookie.expect("a session cookie");
+            created.lock().expect("not poisoned").push(cookie.clone());
+            cookies.push(cookie);
+        }
+        println!("{clients} concurrent clients, {rounds} rounds of {duration:?}, median req/s\n");
+        println!("| route | sessionward req/s | tower-sessions req/s | ratio |");
+        println!("|---|---:|---:|---:|");
+        for route in ["/r", "/rw", "/new"] {
+            let mut rates = [Vec::new(), Vec::new()];
+            for _ in 0..rounds {
+                for (i, (_, app)) in stacks.iter().enumerate() {
+                    let rate = measure(app, route, &cookies[i], clients, duration, &created).await;
+                    rates[i].push(rate);
+                }
+            }
+            let [ours, theirs] = rates.map(median);
+            println!(
+                "| `{route}` | {ours:.0} | {theirs:.0} | {:.2}× |",
+                ours / theirs
+            );
+        }
+        // Clean up: sessionward's keys by prefix, tower-sessions' by the ids it was given.
+        let mut conn = redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection())
+            .expect("cleanup connection");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query(&mut conn)
+            .unwrap_or_default();
+        let ids = created.lock().expect("not poisoned").clone();
+        let peer_ids = ids.iter().filter_map(|c| {
+            let text = c.to_str().ok()?;
+            text.strip_prefix("id=").map(str::to_owned)
+        });
+        for key in keys.into_iter().chain(peer_ids) {
+            let _: Result<i64, _> = redis::cmd("DEL").arg(key).query(&mut conn);
+        }
+    });
+}
