@@ -21,61 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, StatusCode};
-use axum::routing::get;
 use axum::Router;
+use support::routers::{sessionward, tower_sessions_014};
 use support::send;
-
-fn sessionward(store: sessionward::store::RedisStore) -> Router {
-    use sessionward::{Session, SessionError, SessionLayer};
-    async fn read(session: Session) -> Result<String, SessionError> {
-        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
-    }
-    async fn read_write(session: Session) -> Result<String, SessionError> {
-        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
-        session.insert("n", &n).await?;
-        Ok(n.to_string())
-    }
-    async fn new(session: Session) -> Result<&'static str, SessionError> {
-        session.insert("n", &0u64).await?;
-        Ok("created")
-    }
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .layer(SessionLayer::new(store))
-        .with_state(())
-}
-
-fn tower_sessions_router<S: tower_sessions_014::SessionStore + Clone>(store: S) -> Router {
-    use tower_sessions_014::cookie::time::Duration as CookieDuration;
-    use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
-    fn fail(_: tower_sessions_014::session::Error) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-    async fn read(session: Session) -> Result<String, StatusCode> {
-        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
-        Ok(n.to_string())
-    }
-    async fn read_write(session: Session) -> Result<String, StatusCode> {
-        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
-        session.insert("n", n).await.map_err(fail)?;
-        Ok(n.to_string())
-    }
-    async fn new(session: Session) -> Result<&'static str, StatusCode> {
-        session.insert("n", 0u64).await.map_err(fail)?;
-        Ok("created")
-    }
-    let layer = SessionManagerLayer::new(store)
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .layer(layer)
-        .with_state(())
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -150,7 +98,7 @@ fn main() {
         let peer = tower_sessions_redis_store::RedisStore::new(client);
         let stacks = [
             ("sessionward", sessionward(store)),
-            ("tower-sessions", tower_sessions_router(peer)),
+            ("tower-sessions", tower_sessions_014(peer)),
         ];
         let created = Arc::new(Mutex::new(Vec::new()));
         let mut cookies = Vec::new();

@@ -27,6 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::send;
 
+fn sessionward() -> Router {
+    support::routers::sessionward(sessionward::store::MemoryStore::default())
+}
+
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
@@ -52,32 +56,6 @@ fn bare() -> Router {
         .route("/rw", get(read_write))
         .route("/new", get(new))
         .with_state(Arc::new(AtomicU64::new(0)))
-}
-
-// ---- sessionward ------------------------------------------------------------------------------
-
-fn sessionward() -> Router {
-    use sessionward::{store::MemoryStore, Session, SessionError, SessionLayer};
-
-    async fn read(session: Session) -> Result<String, SessionError> {
-        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
-    }
-    async fn read_write(session: Session) -> Result<String, SessionError> {
-        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
-        session.insert("n", &n).await?;
-        Ok(n.to_string())
-    }
-    async fn new(session: Session) -> Result<&'static str, SessionError> {
-        session.insert("n", &0u64).await?;
-        Ok("created")
-    }
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .layer(SessionLayer::new(MemoryStore::default()))
-        // As `axum::serve` does: turn handlers into routes once, not on every request.
-        .with_state(())
 }
 
 // ---- tower-sessions 0.15 ----------------------------------------------------------------------

@@ -61,10 +61,10 @@ mod support;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::routers::{sessionward, tower_sessions_014 as tower_sessions};
 use support::send;
 
 use axum::http::{HeaderValue, StatusCode};
-use axum::routing::get;
 use axum::Router;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
@@ -74,64 +74,6 @@ use sqlx::sqlite::SqlitePool;
 use tokio::runtime::Runtime;
 
 // ---- the two stacks, over any store -----------------------------------------------------------
-
-fn sessionward<S: sessionward::store::SessionStore>(store: S) -> Router {
-    use sessionward::{Session, SessionError, SessionLayer};
-
-    async fn read(session: Session) -> Result<String, SessionError> {
-        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
-    }
-    async fn read_write(session: Session) -> Result<String, SessionError> {
-        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
-        session.insert("n", &n).await?;
-        Ok(n.to_string())
-    }
-    async fn new(session: Session) -> Result<&'static str, SessionError> {
-        session.insert("n", &0u64).await?;
-        Ok("created")
-    }
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .layer(SessionLayer::new(store))
-        // As `axum::serve` does: turn handlers into routes once, not on every request.
-        .with_state(())
-}
-
-fn tower_sessions<S>(store: S) -> Router
-where
-    S: tower_sessions_014::SessionStore + Clone,
-{
-    use tower_sessions_014::cookie::time::Duration as CookieDuration;
-    use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
-
-    fn fail(_: tower_sessions_014::session::Error) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-    async fn read(session: Session) -> Result<String, StatusCode> {
-        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
-        Ok(n.to_string())
-    }
-    async fn read_write(session: Session) -> Result<String, StatusCode> {
-        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
-        session.insert("n", n).await.map_err(fail)?;
-        Ok(n.to_string())
-    }
-    async fn new(session: Session) -> Result<&'static str, StatusCode> {
-        session.insert("n", 0u64).await.map_err(fail)?;
-        Ok("created")
-    }
-    let layer = SessionManagerLayer::new(store)
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .layer(layer)
-        .with_state(())
-}
 
 // ---- stores: setup, emptying between samples, teardown ----------------------------------------
 

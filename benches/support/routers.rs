@@ -1,0 +1,67 @@
+//! The three routes of the benches (`/r`, `/rw`, `/new`) over sessionward and over
+//! tower-sessions 0.14, on any store.
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+/// sessionward over `store`.
+pub fn sessionward<S: sessionward::store::SessionStore>(store: S) -> Router {
+    use sessionward::{Session, SessionError, SessionLayer};
+
+    async fn read(session: Session) -> Result<String, SessionError> {
+        Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, SessionError> {
+        let n = session.get::<u64>("n").await?.unwrap_or(0) + 1;
+        session.insert("n", &n).await?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, SessionError> {
+        session.insert("n", &0u64).await?;
+        Ok("created")
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(SessionLayer::new(store))
+        // As `axum::serve` does: turn handlers into routes once, not on every request.
+        .with_state(())
+}
+
+/// tower-sessions 0.14 over `store` (its Redis and sqlx stores exist only for 0.14), with
+/// `with_secure(false)` and a 30-minute inactivity expiry (sessionward's idle timeout).
+pub fn tower_sessions_014<S>(store: S) -> Router
+where
+    S: tower_sessions_014::SessionStore + Clone,
+{
+    use tower_sessions_014::cookie::time::Duration as CookieDuration;
+    use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
+
+    fn fail(_: tower_sessions_014::session::Error) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    async fn read(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
+        session.insert("n", n).await.map_err(fail)?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, StatusCode> {
+        session.insert("n", 0u64).await.map_err(fail)?;
+        Ok("created")
+    }
+    let layer = SessionManagerLayer::new(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(layer)
+        .with_state(())
+}
