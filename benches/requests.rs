@@ -27,10 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::send;
 
-fn sessionward() -> Router {
-    support::routers::sessionward(sessionward::store::MemoryStore::default())
-}
-
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
@@ -38,6 +34,11 @@ use axum::Router;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use tokio::runtime::Runtime;
+
+/// sessionward over its in-memory store.
+fn sessionward() -> Router {
+    support::routers::sessionward(sessionward::store::MemoryStore::default())
+}
 
 // ---- bare axum: the baseline ------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 //! The memory store's table: sessions in one dense vector, found through two small indexes.
 //!
 //! Sessions sit side by side in a `Vec`; the token-hash index and the public-id index hold only
-//! 4-byte positions into it. The indexes of a large store stay small enough for the CPU cache,
-//! so a lookup costs one memory miss (the session itself) instead of two or three, and a new
-//! session is appended at the end rather than written to a random place in a wide table.
+//! 8-byte entries (a position into it, and the tag the entry is hashed by). The indexes of a
+//! large store stay small enough for the CPU cache, so a lookup costs one memory miss (the
+//! session itself) instead of two or three, and a new session is appended at the end rather
+//! than written to a random place in a wide table.
 
 use std::collections::HashMap;
 
@@ -30,13 +31,32 @@ impl Key {
     }
 }
 
+/// An index entry: a position in the slots, and the tag of the key or id it was filed under.
+///
+/// The tag (the first four bytes of the key or id) is what the index hashes, so growing the
+/// index never reads the slots, which in a large store are a cache miss each; comparing tags
+/// first also spares reading a slot on most false matches.
+#[derive(Clone, Copy)]
+struct Pos {
+    at: u32,
+    tag: u32,
+}
+
 /// Token hashes and public ids are uniformly random (SHA-256 output, or CSPRNG bytes) and no
-/// client can choose them, so their first eight bytes are a perfect hash, and flooding the
-/// table with collisions is impossible.
-fn hash16(bytes: &[u8; 16]) -> u64 {
-    let mut prefix = [0u8; 8];
-    prefix.copy_from_slice(&bytes[..8]);
-    u64::from_le_bytes(prefix)
+/// client can choose them, so their first bytes are a perfect hash, and flooding the table
+/// with collisions is impossible.
+fn tag(bytes: &[u8; 16]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// The index hash of a tag: spread over 64 bits, as the table takes its bucket from the low
+/// bits and a control byte from the high ones.
+fn spread(tag: u32) -> u64 {
+    u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn rehash(pos: &Pos) -> u64 {
+    spread(pos.tag)
 }
 
 struct Slot {
@@ -47,8 +67,8 @@ struct Slot {
 #[derive(Default)]
 pub(super) struct Table {
     slots: Vec<Slot>,
-    by_key: HashTable<u32>,
-    by_id: HashTable<u32>,
+    by_key: HashTable<Pos>,
+    by_id: HashTable<Pos>,
     by_user: HashMap<Box<str>, Vec<SessionId>>,
 }
 
@@ -58,17 +78,17 @@ impl Table {
     }
 
     fn position(&self, key: &Key) -> Option<usize> {
-        let slots = &self.slots;
+        let (slots, t) = (&self.slots, tag(&key.0));
         self.by_key
-            .find(hash16(&key.0), |&i| slots[i as usize].key == *key)
-            .map(|&i| i as usize)
+            .find(spread(t), |p| p.tag == t && slots[p.at as usize].key == *key)
+            .map(|p| p.at as usize)
     }
 
     fn position_of_id(&self, id: &SessionId) -> Option<usize> {
-        let slots = &self.slots;
+        let (slots, t) = (&self.slots, tag(&id.0));
         self.by_id
-            .find(hash16(&id.0), |&i| slots[i as usize].entry.id == *id)
-            .map(|&i| i as usize)
+            .find(spread(t), |p| p.tag == t && slots[p.at as usize].entry.id == *id)
+            .map(|p| p.at as usize)
     }
 
     pub(super) fn get(&self, key: &Key) -> Option<&Entry> {
@@ -86,24 +106,25 @@ impl Table {
         let id = entry.id;
         let at = u32::try_from(self.slots.len()).expect("fewer than 2^32 sessions in memory");
         let slots = &self.slots;
+        let (id_tag, key_tag) = (tag(&id.0), tag(&key.0));
         // One probe per index both checks for a clash and finds the place.
         let Vacant(id_place) = self.by_id.entry(
-            hash16(&id.0),
-            |&i| slots[i as usize].entry.id == id,
-            |&i| hash16(&slots[i as usize].entry.id.0),
+            spread(id_tag),
+            |p| p.tag == id_tag && slots[p.at as usize].entry.id == id,
+            rehash,
         ) else {
             return Err(entry);
         };
         let key_place = match self.by_key.entry(
-            hash16(&key.0),
-            |&i| slots[i as usize].key == key,
-            |&i| hash16(&slots[i as usize].key.0),
+            spread(key_tag),
+            |p| p.tag == key_tag && slots[p.at as usize].key == key,
+            rehash,
         ) {
             Occupied(_) => return Err(entry),
             Vacant(place) => place,
         };
-        id_place.insert(at);
-        key_place.insert(at);
+        id_place.insert(Pos { at, tag: id_tag });
+        key_place.insert(Pos { at, tag: key_tag });
         self.index_user(entry.user(), id);
         self.slots.push(Slot { key, entry });
         Ok(())
@@ -130,18 +151,17 @@ impl Table {
 
     /// Moves the session under `old` to `new`, which must not be in the table.
     pub(super) fn rekey(&mut self, old: &Key, new: Key) -> bool {
-        let slots = &self.slots;
-        let Ok(found) = self
-            .by_key
-            .find_entry(hash16(&old.0), |&i| slots[i as usize].key == *old)
-        else {
+        let (slots, old_tag) = (&self.slots, tag(&old.0));
+        let Ok(found) = self.by_key.find_entry(spread(old_tag), |p| {
+            p.tag == old_tag && slots[p.at as usize].key == *old
+        }) else {
             return false;
         };
-        let (at, _) = found.remove();
+        let (Pos { at, .. }, _) = found.remove();
         self.slots[at as usize].key = new;
-        let slots = &self.slots;
+        let new_tag = tag(&new.0);
         self.by_key
-            .insert_unique(hash16(&new.0), at, |&i| hash16(&slots[i as usize].key.0));
+            .insert_unique(spread(new_tag), Pos { at, tag: new_tag }, rehash);
         true
     }
 
@@ -160,10 +180,10 @@ impl Table {
         let slots = &self.slots;
         let (key, id) = (slots[at].key, slots[at].entry.id);
         let at32 = at as u32;
-        if let Ok(found) = self.by_key.find_entry(hash16(&key.0), |&i| i == at32) {
+        if let Ok(found) = self.by_key.find_entry(spread(tag(&key.0)), |p| p.at == at32) {
             found.remove();
         }
-        if let Ok(found) = self.by_id.find_entry(hash16(&id.0), |&i| i == at32) {
+        if let Ok(found) = self.by_id.find_entry(spread(tag(&id.0)), |p| p.at == at32) {
             found.remove();
         }
         let last = self.slots.len() - 1;
@@ -171,11 +191,17 @@ impl Table {
             // The last slot moves to `at`: point its index entries there.
             let (moved_key, moved_id) = (self.slots[last].key, self.slots[last].entry.id);
             let last32 = last as u32;
-            if let Some(i) = self.by_key.find_mut(hash16(&moved_key.0), |&i| i == last32) {
-                *i = at32;
+            if let Some(p) = self
+                .by_key
+                .find_mut(spread(tag(&moved_key.0)), |p| p.at == last32)
+            {
+                p.at = at32;
             }
-            if let Some(i) = self.by_id.find_mut(hash16(&moved_id.0), |&i| i == last32) {
-                *i = at32;
+            if let Some(p) = self
+                .by_id
+                .find_mut(spread(tag(&moved_id.0)), |p| p.at == last32)
+            {
+                p.at = at32;
             }
         }
         let Slot { entry, .. } = self.slots.swap_remove(at);
@@ -220,11 +246,8 @@ impl Table {
     pub(super) fn shrink_if_sparse(&mut self) {
         if self.slots.capacity() > 4 * self.slots.len().max(1024) {
             self.slots.shrink_to_fit();
-            let slots = &self.slots;
-            self.by_key
-                .shrink_to_fit(|&i| hash16(&slots[i as usize].key.0));
-            self.by_id
-                .shrink_to_fit(|&i| hash16(&slots[i as usize].entry.id.0));
+            self.by_key.shrink_to_fit(rehash);
+            self.by_id.shrink_to_fit(rehash);
         }
     }
 
