@@ -4,10 +4,13 @@
 Usage: python3 benches/summarize_stores.py [CRITERION_DIR]
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
-script's crate. Reads <dir>/<store>/<route>/<stack>/new/estimates.json (mean.point_estimate, in
-ns), so it reports the latest run of each benchmark. Requests per second are 1e9 / mean ns: the
+script's crate. Reads <dir>/<store>/<route>/<stack>/new/estimates.json (median.point_estimate, in
+ns: the median resists the bursts of a shared machine better than the mean, as in
+summarize.py), so it reports the latest run of each benchmark. Requests per second are
+1e9 / median ns: the
 bench sends one request at a time from a single in-process client, so this is the inverse of
-the mean latency, not a server's throughput under concurrent load.
+the median latency, not a server's throughput under concurrent load (see benches/redis_load.rs
+for that, on Redis).
 
 Exits 1 if a benchmark of the table is missing (a store skipped, or the bench not run).
 """
@@ -32,11 +35,11 @@ def criterion_dir():
     return os.path.join(target, "criterion")
 
 
-def mean_ns(base, store, route, stack):
+def median_ns(base, store, route, stack):
     path = os.path.join(base, store, route, stack, "new", "estimates.json")
     try:
         with open(path) as f:
-            return json.load(f)["mean"]["point_estimate"]
+            return json.load(f)["median"]["point_estimate"]
     except FileNotFoundError:
         return None
 
@@ -53,7 +56,7 @@ def main():
     missing = False
     for store in STORES:
         for route in ROUTES:
-            sw, ts = (mean_ns(base, store, route, s) for s in STACKS)
+            sw, ts = (median_ns(base, store, route, s) for s in STACKS)
             if sw is None or ts is None:
                 missing = True
             if sw is None or ts is None:
@@ -63,9 +66,9 @@ def main():
                 ratio = f"**{r:.2f}×**" if r >= TARGET else f"{r:.2f}× (below {TARGET}×)"
             print(f"| {store} | `/{route}` | {rate(sw)} | {rate(ts)} | {ratio} |")
     print()
-    print("Requests per second = 1e9 / criterion's mean time per request (`mean.point_estimate`): "
+    print("Requests per second = 1e9 / criterion's median time per request (`median.point_estimate`): "
           "one in-process client sending one request at a time through `Router::oneshot` on a "
-          "tokio current-thread runtime, so it is the inverse of the mean latency, store round "
+          "tokio current-thread runtime, so it is the inverse of the median latency, store round "
           f"trips included. Target: ratio ≥ {TARGET}. tower-sessions 0.14 with "
           "tower-sessions-redis-store 0.16 and tower-sessions-sqlx-store 0.15 (the newest "
           "versions of those stores). Command: `" + COMMAND + "`.")

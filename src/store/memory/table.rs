@@ -80,14 +80,18 @@ impl Table {
     fn position(&self, key: &Key) -> Option<usize> {
         let (slots, t) = (&self.slots, tag(&key.0));
         self.by_key
-            .find(spread(t), |p| p.tag == t && slots[p.at as usize].key == *key)
+            .find(spread(t), |p| {
+                p.tag == t && slots[p.at as usize].key == *key
+            })
             .map(|p| p.at as usize)
     }
 
     fn position_of_id(&self, id: &SessionId) -> Option<usize> {
         let (slots, t) = (&self.slots, tag(&id.0));
         self.by_id
-            .find(spread(t), |p| p.tag == t && slots[p.at as usize].entry.id == *id)
+            .find(spread(t), |p| {
+                p.tag == t && slots[p.at as usize].entry.id == *id
+            })
             .map(|p| p.at as usize)
     }
 
@@ -180,7 +184,10 @@ impl Table {
         let slots = &self.slots;
         let (key, id) = (slots[at].key, slots[at].entry.id);
         let at32 = at as u32;
-        if let Ok(found) = self.by_key.find_entry(spread(tag(&key.0)), |p| p.at == at32) {
+        if let Ok(found) = self
+            .by_key
+            .find_entry(spread(tag(&key.0)), |p| p.at == at32)
+        {
             found.remove();
         }
         if let Ok(found) = self.by_id.find_entry(spread(tag(&id.0)), |p| p.at == at32) {
