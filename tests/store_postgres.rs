@@ -127,23 +127,11 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
 async fn table_names_are_validated() {
     let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(DEFAULT_URL);
     let pool = pool.expect("a lazy pool connects to nothing");
-    for bad in [
-        "Sessions",
-        "s-1",
-        "1s",
-        "",
-        "s\"; DROP TABLE x; --",
-        "sessionward_migrations",
-    ] {
-        let err = PostgresStore::new(pool.clone())
-            .with_table(bad)
-            .expect_err("invalid name refused");
-        assert_eq!(err.name(), bad);
-    }
-    let store = PostgresStore::new(pool)
-        .with_table("my_sessions_2")
-        .expect("valid");
-    assert_eq!(store.table(), "my_sessions_2");
+    sql_support::table_names_are_validated(|name| {
+        PostgresStore::new(pool.clone())
+            .with_table(name)
+            .map(|store| store.table().to_owned())
+    });
 }
 
 #[tokio::test]
@@ -153,16 +141,7 @@ async fn an_unreachable_server_is_a_backend_error() {
         .connect_lazy("postgres://postgres@127.0.0.1:1/test")
         .expect("a lazy pool connects to nothing");
     let store = PostgresStore::new(pool);
-    let (key, record) = sample(None, Duration::ZERO);
-    let err = store
-        .load(&key)
-        .await
-        .expect_err("nothing listens on port 1");
-    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-    let err = store.create(&key, record).await.expect_err("no server");
-    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-    let err = store.migrate().await.expect_err("no server");
-    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    sql_support::unreachable_server_is_a_backend_error(&store, store.migrate()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

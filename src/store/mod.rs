@@ -30,6 +30,9 @@ pub(crate) mod erased;
 mod memory;
 mod record;
 // SQL backends (one module per engine, each behind its feature):
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[macro_use]
+mod sql_operations;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

@@ -3,15 +3,14 @@
 //! See [`MySqlStore`] for an example, the table layout and how each operation runs.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use sqlx::mysql::{MySql, MySqlArguments, MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::query::Query;
 
 use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
-use super::{SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore};
+use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
-use crate::token::{SessionId, TokenHash};
+use crate::token::TokenHash;
 
 /// The schema version [`MySqlStore::migrate`] brings a table to.
 const SCHEMA_VERSION: i32 = 1;
@@ -316,6 +315,11 @@ fn bind_patch<'q>(
         .bind(params.idle_expires_at))
 }
 
+/// A user name as the user column binds it: a `BLOB`, so it compares byte for byte.
+fn user_bytes(user: &str) -> &[u8] {
+    user.as_bytes()
+}
+
 fn decode(row: &MySqlRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<MySqlRow, Vec<u8>>(row)
 }
@@ -377,91 +381,7 @@ impl SessionStore for MySqlStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.sql.delete)
-            .bind(&key.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.sql.delete_by_id)
-            .bind(&id.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn list_by_user(
-        &self,
-        user: &str,
-        now: SystemTime,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let query = SessionQuery {
-            state: SessionState::Active,
-            user: Some(user.to_owned()),
-            now,
-            offset: 0,
-            limit: usize::MAX,
-        };
-        self.query(&query).await
-    }
-
-    async fn count_by_user(&self, user: &str, now: SystemTime) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(&self.sql.count_by_user)
-            .bind(user.as_bytes())
-            .bind(sql::millis(now))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        sql::count(n)
-    }
-
-    async fn delete_by_user(
-        &self,
-        user: &str,
-        except: Option<&SessionId>,
-    ) -> Result<u64, StoreError> {
-        let query = match except {
-            Some(id) => sqlx::query(&self.sql.delete_by_user_except)
-                .bind(user.as_bytes())
-                .bind(&id.0[..]),
-            None => sqlx::query(&self.sql.delete_by_user).bind(user.as_bytes()),
-        };
-        let done = query.execute(&self.pool).await.map_err(sql::db_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        let done = sqlx::query(&self.sql.delete_expired)
-            .bind(sql::millis(now))
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
-        let text = sql::query_sql(&self.sql.select, query, Placeholder::Question);
-        let mut statement = sqlx::query(&text);
-        if query.state != SessionState::All {
-            statement = statement.bind(sql::millis(query.now));
-        }
-        if let Some(user) = &query.user {
-            statement = statement.bind(user.as_bytes());
-        }
-        let (limit, offset) = sql::page(query);
-        let rows = statement
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        rows.iter().map(decode).collect()
-    }
+    shared_sql_operations!(placeholder: Placeholder::Question, user: user_bytes);
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sqlx::query::Query;
 use sqlx::sqlite::{
@@ -13,9 +13,9 @@ use sqlx::sqlite::{
 };
 
 use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
-use super::{SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore};
+use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
-use crate::token::{SessionId, TokenHash};
+use crate::token::TokenHash;
 
 /// The schema version [`SqliteStore::migrate`] brings a table to.
 const SCHEMA_VERSION: i64 = 1;
@@ -325,6 +325,11 @@ fn bind_patch<'q>(
         .bind(params.expires_at))
 }
 
+/// A user name as the user column binds it: text.
+fn user_text(user: &str) -> &str {
+    user
+}
+
 fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<SqliteRow, String>(row)
 }
@@ -385,91 +390,7 @@ impl SessionStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete(&self, key: &TokenHash) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.sql.delete)
-            .bind(&key.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn delete_by_id(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.sql.delete_by_id)
-            .bind(&id.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn list_by_user(
-        &self,
-        user: &str,
-        now: SystemTime,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let query = SessionQuery {
-            state: SessionState::Active,
-            user: Some(user.to_owned()),
-            now,
-            offset: 0,
-            limit: usize::MAX,
-        };
-        self.query(&query).await
-    }
-
-    async fn count_by_user(&self, user: &str, now: SystemTime) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(&self.sql.count_by_user)
-            .bind(user)
-            .bind(sql::millis(now))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        sql::count(n)
-    }
-
-    async fn delete_by_user(
-        &self,
-        user: &str,
-        except: Option<&SessionId>,
-    ) -> Result<u64, StoreError> {
-        let query = match except {
-            Some(id) => sqlx::query(&self.sql.delete_by_user_except)
-                .bind(user)
-                .bind(&id.0[..]),
-            None => sqlx::query(&self.sql.delete_by_user).bind(user),
-        };
-        let done = query.execute(&self.pool).await.map_err(sql::db_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        let done = sqlx::query(&self.sql.delete_expired)
-            .bind(sql::millis(now))
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
-        let text = sql::query_sql(&self.sql.select, query, Placeholder::Question);
-        let mut statement = sqlx::query(&text);
-        if query.state != SessionState::All {
-            statement = statement.bind(sql::millis(query.now));
-        }
-        if let Some(user) = &query.user {
-            statement = statement.bind(user.as_str());
-        }
-        let (limit, offset) = sql::page(query);
-        let rows = statement
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        rows.iter().map(decode).collect()
-    }
+    shared_sql_operations!(placeholder: Placeholder::Question, user: user_text);
 }
 
 #[cfg(test)]

@@ -269,3 +269,43 @@ pub async fn sql_checks<S: SessionStore + Clone>(store: &S) {
     user_names_compare_exactly(store).await;
     cleanup_task_purges_expired_rows(store).await;
 }
+
+/// `with_table` refuses every name that is not `[a-z_][a-z0-9_]*` of at most 48 characters
+/// (or is the migrations table), naming the refused name, and accepts a valid one.
+/// `with_table` gives the store's table name, or the refusal.
+pub fn table_names_are_validated(
+    with_table: impl Fn(&str) -> Result<String, sessionward::store::InvalidTableName>,
+) {
+    for bad in [
+        "Sessions",
+        "s-1",
+        "1s",
+        "",
+        "s\"; DROP TABLE x; --",
+        "sessionward_migrations",
+    ] {
+        let err = with_table(bad).expect_err("invalid name refused");
+        assert_eq!(err.name(), bad);
+    }
+    assert_eq!(with_table("my_sessions_2").expect("valid"), "my_sessions_2");
+}
+
+/// A store whose server does not answer fails `load`, `create` and `migrate` (given as
+/// `migrate`) with [`StoreError::Backend`](sessionward::StoreError::Backend), never a panic.
+pub async fn unreachable_server_is_a_backend_error<S, M>(store: &S, migrate: M)
+where
+    S: SessionStore,
+    M: Future<Output = Result<(), sessionward::StoreError>>,
+{
+    use sessionward::StoreError;
+    let (key, record) = sample(None, Duration::ZERO);
+    let err = store
+        .load(&key)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    let err = store.create(&key, record).await.expect_err("no server");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    let err = migrate.await.expect_err("no server");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}

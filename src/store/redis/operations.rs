@@ -124,7 +124,7 @@ impl SessionStore for RedisStore {
             .arg(INDEX_SLACK_MS);
         patch_data(&mut call, patch);
         let reply = self.invoke(&call).await?;
-        if int(reply.clone()) == Some(-1) {
+        if matches!(reply, Value::Int(-1)) {
             return Err(StoreError::Conflict);
         }
         let Some(patched) = Patched::from_reply(reply)? else {

@@ -1,0 +1,123 @@
+//! The [`SessionStore`](crate::store::SessionStore) operations that every SQL backend runs the
+//! same way, statement for statement, written once.
+//!
+//! A macro rather than generic functions: sqlx has no trait for a query result's
+//! `rows_affected`, and the bounds that make one `sqlx::query(..).bind(..).execute(pool)`
+//! generic over three engines would be longer than the code they share.
+
+/// Expands, inside a backend's `impl SessionStore`, to `delete`, `delete_by_id`,
+/// `list_by_user`, `count_by_user`, `delete_by_user`, `delete_expired` and `query`.
+///
+/// The backend has `self.pool` (its sqlx pool), `self.sql` (its statements, with fields
+/// `delete`, `delete_by_id`, `count_by_user`, `delete_by_user`, `delete_by_user_except`,
+/// `delete_expired` and `select`) and a `decode` function for its rows. `placeholder` is its
+/// parameter style; `user` turns a user name into what its user column binds.
+macro_rules! shared_sql_operations {
+    (placeholder: $placeholder:expr, user: $user:path) => {
+        async fn delete(
+            &self,
+            key: &$crate::token::TokenHash,
+        ) -> Result<bool, $crate::error::StoreError> {
+            let done = sqlx::query(&self.sql.delete)
+                .bind(&key.0[..])
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        async fn delete_by_id(
+            &self,
+            id: &$crate::token::SessionId,
+        ) -> Result<bool, $crate::error::StoreError> {
+            let done = sqlx::query(&self.sql.delete_by_id)
+                .bind(&id.0[..])
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        async fn list_by_user(
+            &self,
+            user: &str,
+            now: std::time::SystemTime,
+        ) -> Result<Vec<$crate::store::SessionRecord>, $crate::error::StoreError> {
+            let query = $crate::store::SessionQuery {
+                state: $crate::store::SessionState::Active,
+                user: Some(user.to_owned()),
+                now,
+                offset: 0,
+                limit: usize::MAX,
+            };
+            self.query(&query).await
+        }
+
+        async fn count_by_user(
+            &self,
+            user: &str,
+            now: std::time::SystemTime,
+        ) -> Result<u64, $crate::error::StoreError> {
+            let n: i64 = sqlx::query_scalar(&self.sql.count_by_user)
+                .bind($user(user))
+                .bind($crate::store::sql::millis(now))
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            $crate::store::sql::count(n)
+        }
+
+        async fn delete_by_user(
+            &self,
+            user: &str,
+            except: Option<&$crate::token::SessionId>,
+        ) -> Result<u64, $crate::error::StoreError> {
+            let query = match except {
+                Some(id) => sqlx::query(&self.sql.delete_by_user_except)
+                    .bind($user(user))
+                    .bind(&id.0[..]),
+                None => sqlx::query(&self.sql.delete_by_user).bind($user(user)),
+            };
+            let done = query
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            Ok(done.rows_affected())
+        }
+
+        async fn delete_expired(
+            &self,
+            now: std::time::SystemTime,
+        ) -> Result<u64, $crate::error::StoreError> {
+            let done = sqlx::query(&self.sql.delete_expired)
+                .bind($crate::store::sql::millis(now))
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            Ok(done.rows_affected())
+        }
+
+        async fn query(
+            &self,
+            query: &$crate::store::SessionQuery,
+        ) -> Result<Vec<$crate::store::SessionRecord>, $crate::error::StoreError> {
+            use $crate::store::sql;
+            let text = sql::query_sql(&self.sql.select, query, $placeholder);
+            let mut statement = sqlx::query(&text);
+            if query.state != $crate::store::SessionState::All {
+                statement = statement.bind(sql::millis(query.now));
+            }
+            if let Some(user) = &query.user {
+                statement = statement.bind($user(user));
+            }
+            let (limit, offset) = sql::page(query);
+            let rows = statement
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sql::db_error)?;
+            rows.iter().map(decode).collect()
+        }
+    };
+}
