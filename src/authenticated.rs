@@ -56,10 +56,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .cloned()
             .ok_or(AuthRejection::MissingLayer)?;
         let presented = session.presented();
+        let bearer_accepted = session.shared().config.bearer;
         match session.signed_in().await? {
             Ok((user, id)) => Ok(Self { user, id, session }),
-            Err(true) => Err(AuthRejection::SessionExpired { presented }),
-            Err(false) => Err(AuthRejection::Unauthenticated { presented }),
+            Err(true) => Err(AuthRejection::SessionExpired {
+                presented,
+                bearer_accepted,
+            }),
+            Err(false) => Err(AuthRejection::Unauthenticated {
+                presented,
+                bearer_accepted,
+            }),
         }
     }
 }

@@ -147,11 +147,16 @@ pub enum AuthRejection {
     Unauthenticated {
         /// How the client sent its credential, which decides the `WWW-Authenticate` header.
         presented: Presented,
+        /// Whether the layer accepts bearer tokens: only then is a client that sent no
+        /// credential challenged with `WWW-Authenticate: Bearer`.
+        bearer_accepted: bool,
     },
     /// The session passed its idle or absolute deadline: 401 `{"error":"session_expired"}`.
     SessionExpired {
         /// How the client sent its credential.
         presented: Presented,
+        /// Whether the layer accepts bearer tokens.
+        bearer_accepted: bool,
     },
     /// The session could not be read.
     Session(SessionError),
@@ -191,22 +196,30 @@ impl From<SessionError> for AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let (code, presented) = match self {
-            Self::Unauthenticated { presented } => ("unauthenticated", presented),
-            Self::SessionExpired { presented } => ("session_expired", presented),
+        let (code, presented, bearer_accepted) = match self {
+            Self::Unauthenticated {
+                presented,
+                bearer_accepted,
+            } => ("unauthenticated", presented, bearer_accepted),
+            Self::SessionExpired {
+                presented,
+                bearer_accepted,
+            } => ("session_expired", presented, bearer_accepted),
             Self::Session(err) => return err.into_response(),
             Self::MissingLayer => return SessionRejection::MissingLayer.into_response(),
         };
         let mut response = json_error(StatusCode::UNAUTHORIZED, code);
         // RFC 6750 §3: a bearer client is told why its token failed; a request with no
-        // credential at all is told which scheme to use. Cookie clients get no challenge, so
-        // browsers never show an authentication prompt.
+        // credential at all is told which scheme to use, if the layer accepts bearer tokens.
+        // Cookie clients get no challenge, so browsers never show an authentication prompt.
         let challenge = match (presented, code) {
             (Presented::Bearer, "session_expired") => {
                 Some(r#"Bearer error="invalid_token", error_description="the session has expired""#)
             }
             (Presented::Bearer, _) => Some(r#"Bearer error="invalid_token""#),
-            (Presented::Nothing, _) => Some("Bearer"),
+            // A cookie-only app does not invite bearer tokens it would ignore.
+            (Presented::Nothing, _) if bearer_accepted => Some("Bearer"),
+            (Presented::Nothing, _) => None,
             (Presented::Cookie, _) => None,
         };
         if let Some(challenge) = challenge {

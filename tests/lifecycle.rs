@@ -381,6 +381,11 @@ async fn bearer_is_ignored_when_disabled() {
     assert_eq!(res.status(), 401);
     let res = server.get("/me").session(&alice).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    // A cookie-only app does not challenge clients to send a bearer token.
+    let res = server.get("/me").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(header(res.headers(), "www-authenticate").is_none());
+    assert_eq!(res.text().await.unwrap(), r#"{"error":"unauthenticated"}"#);
 }
 
 #[tokio::test]

@@ -232,11 +232,12 @@ impl Session {
             Some(done) => done,
             None => store.load(&key).await,
         };
-        let Some(record) = loaded? else {
-            return Ok(None);
-        };
-        if record.is_active(now) {
-            return Ok(Some((key, record)));
+        // The expired record is dropped here, not held across the delete: the future of every
+        // handler that reads its session stays a record's size smaller.
+        match loaded? {
+            None => return Ok(None),
+            Some(record) if record.is_active(now) => return Ok(Some((key, record))),
+            Some(_) => {}
         }
         store.delete(&key).await?;
         self.state().expired = true;
