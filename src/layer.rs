@@ -251,13 +251,13 @@ where
                             response,
                         )));
                     };
-                    let future = match Arc::clone(&shared.store).write(write) {
+                    let future = match shared.store.write_now(write) {
                         Ok(written) => {
                             return Poll::Ready(Ok(after_write(
                                 written, cookie, response, &session,
                             )))
                         }
-                        Err(future) => future,
+                        Err(write) => Arc::clone(&shared.store).write_later(write),
                     };
                     let then = Some((response, cookie, session));
                     this.step.set(Step::Writing { future, then });

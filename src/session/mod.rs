@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Presented, SessionError, SessionRejection};
+use crate::error::{Presented, SessionError, SessionRejection, StoreError};
 use crate::layer::Shared;
 use crate::store::{SessionData, SessionPatch, SessionRecord};
 use crate::token::{
@@ -53,6 +53,16 @@ enum Load {
     /// A clone of this handle is reading the store; the others wait for it.
     InProgress,
     Done,
+}
+
+/// What is left to do for a load that a store answering at once could not finish.
+enum Pending {
+    /// The store answers only asynchronously.
+    Unknown,
+    /// The record had passed a deadline: it is to be deleted.
+    Expired,
+    /// The store failed.
+    Failed(StoreError),
 }
 
 /// Puts the load back to `NotStarted`, with its token, if the loading future fails or is
@@ -186,7 +196,7 @@ impl Session {
 
     /// Loads the record on first use, then locks the state.
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        let (token, now) = loop {
+        let (token, key, now, pending) = loop {
             {
                 let mut state = self.state();
                 match state.load {
@@ -199,8 +209,26 @@ impl Session {
                             state.load = Load::Done;
                             return Ok(state);
                         };
+                        let key = token.hash();
+                        // A store that answers at once (the memory store) is read under this
+                        // same lock, and its record goes straight into the state.
+                        let pending = match self.inner.shared.store.load_now(&key) {
+                            None => Pending::Unknown,
+                            Some(Ok(None)) => {
+                                state.load = Load::Done;
+                                return Ok(state);
+                            }
+                            Some(Ok(Some(record))) if record.is_active(now) => {
+                                state.load = Load::Done;
+                                state.key = Some(key);
+                                state.record = Some(record);
+                                return Ok(state);
+                            }
+                            Some(Ok(Some(_))) => Pending::Expired,
+                            Some(Err(err)) => Pending::Failed(err),
+                        };
                         state.load = Load::InProgress;
-                        break (token, now);
+                        break (token, key, now, pending);
                     }
                     Load::InProgress => {}
                 }
@@ -209,35 +237,36 @@ impl Session {
             // parallel within one request; rare). Let it finish rather than read twice.
             tokio::task::yield_now().await;
         };
-        let key = token.hash();
         let guard = LoadGuard {
             session: self,
             token: Some(token),
             finished: false,
         };
-        let record = self.read_record(key, now).await?;
+        let record = self.read_record(key, now, pending).await?;
         Ok(guard.finish(record))
     }
 
-    /// Reads and validates the record under `key`: `None` when unknown or expired (an expired
-    /// one is deleted, and marked so rejections can say "session_expired").
+    /// Reads and validates the record under `key`, unless `pending` already says what a store
+    /// that answers at once found: `None` when unknown or expired (an expired one is deleted,
+    /// and marked so rejections can say "session_expired").
     async fn read_record(
         &self,
         key: TokenHash,
         now: SystemTime,
+        pending: Pending,
     ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
         let store = &*self.inner.shared.store;
-        // Unknown token: never adopted. A new session, if any, gets a fresh token.
-        let loaded = match store.load_now(&key) {
-            Some(done) => done,
-            None => store.load(&key).await,
-        };
-        // The expired record is dropped here, not held across the delete: the future of every
-        // handler that reads its session stays a record's size smaller.
-        match loaded? {
-            None => return Ok(None),
-            Some(record) if record.is_active(now) => return Ok(Some((key, record))),
-            Some(_) => {}
+        match pending {
+            Pending::Failed(err) => return Err(err.into()),
+            Pending::Expired => {}
+            // Unknown token: never adopted. A new session, if any, gets a fresh token. The
+            // expired record is dropped here, not held across the delete: the future of every
+            // handler that reads its session stays a record's size smaller.
+            Pending::Unknown => match store.load(&key).await? {
+                None => return Ok(None),
+                Some(record) if record.is_active(now) => return Ok(Some((key, record))),
+                Some(_) => {}
+            },
         }
         store.delete(&key).await?;
         self.state().expired = true;

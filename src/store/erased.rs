@@ -31,13 +31,13 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         patch: &'a SessionPatch,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
-    /// The layer's write after the handler, done at once when the store can (`Ok`), else as a
-    /// future owning everything, so it is `'static`.
-    #[allow(clippy::type_complexity)]
-    fn write(
-        self: Arc<Self>,
-        write: Write,
-    ) -> Result<Result<(), StoreError>, BoxFuture<'static, Result<(), StoreError>>>;
+    /// The layer's write after the handler, done at once when the store can (`Ok`); else the
+    /// write is handed back for [`write_later`](Self::write_later). Split in two so the common
+    /// case touches no reference count.
+    #[allow(clippy::result_large_err)] // the write is handed back, not an error
+    fn write_now(&self, write: Write) -> Result<Result<(), StoreError>, Write>;
+    /// The write as a future owning everything, so it is `'static`.
+    fn write_later(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>>;
 }
 
 impl<S: SessionStore> ErasedStore for S {
@@ -68,21 +68,21 @@ impl<S: SessionStore> ErasedStore for S {
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::delete(self, key))
     }
-    fn write(
-        self: Arc<Self>,
-        write: Write,
-    ) -> Result<Result<(), StoreError>, BoxFuture<'static, Result<(), StoreError>>> {
-        let write = match write {
-            Write::Create(key, record) => match SessionStore::create_now(&*self, &key, record) {
-                Ok(done) => return Ok(done),
-                Err(record) => Write::Create(key, record),
+    #[allow(clippy::result_large_err)]
+    fn write_now(&self, write: Write) -> Result<Result<(), StoreError>, Write> {
+        match write {
+            Write::Create(key, record) => match SessionStore::create_now(self, &key, record) {
+                Ok(done) => Ok(done),
+                Err(record) => Err(Write::Create(key, record)),
             },
-            Write::Update(key, patch) => match SessionStore::update_now(&*self, &key, &patch) {
-                Some(done) => return Ok(done.map(drop)),
-                None => Write::Update(key, patch),
+            Write::Update(key, patch) => match SessionStore::update_now(self, &key, &patch) {
+                Some(done) => Ok(done.map(drop)),
+                None => Err(Write::Update(key, patch)),
             },
-        };
-        Err(Box::pin(async move {
+        }
+    }
+    fn write_later(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async move {
             match write {
                 Write::Create(key, record) => SessionStore::create(&*self, &key, record).await,
                 // `false` means the session ended meanwhile (a logout elsewhere): it stays
@@ -91,6 +91,6 @@ impl<S: SessionStore> ErasedStore for S {
                     SessionStore::update(&*self, &key, &patch).await.map(drop)
                 }
             }
-        }))
+        })
     }
 }
