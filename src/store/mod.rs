@@ -39,6 +39,8 @@ mod mysql;
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql_patch;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "mysql")]

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use sqlx::mysql::{MySql, MySqlArguments, MySqlConnection, MySqlPool, MySqlRow};
-use sqlx::query::Query;
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 
-use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
+use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_patch::{bind_patch, shape, Dialect, PatchParams};
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::TokenHash;
@@ -75,13 +75,12 @@ const MIGRATE_LOCK_WAIT: i64 = 60;
 /// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
 /// `update` is `UPDATE … SET data = JSON_MERGE_PATCH(data, ?), … WHERE token_hash = ?` (a merge
 /// patch with bound keys and values: concurrent requests that change different keys both keep
-/// theirs, and a deleted row stays deleted). Its `SET` list names only the columns the patch
-/// changes (data, user, deadlines: one of eight prepared statements), since InnoDB pays for
-/// every assignment even when it leaves a column as it was. `rotate` is the same `UPDATE` that also sets
-/// `token_hash` (a clash with an existing key is a duplicate-key error, reported as
-/// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= ?` on the
-/// `deadline` index. MySQL commits DDL at once, so `migrate` is not one transaction: it runs
-/// under `GET_LOCK`, and each step can be run again after a failure.
+/// theirs, and a deleted row stays deleted), assigning only the columns the patch changes;
+/// `rotate` is the same `UPDATE` that also sets `token_hash` (a clash with an existing key is a
+/// duplicate-key error, reported as [`StoreError::Conflict`]); `delete_expired` is
+/// `DELETE … WHERE deadline <= ?` on the `deadline` index. MySQL commits DDL at once, so
+/// `migrate` is not one transaction: it runs under `GET_LOCK`, and each step can be run again
+/// after a failure.
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,
@@ -252,10 +251,10 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
-    /// Indexed by [`shape`].
-    update: [String; 8],
-    /// Indexed by [`shape`].
-    rotate: [String; 8],
+    /// Indexed by [`PatchParams::shape`].
+    update: [String; shape::COUNT],
+    /// Indexed by [`PatchParams::shape`].
+    rotate: [String; shape::COUNT],
     delete: String,
     delete_by_id: String,
     count_by_user: String,
@@ -264,53 +263,11 @@ struct Statements {
     delete_expired: String,
 }
 
-/// Which groups of columns a patch changes: bits of an index into the eight `update` and
-/// `rotate` statements.
-const SETS_DATA: usize = 1;
-const SETS_USER: usize = 2;
-const SETS_DEADLINES: usize = 4;
-
-/// The assignments of one group, in the order [`bind_patch`] binds them.
-///
-/// MySQL evaluates assignments left to right and a later one sees the columns already set,
-/// so `deadline` reads the new deadlines from the parameters, not from the columns.
-const ASSIGN_DATA: &str = "data = JSON_MERGE_PATCH(data, ?)";
-const ASSIGN_USER: &str = "user_name = ?";
-const ASSIGN_DEADLINES: &str = "last_seen_at = COALESCE(?, last_seen_at), \
-     idle_expires_at = COALESCE(?, idle_expires_at), \
-     expires_at = COALESCE(?, expires_at), \
-     deadline = LEAST(COALESCE(?, expires_at), COALESCE(?, idle_expires_at))";
-
-/// The groups of columns `params` changes.
-fn shape(params: &PatchParams<'_>) -> usize {
-    let deadlines = params.last_seen_at.is_some()
-        || params.idle_expires_at.is_some()
-        || params.expires_at.is_some();
-    usize::from(params.changes_data()) * SETS_DATA
-        + usize::from(params.user_changed) * SETS_USER
-        + usize::from(deadlines) * SETS_DEADLINES
-}
-
-/// The assignments for the groups in `shape` (`first`, if any, leads the list).
-fn set_list(first: Option<&str>, shape: usize) -> String {
-    let groups = [
-        (SETS_DATA, ASSIGN_DATA),
-        (SETS_USER, ASSIGN_USER),
-        (SETS_DEADLINES, ASSIGN_DEADLINES),
-    ];
-    let mut list: Vec<&str> = first.into_iter().collect();
-    list.extend(
-        groups
-            .iter()
-            .filter(|(bit, _)| shape & bit != 0)
-            .map(|(_, a)| *a),
-    );
-    if list.is_empty() {
-        // An empty patch still reports whether the row exists.
-        list.push("last_seen_at = last_seen_at");
-    }
-    list.join(", ")
-}
+/// MySQL's spelling of a patch's functions.
+const DIALECT: Dialect = Dialect {
+    merge_patch: "JSON_MERGE_PATCH",
+    least: "LEAST",
+};
 
 impl Statements {
     fn new(table: &str) -> Self {
@@ -325,13 +282,11 @@ impl Statements {
             ),
             load: format!("{select} WHERE token_hash = ?"),
             update: std::array::from_fn(|shape| {
-                format!(
-                    "UPDATE {t} SET {} WHERE token_hash = ?",
-                    set_list(None, shape)
-                )
+                let set = DIALECT.set_list(None, shape);
+                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
             }),
             rotate: std::array::from_fn(|shape| {
-                let set = set_list(Some("token_hash = ?"), shape);
+                let set = DIALECT.set_list(Some("token_hash = ?"), shape);
                 format!("UPDATE {t} SET {set} WHERE token_hash = ?")
             }),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?"),
@@ -343,31 +298,6 @@ impl Statements {
             select,
         }
     }
-}
-
-type MySqlQuery<'q> = Query<'q, MySql, MySqlArguments>;
-
-/// Binds the parameters of the groups in `shape`, in the order of [`set_list`].
-fn bind_patch<'q>(
-    mut query: MySqlQuery<'q>,
-    params: &PatchParams<'q>,
-    shape: usize,
-) -> Result<MySqlQuery<'q>, StoreError> {
-    if shape & SETS_DATA != 0 {
-        query = query.bind(params.merge_patch()?);
-    }
-    if shape & SETS_USER != 0 {
-        query = query.bind(params.user.map(str::as_bytes));
-    }
-    if shape & SETS_DEADLINES != 0 {
-        query = query
-            .bind(params.last_seen_at)
-            .bind(params.idle_expires_at)
-            .bind(params.expires_at)
-            .bind(params.expires_at)
-            .bind(params.idle_expires_at);
-    }
-    Ok(query)
 }
 
 /// A user name as the user column binds it: a `BLOB`, so it compares byte for byte.
@@ -410,8 +340,13 @@ impl SessionStore for MySqlStore {
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let shape = shape(&params);
-        let query = bind_patch(sqlx::query(&self.sql.update[shape]), &params, shape)?;
+        let shape = params.shape();
+        let query = bind_patch(
+            sqlx::query(&self.sql.update[shape]),
+            &params,
+            shape,
+            user_bytes,
+        )?;
         // The driver connects with CLIENT_FOUND_ROWS: rows matched, even if unchanged.
         let done = query
             .bind(&key.0[..])
@@ -428,9 +363,9 @@ impl SessionStore for MySqlStore {
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let shape = shape(&params);
+        let shape = params.shape();
         let rotate = sqlx::query(&self.sql.rotate[shape]).bind(&new.0[..]);
-        let query = bind_patch(rotate, &params, shape)?;
+        let query = bind_patch(rotate, &params, shape, user_bytes)?;
         let done = query
             .bind(&old.0[..])
             .execute(&self.pool)
@@ -447,12 +382,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_statement_has_as_many_parameters_as_bind_patch_binds() {
+    fn each_statement_has_one_placeholder_per_bound_value() {
         let sql = Statements::new("t");
-        for shape in 0..8 {
-            let set = usize::from(shape & SETS_DATA != 0)
-                + usize::from(shape & SETS_USER != 0)
-                + 5 * usize::from(shape & SETS_DEADLINES != 0);
+        for shape in 0..shape::COUNT {
+            let set = DIALECT.set_list(None, shape).matches('?').count();
             assert_eq!(sql.update[shape].matches('?').count(), set + 1, "{shape}");
             assert_eq!(sql.rotate[shape].matches('?').count(), set + 2, "{shape}");
         }

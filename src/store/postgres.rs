@@ -7,7 +7,8 @@ use std::sync::Arc;
 use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 
-use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
+use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_patch::PatchParams;
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::TokenHash;

@@ -25,7 +25,7 @@ use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{SessionData, SessionPatch, SessionQuery, SessionRecord, SessionState};
+use super::{SessionData, SessionQuery, SessionRecord, SessionState};
 use crate::error::StoreError;
 use crate::token::SessionId;
 
@@ -113,7 +113,7 @@ impl Serialize for Object<'_> {
     }
 }
 
-fn to_json(pairs: &[(&str, Option<&str>)]) -> Result<String, StoreError> {
+pub(crate) fn to_json(pairs: &[(&str, Option<&str>)]) -> Result<String, StoreError> {
     serde_json::to_string(&Object(pairs)).map_err(StoreError::backend)
 }
 
@@ -134,75 +134,6 @@ pub(crate) fn decode_data(column: &str) -> Result<SessionData, StoreError> {
                 .map_err(|err| StoreError::Corrupt(format!("data value: {err}")))
         })
         .collect()
-}
-
-/// A [`SessionPatch`] as statement parameters, shared by `update` and `rotate`.
-pub(crate) struct PatchParams<'a> {
-    /// The final change of each key (a later change of a key replaces an earlier one).
-    changes: BTreeMap<&'a str, Option<&'a str>>,
-    /// Whether the patch sets the user; if so, `user` is the new one.
-    pub user_changed: bool,
-    /// The new user when `user_changed`.
-    pub user: Option<&'a str>,
-    /// New `last_seen_at` in milliseconds; `None` keeps the column.
-    pub last_seen_at: Option<i64>,
-    /// New `idle_expires_at` in milliseconds; `None` keeps the column.
-    pub idle_expires_at: Option<i64>,
-    /// New `expires_at` in milliseconds; `None` keeps the column.
-    pub expires_at: Option<i64>,
-}
-
-impl<'a> PatchParams<'a> {
-    pub(crate) fn new(patch: &'a SessionPatch) -> Self {
-        let changes = patch
-            .data
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_deref().map(RawValue::get)))
-            .collect();
-        Self {
-            changes,
-            user_changed: patch.user.is_some(),
-            user: patch.user.as_ref().and_then(Option::as_deref),
-            last_seen_at: patch.last_seen_at.map(millis),
-            idle_expires_at: patch.idle_expires_at.map(millis),
-            expires_at: patch.expires_at.map(millis),
-        }
-    }
-
-    /// Whether the patch changes any data key.
-    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-    pub(crate) fn changes_data(&self) -> bool {
-        !self.changes.is_empty()
-    }
-
-    /// An RFC 7396 merge patch of the data column: set keys map to their JSON text as a
-    /// string, removed keys to `null`. `None` when no key changes.
-    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
-    pub(crate) fn merge_patch(&self) -> Result<Option<String>, StoreError> {
-        if self.changes.is_empty() {
-            return Ok(None);
-        }
-        let pairs: Vec<_> = self.changes.iter().map(|(k, v)| (*k, *v)).collect();
-        to_json(&pairs).map(Some)
-    }
-
-    /// The keys to set, as a JSON object of JSON texts, and the keys to remove.
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn set_and_removed(&self) -> Result<(String, Vec<&'a str>), StoreError> {
-        let set: Vec<_> = self
-            .changes
-            .iter()
-            .filter(|(_, v)| v.is_some())
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        let removed = self
-            .changes
-            .iter()
-            .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| *k)
-            .collect();
-        Ok((to_json(&set)?, removed))
-    }
 }
 
 /// The columns every `SELECT` reads, in this order (PostgreSQL casts `data` to text).
@@ -428,32 +359,6 @@ mod tests {
             decode_data(r#"{"a":"not json"}"#),
             Err(StoreError::Corrupt(_))
         ));
-    }
-
-    #[test]
-    fn later_changes_of_a_key_win() {
-        let raw = |t: &str| Some(RawValue::from_string(t.to_owned()).unwrap());
-        let patch = SessionPatch {
-            data: vec![
-                ("a".to_owned(), raw("1")),
-                ("b".to_owned(), None),
-                ("a".to_owned(), None),
-                ("b".to_owned(), raw("null")),
-            ],
-            ..SessionPatch::default()
-        };
-        let params = PatchParams::new(&patch);
-        assert_eq!(
-            params.merge_patch().unwrap().as_deref(),
-            Some(r#"{"a":null,"b":"null"}"#)
-        );
-        let (set, removed) = params.set_and_removed().unwrap();
-        assert_eq!(set, r#"{"b":"null"}"#);
-        assert_eq!(removed, vec!["a"]);
-        assert!(PatchParams::new(&SessionPatch::default())
-            .merge_patch()
-            .unwrap()
-            .is_none());
     }
 
     #[test]

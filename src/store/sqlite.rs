@@ -6,13 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::query::Query;
 use sqlx::sqlite::{
-    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
-use super::sql::{self, InvalidTableName, PatchParams, Placeholder};
+use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_patch::{bind_patch, shape, Dialect, PatchParams};
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::TokenHash;
@@ -86,7 +85,8 @@ const SCHEMA_VERSION: i64 = 1;
 /// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
 /// `update` is `UPDATE … SET data = json_patch(data, ?), … WHERE token_hash = ?` (a merge patch
 /// with bound keys and values: concurrent requests that change different keys both keep
-/// theirs, and a deleted row stays deleted); `rotate` is the same `UPDATE` that also sets
+/// theirs, and a deleted row stays deleted), assigning only the columns the patch changes, so
+/// that a change of data rewrites no index entry; `rotate` is the same `UPDATE` that also sets
 /// `token_hash` (a clash with an existing key is a unique violation, reported as
 /// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= ?` on the
 /// `deadline` index. `migrate` is one `BEGIN IMMEDIATE` transaction.
@@ -249,8 +249,10 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
-    update: String,
-    rotate: String,
+    /// Indexed by [`PatchParams::shape`].
+    update: [String; shape::COUNT],
+    /// Indexed by [`PatchParams::shape`].
+    rotate: [String; shape::COUNT],
     delete: String,
     delete_by_id: String,
     count_by_user: String,
@@ -259,25 +261,11 @@ struct Statements {
     delete_expired: String,
 }
 
-/// The `SET` list of `update` and `rotate`: binds the patch from parameter `?first` on (see
-/// [`bind_patch`]). Right-hand sides see the row before the update.
-fn set_patch(first: usize) -> String {
-    let p = |i: usize| format!("?{}", first + i);
-    format!(
-        "data = CASE WHEN {merge} IS NULL THEN data ELSE json_patch(data, {merge}) END, \
-         user_name = CASE WHEN {user_changed} THEN {user} ELSE user_name END, \
-         last_seen_at = COALESCE({seen}, last_seen_at), \
-         idle_expires_at = COALESCE({idle}, idle_expires_at), \
-         expires_at = COALESCE({expires}, expires_at), \
-         deadline = MIN(COALESCE({expires}, expires_at), COALESCE({idle}, idle_expires_at))",
-        merge = p(0),
-        user_changed = p(1),
-        user = p(2),
-        seen = p(3),
-        idle = p(4),
-        expires = p(5),
-    )
-}
+/// SQLite's spelling of a patch's functions.
+const DIALECT: Dialect = Dialect {
+    merge_patch: "json_patch",
+    least: "MIN",
+};
 
 impl Statements {
     fn new(table: &str) -> Self {
@@ -291,11 +279,15 @@ impl Statements {
                 sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = ?1"),
-            update: format!("UPDATE {t} SET {} WHERE token_hash = ?1", set_patch(2)),
-            rotate: format!(
-                "UPDATE {t} SET token_hash = ?2, {} WHERE token_hash = ?1",
-                set_patch(3)
-            ),
+            // `?` placeholders: SQLite numbers them in order, as the binds come.
+            update: std::array::from_fn(|shape| {
+                let set = DIALECT.set_list(None, shape);
+                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
+            }),
+            rotate: std::array::from_fn(|shape| {
+                let set = DIALECT.set_list(Some("token_hash = ?"), shape);
+                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
+            }),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?1"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?1"),
             count_by_user: format!(
@@ -307,22 +299,6 @@ impl Statements {
             select,
         }
     }
-}
-
-type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments<'q>>;
-
-/// Binds the parameters of [`set_patch`], in order.
-fn bind_patch<'q>(
-    query: SqliteQuery<'q>,
-    params: &PatchParams<'q>,
-) -> Result<SqliteQuery<'q>, StoreError> {
-    Ok(query
-        .bind(params.merge_patch()?)
-        .bind(params.user_changed)
-        .bind(params.user)
-        .bind(params.last_seen_at)
-        .bind(params.idle_expires_at)
-        .bind(params.expires_at))
 }
 
 /// A user name as the user column binds it: text.
@@ -365,8 +341,15 @@ impl SessionStore for SqliteStore {
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let query = sqlx::query(&self.sql.update).bind(&key.0[..]);
-        let done = bind_patch(query, &params)?
+        let shape = params.shape();
+        let query = bind_patch(
+            sqlx::query(&self.sql.update[shape]),
+            &params,
+            shape,
+            user_text,
+        )?;
+        let done = query
+            .bind(&key.0[..])
             .execute(&self.pool)
             .await
             .map_err(sql::db_error)?;
@@ -380,10 +363,10 @@ impl SessionStore for SqliteStore {
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let query = sqlx::query(&self.sql.rotate)
+        let shape = params.shape();
+        let rotate = sqlx::query(&self.sql.rotate[shape]).bind(&new.0[..]);
+        let done = bind_patch(rotate, &params, shape, user_text)?
             .bind(&old.0[..])
-            .bind(&new.0[..]);
-        let done = bind_patch(query, &params)?
             .execute(&self.pool)
             .await
             .map_err(sql::db_error)?;
@@ -398,13 +381,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statements_number_their_parameters_in_bind_order() {
+    fn each_statement_has_one_placeholder_per_bound_value() {
         let sql = Statements::new("t");
-        assert!(sql.update.ends_with("WHERE token_hash = ?1"));
-        assert!(sql.update.contains("?7, expires_at)"));
-        assert!(!sql.update.contains("?8"));
-        assert!(sql.rotate.contains("token_hash = ?2,"));
-        assert!(sql.rotate.contains("?8, expires_at)"));
-        assert!(!sql.rotate.contains("?9"));
+        for shape in 0..shape::COUNT {
+            let set = DIALECT.set_list(None, shape).matches('?').count();
+            assert_eq!(sql.update[shape].matches('?').count(), set + 1, "{shape}");
+            assert_eq!(sql.rotate[shape].matches('?').count(), set + 2, "{shape}");
+        }
+        assert_eq!(sql.insert.matches('?').count(), 11);
     }
 }
