@@ -9,6 +9,13 @@
 //! Stacks alternate, each route is measured `ROUNDS` times (default 3), and the table shows
 //! the median requests per second of each. The routes are those of `benches/stores.rs`.
 //!
+//! A second table measures one client sending one request at a time (`LATENCY_REQUESTS`
+//! requests, default 2000, per stack and route in each round), beside a bare `PING` through a
+//! redis-rs connection measured in the same rounds: no stack can answer faster than its round
+//! trips to Redis, and both make the same ones (`/r` one, `/rw` two, `/new` one), so
+//! tower-sessions' latency divided by that many `PING`s is the best ratio any stack could reach
+//! in `benches/stores.rs`.
+//!
 //! Run with `cargo bench --bench redis_load` (a plain `main`, no criterion). The server is
 //! `SESSIONWARD_TEST_REDIS`, else `redis://127.0.0.1:6379`; without one it says so and exits.
 //! Everything it writes is under a prefix of its own (sessionward) or is a session id it
@@ -64,6 +71,37 @@ async fn measure(
         task.await.expect("client task");
     }
     count.load(Ordering::Relaxed) as f64 / duration.as_secs_f64()
+}
+
+/// Mean microseconds per request of `n` requests sent one at a time.
+async fn latency(
+    app: &Router,
+    route: &'static str,
+    cookie: &HeaderValue,
+    n: u64,
+    created: &Arc<Mutex<Vec<HeaderValue>>>,
+) -> f64 {
+    let mut mine = Vec::new();
+    let start = Instant::now();
+    for _ in 0..n {
+        let sent = (route != "/new").then_some(cookie);
+        let (status, set_cookie, _) = send(app, route, sent).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
+        mine.extend(set_cookie.filter(|_| route == "/new"));
+    }
+    let micros = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    created.lock().expect("not poisoned").extend(mine);
+    micros
+}
+
+/// Mean microseconds of `n` bare `PING` round trips.
+async fn ping_latency(conn: &mut redis::aio::MultiplexedConnection, n: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        let pong: String = redis::cmd("PING").query_async(conn).await.expect("PING");
+        std::hint::black_box(pong);
+    }
+    start.elapsed().as_secs_f64() * 1e6 / n as f64
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -125,6 +163,38 @@ fn main() {
                 ours / theirs
             );
         }
+
+        let n = env_or("LATENCY_REQUESTS", 2000);
+        let mut ping_conn = redis::Client::open(url.as_str())
+            .expect("Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("ping connection");
+        println!(
+            "\nOne client, one request at a time, {rounds} rounds of {n} requests, median µs\n"
+        );
+        println!(
+            "| route | round trips | sessionward µs | tower-sessions µs | ratio | \
+             `PING` µs | best possible ratio |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for (route, trips) in [("/r", 1.0), ("/rw", 2.0), ("/new", 1.0)] {
+            let (mut pings, mut times) = (Vec::new(), [Vec::new(), Vec::new()]);
+            for _ in 0..rounds {
+                pings.push(ping_latency(&mut ping_conn, n).await);
+                for (i, (_, app)) in stacks.iter().enumerate() {
+                    times[i].push(latency(app, route, &cookies[i], n, &created).await);
+                }
+            }
+            let ping = median(pings);
+            let [ours, theirs] = times.map(median);
+            println!(
+                "| `{route}` | {trips} | {ours:.1} | {theirs:.1} | {:.2}× | {ping:.1} | {:.2}× |",
+                theirs / ours,
+                theirs / (trips * ping)
+            );
+        }
+
         // Clean up: sessionward's keys by prefix, tower-sessions' by the ids it was given.
         let mut conn = redis::Client::open(url.as_str())
             .and_then(|c| c.get_connection())

@@ -53,7 +53,8 @@
 //! schemas, migration rows, keys, files) is removed at the end.
 //!
 //! Every request goes through `Router::oneshot` on a tokio current-thread runtime, one at a
-//! time, and its body is read. Run with `cargo bench --bench stores`, then
+//! time, and its body is read. For Redis the bench also times a bare `PING` through a redis-rs
+//! connection (`redis/round-trip/PING`): no stack can answer faster than its round trips. Run with `cargo bench --bench stores`, then
 //! `python3 benches/summarize_stores.py` for a Markdown table.
 
 #[path = "support/mod.rs"]
@@ -540,6 +541,26 @@ fn stores(c: &mut Criterion) {
                         eprintln!("warning: {}/{}: {e}", store.name(), stack.name);
                     }
                     elapsed
+                })
+            });
+        }
+        // The floor under any stack on this server: one bare round trip (`PING`) through a
+        // redis-rs connection, for the summary's best ratio that the same round trips allow.
+        let redis = stacks.iter().find_map(|(stack, _)| match &stack.cleanup {
+            Cleanup::RedisPrefix { conn, .. } => Some(conn.clone()),
+            _ => None,
+        });
+        if let Some(conn) = redis {
+            group.bench_function(BenchmarkId::new("round-trip", "PING"), |b| {
+                b.to_async(&rt).iter(|| {
+                    let mut conn = conn.clone();
+                    async move {
+                        let pong: String = redis::cmd("PING")
+                            .query_async(&mut conn)
+                            .await
+                            .expect("PING");
+                        black_box(pong)
+                    }
                 })
             });
         }

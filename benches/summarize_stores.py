@@ -23,6 +23,8 @@ STORES = ["redis", "postgres", "mysql", "sqlite"]
 ROUTES = ["r", "rw", "new"]
 STACKS = ["sessionward", "tower-sessions"]
 TARGET = 1.2
+# Round trips to Redis per request, the same for both stacks (see tests/round_trips.rs).
+ROUND_TRIPS = {"r": 1, "rw": 2, "new": 1}
 COMMAND = "cargo bench --bench stores && python3 benches/summarize_stores.py"
 
 
@@ -65,6 +67,19 @@ def main():
                 r = ts / sw  # (1e9 / sw) / (1e9 / ts)
                 ratio = f"**{r:.2f}×**" if r >= TARGET else f"{r:.2f}× (below {TARGET}×)"
             print(f"| {store} | `/{route}` | {rate(sw)} | {rate(ts)} | {ratio} |")
+    ping = median_ns(base, "redis", "round-trip", "PING")
+    if ping is not None:
+        print()
+        print(f"A bare Redis `PING` through redis-rs took {ping / 1000:.1f} µs in the same run. "
+              "Both stacks make the same round trips (`/r` one, `/rw` two, `/new` one), so even "
+              "a stack that cost nothing but its round trips would reach at most:")
+        print()
+        print("| route | tower-sessions µs | round trips | best possible ratio |")
+        print("|---|---:|---:|---:|")
+        for route, trips in ROUND_TRIPS.items():
+            ts = median_ns(base, "redis", route, "tower-sessions")
+            if ts is not None:
+                print(f"| `/{route}` | {ts / 1000:.1f} | {trips} | {ts / (trips * ping):.2f}× |")
     print()
     print("Requests per second = 1e9 / criterion's median time per request (`median.point_estimate`): "
           "one in-process client sending one request at a time through `Router::oneshot` on a "

@@ -7,7 +7,17 @@ use sessionward::SessionLayer;
 
 #[tokio::test]
 async fn store_failure_is_503_and_recovers() {
-    let store: FlakyStore = FlakyStore::default();
+    failure_is_503_and_recovers(FlakyStore::default()).await;
+}
+
+/// The same through `load_now`, `create_now` and `update_now`, the layer's path for a store that
+/// answers without waiting (as the memory store does).
+#[tokio::test]
+async fn failure_of_a_store_answering_at_once_is_503_and_recovers() {
+    failure_is_503_and_recovers(FlakyStore::default().answering_at_once()).await;
+}
+
+async fn failure_is_503_and_recovers(store: FlakyStore) {
     let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
     let res = server.post("/login/alice").send().await.unwrap();
     let token = set_cookie(res.headers()).unwrap();

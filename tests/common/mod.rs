@@ -98,12 +98,15 @@ pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// A store wrapper that counts calls and can be switched off, to count store round trips per
 /// request and to test how the layer treats a failing backend. It wraps a real store (the
-/// memory store by default); only the failure is injected.
+/// memory store by default); only the failure is injected. By default it answers only through
+/// the async methods; [`answering_at_once`](Self::answering_at_once) also passes the inner
+/// store's `load_now`, `create_now` and `update_now` through, failing them the same way.
 #[derive(Clone, Default)]
 pub struct FlakyStore<S = MemoryStore> {
     pub inner: S,
     pub calls: Arc<AtomicUsize>,
     pub down: Arc<AtomicBool>,
+    pub at_once: bool,
 }
 
 impl<S> FlakyStore<S> {
@@ -112,7 +115,14 @@ impl<S> FlakyStore<S> {
             inner,
             calls: Arc::default(),
             down: Arc::default(),
+            at_once: false,
         }
+    }
+
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn answering_at_once(mut self) -> Self {
+        self.at_once = true;
+        self
     }
 
     pub fn calls(&self) -> usize {
@@ -134,6 +144,40 @@ impl<S> FlakyStore<S> {
 }
 
 impl<S: SessionStore> SessionStore for FlakyStore<S> {
+    fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        if !self.at_once {
+            return None;
+        }
+        let found = self.inner.load_now(key)?;
+        Some(self.enter().and(found))
+    }
+    fn create_now(
+        &self,
+        key: &TokenHash,
+        record: SessionRecord,
+    ) -> Result<Result<(), StoreError>, SessionRecord> {
+        if !self.at_once {
+            return Err(record);
+        }
+        match self.enter() {
+            Ok(()) => self.inner.create_now(key, record),
+            Err(err) => Ok(Err(err)),
+        }
+    }
+    fn update_now(
+        &self,
+        key: &TokenHash,
+        patch: &SessionPatch,
+    ) -> Option<Result<bool, StoreError>> {
+        if !self.at_once {
+            return None;
+        }
+        Some(self.enter().and_then(|()| {
+            self.inner
+                .update_now(key, patch)
+                .expect("the inner store answers at once")
+        }))
+    }
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         self.enter()?;
         self.inner.create(key, record).await
