@@ -2,10 +2,10 @@
 //!
 //! SQLite and MySQL assign only the groups of columns a patch changes (data, user, deadlines),
 //! each group's `SET` list a statement of its own (eight per operation, prepared once per
-//! connection). A request that changes one key then rewrites one column: SQLite otherwise
-//! rewrites the entry of every index whose column is assigned, even to the same value (an
-//! update took 22 µs against 11.5 µs in a WAL database here), and MySQL evaluates every
-//! assignment. PostgreSQL writes a new row version either way and keeps one statement.
+//! connection). A request that changes one key then assigns one column. Assigning every column
+//! (indexed ones included, even to the values they hold) made a SQLite update take 22 µs against
+//! 11.5 µs in a WAL database here, and cost MariaDB ~15 µs. PostgreSQL writes a new row version
+//! either way (and skips index work for unchanged values), so it keeps one statement.
 
 use std::collections::BTreeMap;
 
