@@ -1,0 +1,143 @@
+//! Loading a session: at most one store read per request, shared by every clone of the handle.
+
+use std::sync::MutexGuard;
+use std::time::SystemTime;
+
+use super::{Session, State};
+use crate::error::{SessionError, StoreError};
+use crate::store::SessionRecord;
+use crate::token::{SessionToken, TokenHash};
+
+/// Where the one store read of a request stands.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Load {
+    #[default]
+    NotStarted,
+    /// A clone of this handle is reading the store; the others wait for it.
+    InProgress,
+    Done,
+}
+
+/// What is left to do for a load that a store answering at once could not finish.
+enum Pending {
+    /// The store answers only asynchronously.
+    Unknown,
+    /// The record had passed a deadline: it is to be deleted.
+    Expired,
+    /// The store failed.
+    Failed(StoreError),
+}
+
+/// Puts the load back to `NotStarted`, with its token, if the loading future fails or is
+/// dropped (a cancelled handler): other clones do not wait forever, and a later call may try
+/// again, since nothing was decided about the session.
+struct LoadGuard<'a> {
+    session: &'a Session,
+    token: Option<SessionToken>,
+    finished: bool,
+}
+
+impl<'a> LoadGuard<'a> {
+    /// The load succeeded: records the outcome and returns the locked state.
+    fn finish(mut self, found: Option<(TokenHash, SessionRecord)>) -> MutexGuard<'a, State> {
+        self.finished = true;
+        let mut state = self.session.state();
+        state.load = Load::Done;
+        if let Some((key, record)) = found {
+            state.key = Some(key);
+            state.record = Some(record);
+        }
+        state
+    }
+}
+
+impl Drop for LoadGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut state = self.session.state();
+            state.load = Load::NotStarted;
+            state.presented = self.token.take();
+        }
+    }
+}
+
+impl Session {
+    /// Loads the record on first use, then locks the state.
+    pub(super) async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        let (token, key, now, pending) = loop {
+            {
+                let mut state = self.state();
+                match state.load {
+                    Load::Done => return Ok(state),
+                    Load::NotStarted => {
+                        let now = SystemTime::now();
+                        state.now = Some(now);
+                        let Some(token) = state.presented.take() else {
+                            // No token: nothing to read.
+                            state.load = Load::Done;
+                            return Ok(state);
+                        };
+                        let key = token.hash();
+                        // A store that answers at once (the memory store) is read under this
+                        // same lock, and its record goes straight into the state.
+                        let pending = match self.inner.shared.store.load_now(&key) {
+                            None => Pending::Unknown,
+                            Some(Ok(None)) => {
+                                state.load = Load::Done;
+                                return Ok(state);
+                            }
+                            Some(Ok(Some(record))) if record.is_active(now) => {
+                                state.load = Load::Done;
+                                state.key = Some(key);
+                                state.record = Some(record);
+                                return Ok(state);
+                            }
+                            Some(Ok(Some(_))) => Pending::Expired,
+                            Some(Err(err)) => Pending::Failed(err),
+                        };
+                        state.load = Load::InProgress;
+                        break (token, key, now, pending);
+                    }
+                    Load::InProgress => {}
+                }
+            }
+            // Another clone of this handle is reading the store (handler tasks running in
+            // parallel within one request; rare). Let it finish rather than read twice.
+            tokio::task::yield_now().await;
+        };
+        let guard = LoadGuard {
+            session: self,
+            token: Some(token),
+            finished: false,
+        };
+        let record = self.read_record(key, now, pending).await?;
+        Ok(guard.finish(record))
+    }
+
+    /// Reads and validates the record under `key`, unless `pending` already says what a store
+    /// that answers at once found: `None` when unknown or expired (an expired one is deleted,
+    /// and marked so rejections can say "session_expired").
+    async fn read_record(
+        &self,
+        key: TokenHash,
+        now: SystemTime,
+        pending: Pending,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
+        let store = &*self.inner.shared.store;
+        match pending {
+            Pending::Failed(err) => return Err(err.into()),
+            Pending::Expired => {}
+            // Unknown token: never adopted. A new session, if any, gets a fresh token. The
+            // expired record is dropped here, not held across the delete: the future of every
+            // handler that reads its session stays a record's size smaller.
+            Pending::Unknown => match store.load(&key).await? {
+                None => return Ok(None),
+                Some(record) if record.is_active(now) => return Ok(Some((key, record))),
+                Some(_) => {}
+            },
+        }
+        store.delete(&key).await?;
+        self.state().expired = true;
+        Ok(None)
+    }
+}
