@@ -7,8 +7,8 @@ use std::sync::Arc;
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 
 use super::sql::{self, InvalidTableName, Placeholder};
-use super::sql_patch::{bind_patch, shape, Dialect, PatchParams};
-use super::{SessionPatch, SessionRecord, SessionStore};
+use super::sql_patch::{Dialect, PatchStatements};
+use super::{SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::TokenHash;
 
@@ -251,10 +251,8 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
-    /// Indexed by [`PatchParams::shape`].
-    update: [String; shape::COUNT],
-    /// Indexed by [`PatchParams::shape`].
-    rotate: [String; shape::COUNT],
+    /// `update` and `rotate`.
+    patch: PatchStatements,
     delete: String,
     delete_by_id: String,
     count_by_user: String,
@@ -281,14 +279,7 @@ impl Statements {
                 sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = ?"),
-            update: std::array::from_fn(|shape| {
-                let set = DIALECT.set_list(None, shape);
-                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
-            }),
-            rotate: std::array::from_fn(|shape| {
-                let set = DIALECT.set_list(Some("token_hash = ?"), shape);
-                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
-            }),
+            patch: PatchStatements::new(&DIALECT, &t),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?"),
             count_by_user: format!("SELECT COUNT(*) FROM {t} WHERE user_name = ? AND deadline > ?"),
@@ -338,42 +329,7 @@ impl SessionStore for MySqlStore {
         row.as_ref().map(decode).transpose()
     }
 
-    async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
-        let params = PatchParams::new(patch);
-        let shape = params.shape();
-        let query = bind_patch(
-            sqlx::query(&self.sql.update[shape]),
-            &params,
-            shape,
-            user_bytes,
-        )?;
-        // The driver connects with CLIENT_FOUND_ROWS: rows matched, even if unchanged.
-        let done = query
-            .bind(&key.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn rotate(
-        &self,
-        old: &TokenHash,
-        new: &TokenHash,
-        patch: &SessionPatch,
-    ) -> Result<bool, StoreError> {
-        let params = PatchParams::new(patch);
-        let shape = params.shape();
-        let rotate = sqlx::query(&self.sql.rotate[shape]).bind(&new.0[..]);
-        let query = bind_patch(rotate, &params, shape, user_bytes)?;
-        let done = query
-            .bind(&old.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
+    shaped_patch_operations!(user: user_bytes);
     shared_sql_operations!(placeholder: Placeholder::Question, user: user_bytes);
 }
 
@@ -382,13 +338,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_statement_has_one_placeholder_per_bound_value() {
-        let sql = Statements::new("t");
-        for shape in 0..shape::COUNT {
-            let set = DIALECT.set_list(None, shape).matches('?').count();
-            assert_eq!(sql.update[shape].matches('?').count(), set + 1, "{shape}");
-            assert_eq!(sql.rotate[shape].matches('?').count(), set + 2, "{shape}");
-        }
-        assert_eq!(sql.insert.matches('?').count(), 11);
+    fn insert_has_one_placeholder_per_column() {
+        assert_eq!(Statements::new("t").insert.matches('?').count(), 11);
     }
 }

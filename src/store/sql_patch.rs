@@ -154,6 +154,39 @@ impl Dialect {
     }
 }
 
+/// The `update` and `rotate` statements of one table, one per [`shape`].
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) struct PatchStatements {
+    update: [String; shape::COUNT],
+    rotate: [String; shape::COUNT],
+}
+
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+impl PatchStatements {
+    /// The statements for `table` (quoted as the engine quotes names), with `?` placeholders:
+    /// MySQL binds them in order, and SQLite numbers them in order.
+    pub(crate) fn new(dialect: &Dialect, table: &str) -> Self {
+        let statement = |first, shape| {
+            let set = dialect.set_list(first, shape);
+            format!("UPDATE {table} SET {set} WHERE token_hash = ?")
+        };
+        Self {
+            update: std::array::from_fn(|shape| statement(None, shape)),
+            rotate: std::array::from_fn(|shape| statement(Some("token_hash = ?"), shape)),
+        }
+    }
+
+    /// `update` for a patch of this shape: its parameters, then the token hash.
+    pub(crate) fn update(&self, shape: usize) -> &str {
+        &self.update[shape]
+    }
+
+    /// `rotate` for a patch of this shape: the new token hash, its parameters, then the old one.
+    pub(crate) fn rotate(&self, shape: usize) -> &str {
+        &self.rotate[shape]
+    }
+}
+
 /// Binds the parameters of the groups in `shape`, in the order of [`Dialect::set_list`]; `user`
 /// turns a user name into what the engine's user column binds.
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
@@ -203,6 +236,23 @@ mod tests {
             assert_eq!(dialect.set_list(None, s).matches('?').count(), binds, "{s}");
             let rotate = dialect.set_list(Some("token_hash = ?"), s);
             assert_eq!(rotate.matches('?').count(), binds + 1, "{s}");
+        }
+    }
+
+    #[test]
+    fn each_statement_has_one_placeholder_per_bound_value() {
+        let dialect = Dialect {
+            merge_patch: "JSON_MERGE_PATCH",
+            least: "LEAST",
+        };
+        let statements = PatchStatements::new(&dialect, "`t`");
+        for s in 0..shape::COUNT {
+            let set = dialect.set_list(None, s).matches('?').count();
+            assert_eq!(statements.update(s).matches('?').count(), set + 1, "{s}");
+            assert_eq!(statements.rotate(s).matches('?').count(), set + 2, "{s}");
+            assert!(statements
+                .rotate(s)
+                .starts_with("UPDATE `t` SET token_hash = ?"));
         }
     }
 

@@ -11,8 +11,8 @@ use sqlx::sqlite::{
 };
 
 use super::sql::{self, InvalidTableName, Placeholder};
-use super::sql_patch::{bind_patch, shape, Dialect, PatchParams};
-use super::{SessionPatch, SessionRecord, SessionStore};
+use super::sql_patch::{Dialect, PatchStatements};
+use super::{SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::TokenHash;
 
@@ -249,10 +249,8 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
-    /// Indexed by [`PatchParams::shape`].
-    update: [String; shape::COUNT],
-    /// Indexed by [`PatchParams::shape`].
-    rotate: [String; shape::COUNT],
+    /// `update` and `rotate`.
+    patch: PatchStatements,
     delete: String,
     delete_by_id: String,
     count_by_user: String,
@@ -279,15 +277,7 @@ impl Statements {
                 sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = ?1"),
-            // `?` placeholders: SQLite numbers them in order, as the binds come.
-            update: std::array::from_fn(|shape| {
-                let set = DIALECT.set_list(None, shape);
-                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
-            }),
-            rotate: std::array::from_fn(|shape| {
-                let set = DIALECT.set_list(Some("token_hash = ?"), shape);
-                format!("UPDATE {t} SET {set} WHERE token_hash = ?")
-            }),
+            patch: PatchStatements::new(&DIALECT, &t),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?1"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?1"),
             count_by_user: format!(
@@ -339,40 +329,7 @@ impl SessionStore for SqliteStore {
         row.as_ref().map(decode).transpose()
     }
 
-    async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
-        let params = PatchParams::new(patch);
-        let shape = params.shape();
-        let query = bind_patch(
-            sqlx::query(&self.sql.update[shape]),
-            &params,
-            shape,
-            user_text,
-        )?;
-        let done = query
-            .bind(&key.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn rotate(
-        &self,
-        old: &TokenHash,
-        new: &TokenHash,
-        patch: &SessionPatch,
-    ) -> Result<bool, StoreError> {
-        let params = PatchParams::new(patch);
-        let shape = params.shape();
-        let rotate = sqlx::query(&self.sql.rotate[shape]).bind(&new.0[..]);
-        let done = bind_patch(rotate, &params, shape, user_text)?
-            .bind(&old.0[..])
-            .execute(&self.pool)
-            .await
-            .map_err(sql::db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
+    shaped_patch_operations!(user: user_text);
     shared_sql_operations!(placeholder: Placeholder::Question, user: user_text);
 }
 
@@ -381,13 +338,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_statement_has_one_placeholder_per_bound_value() {
-        let sql = Statements::new("t");
-        for shape in 0..shape::COUNT {
-            let set = DIALECT.set_list(None, shape).matches('?').count();
-            assert_eq!(sql.update[shape].matches('?').count(), set + 1, "{shape}");
-            assert_eq!(sql.rotate[shape].matches('?').count(), set + 2, "{shape}");
-        }
-        assert_eq!(sql.insert.matches('?').count(), 11);
+    fn insert_has_one_placeholder_per_column() {
+        assert_eq!(Statements::new("t").insert.matches('?').count(), 11);
     }
 }
