@@ -335,13 +335,21 @@ impl Session {
         Ok(())
     }
 
+    /// `read` applied to the record as this request sees it, or `None` without a session.
+    async fn read_loaded<T>(
+        &self,
+        read: impl FnOnce(&SessionRecord) -> T,
+    ) -> Result<Option<T>, SessionError> {
+        Ok(self.loaded().await?.record.as_ref().map(read))
+    }
+
     /// A snapshot of the session as this request sees it (its changes included), or `None`
     /// without a valid session. It never contains the token or its hash.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn record(&self) -> Result<Option<SessionRecord>, SessionError> {
-        Ok(self.loaded().await?.record.clone())
+        self.read_loaded(SessionRecord::clone).await
     }
 
     /// The public id of the session, or `None` without one.
@@ -349,7 +357,7 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn id(&self) -> Result<Option<SessionId>, SessionError> {
-        Ok(self.loaded().await?.record.as_ref().map(|r| r.id))
+        self.read_loaded(|r| r.id).await
     }
 
     /// The signed-in user, or `None` for an anonymous session or none.
@@ -357,12 +365,7 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn user(&self) -> Result<Option<String>, SessionError> {
-        Ok(self
-            .loaded()
-            .await?
-            .record
-            .as_ref()
-            .and_then(|r| r.user.clone()))
+        Ok(self.read_loaded(|r| r.user.clone()).await?.flatten())
     }
 
     /// When the session was created (or signed in), or `None` without one.
@@ -370,7 +373,7 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn created_at(&self) -> Result<Option<SystemTime>, SessionError> {
-        Ok(self.loaded().await?.record.as_ref().map(|r| r.created_at))
+        self.read_loaded(|r| r.created_at).await
     }
 
     /// When the session ends at the latest: the earlier of its idle and absolute deadlines.
@@ -378,12 +381,7 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn expires_at(&self) -> Result<Option<SystemTime>, SessionError> {
-        Ok(self
-            .loaded()
-            .await?
-            .record
-            .as_ref()
-            .map(SessionRecord::deadline))
+        self.read_loaded(SessionRecord::deadline).await
     }
 
     /// Whether the presented session existed but had passed a deadline (it is deleted now).
