@@ -9,30 +9,12 @@ the median resists the bursts of a shared machine better than the mean),
 so it reports the latest run of each benchmark.
 """
 
-import json
-import os
 import sys
+
+from criterion_results import criterion_dir, median_ns
 
 ROUTES = ["r", "rw", "new"]
 STACKS = ["bare", "sessionward", "tower-sessions"]
-
-
-def criterion_dir():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "target"
-    )
-    return os.path.join(target, "criterion")
-
-
-def median_ns(base, route, stack):
-    path = os.path.join(base, route, stack, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
-    except FileNotFoundError:
-        return None
 
 
 def main():

@@ -15,9 +15,9 @@ for that, on Redis).
 Exits 1 if a benchmark of the table is missing (a store skipped, or the bench not run).
 """
 
-import json
-import os
 import sys
+
+from criterion_results import criterion_dir, median_ns
 
 STORES = ["redis", "postgres", "mysql", "sqlite"]
 ROUTES = ["r", "rw", "new"]
@@ -26,24 +26,6 @@ TARGET = 1.2
 # Round trips to Redis per request, the same for both stacks (see tests/round_trips.rs).
 ROUND_TRIPS = {"r": 1, "rw": 2, "new": 1}
 COMMAND = "cargo bench --bench stores && python3 benches/summarize_stores.py"
-
-
-def criterion_dir():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "target"
-    )
-    return os.path.join(target, "criterion")
-
-
-def median_ns(base, store, route, stack):
-    path = os.path.join(base, store, route, stack, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
-    except FileNotFoundError:
-        return None
 
 
 def rate(ns):

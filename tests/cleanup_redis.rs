@@ -68,25 +68,16 @@ async fn purges_expired_keeps_live(store: RedisStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone() {
-    let Some(url) = redis_support::standalone_url() else {
+    let Some(store) = redis_support::standalone_store("cleanup").await else {
         return;
     };
-    let store = RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .with_prefix(redis_support::unique_prefix("cleanup"));
     purges_expired_keeps_live(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster() {
-    let Some(ports) = redis_support::cluster_ports() else {
+    let Some((_cluster, store)) = redis_support::cluster_store("cleanup").await else {
         return;
     };
-    let cluster = redis_support::Cluster::start(ports);
-    let store = RedisStore::connect_cluster(&cluster.urls())
-        .await
-        .unwrap()
-        .with_prefix(redis_support::unique_prefix("cleanup"));
     purges_expired_keeps_live(store).await;
 }

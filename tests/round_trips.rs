@@ -10,7 +10,7 @@ mod redis_support;
 mod sql_support;
 
 use common::assert_round_trips;
-use sessionward::store::{MemoryStore, MySqlStore, PostgresStore, RedisStore, SqliteStore};
+use sessionward::store::{MemoryStore, MySqlStore, PostgresStore, SqliteStore};
 use sql_support::{server_url, unique_table, TempDb};
 
 #[tokio::test]
@@ -80,25 +80,16 @@ async fn mysql() {
 
 #[tokio::test]
 async fn redis() {
-    let Some(url) = redis_support::standalone_url() else {
+    let Some(store) = redis_support::standalone_store("rt").await else {
         return;
     };
-    let store = RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .with_prefix(redis_support::unique_prefix("rt"));
     assert_round_trips(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster() {
-    let Some(ports) = redis_support::cluster_ports() else {
+    let Some((_cluster, store)) = redis_support::cluster_store("rt").await else {
         return;
     };
-    let cluster = redis_support::Cluster::start(ports);
-    let store = RedisStore::connect_cluster(&cluster.urls())
-        .await
-        .unwrap()
-        .with_prefix(redis_support::unique_prefix("rt"));
     assert_round_trips(store).await;
 }

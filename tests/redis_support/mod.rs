@@ -83,6 +83,26 @@ pub fn unique_prefix(tag: &str) -> String {
     format!("sessionward-test:{tag}:{}-{nanos}:", std::process::id())
 }
 
+/// A store on the standalone server under a fresh prefix, or `None` when its suite is not run.
+pub async fn standalone_store(tag: &str) -> Option<sessionward::store::RedisStore> {
+    let url = standalone_url()?;
+    let store = sessionward::store::RedisStore::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot reach the Redis at {url}: {err}"));
+    Some(store.with_prefix(unique_prefix(tag)))
+}
+
+/// A cluster started for the caller, and a store on it under a fresh prefix; `None` when the
+/// cluster suite is not run. Keep the cluster: it stops when dropped.
+pub async fn cluster_store(tag: &str) -> Option<(Cluster, sessionward::store::RedisStore)> {
+    let cluster = Cluster::start(cluster_ports()?);
+    let urls = cluster.urls();
+    let store = sessionward::store::RedisStore::connect_cluster(&urls)
+        .await
+        .unwrap_or_else(|err| panic!("cannot reach the cluster at {urls:?}: {err}"));
+    Some((cluster, store.with_prefix(unique_prefix(tag))))
+}
+
 /// A three-master Redis Cluster on loopback, stopped when dropped.
 pub struct Cluster {
     ports: Vec<u16>,
