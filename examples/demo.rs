@@ -81,7 +81,7 @@ async fn main() {
 /// | `mysql://…` or `mariadb://…` | MySQL / MariaDB (tables created on start) |
 /// | `redis://…` | standalone Redis |
 /// | `redis-cluster://HOST:PORT,HOST:PORT,…` | Redis Cluster, from any of its nodes |
-async fn open_store(spec: &str) -> Result<BoxedStore, String> {
+pub async fn open_store(spec: &str) -> Result<BoxedStore, String> {
     let fail = |err: sessionward::StoreError| err.to_string();
     if spec == "memory" {
         return Ok(BoxedStore::new(MemoryStore::default()));

@@ -3,10 +3,11 @@
 //! conformance suite.
 #![allow(dead_code)] // each suite uses a different subset
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use serde_json::value::RawValue;
@@ -15,9 +16,9 @@ use sessionward::store::{spawn_cleanup, SessionPatch, SessionStore};
 
 /// The URL of the server a suite runs against: `$var` when set; under `CI=true` the default
 /// (a missing server must fail there, never skip); otherwise `None`, after one line on stderr
-/// (once per test binary, however many of its tests skip).
+/// (once per suite and test binary, however many of its tests skip).
 pub fn server_url(var: &str, default: &str, suite: &str) -> Option<String> {
-    static SKIP_NOTED: Once = Once::new();
+    static SKIPS_NOTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     if let Ok(url) = std::env::var(var) {
         if !url.is_empty() {
             return Some(url);
@@ -26,11 +27,12 @@ pub fn server_url(var: &str, default: &str, suite: &str) -> Option<String> {
     if std::env::var("CI").as_deref() == Ok("true") {
         return Some(default.to_owned());
     }
-    SKIP_NOTED.call_once(|| {
+    let mut noted = SKIPS_NOTED.lock().unwrap_or_else(|e| e.into_inner());
+    if noted.insert(suite.to_owned()) {
         // Straight to the process's stderr: the test harness would swallow `eprintln!`.
         let line = format!("skipped: {suite} (set {var}={default} to run it)\n");
         let _ = std::io::stderr().write_all(line.as_bytes());
-    });
+    }
     None
 }
 
