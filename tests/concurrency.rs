@@ -4,7 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{routes, serve, set_cookie, WithSession};
+use common::{routes, serve, set_cookie, Server, WithSession};
+use reqwest::Response;
 use sessionward::store::MemoryStore;
 use sessionward::SessionLayer;
 
@@ -96,6 +97,79 @@ async fn logout_wins_over_an_in_flight_write() {
         .await
         .unwrap();
     assert_eq!(res.text().await.unwrap(), "none");
+}
+
+/// Sends `path` with `token` in the background after nothing else, so a logout can land while
+/// the request is in flight.
+fn in_flight(server: &Server, path: &str, token: &str) -> tokio::task::JoinHandle<Response> {
+    let (client, url, token) = (server.client.clone(), server.url(path), token.to_owned());
+    tokio::spawn(async move { client.post(url).session(&token).send().await.unwrap() })
+}
+
+async fn finished(request: tokio::task::JoinHandle<Response>) -> Response {
+    tokio::time::timeout(Duration::from_secs(5), request)
+        .await
+        .expect("the in-flight request finishes")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_rotate_on_a_session_ended_meanwhile() {
+    let store = MemoryStore::default();
+    let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
+
+    // A login whose session is logged out while it waits signs in on a fresh session, with
+    // the data the request saw.
+    let res = server.post("/set/theme/dark").send().await.unwrap();
+    let anonymous = set_cookie(res.headers()).unwrap();
+    let login = in_flight(&server, "/slow-login/alice", &anonymous);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = server
+        .post("/logout")
+        .session(&anonymous)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = finished(login).await;
+    assert_eq!(res.status(), 200);
+    let alice = set_cookie(res.headers()).expect("the login sets a cookie");
+    assert_ne!(alice, anonymous);
+    assert_eq!(
+        res.text().await.unwrap(),
+        alice,
+        "the issued token is the cookie's"
+    );
+    let res = server.get("/me").session(&alice).send().await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "alice");
+    let res = server
+        .get("/get/theme")
+        .session(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "dark");
+    let res = server.get("/me").session(&anonymous).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(store.len(), 1, "alice's session only");
+
+    // A rotation whose session is logged out while it waits issues nothing.
+    let res = server.post("/login/bob").send().await.unwrap();
+    let bob = set_cookie(res.headers()).unwrap();
+    let rotate = in_flight(&server, "/slow-rotate", &bob);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = server.post("/logout").session(&bob).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let res = finished(rotate).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        set_cookie(res.headers()).is_none(),
+        "no token for an ended session"
+    );
+    assert_eq!(res.text().await.unwrap(), "");
+    let res = server.get("/me").session(&bob).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(store.len(), 1, "bob's session is not resurrected");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,15 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// What [`Session::move_stored`] did.
+enum Moved<'a> {
+    /// The session now lives under the new token.
+    Done,
+    /// The session had ended meanwhile and is no longer stored; the state is still locked, so
+    /// the caller decides what is left of it in the same step.
+    Ended(MutexGuard<'a, State>),
+}
+
 /// Held while a `login`, `rotate` or `logout` runs.
 struct Exclusive<'a> {
     session: &'a Session,
@@ -217,7 +226,6 @@ impl Session {
         let expires_at = now + config.absolute_timeout;
         let idle_expires_at = (now + config.idle_timeout).min(expires_at);
         let token = generate_token()?;
-        let new_key = token.hash();
         let persisted = {
             let mut state = self.state();
             let patch = std::mem::take(&mut state.patch);
@@ -228,31 +236,13 @@ impl Session {
             patch.last_seen_at = Some(now);
             patch.idle_expires_at = Some(idle_expires_at);
             patch.expires_at = Some(expires_at);
-            let rotated = self
-                .inner
-                .shared
-                .store
-                .rotate(&old_key, &new_key, &patch)
-                .await;
-            let mut state = self.state();
-            match rotated {
-                Ok(true) => {
-                    if let Some(record) = state.record.as_mut() {
-                        record.apply(&patch);
-                    }
-                    state.key = Some(new_key);
-                    state.new_token = Some(token);
-                    state.cleared = false;
-                    return Ok(());
-                }
-                // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead.
-                Ok(false) => state.key = None,
-                Err(err) => {
-                    state.restore_patch(patch);
-                    return Err(err.into());
-                }
+            if let Moved::Done = self.move_stored(old_key, &token, patch).await? {
+                return Ok(());
             }
+            // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead, with
+            // the data this request sees.
         }
+        let new_key = token.hash();
         let mut record = self.new_record(generate_id()?, Some(user.to_owned()), now);
         record.data = self
             .state()
@@ -289,24 +279,45 @@ impl Session {
             (key, std::mem::take(&mut state.patch))
         };
         let token = generate_token()?;
+        if let Moved::Ended(mut state) = self.move_stored(old_key, &token, patch).await? {
+            // Ended meanwhile (a logout elsewhere): there is no session any more.
+            state.record = None;
+        }
+        Ok(())
+    }
+
+    /// The store call behind `login` and `rotate`: moves the stored session from `old_key` to
+    /// `token`'s hash, applying `patch`, so the old token is dead at once. On an error nothing
+    /// changed and the patch is put back.
+    async fn move_stored(
+        &self,
+        old_key: TokenHash,
+        token: &SessionToken,
+        patch: SessionPatch,
+    ) -> Result<Moved<'_>, SessionError> {
         let new_key = token.hash();
-        let rotated = self
+        let moved = self
             .inner
             .shared
             .store
             .rotate(&old_key, &new_key, &patch)
             .await;
         let mut state = self.state();
-        match rotated {
+        match moved {
             Ok(true) => {
+                // The patch's data changes are already in the record; its user and deadlines
+                // (from `login`) are not.
+                if let Some(record) = state.record.as_mut() {
+                    record.apply(&patch);
+                }
                 state.key = Some(new_key);
-                state.new_token = Some(token);
-                Ok(())
+                state.new_token = Some(token.clone());
+                state.cleared = false;
+                Ok(Moved::Done)
             }
             Ok(false) => {
                 state.key = None;
-                state.record = None;
-                Ok(())
+                Ok(Moved::Ended(state))
             }
             Err(err) => {
                 state.restore_patch(patch);

@@ -258,6 +258,8 @@ pub mod routes {
             .route("/me", get(me))
             .route("/untouched", get(|| async { "untouched" }))
             .route("/slow-set/{key}/{value}", post(slow_set))
+            .route("/slow-login/{user}", post(slow_login))
+            .route("/slow-rotate", post(slow_rotate))
     }
 
     async fn get_key(session: Session, Path(key): Path<String>) -> Result<String, SessionError> {
@@ -311,6 +313,23 @@ pub mod routes {
         tokio::time::sleep(Duration::from_millis(300)).await;
         session.insert(&key, &value).await?;
         Ok(StatusCode::NO_CONTENT)
+    }
+
+    /// Loads the session, waits, then signs `user` in: a login racing a logout.
+    async fn slow_login(
+        session: Session,
+        Path(user): Path<String>,
+    ) -> Result<String, SessionError> {
+        let _ = session.id().await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        login(session, Path(user)).await
+    }
+
+    /// Loads the session, waits, then rotates its token: a rotation racing a logout.
+    async fn slow_rotate(session: Session) -> Result<String, SessionError> {
+        let _ = session.id().await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        rotate(session).await
     }
 }
 
