@@ -123,19 +123,11 @@ async fn migrate_is_idempotent_versioned_and_per_table() {
     let err = other.migrate().await.expect_err("newer schema refused");
     assert!(err.to_string().contains("version 99"), "{err}");
 
-    for bad in [
-        "Sessions",
-        "s-1",
-        "1s",
-        "",
-        "s\"; DROP TABLE x; --",
-        "sessionward_migrations",
-    ] {
-        let err = SqliteStore::new(default.pool().clone())
-            .with_table(bad)
-            .expect_err("invalid name refused");
-        assert_eq!(err.name(), bad);
-    }
+    sql_support::table_names_are_validated(|name| {
+        SqliteStore::new(default.pool().clone())
+            .with_table(name)
+            .map(|store| store.table().to_owned())
+    });
     default.pool().close().await;
     other.pool().close().await;
 }
