@@ -147,6 +147,47 @@ async fn login_rotates_the_token_and_carries_data_over() {
 }
 
 #[tokio::test]
+async fn accessors_describe_the_session() {
+    let layer = SessionLayer::new(MemoryStore::default())
+        .idle_timeout(Duration::from_secs(60))
+        .absolute_timeout(Duration::from_secs(3600));
+    let server = server(layer).await;
+    let res = server.get("/describe").send().await.unwrap();
+    let none: serde_json::Value = res.json().await.unwrap();
+    for field in [
+        "id",
+        "user",
+        "created_at",
+        "expires_at",
+        "record_id",
+        "record_user",
+    ] {
+        assert!(none[field].is_null(), "{field} without a session: {none}");
+    }
+
+    let token = login(&server, "alice").await;
+    let res = server
+        .get("/describe")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    let got: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(got["user"], "alice");
+    assert_eq!(got["record_user"], "alice");
+    let id = got["id"].as_str().expect("an id");
+    assert_eq!(id.len(), 22);
+    assert_eq!(got["record_id"], id);
+    let (created, expires) = (got["created_at"].as_u64(), got["expires_at"].as_u64());
+    let (created, expires) = (created.expect("created_at"), expires.expect("expires_at"));
+    assert_eq!(
+        expires - created,
+        60_000,
+        "the idle deadline comes first: {got}"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_token_is_never_adopted() {
     let store = MemoryStore::default();
     let server = server(SessionLayer::new(store.clone())).await;

@@ -258,6 +258,7 @@ pub mod routes {
             .route("/me", get(me))
             .route("/untouched", get(|| async { "untouched" }))
             .route("/slow-set/{key}/{value}", post(slow_set))
+            .route("/describe", get(describe))
             .route("/slow-login/{user}", post(slow_login))
             .route("/slow-rotate", post(slow_rotate))
     }
@@ -302,6 +303,22 @@ pub mod routes {
 
     async fn me(user: Authenticated) -> String {
         user.user().to_owned()
+    }
+
+    /// What the session's accessors say, as JSON (`null` without a session); times in ms.
+    async fn describe(session: Session) -> Result<axum::Json<serde_json::Value>, SessionError> {
+        let ms = |t: Option<std::time::SystemTime>| {
+            t.map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64)
+        };
+        let record = session.record().await?;
+        Ok(axum::Json(serde_json::json!({
+            "id": session.id().await?.map(|id| id.to_string()),
+            "user": session.user().await?,
+            "created_at": ms(session.created_at().await?),
+            "expires_at": ms(session.expires_at().await?),
+            "record_id": record.as_ref().map(|r| r.id.to_string()),
+            "record_user": record.and_then(|r| r.user),
+        })))
     }
 
     /// Loads the session, waits, then writes: an in-flight request racing a logout.
