@@ -1,15 +1,21 @@
 //! Stores shared by several app instances, and stores that go away mid-run, over real HTTP on
-//! loopback against the real PostgreSQL and Redis servers.
+//! loopback against the real PostgreSQL, MariaDB and Redis servers.
 //!
 //! Two demo instances on different ports, each with its own connection to the same server, see
 //! the same sessions; a logout on one is seen by the other on its next request. An outage is a
 //! real one: the store reaches its server through a TCP relay that the test closes (dropping
 //! every connection and refusing new ones) and opens again, while the server keeps its data.
+//! The Redis Cluster (started by the test) goes away differently, as its nodes tell clients
+//! their own addresses: the test freezes every node (`SIGSTOP`) so nothing answers, then lets
+//! them run again.
 
 mod common;
 #[allow(dead_code)]
 #[path = "../examples/demo.rs"]
 mod demo;
+#[allow(dead_code)]
+#[path = "redis_support/mod.rs"]
+mod redis_support;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
@@ -19,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::{header, serve, session_set_cookie, set_cookie, Server, WithSession};
 use serde_json::{json, Value};
-use sessionward::store::{PostgresStore, RedisStore, SessionStore};
+use sessionward::store::{MySqlStore, PostgresStore, RedisStore, SessionStore};
 use sessionward::SessionLayer;
 use sql_support::{random_hex, run_then_clean, server_url, unique_table};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -29,9 +35,10 @@ const POSTGRES: (&str, &str) = (
     "SESSIONWARD_TEST_POSTGRES",
     "postgres://postgres@127.0.0.1:5432/test",
 );
+const MYSQL: (&str, &str) = ("SESSIONWARD_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test");
 const REDIS: (&str, &str) = ("SESSIONWARD_TEST_REDIS", "redis://127.0.0.1:6379");
 
-/// Drops a test table and its migration record.
+/// Drops a PostgreSQL test table and its migration record.
 async fn drop_table(store: PostgresStore) {
     let table = store.table().to_owned();
     sqlx::query(&format!(r#"DROP TABLE IF EXISTS "{table}""#))
@@ -40,6 +47,19 @@ async fn drop_table(store: PostgresStore) {
         .expect("drop the test table");
     sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = $1")
         .bind(&table)
+        .execute(store.pool())
+        .await
+        .expect("forget the test table's version");
+}
+
+/// Drops a MariaDB/MySQL test table and its migration record.
+async fn drop_mysql_table(store: MySqlStore) {
+    sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
+        .execute(store.pool())
+        .await
+        .expect("drop the test table");
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
+        .bind(store.table())
         .execute(store.pool())
         .await
         .expect("forget the test table's version");
@@ -188,6 +208,30 @@ impl Relay {
     }
 }
 
+/// A way to take a store's server away and to bring it back with its data.
+trait Outage {
+    fn begin(&self);
+    fn end(&self);
+}
+
+impl Outage for Relay {
+    fn begin(&self) {
+        self.cut();
+    }
+    fn end(&self) {
+        self.open();
+    }
+}
+
+impl Outage for redis_support::Cluster {
+    fn begin(&self) {
+        self.pause();
+    }
+    fn end(&self) {
+        self.resume();
+    }
+}
+
 fn socket_of(url: &str, default_port: u16) -> SocketAddr {
     let rest = url.split("://").nth(1).unwrap();
     let host_port = rest.split(['/', '?']).next().unwrap();
@@ -216,7 +260,7 @@ fn through_relay(url: &str, relay: &Relay, default_port: u16) -> String {
 
 /// While the store is unreachable: 503 with a JSON body, cookies untouched; when it is back,
 /// the same session works again with its data, without restarting the app.
-async fn assert_outage_and_recovery(server: &Server, relay: &Relay) {
+async fn assert_outage_and_recovery(server: &Server, outage: &impl Outage) {
     let token = login(server).await;
     let res = server
         .put("/api/prefs")
@@ -227,7 +271,7 @@ async fn assert_outage_and_recovery(server: &Server, relay: &Relay) {
         .unwrap();
     assert_eq!(res.status(), 204);
 
-    relay.cut();
+    outage.begin();
     for _ in 0..2 {
         let res = server.get("/api/me").session(&token).send().await.unwrap();
         assert_eq!(
@@ -264,7 +308,7 @@ async fn assert_outage_and_recovery(server: &Server, relay: &Relay) {
         "routes that do not touch the session keep working"
     );
 
-    relay.open();
+    outage.end();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (status, body) = me(server, &token).await;
@@ -333,4 +377,41 @@ async fn redis_outage_is_503_and_recovers() {
         .with_prefix(format!("swtest:{}:", random_hex(12)));
     let server = demo_instance(store).await;
     assert_outage_and_recovery(&server, &relay).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_outage_is_503_and_recovers() {
+    let Some((cluster, store)) = redis_support::cluster_store("outage").await else {
+        return;
+    };
+    let server = demo_instance(store).await;
+    // Each request waits out the store's 2 s response timeout before its 503.
+    assert_outage_and_recovery(&server, &cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_outage_is_503_and_recovers() {
+    let Some(url) = server_url(MYSQL.0, MYSQL.1, "MariaDB/MySQL outage") else {
+        return;
+    };
+    let relay = Relay::start(socket_of(&url, 3306)).await;
+    let store = MySqlStore::connect(&through_relay(&url, &relay, 3306))
+        .await
+        .expect("MariaDB/MySQL reachable through the relay")
+        .with_table(&unique_table())
+        .unwrap();
+    store.migrate().await.unwrap();
+    let direct = MySqlStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table(store.table())
+        .unwrap();
+    run_then_clean(
+        async move {
+            let server = demo_instance(store).await;
+            assert_outage_and_recovery(&server, &relay).await;
+        },
+        drop_mysql_table(direct),
+    )
+    .await;
 }

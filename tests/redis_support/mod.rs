@@ -179,6 +179,26 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Freezes every node (`SIGSTOP`): connections stay open but nothing answers, as when a
+    /// server hangs or the network drops packets. The data stays.
+    pub fn pause(&self) {
+        self.signal_nodes("-STOP");
+    }
+
+    /// Lets paused nodes run again (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal_nodes("-CONT");
+    }
+
+    fn signal_nodes(&self, signal: &str) {
+        for &port in &self.ports {
+            let pid = read_pid(&self.dir.join(format!("redis.pid-{port}")))
+                .unwrap_or_else(|| panic!("no pid file for the node on port {port}"));
+            let out = run(Command::new("kill").arg(signal).arg(pid.to_string()));
+            assert!(out.status.success(), "kill {signal} {pid} failed");
+        }
+    }
+
     fn start_node(&self, port: u16) {
         let file = |name: &str| {
             self.dir
@@ -228,6 +248,14 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // A node left paused by a failed test would never answer SHUTDOWN.
+        for &port in &self.ports {
+            if let Some(pid) = read_pid(&self.dir.join(format!("redis.pid-{port}"))) {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &pid.to_string()])
+                    .output();
+            }
+        }
         for &port in &self.ports {
             let _ = Command::new("redis-cli")
                 .args(["-p", &port.to_string(), "shutdown", "nosave"])
