@@ -243,7 +243,7 @@ impl Session {
             // the data this request sees.
         }
         let new_key = token.hash();
-        let mut record = self.new_record(generate_id()?, Some(user.to_owned()), now);
+        let mut record = self.new_record(generate_id(), Some(user.to_owned()), now);
         record.data = self
             .state()
             .record
