@@ -19,6 +19,7 @@ mod redis_support;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +28,9 @@ use common::{header, serve, session_set_cookie, set_cookie, Server, WithSession}
 use serde_json::{json, Value};
 use sessionward::store::{MySqlStore, PostgresStore, RedisStore, SessionStore};
 use sessionward::SessionLayer;
-use sql_support::{random_hex, run_then_clean, server_url, unique_table};
+use sql_support::{
+    drop_mysql_table, drop_postgres_table, random_hex, run_then_clean, server_url, unique_table,
+};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
@@ -37,33 +40,6 @@ const POSTGRES: (&str, &str) = (
 );
 const MYSQL: (&str, &str) = ("SESSIONWARD_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test");
 const REDIS: (&str, &str) = ("SESSIONWARD_TEST_REDIS", "redis://127.0.0.1:6379");
-
-/// Drops a PostgreSQL test table and its migration record.
-async fn drop_table(store: PostgresStore) {
-    let table = store.table().to_owned();
-    sqlx::query(&format!(r#"DROP TABLE IF EXISTS "{table}""#))
-        .execute(store.pool())
-        .await
-        .expect("drop the test table");
-    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = $1")
-        .bind(&table)
-        .execute(store.pool())
-        .await
-        .expect("forget the test table's version");
-}
-
-/// Drops a MariaDB/MySQL test table and its migration record.
-async fn drop_mysql_table(store: MySqlStore) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
-        .execute(store.pool())
-        .await
-        .expect("drop the test table");
-    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
-        .bind(store.table())
-        .execute(store.pool())
-        .await
-        .expect("forget the test table's version");
-}
 
 async fn demo_instance<S: SessionStore>(store: S) -> Server {
     serve(demo::app().layer(SessionLayer::new(store))).await
@@ -134,7 +110,7 @@ async fn two_instances_share_sessions_through_postgres() {
         .unwrap()
         .with_table(&table)
         .unwrap();
-    let cleanup = drop_table(store_a.clone());
+    let cleanup = drop_postgres_table(store_a.clone());
     run_then_clean(
         async move {
             let (a, b) = (demo_instance(store_a).await, demo_instance(store_b).await);
@@ -336,33 +312,64 @@ async fn assert_outage_and_recovery(server: &Server, outage: &impl Outage) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_outage_is_503_and_recovers() {
-    let Some(url) = server_url(POSTGRES.0, POSTGRES.1, "PostgreSQL outage") else {
-        return;
-    };
-    let relay = Relay::start(socket_of(&url, 5432)).await;
-    // The store's own pool: idle connections are pinged, checkouts wait at most 3 s.
-    let store = PostgresStore::connect(&through_relay(&url, &relay, 5432))
-        .await
-        .expect("PostgreSQL reachable through the relay")
-        .with_table(&unique_table())
-        .unwrap();
-    store.migrate().await.unwrap();
-    // Cleaned up through a direct connection: the relayed one is cut during the test.
-    let direct = PostgresStore::connect(&url)
-        .await
-        .unwrap()
-        .with_table(store.table())
-        .unwrap();
+/// The outage check for a SQL store reaching `url` through a relay. `open` connects to a URL,
+/// on the given table, and migrates it; the table is dropped afterwards through a direct
+/// connection, as the relayed one is cut during the test.
+async fn sql_outage_is_503_and_recovers<S, O, OF, D, DF>(url: &str, port: u16, open: O, drop: D)
+where
+    S: SessionStore,
+    O: Fn(String, String) -> OF,
+    OF: Future<Output = S>,
+    D: FnOnce(S) -> DF,
+    DF: Future<Output = ()>,
+{
+    let relay = Relay::start(socket_of(url, port)).await;
+    let table = unique_table();
+    let store = open(through_relay(url, &relay, port), table.clone()).await;
+    let direct = open(url.to_owned(), table).await;
     run_then_clean(
         async move {
             let server = demo_instance(store).await;
             assert_outage_and_recovery(&server, &relay).await;
         },
-        drop_table(direct),
+        drop(direct),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_503_and_recovers() {
+    let Some(url) = server_url(POSTGRES.0, POSTGRES.1, "PostgreSQL outage") else {
+        return;
+    };
+    // The store's own pool: idle connections are pinged, checkouts wait at most 3 s.
+    let open = |url: String, table: String| async move {
+        let store = PostgresStore::connect(&url)
+            .await
+            .expect("PostgreSQL reachable")
+            .with_table(&table)
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    };
+    sql_outage_is_503_and_recovers(&url, 5432, open, drop_postgres_table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_outage_is_503_and_recovers() {
+    let Some(url) = server_url(MYSQL.0, MYSQL.1, "MariaDB/MySQL outage") else {
+        return;
+    };
+    let open = |url: String, table: String| async move {
+        let store = MySqlStore::connect(&url)
+            .await
+            .expect("MariaDB/MySQL reachable")
+            .with_table(&table)
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    };
+    sql_outage_is_503_and_recovers(&url, 3306, open, drop_mysql_table).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,31 +394,4 @@ async fn redis_cluster_outage_is_503_and_recovers() {
     let server = demo_instance(store).await;
     // Each request waits out the store's 2 s response timeout before its 503.
     assert_outage_and_recovery(&server, &cluster).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_outage_is_503_and_recovers() {
-    let Some(url) = server_url(MYSQL.0, MYSQL.1, "MariaDB/MySQL outage") else {
-        return;
-    };
-    let relay = Relay::start(socket_of(&url, 3306)).await;
-    let store = MySqlStore::connect(&through_relay(&url, &relay, 3306))
-        .await
-        .expect("MariaDB/MySQL reachable through the relay")
-        .with_table(&unique_table())
-        .unwrap();
-    store.migrate().await.unwrap();
-    let direct = MySqlStore::connect(&url)
-        .await
-        .unwrap()
-        .with_table(store.table())
-        .unwrap();
-    run_then_clean(
-        async move {
-            let server = demo_instance(store).await;
-            assert_outage_and_recovery(&server, &relay).await;
-        },
-        drop_mysql_table(direct),
-    )
-    .await;
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use sessionward::store::conformance::{self, sample};
 use sessionward::store::{MySqlStore, SessionStore};
 use sessionward::StoreError;
-use sql_support::{run_then_clean, server_url, sql_checks, unique_table};
+use sql_support::{drop_mysql_table, run_then_clean, server_url, sql_checks, unique_table};
 
 const VAR: &str = "SESSIONWARD_TEST_MYSQL";
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -23,19 +23,6 @@ async fn store() -> Option<MySqlStore> {
         .await
         .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"));
     Some(store.with_table(&unique_table()).expect("valid table name"))
-}
-
-async fn drop_table(store: MySqlStore) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
-        .execute(store.pool())
-        .await
-        .expect("drop the test table");
-    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
-        .bind(store.table())
-        .execute(store.pool())
-        .await
-        .expect("forget the test table's version");
-    store.pool().close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +37,7 @@ async fn passes_the_conformance_suite_twice() {
             conformance::run(&s).await;
             conformance::run(&s).await;
         },
-        drop_table(store),
+        drop_mysql_table(store),
     )
     .await;
 }
@@ -66,7 +53,7 @@ async fn passes_the_sql_checks() {
             s.migrate().await.expect("migrate");
             sql_checks(&s).await;
         },
-        drop_table(store),
+        drop_mysql_table(store),
     )
     .await;
 }
@@ -116,7 +103,7 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
             let err = s.migrate().await.expect_err("newer schema refused");
             assert!(err.to_string().contains("version 99"), "{err}");
         },
-        drop_table(store),
+        drop_mysql_table(store),
     )
     .await;
 }
@@ -190,7 +177,7 @@ async fn corrupt_rows_are_errors_not_panics() {
                 );
             }
         },
-        drop_table(store),
+        drop_mysql_table(store),
     )
     .await;
 }

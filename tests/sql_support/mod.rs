@@ -12,7 +12,35 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::value::RawValue;
 use sessionward::store::conformance::{sample, unique_user};
-use sessionward::store::{spawn_cleanup, SessionPatch, SessionStore};
+use sessionward::store::{spawn_cleanup, MySqlStore, PostgresStore, SessionPatch, SessionStore};
+
+/// Drops a PostgreSQL test table and its migration record, then closes the pool.
+pub async fn drop_postgres_table(store: PostgresStore) {
+    sqlx::query(&format!(r#"DROP TABLE IF EXISTS "{}""#, store.table()))
+        .execute(store.pool())
+        .await
+        .expect("drop the test table");
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = $1")
+        .bind(store.table())
+        .execute(store.pool())
+        .await
+        .expect("forget the test table's version");
+    store.pool().close().await;
+}
+
+/// Drops a MariaDB/MySQL test table and its migration record, then closes the pool.
+pub async fn drop_mysql_table(store: MySqlStore) {
+    sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
+        .execute(store.pool())
+        .await
+        .expect("drop the test table");
+    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
+        .bind(store.table())
+        .execute(store.pool())
+        .await
+        .expect("forget the test table's version");
+    store.pool().close().await;
+}
 
 /// The URL of the server a suite runs against: `$var` when set; under `CI=true` the default
 /// (a missing server must fail there, never skip); otherwise `None`, after one line on stderr
