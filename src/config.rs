@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
 use http::HeaderValue;
+use memchr::memmem::Finder;
 
 use crate::token::SessionToken;
 
@@ -75,6 +76,8 @@ pub struct CookieConfig {
     secure: bool,
     /// Everything after the value in a non-persistent `Set-Cookie`, made on first use.
     suffix: OnceLock<String>,
+    /// Finds `name` in a `Cookie` header; built once, as building costs more than a search.
+    name_finder: Finder<'static>,
 }
 
 impl Default for CookieConfig {
@@ -85,6 +88,7 @@ impl Default for CookieConfig {
             persistent: false,
             secure: true,
             suffix: OnceLock::new(),
+            name_finder: Finder::new("__Host-session").into_owned(),
         }
     }
 }
@@ -103,6 +107,7 @@ impl CookieConfig {
                     .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)),
             "invalid cookie name {name:?}"
         );
+        self.name_finder = Finder::new(&name).into_owned();
         self.name = name;
         self.suffix = OnceLock::new();
         self
@@ -136,6 +141,11 @@ impl CookieConfig {
     /// The cookie's name.
     pub fn cookie_name(&self) -> &str {
         &self.name
+    }
+
+    /// Finds the cookie's name in a `Cookie` header.
+    pub(crate) fn name_finder(&self) -> &Finder<'static> {
+        &self.name_finder
     }
 
     pub(crate) fn validate(&self) {

@@ -207,7 +207,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.shared.config;
         let credential =
-            Credential::find(req.headers(), config.cookie.cookie_name(), config.bearer);
+            Credential::find(req.headers(), config.cookie.name_finder(), config.bearer);
         let client = ClientInfo {
             user_agent: req.headers().get(USER_AGENT).cloned(),
             ip: req
