@@ -77,7 +77,9 @@ fn bearer_token(value: &[u8]) -> Option<Option<SessionToken>> {
 /// occurrence of the whole name instead of walking every pair (browsers send every cookie of
 /// the site, often hundreds of bytes of them). Searching for its first byte instead cost twice
 /// as much on a typical browser header, as `_` (the start of `__Host-`) is common in other
-/// cookies' names and values.
+/// cookies' names and values. The finder reports non-overlapping matches; none is lost that
+/// matters, as a match reaching into a pair's start would have to hold the `;` or space before
+/// it, which a cookie name cannot.
 fn find_cookie(headers: &HeaderMap, name: &Finder<'_>) -> Credential {
     let len = name.needle().len();
     let mut found: Option<Option<SessionToken>> = None;
