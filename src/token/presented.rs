@@ -225,4 +225,60 @@ mod tests {
             Credential::Nothing
         ));
     }
+
+    /// How many pairs of a `Cookie` header carry our name, the plain RFC 6265 way: split at
+    /// `;`, trim, and compare what comes before the first `=`.
+    fn pairs_named_ours(header: &[u8]) -> usize {
+        header
+            .split(|&b| b == b';')
+            .filter(|pair| {
+                let pair = pair.trim_ascii();
+                pair.iter()
+                    .position(|&b| b == b'=')
+                    .is_some_and(|eq| pair[..eq].trim_ascii() == NAME.as_bytes())
+            })
+            .count()
+    }
+
+    /// Random headers built from the pieces that matter (our name, parts of it, separators,
+    /// spaces, token characters, other bytes), with our pair appended: never a panic, and the
+    /// token is found exactly when no other pair carries our name.
+    #[test]
+    fn random_headers_agree_with_a_plain_split() {
+        use rand::RngExt as _;
+        let t = token();
+        let pieces: [&[u8]; 12] = [
+            NAME.as_bytes(),
+            b"__Host-",
+            b"session",
+            b"_",
+            b"=",
+            b";",
+            b"; ",
+            b" ",
+            b"x=1",
+            t.as_bytes(),
+            b"\xff\xfe",
+            b"a",
+        ];
+        let mut rng = rand::rng();
+        for _ in 0..20_000 {
+            let mut header = Vec::new();
+            for _ in 0..rng.random_range(0..12) {
+                header.extend_from_slice(pieces[rng.random_range(0..pieces.len())]);
+            }
+            header.extend_from_slice(format!("; {NAME}={t}").as_bytes());
+            let mut map = HeaderMap::new();
+            map.append(COOKIE, HeaderValue::from_bytes(&header).unwrap());
+            let shown = String::from_utf8_lossy(&header);
+            match Credential::find(&map, &name(), true) {
+                Credential::Cookie(Some(found)) => {
+                    assert_eq!(pairs_named_ours(&header), 1, "{shown:?}");
+                    assert_eq!(found.to_text(), t);
+                }
+                Credential::Cookie(None) => assert!(pairs_named_ours(&header) > 1, "{shown:?}"),
+                other => panic!("{other:?} for {shown:?}"),
+            }
+        }
+    }
 }
