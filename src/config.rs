@@ -80,15 +80,19 @@ pub struct CookieConfig {
     name_finder: Finder<'static>,
 }
 
+/// The cookie's default name: `__Host-` makes browsers require Secure, `Path=/` and no
+/// `Domain`.
+const DEFAULT_NAME: &str = "__Host-session";
+
 impl Default for CookieConfig {
     fn default() -> Self {
         Self {
-            name: "__Host-session".to_owned(),
+            name: DEFAULT_NAME.to_owned(),
             same_site: SameSite::Lax,
             persistent: false,
             secure: true,
             suffix: OnceLock::new(),
-            name_finder: Finder::new("__Host-session").into_owned(),
+            name_finder: Finder::new(DEFAULT_NAME).into_owned(),
         }
     }
 }

@@ -304,11 +304,6 @@ fn bind_patch<'q>(query: PgQuery<'q>, params: &PatchParams<'q>) -> Result<PgQuer
         .bind(params.expires_at))
 }
 
-/// A user name as the user column binds it: text.
-fn user_text(user: &str) -> &str {
-    user
-}
-
 fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<PgRow, String>(row)
 }
@@ -369,7 +364,7 @@ impl SessionStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    shared_sql_operations!(placeholder: Placeholder::Dollar, user: user_text);
+    shared_sql_operations!(placeholder: Placeholder::Dollar, user: sql::user_text);
 }
 
 #[cfg(test)]

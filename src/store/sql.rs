@@ -136,6 +136,13 @@ pub(crate) fn decode_data(column: &str) -> Result<SessionData, StoreError> {
         .collect()
 }
 
+/// A user name as a text user column binds it (SQLite, PostgreSQL): unchanged. MySQL binds
+/// bytes instead, so names compare byte for byte.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn user_text(user: &str) -> &str {
+    user
+}
+
 /// The columns every `SELECT` reads, in this order (PostgreSQL casts `data` to text).
 pub(crate) const COLUMNS: &str =
     "id, user_name, data, created_at, last_seen_at, expires_at, idle_expires_at, user_agent, ip";

@@ -291,11 +291,6 @@ impl Statements {
     }
 }
 
-/// A user name as the user column binds it: text.
-fn user_text(user: &str) -> &str {
-    user
-}
-
 fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<SqliteRow, String>(row)
 }
@@ -329,8 +324,8 @@ impl SessionStore for SqliteStore {
         row.as_ref().map(decode).transpose()
     }
 
-    shaped_patch_operations!(user: user_text);
-    shared_sql_operations!(placeholder: Placeholder::Question, user: user_text);
+    shaped_patch_operations!(user: sql::user_text);
+    shared_sql_operations!(placeholder: Placeholder::Question, user: sql::user_text);
 }
 
 #[cfg(test)]
