@@ -14,10 +14,10 @@ mod redis_support;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
-use common::{serve, set_cookie, WithSession};
-use serde_json::{json, Value};
+use common::{serve, WithSession};
+use serde_json::Value;
 use sessionward::SessionLayer;
-use sql_support::{server_url, TempDb};
+use sql_support::{server_url, TempDb, MYSQL, POSTGRES};
 
 /// Opens `spec` as the demo does, serves the demo over it, and signs alice in and out.
 async fn signs_in_and_out(spec: &str) {
@@ -25,14 +25,7 @@ async fn signs_in_and_out(spec: &str) {
         .await
         .unwrap_or_else(|err| panic!("{spec}: {err}"));
     let server = serve(demo::app().layer(SessionLayer::new(store))).await;
-    let res = server
-        .post("/login")
-        .json(&json!({"username": "alice", "password": "wonderland"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{spec}: login");
-    let token = set_cookie(res.headers()).expect("login sets the session cookie");
+    let token = server.demo_login().await;
     let res = server.get("/api/me").session(&token).send().await.unwrap();
     assert_eq!(res.status(), 200, "{spec}: the session is stored");
     let me: Value = res.json().await.unwrap();
@@ -53,8 +46,7 @@ async fn memory_and_sqlite() {
 
 #[tokio::test]
 async fn postgres() {
-    let default = "postgres://postgres@127.0.0.1:5432/test";
-    let Some(url) = server_url("SESSIONWARD_TEST_POSTGRES", default, "demo over PostgreSQL") else {
+    let Some(url) = server_url(POSTGRES, "demo over PostgreSQL") else {
         return;
     };
     signs_in_and_out(&url).await;
@@ -62,8 +54,7 @@ async fn postgres() {
 
 #[tokio::test]
 async fn mysql_and_its_mariadb_spelling() {
-    let default = "mysql://root@127.0.0.1:3306/test";
-    let Some(url) = server_url("SESSIONWARD_TEST_MYSQL", default, "demo over MySQL") else {
+    let Some(url) = server_url(MYSQL, "demo over MySQL") else {
         return;
     };
     signs_in_and_out(&url).await;

@@ -11,7 +11,10 @@ mod sql_support;
 
 use common::assert_round_trips;
 use sessionward::store::{MemoryStore, MySqlStore, PostgresStore, SqliteStore};
-use sql_support::{server_url, unique_table, TempDb};
+use sql_support::{
+    drop_mysql_table, drop_postgres_table, run_then_clean, server_url, unique_table, TempDb, MYSQL,
+    POSTGRES,
+};
 
 #[tokio::test]
 async fn memory() {
@@ -26,11 +29,7 @@ async fn sqlite() {
 
 #[tokio::test]
 async fn postgres() {
-    let Some(url) = server_url(
-        "SESSIONWARD_TEST_POSTGRES",
-        "postgres://postgres@127.0.0.1:5432/test",
-        "PostgreSQL round trips",
-    ) else {
+    let Some(url) = server_url(POSTGRES, "PostgreSQL round trips") else {
         return;
     };
     let store = PostgresStore::connect(&url)
@@ -39,25 +38,16 @@ async fn postgres() {
         .with_table(&unique_table())
         .unwrap();
     store.migrate().await.unwrap();
-    assert_round_trips(store.clone()).await;
-    sqlx::query(&format!(r#"DROP TABLE "{}""#, store.table()))
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = $1")
-        .bind(store.table())
-        .execute(store.pool())
-        .await
-        .unwrap();
+    run_then_clean(
+        assert_round_trips(store.clone()),
+        drop_postgres_table(store),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn mysql() {
-    let Some(url) = server_url(
-        "SESSIONWARD_TEST_MYSQL",
-        "mysql://root@127.0.0.1:3306/test",
-        "MySQL round trips",
-    ) else {
+    let Some(url) = server_url(MYSQL, "MySQL round trips") else {
         return;
     };
     let store = MySqlStore::connect(&url)
@@ -66,16 +56,7 @@ async fn mysql() {
         .with_table(&unique_table())
         .unwrap();
     store.migrate().await.unwrap();
-    assert_round_trips(store.clone()).await;
-    sqlx::query(&format!("DROP TABLE `{}`", store.table()))
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM sessionward_migrations WHERE table_name = ?")
-        .bind(store.table())
-        .execute(store.pool())
-        .await
-        .unwrap();
+    run_then_clean(assert_round_trips(store.clone()), drop_mysql_table(store)).await;
 }
 
 #[tokio::test]

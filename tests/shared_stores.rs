@@ -24,36 +24,24 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{header, serve, session_set_cookie, set_cookie, Server, WithSession};
+use common::{header, serve, session_set_cookie, Server, WithSession};
 use serde_json::{json, Value};
 use sessionward::store::{MySqlStore, PostgresStore, RedisStore, SessionStore};
 use sessionward::SessionLayer;
 use sql_support::{
     drop_mysql_table, drop_postgres_table, random_hex, run_then_clean, server_url, unique_table,
+    TestServer, MYSQL, POSTGRES,
 };
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
-const POSTGRES: (&str, &str) = (
-    "SESSIONWARD_TEST_POSTGRES",
-    "postgres://postgres@127.0.0.1:5432/test",
-);
-const MYSQL: (&str, &str) = ("SESSIONWARD_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test");
-const REDIS: (&str, &str) = ("SESSIONWARD_TEST_REDIS", "redis://127.0.0.1:6379");
+const REDIS: TestServer = TestServer {
+    var: "SESSIONWARD_TEST_REDIS",
+    default: redis_support::DEFAULT_URL,
+};
 
 async fn demo_instance<S: SessionStore>(store: S) -> Server {
     serve(demo::app().layer(SessionLayer::new(store))).await
-}
-
-async fn login(server: &Server) -> String {
-    let res = server
-        .post("/login")
-        .json(&json!({"username": "alice", "password": "wonderland"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    set_cookie(res.headers()).unwrap()
 }
 
 async fn me(server: &Server, token: &str) -> (u16, Value) {
@@ -64,7 +52,7 @@ async fn me(server: &Server, token: &str) -> (u16, Value) {
 
 /// Login, data and logout on one instance are seen by the other at once.
 async fn assert_instances_share(a: &Server, b: &Server) {
-    let token = login(a).await;
+    let token = a.demo_login().await;
     let (status, body) = me(b, &token).await;
     assert_eq!(status, 200, "a session made on A is valid on B");
     assert_eq!(body["user"], "alice");
@@ -95,7 +83,7 @@ async fn assert_instances_share(a: &Server, b: &Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_through_postgres() {
-    let Some(url) = server_url(POSTGRES.0, POSTGRES.1, "shared PostgreSQL instances") else {
+    let Some(url) = server_url(POSTGRES, "shared PostgreSQL instances") else {
         return;
     };
     let table = unique_table();
@@ -123,7 +111,7 @@ async fn two_instances_share_sessions_through_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_through_redis() {
-    let Some(url) = server_url(REDIS.0, REDIS.1, "shared Redis instances") else {
+    let Some(url) = server_url(REDIS, "shared Redis instances") else {
         return;
     };
     let prefix = format!("swtest:{}:", random_hex(12));
@@ -237,7 +225,7 @@ fn through_relay(url: &str, relay: &Relay, default_port: u16) -> String {
 /// While the store is unreachable: 503 with a JSON body, cookies untouched; when it is back,
 /// the same session works again with its data, without restarting the app.
 async fn assert_outage_and_recovery(server: &Server, outage: &impl Outage) {
-    let token = login(server).await;
+    let token = server.demo_login().await;
     let res = server
         .put("/api/prefs")
         .session(&token)
@@ -339,7 +327,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_is_503_and_recovers() {
-    let Some(url) = server_url(POSTGRES.0, POSTGRES.1, "PostgreSQL outage") else {
+    let Some(url) = server_url(POSTGRES, "PostgreSQL outage") else {
         return;
     };
     // The store's own pool: idle connections are pinged, checkouts wait at most 3 s.
@@ -357,7 +345,7 @@ async fn postgres_outage_is_503_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_outage_is_503_and_recovers() {
-    let Some(url) = server_url(MYSQL.0, MYSQL.1, "MariaDB/MySQL outage") else {
+    let Some(url) = server_url(MYSQL, "MariaDB/MySQL outage") else {
         return;
     };
     let open = |url: String, table: String| async move {
@@ -374,7 +362,7 @@ async fn mysql_outage_is_503_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_is_503_and_recovers() {
-    let Some(url) = server_url(REDIS.0, REDIS.1, "Redis outage") else {
+    let Some(url) = server_url(REDIS, "Redis outage") else {
         return;
     };
     let relay = Relay::start(socket_of(&url, 6379)).await;

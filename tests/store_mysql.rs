@@ -11,14 +11,11 @@ use std::time::Duration;
 use sessionward::store::conformance::{self, sample};
 use sessionward::store::{MySqlStore, SessionStore};
 use sessionward::StoreError;
-use sql_support::{drop_mysql_table, run_then_clean, server_url, sql_checks, unique_table};
-
-const VAR: &str = "SESSIONWARD_TEST_MYSQL";
-const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
+use sql_support::{drop_mysql_table, run_then_clean, server_url, sql_checks, unique_table, MYSQL};
 
 /// A store on a table of its own (not migrated yet), or `None` when the suite is skipped.
 async fn store() -> Option<MySqlStore> {
-    let url = server_url(VAR, DEFAULT_URL, "MySQL store suite")?;
+    let url = server_url(MYSQL, "MySQL store suite")?;
     let store = MySqlStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"));
@@ -110,7 +107,7 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
 
 #[tokio::test]
 async fn table_names_are_validated() {
-    let pool = sqlx::mysql::MySqlPoolOptions::new().connect_lazy(DEFAULT_URL);
+    let pool = sqlx::mysql::MySqlPoolOptions::new().connect_lazy(MYSQL.default);
     let pool = pool.expect("a lazy pool connects to nothing");
     sql_support::table_names_are_validated(|name| {
         MySqlStore::new(pool.clone())

@@ -11,14 +11,13 @@ use std::time::Duration;
 use sessionward::store::conformance::{self, sample};
 use sessionward::store::{PostgresStore, SessionStore};
 use sessionward::StoreError;
-use sql_support::{drop_postgres_table, run_then_clean, server_url, sql_checks, unique_table};
-
-const VAR: &str = "SESSIONWARD_TEST_POSTGRES";
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+use sql_support::{
+    drop_postgres_table, run_then_clean, server_url, sql_checks, unique_table, POSTGRES,
+};
 
 /// A store on a table of its own (not migrated yet), or `None` when the suite is skipped.
 async fn store() -> Option<PostgresStore> {
-    let url = server_url(VAR, DEFAULT_URL, "PostgreSQL store suite")?;
+    let url = server_url(POSTGRES, "PostgreSQL store suite")?;
     let store = PostgresStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"));
@@ -112,7 +111,7 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
 
 #[tokio::test]
 async fn table_names_are_validated() {
-    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(DEFAULT_URL);
+    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(POSTGRES.default);
     let pool = pool.expect("a lazy pool connects to nothing");
     sql_support::table_names_are_validated(|name| {
         PostgresStore::new(pool.clone())

@@ -56,6 +56,19 @@ impl Server {
     pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.put(self.url(path))
     }
+
+    /// Signs in the demo's user alice (for a server running `examples/demo.rs`'s app) and
+    /// returns her session token.
+    pub async fn demo_login(&self) -> String {
+        let res = self
+            .post("/login")
+            .json(&serde_json::json!({"username": "alice", "password": "wonderland"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "demo login");
+        set_cookie(res.headers()).expect("login sets the session cookie")
+    }
 }
 
 /// Adds the session cookie to a request.
@@ -106,7 +119,7 @@ pub struct FlakyStore<S = MemoryStore> {
     pub inner: S,
     pub calls: Arc<AtomicUsize>,
     pub down: Arc<AtomicBool>,
-    pub at_once: bool,
+    at_once: bool,
 }
 
 impl<S> FlakyStore<S> {
@@ -119,7 +132,6 @@ impl<S> FlakyStore<S> {
         }
     }
 
-    #[allow(dead_code)] // not every test binary uses it
     pub fn answering_at_once(mut self) -> Self {
         self.at_once = true;
         self

@@ -88,6 +88,13 @@ pub fn set(key: &str, value: Option<Box<RawValue>>) -> SessionPatch {
     }
 }
 
+/// Asserts that a key lives at least until `deadline` from now (ten seconds of slack).
+pub fn assert_outlives(what: &str, got: i64, deadline: Duration) {
+    let floor = deadline.as_millis() as i64 - 10_000;
+    assert!(got >= floor, "{what} outlives {deadline:?}: PTTL {got} ms");
+}
+
+/// Asserts that a key's PTTL is about `want`.
 pub fn assert_ttl(what: &str, got: i64, want: Duration) {
     let want = want.as_millis() as i64;
     // A few seconds of slack for a slow machine, never more than asked.

@@ -42,10 +42,29 @@ pub async fn drop_mysql_table(store: MySqlStore) {
     store.pool().close().await;
 }
 
+/// A server the suites can run against: the variable that names it, and the URL used when
+/// `CI=true` leaves the variable unset.
+#[derive(Clone, Copy)]
+pub struct TestServer {
+    pub var: &'static str,
+    pub default: &'static str,
+}
+
+pub const POSTGRES: TestServer = TestServer {
+    var: "SESSIONWARD_TEST_POSTGRES",
+    default: "postgres://postgres@127.0.0.1:5432/test",
+};
+
+pub const MYSQL: TestServer = TestServer {
+    var: "SESSIONWARD_TEST_MYSQL",
+    default: "mysql://root@127.0.0.1:3306/test",
+};
+
 /// The URL of the server a suite runs against: `$var` when set; under `CI=true` the default
 /// (a missing server must fail there, never skip); otherwise `None`, after one line on stderr
 /// (once per suite and test binary, however many of its tests skip).
-pub fn server_url(var: &str, default: &str, suite: &str) -> Option<String> {
+pub fn server_url(server: TestServer, suite: &str) -> Option<String> {
+    let TestServer { var, default } = server;
     static SKIPS_NOTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     if let Ok(url) = std::env::var(var) {
         if !url.is_empty() {
