@@ -54,8 +54,10 @@
 //!
 //! Every request goes through `Router::oneshot` on a tokio current-thread runtime, one at a
 //! time, and its body is read. For Redis the bench also times a bare `PING` through a redis-rs
-//! connection (`redis/round-trip/PING`): no stack can answer faster than its round trips. Run with `cargo bench --bench stores`, then
-//! `python3 benches/summarize_stores.py` for a Markdown table.
+//! connection (`redis/round-trip/PING`): no stack can answer faster than its round trips.
+//!
+//! Run with `cargo bench --bench stores`, then `python3 benches/summarize_stores.py` for a
+//! Markdown table.
 
 #[path = "support/mod.rs"]
 mod support;
