@@ -100,11 +100,18 @@ struct State {
 }
 
 impl State {
-    /// Puts back a patch taken for a store call that failed, under any change made since.
-    fn restore_patch(&mut self, mut taken: SessionPatch) {
+    /// Puts back the data changes of a patch taken for a store call that failed, under any
+    /// change made since. Only data goes back: a user or deadlines in the patch belonged to the
+    /// failed `login` and must never reach the store as an ordinary update of the old token
+    /// (that would sign in a token the client held before login: session fixation).
+    fn restore_patch(&mut self, taken: SessionPatch) {
+        let mut restored = SessionPatch {
+            data: taken.data,
+            ..SessionPatch::default()
+        };
         let later = std::mem::take(&mut self.patch);
-        taken.merge(later);
-        self.patch = taken;
+        restored.merge(later);
+        self.patch = restored;
     }
 }
 
@@ -222,9 +229,7 @@ impl Session {
         let _op = self.exclusive().await;
         drop(self.loaded().await?);
         let now = SystemTime::now();
-        let config = &self.inner.shared.config;
-        let expires_at = now + config.absolute_timeout;
-        let idle_expires_at = (now + config.idle_timeout).min(expires_at);
+        let (expires_at, idle_expires_at) = self.inner.shared.config.deadlines(now);
         let token = generate_token()?;
         let persisted = {
             let mut state = self.state();
@@ -327,15 +332,19 @@ impl Session {
     }
 
     /// Ends the session: deletes it from the store at once (its token is dead everywhere) and
-    /// clears the cookie (`Max-Age=0`).
+    /// clears the cookie (`Max-Age=0`). The session is deleted by its public id, so it ends
+    /// even if a concurrent request has just rotated it to a new token.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
     pub async fn logout(&self) -> Result<(), SessionError> {
         let _op = self.exclusive().await;
-        let key = self.loaded().await?.key;
-        if let Some(key) = key {
-            self.inner.shared.store.delete(&key).await?;
+        let id = {
+            let state = self.loaded().await?;
+            state.key.and(state.record.as_ref().map(|r| r.id))
+        };
+        if let Some(id) = id {
+            self.inner.shared.store.delete_by_id(&id).await?;
         }
         let mut state = self.state();
         state.record = None;
@@ -436,8 +445,7 @@ impl Session {
     }
 
     fn new_record(&self, id: SessionId, user: Option<String>, now: SystemTime) -> SessionRecord {
-        let config = &self.inner.shared.config;
-        let expires_at = now + config.absolute_timeout;
+        let (expires_at, idle_expires_at) = self.inner.shared.config.deadlines(now);
         let client = &self.inner.client;
         SessionRecord {
             id,
@@ -446,7 +454,7 @@ impl Session {
             created_at: now,
             last_seen_at: now,
             expires_at,
-            idle_expires_at: (now + config.idle_timeout).min(expires_at),
+            idle_expires_at,
             user_agent: client
                 .user_agent
                 .as_ref()

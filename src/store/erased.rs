@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::session::Write;
-use crate::token::TokenHash;
+use crate::token::{SessionId, TokenHash};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -31,6 +31,7 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         patch: &'a SessionPatch,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn delete_by_id<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// The layer's write after the handler, done at once when the store can (`Ok`); else the
     /// write is handed back for [`write_later`](Self::write_later). Split in two so the common
     /// case touches no reference count.
@@ -67,6 +68,9 @@ impl<S: SessionStore> ErasedStore for S {
     }
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::delete(self, key))
+    }
+    fn delete_by_id<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::delete_by_id(self, id))
     }
     #[allow(clippy::result_large_err)]
     fn write_now(&self, write: Write) -> Result<Result<(), StoreError>, Write> {
