@@ -87,22 +87,26 @@ impl<S: SessionStore> SessionLayer<S> {
     }
 
     /// Ends sessions unused for `timeout` (default 30 minutes). Renewal is written at most once
-    /// per `min(60 s, timeout / 4)`, so expiry is precise to that interval.
+    /// per `min(60 s, timeout / 4)`, so expiry is precise to that interval. A timeout over
+    /// [`SessionConfig::MAX_TIMEOUT`] (100 years) is capped to it.
     ///
     /// # Panics
     /// If `timeout` is zero.
     pub fn idle_timeout(self, timeout: Duration) -> Self {
         assert!(!timeout.is_zero(), "idle timeout must not be zero");
+        let timeout = timeout.min(SessionConfig::MAX_TIMEOUT);
         self.configure(|c| c.idle_timeout = timeout)
     }
 
     /// Ends sessions `lifetime` after login or creation, however active (default 8 hours).
-    /// Neither renewal nor rotation extends it.
+    /// Neither renewal nor rotation extends it. A lifetime over
+    /// [`SessionConfig::MAX_TIMEOUT`] (100 years) is capped to it.
     ///
     /// # Panics
     /// If `lifetime` is zero.
     pub fn absolute_timeout(self, lifetime: Duration) -> Self {
         assert!(!lifetime.is_zero(), "absolute timeout must not be zero");
+        let lifetime = lifetime.min(SessionConfig::MAX_TIMEOUT);
         self.configure(|c| c.absolute_timeout = lifetime)
     }
 
@@ -294,12 +298,16 @@ fn with_cookie(
 ) -> Response<Body> {
     let set_cookie = match action {
         CookieAction::Keep => return response,
-        CookieAction::Set(token, max_age) => cookie.set_cookie(&token, max_age),
-        CookieAction::Clear => cookie.clear_cookie(),
+        CookieAction::KeepUncached => None,
+        CookieAction::Set(token, max_age) => Some(cookie.set_cookie(&token, max_age)),
+        CookieAction::Clear => Some(cookie.clear_cookie()),
     };
     let headers = response.headers_mut();
-    headers.append(SET_COOKIE, set_cookie);
-    // A response that carries a credential must never be cached by a shared cache.
+    if let Some(set_cookie) = set_cookie {
+        headers.append(SET_COOKIE, set_cookie);
+    }
+    // A response that hands out or clears a credential (in a cookie or in its body) must never
+    // be cached.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -20,6 +20,9 @@ pub(crate) enum Write {
 
 pub(crate) enum CookieAction {
     Keep,
+    /// The cookie stays, but the response carries a new token in its body (a bearer client's
+    /// `login` or `rotate`): it must not be cached.
+    KeepUncached,
     Set(SessionToken, std::time::Duration),
     Clear,
 }
@@ -68,7 +71,7 @@ impl Session {
                     .duration_since(record.last_seen_at)
                     .is_ok_and(|since| since >= config.renewal_interval());
                 if renew {
-                    let idle = (now + config.idle_timeout).min(record.expires_at);
+                    let idle = config.idle_deadline(now, record.expires_at);
                     state.patch.last_seen_at = Some(now);
                     state.patch.idle_expires_at = Some(idle);
                     record.last_seen_at = now;
@@ -79,10 +82,13 @@ impl Session {
                 }
             }
         }
-        if self.inner.presented != Presented::Bearer {
-            if let Some(token) = state.new_token.take() {
-                outcome.cookie = CookieAction::Set(token, cookie_max_age);
-            }
+        if let Some(token) = state.new_token.take() {
+            outcome.cookie = if self.inner.presented == Presented::Bearer {
+                // A bearer client gets the token from the handler, in the body.
+                CookieAction::KeepUncached
+            } else {
+                CookieAction::Set(token, cookie_max_age)
+            };
         }
         outcome
     }
