@@ -1,7 +1,7 @@
 //! Layer configuration: timeouts, token transport and cookie attributes.
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use cookie::{Cookie, SameSite};
 use http::HeaderValue;
@@ -33,6 +33,12 @@ impl Default for SessionConfig {
 }
 
 impl SessionConfig {
+    /// The longest idle timeout or absolute lifetime the layer applies: 100 years (36,500
+    /// days). Longer settings, up to `Duration::MAX`, are capped to it, so "no limit" can be
+    /// written as `Duration::MAX` and every deadline stays far inside what clocks and stores
+    /// (Unix milliseconds in 64 bits) can hold.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(36_500 * 24 * 3600);
+
     /// Idle timeout: a session unused for this long ends.
     pub fn idle_timeout(&self) -> Duration {
         self.idle_timeout
@@ -59,6 +65,24 @@ impl SessionConfig {
     pub fn renewal_interval(&self) -> Duration {
         (self.idle_timeout / 4).min(Duration::from_secs(60))
     }
+
+    /// The absolute and idle deadlines of a session signed in (or created) at `now`.
+    pub(crate) fn deadlines(&self, now: SystemTime) -> (SystemTime, SystemTime) {
+        let expires_at = after(now, self.absolute_timeout);
+        (expires_at, self.idle_deadline(now, expires_at))
+    }
+
+    /// The idle deadline of a session active at `now`, never past its absolute deadline.
+    pub(crate) fn idle_deadline(&self, now: SystemTime, expires_at: SystemTime) -> SystemTime {
+        after(now, self.idle_timeout).min(expires_at)
+    }
+}
+
+/// `now + span`, checked. Timeouts are capped at [`SessionConfig::MAX_TIMEOUT`], so this
+/// overflows only with a clock set absurdly far ahead; the deadline is then `now` and the
+/// session ends at once: failing closed rather than panicking in a request.
+fn after(now: SystemTime, span: Duration) -> SystemTime {
+    now.checked_add(span).unwrap_or(now)
 }
 
 /// Attributes of the session cookie.
