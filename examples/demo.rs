@@ -20,7 +20,8 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sessionward::store::{
-    spawn_cleanup, BoxedStore, MemoryStore, MySqlStore, PostgresStore, RedisStore, SqliteStore,
+    spawn_cleanup, BoxedStore, MemoryStore, MySqlStore, PostgresStore, RedisStore, SessionStore,
+    SqliteStore,
 };
 use sessionward::{Authenticated, Session, SessionError, SessionLayer};
 
@@ -29,10 +30,12 @@ const USERS: &[(&str, &str)] = &[
     ("bob", "builder"),
     ("admin", "admin-demo"),
 ];
-/// Keys one client may keep in its preferences, and the size of one value: the demo stores
-/// whatever clients send, so it bounds it.
+/// Keys one session may keep in its preferences, the size of one value, and of all of a
+/// session's data: the demo stores whatever clients send, so it bounds it. The per-session
+/// bounds are the layer's data limits (413 `{"error":"session_data_too_large"}`).
 const MAX_PREFS: usize = 32;
 const MAX_PREF_BYTES: usize = 1024;
+const MAX_SESSION_BYTES: usize = 16 * 1024;
 
 #[tokio::main]
 async fn main() {
@@ -53,7 +56,7 @@ async fn main() {
         }
     };
     spawn_cleanup(store.clone(), Duration::from_secs(60));
-    let layer = SessionLayer::new(store)
+    let layer = session_layer(store)
         .idle_timeout(idle)
         .absolute_timeout(absolute);
     let app = app().layer(layer);
@@ -128,6 +131,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
             std::process::exit(2);
         }),
     }
+}
+
+/// The demo's session layer over `store`, with its data limits (the tests use it too).
+pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
+    SessionLayer::new(store)
+        .max_data_keys(MAX_PREFS)
+        .max_data_bytes(MAX_SESSION_BYTES)
 }
 
 /// The demo's routes, without the session layer (the tests add one).
@@ -258,12 +268,11 @@ async fn put_prefs(session: Session, req: Request) -> Response {
     {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large");
     }
-    for (key, value) in &body {
-        if let Err(err) = session.insert(key, value).await {
-            return err.into_response();
-        }
+    // All keys or none: past the session's limits nothing is stored.
+    match session.insert_all(&body).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => err.into_response(),
     }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn home(session: Session) -> Result<Html<String>, SessionError> {

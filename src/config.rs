@@ -17,6 +17,8 @@ pub struct SessionConfig {
     pub(crate) absolute_timeout: Duration,
     pub(crate) bearer: bool,
     pub(crate) cookie: CookieConfig,
+    pub(crate) max_data_keys: usize,
+    pub(crate) max_data_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -28,6 +30,11 @@ impl Default for SessionConfig {
             absolute_timeout: Duration::from_secs(8 * 3600),
             bearer: true,
             cookie: CookieConfig::default(),
+            // Generous for what a session should hold (ids, flags, a cart), small enough that
+            // one client cannot grow a session without bound: every write of a stored
+            // session's data is bounded by it.
+            max_data_keys: 256,
+            max_data_bytes: 64 * 1024,
         }
     }
 }
@@ -57,6 +64,16 @@ impl SessionConfig {
     /// The session cookie's attributes.
     pub fn cookie(&self) -> &CookieConfig {
         &self.cookie
+    }
+
+    /// The most keys a session's data may hold.
+    pub fn max_data_keys(&self) -> usize {
+        self.max_data_keys
+    }
+
+    /// The most bytes a session's data may hold, keys and JSON values counted.
+    pub fn max_data_bytes(&self) -> usize {
+        self.max_data_bytes
     }
 
     /// How long after the last recorded activity a renewal is written again: `min(60 s,

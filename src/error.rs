@@ -64,6 +64,30 @@ pub enum SessionError {
     Serde(serde_json::Error),
     /// The OS random number generator failed: 500.
     Randomness(getrandom::Error),
+    /// A write would take the session's data past a limit set on the layer
+    /// ([`SessionLayer::max_data_keys`](crate::SessionLayer::max_data_keys),
+    /// [`max_data_bytes`](crate::SessionLayer::max_data_bytes)): 413
+    /// `{"error":"session_data_too_large"}`. Nothing was changed.
+    DataTooLarge(DataLimit),
+}
+
+/// The limit a session data write would have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DataLimit {
+    /// At most this many keys per session.
+    Keys(usize),
+    /// At most this many bytes of keys and JSON values per session.
+    Bytes(usize),
+}
+
+impl fmt::Display for DataLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Keys(max) => write!(f, "{max} keys"),
+            Self::Bytes(max) => write!(f, "{max} bytes"),
+        }
+    }
 }
 
 impl fmt::Display for SessionError {
@@ -72,6 +96,9 @@ impl fmt::Display for SessionError {
             Self::Store(err) => err.fmt(f),
             Self::Serde(err) => write!(f, "session value (de)serialization failed: {err}"),
             Self::Randomness(err) => write!(f, "OS random number generator failed: {err}"),
+            Self::DataTooLarge(limit) => {
+                write!(f, "session data would exceed its limit of {limit}")
+            }
         }
     }
 }
@@ -82,6 +109,7 @@ impl StdError for SessionError {
             Self::Store(err) => Some(err),
             Self::Serde(err) => Some(err),
             Self::Randomness(err) => Some(err),
+            Self::DataTooLarge(_) => None,
         }
     }
 }
@@ -108,6 +136,9 @@ impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         match self {
             Self::Store(err) => err.into_response(),
+            Self::DataTooLarge(_) => {
+                json_error(StatusCode::PAYLOAD_TOO_LARGE, "session_data_too_large")
+            }
             other => {
                 tracing::error!(error = %other, "session error");
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -125,6 +125,23 @@ impl<S: SessionStore> SessionLayer<S> {
         self.configure(|c| c.cookie = cookie)
     }
 
+    /// Limits a session's data to `keys` keys (default 256). A write past it fails with
+    /// [`SessionError::DataTooLarge`](crate::SessionError::DataTooLarge) (413) and changes
+    /// nothing; removing keys always works.
+    ///
+    /// The limit is checked against the session as the request sees it, so concurrent
+    /// requests that each add a new key can together pass it by at most one key each; the
+    /// next write then sees the session over its limit and is refused.
+    pub fn max_data_keys(self, keys: usize) -> Self {
+        self.configure(|c| c.max_data_keys = keys)
+    }
+
+    /// Limits a session's data to `bytes` bytes of keys and JSON values (default 64 KiB), as
+    /// [`max_data_keys`](Self::max_data_keys) limits its keys.
+    pub fn max_data_bytes(self, bytes: usize) -> Self {
+        self.configure(|c| c.max_data_bytes = bytes)
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config

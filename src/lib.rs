@@ -72,7 +72,7 @@ pub mod token;
 pub use authenticated::Authenticated;
 pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
-pub use error::{AuthRejection, Presented, SessionError, SessionRejection, StoreError};
+pub use error::{AuthRejection, DataLimit, Presented, SessionError, SessionRejection, StoreError};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::Session;
 pub use token::SessionId;

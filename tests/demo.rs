@@ -9,10 +9,9 @@ mod demo;
 use common::{header, serve, session_set_cookie, set_cookie, Server, WithSession};
 use serde_json::{json, Value};
 use sessionward::store::MemoryStore;
-use sessionward::SessionLayer;
 
 async fn server() -> Server {
-    serve(demo::app().layer(SessionLayer::new(MemoryStore::default()))).await
+    serve(demo::app().layer(demo::session_layer(MemoryStore::default()))).await
 }
 
 async fn json_of(res: reqwest::Response) -> Value {
@@ -92,6 +91,86 @@ async fn prefs_merge_per_key_and_start_an_anonymous_session() {
         json_of(res).await,
         json!({"theme": "light", "lang": "fr", "tz": "UTC"})
     );
+}
+
+/// One client sending new keys request after request cannot grow its session without bound:
+/// the session's keys and bytes are capped, a refused PUT stores none of its keys, and what was
+/// stored before stays readable.
+#[tokio::test]
+async fn prefs_are_bounded_per_session_not_only_per_request() {
+    let server = server().await;
+    let batch = |round: usize, keys: usize, len: usize| -> serde_json::Map<String, Value> {
+        (0..keys)
+            .map(|i| (format!("r{round}k{i}"), json!("x".repeat(len))))
+            .collect()
+    };
+    let res = server
+        .put("/api/prefs")
+        .json(&batch(0, 8, 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let token = set_cookie(res.headers()).unwrap();
+    let mut refused = 0;
+    for round in 1..50 {
+        let res = server
+            .put("/api/prefs")
+            .session(&token)
+            .json(&batch(round, 8, 10))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 413 {
+            refused += 1;
+            assert_eq!(
+                json_of(res).await,
+                json!({"error": "session_data_too_large"})
+            );
+        } else {
+            assert_eq!(res.status(), 204, "round {round}");
+        }
+    }
+    assert_eq!(
+        refused, 46,
+        "32 keys fit: rounds 0 to 3, then every PUT is refused"
+    );
+    let res = server
+        .get("/api/prefs")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    let prefs = json_of(res).await;
+    let prefs = prefs.as_object().unwrap();
+    assert_eq!(prefs.len(), 32, "the first four batches, whole");
+    let round_of = |k: &str| -> usize { k[1..k.find('k').unwrap()].parse().unwrap() };
+    assert!(prefs.keys().all(|k| round_of(k) < 4), "{prefs:?}");
+
+    // Bytes are bounded too: 16 KiB per session, with values of at most 1 KiB each.
+    let res = server
+        .put("/api/prefs")
+        .json(&batch(0, 12, 1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let token = set_cookie(res.headers()).unwrap();
+    let res = server
+        .put("/api/prefs")
+        .session(&token)
+        .json(&batch(1, 12, 1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413, "24 values of 1 KB pass 16 KiB");
+    let res = server
+        .get("/api/prefs")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res).await.as_object().unwrap().len(), 12);
 }
 
 #[tokio::test]

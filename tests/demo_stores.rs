@@ -16,7 +16,6 @@ mod sql_support;
 
 use common::{serve, WithSession};
 use serde_json::Value;
-use sessionward::SessionLayer;
 use sql_support::{server_url, TempDb, MYSQL, POSTGRES};
 
 /// Opens `spec` as the demo does, serves the demo over it, and signs alice in and out.
@@ -24,7 +23,7 @@ async fn signs_in_and_out(spec: &str) {
     let store = demo::open_store(spec)
         .await
         .unwrap_or_else(|err| panic!("{spec}: {err}"));
-    let server = serve(demo::app().layer(SessionLayer::new(store))).await;
+    let server = serve(demo::app().layer(demo::session_layer(store))).await;
     let token = server.demo_login().await;
     let res = server.get("/api/me").session(&token).send().await.unwrap();
     assert_eq!(res.status(), 200, "{spec}: the session is stored");

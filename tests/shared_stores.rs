@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use common::{header, serve, session_set_cookie, Server, WithSession};
 use serde_json::{json, Value};
 use sessionward::store::{MySqlStore, PostgresStore, RedisStore, SessionStore};
-use sessionward::SessionLayer;
 use sql_support::{
     drop_mysql_table, drop_postgres_table, random_hex, run_then_clean, server_url, unique_table,
     TestServer, MYSQL, POSTGRES,
@@ -41,7 +40,7 @@ const REDIS: TestServer = TestServer {
 };
 
 async fn demo_instance<S: SessionStore>(store: S) -> Server {
-    serve(demo::app().layer(SessionLayer::new(store))).await
+    serve(demo::app().layer(demo::session_layer(store))).await
 }
 
 async fn me(server: &Server, token: &str) -> (u16, Value) {

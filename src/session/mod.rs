@@ -18,6 +18,7 @@ use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
 };
 
+mod data;
 mod load;
 mod outcome;
 
@@ -168,7 +169,7 @@ impl Session {
     /// value is not a `T`.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let state = self.loaded().await?;
-        let Some(raw) = state.record.as_ref().and_then(|r| r.data.get_raw(key)) else {
+        let Some(raw) = state.value(key) else {
             return Ok(None);
         };
         Ok(Some(serde_json::from_str(raw.get())?))
@@ -180,7 +181,8 @@ impl Session {
     /// # Errors
     /// [`SessionError::Serde`] when `value` cannot be serialized, [`SessionError::Store`] when
     /// the session cannot be loaded, [`SessionError::Randomness`] when a new token cannot be
-    /// drawn.
+    /// drawn, [`SessionError::DataTooLarge`] when the session would pass the layer's
+    /// [data limits](crate::SessionLayer::max_data_keys) (nothing is changed then).
     pub async fn insert<T: Serialize + ?Sized>(
         &self,
         key: &str,
@@ -188,17 +190,52 @@ impl Session {
     ) -> Result<(), SessionError> {
         let raw = to_json(value)?;
         let mut state = self.loaded().await?;
+        state.check_limits(&self.inner.shared.config, &[(key, raw.get().len())])?;
+        self.start_if_none(&mut state)?;
+        state.change(key, Some(raw));
+        Ok(())
+    }
+
+    /// Stores every `(key, value)` of `entries`, or none of them: as [`insert`](Self::insert)
+    /// for each, except that when the session would pass the layer's
+    /// [data limits](crate::SessionLayer::max_data_keys) nothing is changed. For a form or a
+    /// JSON object that sets several keys at once.
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert).
+    pub async fn insert_all<K, T, I>(&self, entries: I) -> Result<(), SessionError>
+    where
+        K: AsRef<str>,
+        T: Serialize,
+        I: IntoIterator<Item = (K, T)>,
+    {
+        let entries = entries
+            .into_iter()
+            .map(|(key, value)| Ok((key, to_json(&value)?)))
+            .collect::<Result<Vec<_>, SessionError>>()?;
+        let mut state = self.loaded().await?;
+        let sizes: Vec<(&str, usize)> = entries
+            .iter()
+            .map(|(key, raw)| (key.as_ref(), raw.get().len()))
+            .collect();
+        state.check_limits(&self.inner.shared.config, &sizes)?;
+        drop(sizes);
+        if !entries.is_empty() {
+            self.start_if_none(&mut state)?;
+        }
+        for (key, raw) in entries {
+            state.change(key.as_ref(), Some(raw));
+        }
+        Ok(())
+    }
+
+    /// Starts an anonymous session, stored when the request ends, if there is none.
+    fn start_if_none(&self, state: &mut State) -> Result<(), SessionError> {
         if state.record.is_none() {
             let (token, id) = generate()?;
             let now = state.now.unwrap_or_else(SystemTime::now);
             state.record = Some(self.new_record(id, None, now));
             state.new_token = Some(token);
-        }
-        if state.key.is_some() {
-            state.patch.set_key(key, Some(raw.clone()));
-        }
-        if let Some(record) = state.record.as_mut() {
-            record.data.insert_raw(key, raw);
         }
         Ok(())
     }
@@ -209,13 +246,12 @@ impl Session {
     /// As [`get`](Self::get).
     pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let mut state = self.loaded().await?;
-        let Some(raw) = state.record.as_mut().and_then(|r| r.data.remove(key)) else {
+        let Some(raw) = state.value(key) else {
             return Ok(None);
         };
-        if state.key.is_some() {
-            state.patch.set_key(key, None);
-        }
-        Ok(Some(serde_json::from_str(raw.get())?))
+        let value = serde_json::from_str(raw.get());
+        state.change(key, None);
+        Ok(Some(value?))
     }
 
     /// Signs `user` in: issues a new token (the old one is dead at once: no session fixation),
@@ -233,7 +269,7 @@ impl Session {
         let token = generate_token()?;
         let persisted = {
             let mut state = self.state();
-            let patch = std::mem::take(&mut state.patch);
+            let patch = state.take_patch();
             state.key.map(|key| (key, patch))
         };
         if let Some((old_key, mut patch)) = persisted {
@@ -281,7 +317,7 @@ impl Session {
             let Some(key) = state.key else {
                 return Ok(());
             };
-            (key, std::mem::take(&mut state.patch))
+            (key, state.take_patch())
         };
         let token = generate_token()?;
         if let Moved::Ended(mut state) = self.move_stored(old_key, &token, patch).await? {
@@ -369,7 +405,12 @@ impl Session {
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn record(&self) -> Result<Option<SessionRecord>, SessionError> {
-        self.read_loaded(SessionRecord::clone).await
+        let state = self.loaded().await?;
+        Ok(state.record.as_ref().map(|record| {
+            let mut record = record.clone();
+            record.apply(&state.patch);
+            record
+        }))
     }
 
     /// The public id of the session, or `None` without one.

@@ -246,6 +246,15 @@ impl SessionPatch {
         self.expires_at = later.expires_at.or(self.expires_at);
     }
 
+    /// The change this patch makes to `key`: `Some(Some(value))` sets it, `Some(None)` removes
+    /// it, `None` leaves it alone.
+    pub(crate) fn data_change(&self, key: &str) -> Option<Option<&RawValue>> {
+        self.data
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_deref())
+    }
+
     /// Records a change of `key`, replacing an earlier change of the same key in this patch.
     pub(crate) fn set_key(&mut self, key: &str, value: Option<Box<RawValue>>) {
         match self.data.iter_mut().find(|(k, _)| k == key) {
