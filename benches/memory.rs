@@ -1,6 +1,7 @@
-//! Heap held per idle session, and store calls made by requests that never touch their session.
+//! Heap held per idle session, store calls made by requests that never touch their session, and
+//! the time the memory store's cleanup holds its lock.
 //!
-//! Run with `cargo bench --bench memory` (a plain `main`, no criterion).
+//! Run with `cargo bench --bench memory` (a plain `main`; part 3 runs criterion from it).
 //!
 //! 1. A counting global allocator tracks the bytes currently allocated (as requested from the
 //!    allocator: malloc's own per-block overhead is not included; the number of live blocks is
@@ -10,21 +11,27 @@
 //!    doubling, so N values just after and just before a growth step are both shown.
 //! 2. A store wrapper counts every `SessionStore` call while 1000 requests carrying a valid
 //!    cookie reach a handler that takes no `Session`: the layer promises zero store calls.
+//! 3. Criterion times `delete_expired` (every session expired) and `delete_by_user` (every user)
+//!    on a `MemoryStore` holding 100 000 sessions, all of one user (`one-user`) or 10 per user
+//!    (`many-users`, the comparison): both run under the store's write lock, so their time is
+//!    how long every other request waits. Each iteration builds a fresh store, outside the
+//!    measured time. Benchmark ids `cleanup-100k/<operation>/<layout>`.
 
 #[path = "support/mod.rs"]
 mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use support::send;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode};
 use tokio::runtime::Runtime;
 
-use sessionward::store::{SessionPatch, SessionQuery, SessionRecord, SessionStore};
+use sessionward::store::{MemoryStore, SessionPatch, SessionQuery, SessionRecord, SessionStore};
 use sessionward::token::{SessionId, TokenHash};
 use sessionward::{Session, SessionError, SessionLayer, StoreError};
 
@@ -348,8 +355,106 @@ fn store_calls(rt: &Runtime) {
     );
 }
 
+// ---- 3. cleanup time of many sessions of one user ---------------------------------------------
+
+/// Sessions in the store each cleanup starts from.
+const CLEANUP_SESSIONS: u64 = 100_000;
+/// Sessions per user in the spread-out comparison.
+const SPREAD: u64 = 10;
+
+/// 64 well-mixed bits of `n` (splitmix64): token hashes and ids as uniform as real ones, which
+/// the store's indexes rely on.
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn mixed<const N: usize>(seed: u64) -> [u8; N] {
+    let mut bytes = [0u8; N];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&mix(seed ^ ((i as u64) << 56)).to_le_bytes()[..chunk.len()]);
+    }
+    bytes
+}
+
+/// A store of `CLEANUP_SESSIONS` sessions, `per_user` of each user, all expired an hour after
+/// `now`; and the users' names.
+fn populated(rt: &Runtime, per_user: u64, now: SystemTime) -> (MemoryStore, Vec<String>) {
+    let store = MemoryStore::new();
+    let users: Vec<String> = (0..CLEANUP_SESSIONS / per_user)
+        .map(|u| format!("user-{u}"))
+        .collect();
+    rt.block_on(async {
+        for n in 0..CLEANUP_SESSIONS {
+            let record = SessionRecord {
+                id: SessionId(mixed(2 * n)),
+                user: Some(users[(n / per_user) as usize].clone()),
+                data: Default::default(),
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now + Duration::from_secs(3600),
+                idle_expires_at: now + Duration::from_secs(1800),
+                user_agent: None,
+                ip: None,
+            };
+            let key = TokenHash(mixed(2 * n + 1));
+            store.create(&key, record).await.expect("distinct keys");
+        }
+    });
+    (store, users)
+}
+
+fn cleanup(rt: &Runtime) {
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("cleanup-100k");
+    // Flat sampling, one store per iteration: a few seconds per row, setup included.
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let now = SystemTime::now();
+    let later = now + Duration::from_secs(7200);
+    for (layout, per_user) in [("one-user", CLEANUP_SESSIONS), ("many-users", SPREAD)] {
+        group.bench_function(BenchmarkId::new("delete_expired", layout), |b| {
+            b.iter_batched(
+                || populated(rt, per_user, now),
+                |(store, users)| {
+                    let deleted = rt.block_on(store.delete_expired(later));
+                    assert_eq!(deleted.ok(), Some(CLEANUP_SESSIONS));
+                    // Dropped after the measured time.
+                    (store, users)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function(BenchmarkId::new("delete_by_user", layout), |b| {
+            b.iter_batched(
+                || populated(rt, per_user, now),
+                |(store, users)| {
+                    let deleted = rt.block_on(async {
+                        let mut deleted = 0;
+                        for user in &users {
+                            deleted += store.delete_by_user(user, None).await.unwrap_or(0);
+                        }
+                        deleted
+                    });
+                    assert_eq!(deleted, CLEANUP_SESSIONS);
+                    (store, users)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+    c.final_summary();
+}
+
 fn main() {
     let rt = runtime();
     heap_per_session(&rt);
     store_calls(&rt);
+    cleanup(&rt);
 }

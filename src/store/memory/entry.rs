@@ -23,9 +23,18 @@ pub(super) struct Entry {
 
 struct Extra {
     user: Option<Box<str>>,
+    /// This session's place in its user's list in the table's user index, so leaving the list
+    /// is one swap-remove. It fits in `Extra`'s padding: no session grows for it.
+    user_at: u32,
     user_agent: Option<Box<str>>,
     ip: Option<IpAddr>,
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(
+    std::mem::size_of::<Extra>() == 56,
+    "`user_at` fits in the padding of `Extra`"
+);
 
 /// Milliseconds since the Unix epoch.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +56,7 @@ impl Entry {
             .then(|| {
                 Box::new(Extra {
                     user: record.user.map(String::into_boxed_str),
+                    user_at: 0,
                     user_agent: record.user_agent.map(String::into_boxed_str),
                     ip: record.ip,
                 })
@@ -81,6 +91,18 @@ impl Entry {
         self.extra.as_deref().and_then(|e| e.user.as_deref())
     }
 
+    /// Where the table's user index holds this session (meaningful while it has a user).
+    pub(super) fn user_at(&self) -> u32 {
+        self.extra.as_deref().map_or(0, |e| e.user_at)
+    }
+
+    /// Records where the table's user index holds this session, which has a user.
+    pub(super) fn set_user_at(&mut self, at: u32) {
+        if let Some(extra) = self.extra.as_deref_mut() {
+            extra.user_at = at;
+        }
+    }
+
     pub(super) fn is_active(&self, now: Millis) -> bool {
         now < self.expires_at.min(self.idle_expires_at)
     }
@@ -105,6 +127,7 @@ impl Entry {
                 let extra = self.extra.get_or_insert_with(|| {
                     Box::new(Extra {
                         user: None,
+                        user_at: 0,
                         user_agent: None,
                         ip: None,
                     })

@@ -171,7 +171,8 @@ impl SessionStore for MemoryStore {
     ) -> Result<u64, StoreError> {
         let mut table = self.write();
         let mut deleted = 0;
-        for id in table.user_ids(user) {
+        // From the end of the user's list: each removal then moves no other id in it.
+        for id in table.user_ids(user).into_iter().rev() {
             if Some(&id) != except && table.remove_id(&id).is_some() {
                 deleted += 1;
             }

@@ -5,6 +5,11 @@
 //! large store stay small enough for the CPU cache, so a lookup costs one memory miss (the
 //! session itself) instead of two or three, and a new session is appended at the end rather
 //! than written to a random place in a wide table.
+//!
+//! The user index lists each user's session ids, and every session remembers its place in its
+//! user's list, so removing a session costs the same however many sessions its user has: one
+//! account that logs in again and again without a cookie must not make cleanup, which runs
+//! under the store's write lock, quadratic.
 
 use std::collections::HashMap;
 
@@ -69,7 +74,19 @@ pub(super) struct Table {
     slots: Vec<Slot>,
     by_key: HashTable<Pos>,
     by_id: HashTable<Pos>,
+    /// Each user's session ids, in no particular order; `Entry::user_at` is a session's place.
     by_user: HashMap<Box<str>, Vec<SessionId>>,
+}
+
+/// The position of the session with `id`, looked up in `by_id` (a free function so callers
+/// can hold other fields of the table mutably meanwhile).
+fn find_id(slots: &[Slot], by_id: &HashTable<Pos>, id: &SessionId) -> Option<usize> {
+    let t = tag(&id.0);
+    by_id
+        .find(spread(t), |p| {
+            p.tag == t && slots[p.at as usize].entry.id == *id
+        })
+        .map(|p| p.at as usize)
 }
 
 impl Table {
@@ -87,12 +104,7 @@ impl Table {
     }
 
     fn position_of_id(&self, id: &SessionId) -> Option<usize> {
-        let (slots, t) = (&self.slots, tag(&id.0));
-        self.by_id
-            .find(spread(t), |p| {
-                p.tag == t && slots[p.at as usize].entry.id == *id
-            })
-            .map(|p| p.at as usize)
+        find_id(&self.slots, &self.by_id, id)
     }
 
     pub(super) fn get(&self, key: &Key) -> Option<&Entry> {
@@ -129,8 +141,8 @@ impl Table {
         };
         id_place.insert(Pos { at, tag: id_tag });
         key_place.insert(Pos { at, tag: key_tag });
-        self.index_user(entry.user(), id);
         self.slots.push(Slot { key, entry });
+        self.index_user(at as usize);
         Ok(())
     }
 
@@ -146,9 +158,10 @@ impl Table {
         };
         let entry = &mut self.slots[at].entry;
         if let Some(previous) = change(entry) {
-            let (id, user) = (entry.id, entry.user().map(Box::<str>::from));
-            self.unindex_user(previous.as_deref(), &id);
-            self.index_user(user.as_deref(), id);
+            // `change` left the place in the previous user's list as it was.
+            let (id, user_at) = (entry.id, entry.user_at());
+            self.unindex_user(previous.as_deref(), user_at, &id);
+            self.index_user(at);
         }
         true
     }
@@ -212,7 +225,7 @@ impl Table {
             }
         }
         let Slot { entry, .. } = self.slots.swap_remove(at);
-        self.unindex_user(entry.user(), &entry.id);
+        self.unindex_user(entry.user(), entry.user_at(), &entry.id);
         entry
     }
 
@@ -258,19 +271,45 @@ impl Table {
         }
     }
 
-    fn index_user(&mut self, user: Option<&str>, id: SessionId) {
-        if let Some(user) = user {
-            self.by_user.entry(user.into()).or_default().push(id);
-        }
+    /// Files the session in slot `at` under its user, if it has one.
+    fn index_user(&mut self, at: usize) {
+        let entry = &mut self.slots[at].entry;
+        let Some(user) = entry.user() else { return };
+        let ids = self.by_user.entry(user.into()).or_default();
+        // Fewer ids than sessions, and `insert` keeps those under 2^32.
+        let place = ids.len() as u32;
+        ids.push(entry.id);
+        entry.set_user_at(place);
     }
 
-    fn unindex_user(&mut self, user: Option<&str>, id: &SessionId) {
+    /// Takes `id` out of `user`'s list, where it sits at `place`: O(1), as the user's last id
+    /// moves into the gap and its session is told its new place.
+    fn unindex_user(&mut self, user: Option<&str>, place: u32, id: &SessionId) {
         let Some(user) = user else { return };
-        if let Some(ids) = self.by_user.get_mut(user) {
-            ids.retain(|i| i != id);
-            if ids.is_empty() {
-                self.by_user.remove(user);
+        let Some(ids) = self.by_user.get_mut(user) else {
+            return;
+        };
+        let place = place as usize;
+        debug_assert!(ids.get(place) == Some(id), "a session knows its place");
+        // Never taken; a search rather than a panic under the lock if it ever were.
+        let Some(place) = (ids.get(place) == Some(id))
+            .then_some(place)
+            .or_else(|| ids.iter().position(|i| i == id))
+        else {
+            return;
+        };
+        ids.swap_remove(place);
+        if let Some(moved) = ids.get(place) {
+            if let Some(at) = find_id(&self.slots, &self.by_id, moved) {
+                self.slots[at].entry.set_user_at(place as u32);
             }
+        }
+        if ids.is_empty() {
+            self.by_user.remove(user);
+        } else if ids.capacity() > 16 && ids.len() * 4 <= ids.capacity() {
+            // Give back what a burst of this user's sessions left; halving only after three
+            // quarters went keeps the copying O(1) per removal.
+            ids.shrink_to(ids.len() * 2);
         }
     }
 }
@@ -281,7 +320,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::store::SessionRecord;
+    use crate::store::{SessionPatch, SessionRecord};
 
     fn entry(id: u64, user: Option<&str>) -> Entry {
         let mut raw = [0u8; 16];
@@ -308,8 +347,44 @@ mod tests {
         Key(raw)
     }
 
+    /// Every slot is found by its key and its id, and every session with a user is listed
+    /// once, under its user, at the place it records.
+    fn assert_consistent(table: &Table) {
+        for (at, slot) in table.slots.iter().enumerate() {
+            assert_eq!(table.position(&slot.key), Some(at), "found by key");
+            assert_eq!(
+                table.position_of_id(&slot.entry.id),
+                Some(at),
+                "found by id"
+            );
+        }
+        let mut listed = 0;
+        for (user, ids) in &table.by_user {
+            assert!(!ids.is_empty(), "no empty list is kept");
+            for (place, id) in ids.iter().enumerate() {
+                let at = table
+                    .position_of_id(id)
+                    .expect("a listed id is in the table");
+                let entry = &table.slots[at].entry;
+                assert_eq!(entry.user(), Some(&**user), "listed under its own user");
+                assert_eq!(entry.user_at() as usize, place, "a session knows its place");
+            }
+            listed += ids.len();
+        }
+        let with_user = table.entries().filter(|e| e.user().is_some()).count();
+        assert_eq!(listed, with_user, "every session with a user is listed");
+    }
+
+    fn change_user(table: &mut Table, key: &Key, user: Option<&str>) -> bool {
+        let patch = SessionPatch {
+            user: Some(user.map(str::to_owned)),
+            ..SessionPatch::default()
+        };
+        table.modify(key, |e| e.apply(&patch))
+    }
+
     /// Random operations against a plain map as the model: every index stays consistent
-    /// through swap-removes and re-keys.
+    /// through swap-removes, re-keys and changes of user.
     #[test]
     fn indexes_follow_every_move() {
         let mut table = Table::default();
@@ -322,9 +397,13 @@ mod tests {
             state
         };
         let users = ["ann", "ben", "cat"];
+        let new_users = [None, Some("ann"), Some("ben"), Some("dan")];
         let mut serial = 0u64;
-        for _ in 0..20_000 {
-            let roll = next() % 10;
+        for step in 0..20_000 {
+            if step % 1000 == 0 {
+                assert_consistent(&table);
+            }
+            let roll = next() % 11;
             let existing: Vec<[u8; 16]> = model.keys().copied().collect();
             let pick =
                 (!existing.is_empty()).then(|| Key(existing[(next() as usize) % existing.len()]));
@@ -347,6 +426,11 @@ mod tests {
                     assert_eq!(table.remove_id(&id).expect("present").id, id);
                     model.remove(&k.0);
                 }
+                (10, Some(k)) => {
+                    let user = new_users[(next() as usize) % new_users.len()];
+                    assert!(change_user(&mut table, &k, user));
+                    model.get_mut(&k.0).unwrap().1 = user.map(str::to_owned);
+                }
                 (_, Some(k)) => {
                     serial += 1;
                     let new = key(1_000_000 + serial);
@@ -356,6 +440,7 @@ mod tests {
                 }
             }
         }
+        assert_consistent(&table);
         assert_eq!(table.len(), model.len());
         for (k, (id, user)) in &model {
             let got = table.get(&Key(*k)).expect("every model key is found");
@@ -363,7 +448,7 @@ mod tests {
             assert_eq!(got.user(), user.as_deref());
             assert!(table.contains(&key(u64::MAX), id), "found by id");
         }
-        for user in users {
+        for user in ["ann", "ben", "cat", "dan"] {
             let mut want: Vec<SessionId> = model
                 .values()
                 .filter(|(_, u)| u.as_deref() == Some(user))
@@ -381,8 +466,71 @@ mod tests {
             expired
         );
         assert!(table.entries().all(|e| e.is_active(later)));
+        assert_consistent(&table);
         for e in table.entries() {
             assert!(table.position_of_id(&e.id).is_some());
         }
+    }
+
+    /// One user with many sessions (the account that logs in again and again without a
+    /// cookie) among others: whichever way its sessions leave, from the middle of its list,
+    /// in cleanup, or to another user, the index stays exact and gives memory back. The time
+    /// this takes is measured by `benches/memory.rs`.
+    #[test]
+    fn one_users_many_sessions_leave_in_any_order() {
+        const MANY: u64 = 30_000;
+        let mut table = Table::default();
+        let mut ann = Vec::new();
+        for n in 1..=MANY + MANY / 10 {
+            let user = match n % 11 {
+                0 => Some("ben"),
+                5 => None,
+                _ => Some("ann"),
+            };
+            assert!(table.insert(key(n), entry(n, user)).is_ok());
+            if user == Some("ann") {
+                ann.push(n);
+            }
+        }
+        assert_consistent(&table);
+        let many = ann.len();
+        // By id, every third of ann's sessions, from the middle of the list.
+        for n in ann.iter().skip(many / 2).step_by(3) {
+            assert!(table.remove_id(&entry(*n, None).id).is_some());
+        }
+        // Some of them move to ben and back out of the list.
+        for n in ann.iter().skip(1).step_by(50).take(100) {
+            assert!(change_user(&mut table, &key(*n), Some("ben")));
+        }
+        assert_consistent(&table);
+        // Cleanup removes all but the sessions lasting 3 s or more (`entry`: `n % 7` s).
+        let later = Millis::from_system(SystemTime::now() + Duration::from_secs(3));
+        let expired = table.entries().filter(|e| !e.is_active(later)).count();
+        assert!(expired > many / 3);
+        assert_eq!(
+            table.remove_where(|e| !e.is_active(later)) as usize,
+            expired
+        );
+        assert_consistent(&table);
+        // Then everything of ann's except one, by key.
+        let left: Vec<SessionId> = table.user_entries("ann").map(|e| e.id).collect();
+        assert!(left.len() > 1000);
+        let keep = left[left.len() / 2];
+        for n in &ann {
+            if entry(*n, None).id != keep {
+                table.remove(&key(*n));
+            }
+        }
+        assert_consistent(&table);
+        let ids: Vec<SessionId> = table.user_entries("ann").map(|e| e.id).collect();
+        assert_eq!(ids, [keep]);
+        assert!(
+            table.by_user["ann"].capacity() <= 16,
+            "the list of one session does not keep {} places",
+            table.by_user["ann"].capacity()
+        );
+        table.remove_id(&keep);
+        assert!(!table.by_user.contains_key("ann"));
+        assert_consistent(&table);
     }
 }
