@@ -45,9 +45,10 @@ async fn cleanup_task_purges_expired_sessions_and_keeps_live_ones() {
     let passes = FlakyStore::wrap(store.clone());
     let cleanup = spawn_cleanup(passes.clone(), Duration::from_millis(20));
     eventually("the task purges the four expired sessions", || async {
-        store.len() == 2
+        store.len() <= 2
     })
     .await;
+    assert_eq!(store.len(), 2, "the live sessions are kept");
     // A pass is over once the next one starts (the task runs them one after another): the
     // live sessions also outlast a full pass after the purge.
     let seen = passes.calls();

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::describe::{assert_within, ms};
+use common::describe::{assert_within, ms, Renewing};
 use common::wait::{now_ms, sleep_past};
 use common::{header, routes, serve, session_set_cookie, set_cookie, Server, WithSession};
 use sessionward::store::MemoryStore;
@@ -174,6 +174,9 @@ async fn accessors_describe_the_session() {
         "expires_at",
         "record_id",
         "record_user",
+        "record_last_seen_at",
+        "record_idle_expires_at",
+        "record_expires_at",
     ] {
         assert!(none[field].is_null(), "{field} without a session: {none}");
     }
@@ -253,35 +256,30 @@ async fn logout_kills_the_token_and_clears_the_cookie() {
     assert_eq!(res.status(), 401, "dead as a bearer token too");
 }
 
-// Both tests below wait at least the renewal interval between requests, so every request
-// writes a renewal; only an idle timeout's worth of stall between two requests (seconds) would
-// end the active session early. Expiry is checked one-sided: after the deadline, refused.
+// In both tests below every request on the busy session writes a renewal; only a stall of
+// seconds between two of them would end it early. Expiry is checked one-sided: after the
+// deadline, refused.
 
 #[tokio::test]
 async fn idle_sessions_expire_and_activity_renews_them() {
     const IDLE: u64 = 3000;
-    const RENEWAL: u64 = IDLE / 4;
     let store = MemoryStore::default();
     let layer = SessionLayer::new(store.clone()).idle_timeout(Duration::from_millis(IDLE));
     let server = server(layer).await;
     let start = now_ms();
     let active = login(&server, "alice").await;
-    let mut window = (start, now_ms());
+    let mut busy = Renewing::after((start, now_ms()), IDLE);
     let idle = login(&server, "bob").await;
     // Bob's idle deadline is at most this (and alice's first one earlier still).
     let idle_ends_by = now_ms() + IDLE;
 
-    // Each request on `active` is seen (by the next one) to have renewed its idle deadline.
     let (mut login_deadline, mut described) = (None, 0);
-    loop {
-        sleep_past(window.1 + RENEWAL).await;
-        let before = now_ms();
-        let got = server.describe(&active).await;
-        let after = now_ms();
+    while busy.window.0 <= idle_ends_by {
+        busy.wait().await;
+        let got = busy.describe(&server, &active).await;
         assert_eq!(got["user"], "alice", "activity keeps the session alive");
-        let last_seen = ms(&got, "record_last_seen_at");
-        assert_within(last_seen, window, "the previous request was recorded");
         let deadline = ms(&got, "record_idle_expires_at");
+        let last_seen = ms(&got, "record_last_seen_at");
         assert_eq!(deadline, last_seen + IDLE, "counted from the last activity");
         assert_eq!(
             ms(&got, "expires_at"),
@@ -290,17 +288,10 @@ async fn idle_sessions_expire_and_activity_renews_them() {
         );
         login_deadline.get_or_insert(deadline);
         described += 1;
-        window = (before, after);
-        if before > idle_ends_by {
-            break;
-        }
     }
+    assert!(described >= 3, "{described} requests: two renewals seen");
     assert!(
-        described >= 3,
-        "{described} requests: at least two renewals seen"
-    );
-    assert!(
-        window.0 > login_deadline.unwrap(),
+        busy.window.0 > login_deadline.unwrap(),
         "alice was still signed in past the idle deadline her login set"
     );
 
@@ -319,78 +310,51 @@ async fn idle_sessions_expire_and_activity_renews_them() {
 
 #[tokio::test]
 async fn the_absolute_lifetime_is_never_extended() {
-    // The idle deadline reaches the absolute one at the first renewal past 1 s, so the last
-    // renewals are capped at it; renewal is written every 750 ms (idle / 4).
+    // Renewal is written every 750 ms (idle / 4); from 1 s on, the idle deadline it sets is
+    // capped at the absolute one.
     const IDLE: u64 = 3000;
     const LIFETIME: u64 = 4000;
-    const RENEWAL: u64 = IDLE / 4;
     let layer = SessionLayer::new(MemoryStore::default())
         .idle_timeout(Duration::from_millis(IDLE))
         .absolute_timeout(Duration::from_millis(LIFETIME));
     let server = server(layer).await;
     let start = now_ms();
-    let mut token = login(&server, "alice").await;
+    let token = login(&server, "alice").await;
     let signed_in = (start, now_ms());
-    let mut window = signed_in;
+    let mut busy = Renewing::after(signed_in, IDLE);
 
     // A rotation first, then requests that each renew the idle deadline.
-    sleep_past(window.1 + RENEWAL).await;
-    let before = now_ms();
-    let res = server.post("/rotate").session(&token).send().await.unwrap();
+    busy.wait().await;
+    let res = busy.send(server.post("/rotate").session(&token)).await;
     assert_eq!(res.status(), 200);
-    token = set_cookie(res.headers()).expect("rotate sets a new cookie");
-    window = (before, now_ms());
-
-    let (mut absolute, mut id) = (None, None);
-    let (mut renewals, mut capped) = (0, false);
+    let token = set_cookie(res.headers()).expect("rotate sets a new cookie");
+    let (mut absolute, mut renewals, mut capped) = (None, 0, false);
     loop {
-        sleep_past(window.1 + RENEWAL).await;
-        let before = now_ms();
-        if absolute.is_some_and(|absolute| before >= absolute) {
+        let sent = busy.wait().await;
+        if absolute.is_some_and(|absolute| sent >= absolute) {
             break;
         }
-        let got = server.describe(&token).await;
-        let after = now_ms();
-        if got["user"].is_null() {
+        let got = busy.describe(&server, &token).await;
+        if got["id"].is_null() {
             // Ended by this request: the server's clock had reached the deadline.
             assert!(
-                absolute.is_some_and(|absolute| after >= absolute),
-                "ended before its absolute deadline: {got}"
+                absolute.is_some_and(|absolute| busy.window.1 >= absolute),
+                "ended before its absolute deadline"
             );
             break;
         }
-        assert_eq!(got["user"], "alice");
         let expires = ms(&got, "record_expires_at");
         let absolute = *absolute.get_or_insert(expires);
-        assert_eq!(
-            expires, absolute,
-            "neither a renewal nor a rotation moves the absolute deadline"
-        );
-        assert_within(
-            absolute - LIFETIME,
-            signed_in,
-            "the absolute deadline is counted from login",
-        );
-        assert_eq!(
-            got["id"],
-            *id.get_or_insert(got["id"].clone()),
-            "one session"
-        );
-        let last_seen = ms(&got, "record_last_seen_at");
-        assert_within(
-            last_seen,
-            window,
-            "the previous request renewed the session",
-        );
+        assert_eq!(expires, absolute, "no renewal or rotation moves it");
+        assert_within(absolute - LIFETIME, signed_in, "counted from login");
         let idle = ms(&got, "record_idle_expires_at");
         assert_eq!(
             idle,
-            (last_seen + IDLE).min(absolute),
+            (ms(&got, "record_last_seen_at") + IDLE).min(absolute),
             "a renewal moves the idle deadline, never past the absolute one"
         );
         renewals += 1;
         capped |= idle == absolute;
-        window = (before, after);
     }
     assert!(renewals >= 2, "{renewals} renewals");
     assert!(capped, "the session was active up to its absolute deadline");
