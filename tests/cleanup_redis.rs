@@ -1,12 +1,15 @@
 //! The background cleanup task works with the Redis store too (standalone and Cluster): expired
 //! sessions still present are purged, live ones kept. (The SQL stores' suites test the same.)
 
+mod common;
 #[allow(dead_code)] // the suites use different parts
 #[path = "redis_support/mod.rs"]
 mod redis_support;
 
 use std::time::{Duration, SystemTime};
 
+use common::wait::eventually;
+use common::FlakyStore;
 use sessionward::store::conformance::sample;
 use sessionward::store::{spawn_cleanup, RedisStore, SessionQuery, SessionState, SessionStore};
 
@@ -37,17 +40,25 @@ async fn purges_expired_keeps_live(store: RedisStore) {
         3
     );
 
-    let cleanup = spawn_cleanup(store.clone(), Duration::from_millis(100));
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    cleanup.abort();
-    assert!(
+    // The wrapper counts the task's passes.
+    let passes = FlakyStore::wrap(store.clone());
+    let cleanup = spawn_cleanup(passes.clone(), Duration::from_millis(20));
+    let none_expired = || async {
         store
             .query(&listed(SessionState::Expired))
             .await
             .unwrap()
-            .is_empty(),
-        "the task purged every expired session"
-    );
+            .is_empty()
+    };
+    eventually("the task purges every expired session", none_expired).await;
+    // A pass is over once the next one starts (the task runs them one after another): the
+    // live session also outlasts a full pass after the purge.
+    let seen = passes.calls();
+    eventually("the task runs another full pass", || async {
+        passes.calls() >= seen + 2
+    })
+    .await;
+    cleanup.abort();
     for key in &expired {
         assert!(store.load(key).await.unwrap().is_none());
     }

@@ -4,6 +4,8 @@ mod common;
 
 use std::time::Duration;
 
+use axum::Extension;
+use common::gate::Gate;
 use common::{routes, serve, set_cookie, Server, WithSession};
 use reqwest::Response;
 use sessionward::store::MemoryStore;
@@ -58,29 +60,34 @@ async fn concurrent_requests_setting_different_keys_all_keep_their_value() {
     assert_eq!(res.text().await.unwrap(), "0");
 }
 
+/// A server over `store` whose gated routes pause at `gate`.
+async fn gated_server(store: &MemoryStore, gate: &Gate) -> Server {
+    serve(
+        routes::app()
+            .layer(SessionLayer::new(store.clone()))
+            .layer(Extension(gate.clone())),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_wins_over_an_in_flight_write() {
-    let store = MemoryStore::default();
-    let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
+    let (store, gate) = (MemoryStore::default(), Gate::default());
+    let server = gated_server(&store, &gate).await;
     let res = server.post("/login/alice").send().await.unwrap();
     let token = set_cookie(res.headers()).unwrap();
 
-    // /slow-set loads the session, waits 300 ms, then writes; logout lands in between.
-    let slow = {
-        let (client, url, token) = (
-            server.client.clone(),
-            server.url("/slow-set/late/1"),
-            token.clone(),
-        );
-        tokio::spawn(async move { client.post(url).session(&token).send().await.unwrap() })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // /gated-set has loaded the session when it reaches the gate; logout lands before it
+    // writes.
+    let write = in_flight(&server, "/gated-set/late/1", &token);
+    gate.reached().await;
     let res = server.post("/logout").session(&token).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    let slow = slow.await.unwrap();
-    assert_eq!(slow.status(), 204);
+    gate.open();
+    let write = finished(write).await;
+    assert_eq!(write.status(), 204);
     assert!(
-        set_cookie(slow.headers()).is_none(),
+        set_cookie(write.headers()).is_none(),
         "the late write does not issue a cookie"
     );
 
@@ -99,15 +106,15 @@ async fn logout_wins_over_an_in_flight_write() {
     assert_eq!(res.text().await.unwrap(), "none");
 }
 
-/// Sends `path` with `token` in the background after nothing else, so a logout can land while
-/// the request is in flight.
+/// Sends `path` with `token` in the background, so a logout can land while the request is
+/// paused at its gate.
 fn in_flight(server: &Server, path: &str, token: &str) -> tokio::task::JoinHandle<Response> {
     let (client, url, token) = (server.client.clone(), server.url(path), token.to_owned());
     tokio::spawn(async move { client.post(url).session(&token).send().await.unwrap() })
 }
 
 async fn finished(request: tokio::task::JoinHandle<Response>) -> Response {
-    tokio::time::timeout(Duration::from_secs(5), request)
+    tokio::time::timeout(Duration::from_secs(10), request)
         .await
         .expect("the in-flight request finishes")
         .unwrap()
@@ -115,15 +122,15 @@ async fn finished(request: tokio::task::JoinHandle<Response>) -> Response {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_and_rotate_on_a_session_ended_meanwhile() {
-    let store = MemoryStore::default();
-    let server = serve(routes::app().layer(SessionLayer::new(store.clone()))).await;
+    let (store, gate) = (MemoryStore::default(), Gate::default());
+    let server = gated_server(&store, &gate).await;
 
-    // A login whose session is logged out while it waits signs in on a fresh session, with
-    // the data the request saw.
+    // A login whose session is logged out while it is paused signs in on a fresh session,
+    // with the data the request saw.
     let res = server.post("/set/theme/dark").send().await.unwrap();
     let anonymous = set_cookie(res.headers()).unwrap();
-    let login = in_flight(&server, "/slow-login/alice", &anonymous);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let login = in_flight(&server, "/gated-login/alice", &anonymous);
+    gate.reached().await;
     let res = server
         .post("/logout")
         .session(&anonymous)
@@ -131,6 +138,7 @@ async fn login_and_rotate_on_a_session_ended_meanwhile() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
+    gate.open();
     let res = finished(login).await;
     assert_eq!(res.status(), 200);
     let alice = set_cookie(res.headers()).expect("the login sets a cookie");
@@ -153,13 +161,14 @@ async fn login_and_rotate_on_a_session_ended_meanwhile() {
     assert_eq!(res.status(), 401);
     assert_eq!(store.len(), 1, "alice's session only");
 
-    // A rotation whose session is logged out while it waits issues nothing.
+    // A rotation whose session is logged out while it is paused issues nothing.
     let res = server.post("/login/bob").send().await.unwrap();
     let bob = set_cookie(res.headers()).unwrap();
-    let rotate = in_flight(&server, "/slow-rotate", &bob);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rotate = in_flight(&server, "/gated-rotate", &bob);
+    gate.reached().await;
     let res = server.post("/logout").session(&bob).send().await.unwrap();
     assert_eq!(res.status(), 204);
+    gate.open();
     let res = finished(rotate).await;
     assert_eq!(res.status(), 200);
     assert!(

@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::describe::{assert_within, ms, Renewing};
+use common::wait::{now_ms, sleep_past};
 use common::{header, routes, serve, session_set_cookie, set_cookie, Server, WithSession};
 use sessionward::store::MemoryStore;
 use sessionward::{CookieConfig, SameSite, SessionLayer};
@@ -69,6 +71,17 @@ async fn first_write_creates_a_session_with_secure_cookie_defaults() {
 async fn a_session_emptied_in_its_first_request_is_not_stored() {
     let store = MemoryStore::default();
     let server = server(SessionLayer::new(store.clone())).await;
+    // A new session (no cookie) whose only key is inserted and removed again.
+    let res = server.post("/set-and-remove/a/1").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        session_set_cookie(res.headers()).is_none(),
+        "no cookie for a session that holds nothing"
+    );
+    assert_eq!(res.text().await.unwrap(), "1", "the handler saw its value");
+    assert!(store.is_empty(), "nothing was stored");
+
+    // Whereas a stored session emptied later stays: its client holds the token.
     let token = {
         let res = server.post("/set/a/1").send().await.unwrap();
         set_cookie(res.headers()).unwrap()
@@ -161,6 +174,9 @@ async fn accessors_describe_the_session() {
         "expires_at",
         "record_id",
         "record_user",
+        "record_last_seen_at",
+        "record_idle_expires_at",
+        "record_expires_at",
     ] {
         assert!(none[field].is_null(), "{field} without a session: {none}");
     }
@@ -240,22 +256,46 @@ async fn logout_kills_the_token_and_clears_the_cookie() {
     assert_eq!(res.status(), 401, "dead as a bearer token too");
 }
 
+// In both tests below every request on the busy session writes a renewal; only a stall of
+// seconds between two of them would end it early. Expiry is checked one-sided: after the
+// deadline, refused.
+
 #[tokio::test]
 async fn idle_sessions_expire_and_activity_renews_them() {
+    const IDLE: u64 = 3000;
     let store = MemoryStore::default();
-    let layer = SessionLayer::new(store.clone()).idle_timeout(Duration::from_millis(1200));
+    let layer = SessionLayer::new(store.clone()).idle_timeout(Duration::from_millis(IDLE));
     let server = server(layer).await;
+    let start = now_ms();
     let active = login(&server, "alice").await;
+    let mut busy = Renewing::after((start, now_ms()), IDLE);
     let idle = login(&server, "bob").await;
+    // Bob's idle deadline is at most this (and alice's first one earlier still).
+    let idle_ends_by = now_ms() + IDLE;
 
-    // Requests every 300 ms keep `active` alive well past the idle timeout (renewal is
-    // written at most every 300 ms = idle / 4).
-    for _ in 0..8 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let res = server.get("/me").session(&active).send().await.unwrap();
-        assert_eq!(res.status(), 200, "activity renews the idle deadline");
+    let (mut login_deadline, mut described) = (None, 0);
+    while busy.window.0 <= idle_ends_by {
+        busy.wait().await;
+        let got = busy.describe(&server, &active).await;
+        assert_eq!(got["user"], "alice", "activity keeps the session alive");
+        let deadline = ms(&got, "record_idle_expires_at");
+        let last_seen = ms(&got, "record_last_seen_at");
+        assert_eq!(deadline, last_seen + IDLE, "counted from the last activity");
+        assert_eq!(
+            ms(&got, "expires_at"),
+            deadline,
+            "the idle deadline comes first"
+        );
+        login_deadline.get_or_insert(deadline);
+        described += 1;
     }
-    // 2.4 s have passed: `idle` was never used after login.
+    assert!(described >= 3, "{described} requests: two renewals seen");
+    assert!(
+        busy.window.0 > login_deadline.unwrap(),
+        "alice was still signed in past the idle deadline her login set"
+    );
+
+    // Bob was never used after login; his deadline has passed.
     let res = server.get("/me").session(&idle).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.text().await.unwrap(), r#"{"error":"session_expired"}"#);
@@ -270,37 +310,60 @@ async fn idle_sessions_expire_and_activity_renews_them() {
 
 #[tokio::test]
 async fn the_absolute_lifetime_is_never_extended() {
+    // Renewal is written every 750 ms (idle / 4); from 1 s on, the idle deadline it sets is
+    // capped at the absolute one.
+    const IDLE: u64 = 3000;
+    const LIFETIME: u64 = 4000;
     let layer = SessionLayer::new(MemoryStore::default())
-        .idle_timeout(Duration::from_secs(60))
-        .absolute_timeout(Duration::from_millis(1500));
+        .idle_timeout(Duration::from_millis(IDLE))
+        .absolute_timeout(Duration::from_millis(LIFETIME));
     let server = server(layer).await;
-    let mut token = login(&server, "alice").await;
-    let started = std::time::Instant::now();
-    let mut rotated = false;
-    let status = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if !rotated && started.elapsed() > Duration::from_millis(600) {
-            let res = server.post("/rotate").session(&token).send().await.unwrap();
-            token = set_cookie(res.headers()).expect("rotate sets a new cookie");
-            rotated = true;
+    let start = now_ms();
+    let token = login(&server, "alice").await;
+    let signed_in = (start, now_ms());
+    let mut busy = Renewing::after(signed_in, IDLE);
+
+    // A rotation first, then requests that each renew the idle deadline.
+    busy.wait().await;
+    let res = busy.send(server.post("/rotate").session(&token)).await;
+    assert_eq!(res.status(), 200);
+    let token = set_cookie(res.headers()).expect("rotate sets a new cookie");
+    let (mut absolute, mut renewals, mut capped) = (None, 0, false);
+    loop {
+        let sent = busy.wait().await;
+        if absolute.is_some_and(|absolute| sent >= absolute) {
+            break;
         }
-        let res = server.get("/me").session(&token).send().await.unwrap();
-        if res.status() != 200 {
-            break (res.status(), res.text().await.unwrap());
+        let got = busy.describe(&server, &token).await;
+        if got["id"].is_null() {
+            // Ended by this request: the server's clock had reached the deadline.
+            assert!(
+                absolute.is_some_and(|absolute| busy.window.1 >= absolute),
+                "ended before its absolute deadline"
+            );
+            break;
         }
-        assert!(
-            started.elapsed() < Duration::from_millis(1500),
-            "alive past the absolute lifetime"
+        let expires = ms(&got, "record_expires_at");
+        let absolute = *absolute.get_or_insert(expires);
+        assert_eq!(expires, absolute, "no renewal or rotation moves it");
+        assert_within(absolute - LIFETIME, signed_in, "counted from login");
+        let idle = ms(&got, "record_idle_expires_at");
+        assert_eq!(
+            idle,
+            (ms(&got, "record_last_seen_at") + IDLE).min(absolute),
+            "a renewal moves the idle deadline, never past the absolute one"
         );
-    };
-    assert!(rotated);
-    assert!(
-        started.elapsed() >= Duration::from_millis(1300),
-        "ended too early: {:?}",
-        started.elapsed()
-    );
-    assert_eq!(status.0, 401);
-    assert_eq!(status.1, r#"{"error":"session_expired"}"#);
+        renewals += 1;
+        capped |= idle == absolute;
+    }
+    assert!(renewals >= 2, "{renewals} renewals");
+    assert!(capped, "the session was active up to its absolute deadline");
+
+    // Active (its idle deadline is the absolute one), yet over.
+    sleep_past(absolute.expect("described at least once")).await;
+    let res = server.get("/me").session(&token).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.text().await.unwrap(), r#"{"error":"session_expired"}"#);
 }
 
 #[tokio::test]
@@ -384,6 +447,11 @@ async fn bearer_tokens_work_and_come_first() {
         session_set_cookie(res.headers()).is_none(),
         "no cookie for bearer clients"
     );
+    assert_eq!(
+        header(res.headers(), "cache-control").as_deref(),
+        Some("no-store"),
+        "a response carrying a new token in its body is never cached"
+    );
     let rotated = res.text().await.unwrap();
     assert_eq!(rotated.len(), 43);
     let res = server
@@ -393,6 +461,40 @@ async fn bearer_tokens_work_and_come_first() {
         .await
         .unwrap();
     assert_eq!(res.text().await.unwrap(), "alice");
+
+    // Signing in on a bearer request: the same, for login.
+    let res = server
+        .post("/login/alice")
+        .header("authorization", format!("Bearer {rotated}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        session_set_cookie(res.headers()).is_none(),
+        "no cookie for bearer clients"
+    );
+    assert_eq!(
+        header(res.headers(), "cache-control").as_deref(),
+        Some("no-store"),
+        "a response carrying a new token in its body is never cached"
+    );
+    let signed_in = res.text().await.unwrap();
+    assert_ne!(signed_in, rotated, "login issues a new token");
+    let res = server
+        .get("/me")
+        .header("authorization", format!("Bearer {signed_in}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "alice");
+    let res = server
+        .get("/me")
+        .header("authorization", format!("Bearer {rotated}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the token login replaced is dead");
 
     // An invalid bearer token is not rescued by a valid cookie.
     let res = server

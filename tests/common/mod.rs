@@ -12,6 +12,10 @@ use sessionward::store::{MemoryStore, SessionPatch, SessionQuery, SessionRecord,
 use sessionward::token::{SessionId, TokenHash};
 use sessionward::StoreError;
 
+pub mod describe;
+pub mod gate;
+pub mod wait;
+
 pub const COOKIE: &str = "__Host-session";
 
 /// A running server; dropped with the test's runtime.
@@ -251,28 +255,30 @@ impl<S: SessionStore> SessionStore for FlakyStore<S> {
 
 /// The routes the behaviour tests drive.
 pub mod routes {
-    use std::time::Duration;
-
     use axum::extract::Path;
     use axum::http::StatusCode;
     use axum::routing::{get, post};
-    use axum::Router;
+    use axum::{Extension, Router};
     use sessionward::{Authenticated, Session, SessionError};
+
+    use super::gate::Gate;
 
     pub fn app() -> Router {
         Router::new()
             .route("/get/{key}", get(get_key))
             .route("/set/{key}/{value}", post(set_key))
             .route("/remove/{key}", post(remove_key))
+            .route("/set-and-remove/{key}/{value}", post(set_and_remove))
             .route("/login/{user}", post(login))
             .route("/logout", post(logout))
             .route("/rotate", post(rotate))
             .route("/me", get(me))
             .route("/untouched", get(|| async { "untouched" }))
-            .route("/slow-set/{key}/{value}", post(slow_set))
             .route("/describe", get(describe))
-            .route("/slow-login/{user}", post(slow_login))
-            .route("/slow-rotate", post(slow_rotate))
+            // These pause at the test's `Gate` extension (a 500 without one).
+            .route("/gated-set/{key}/{value}", post(gated_set))
+            .route("/gated-login/{user}", post(gated_login))
+            .route("/gated-rotate", post(gated_rotate))
     }
 
     async fn get_key(session: Session, Path(key): Path<String>) -> Result<String, SessionError> {
@@ -291,6 +297,19 @@ pub mod routes {
     }
 
     async fn remove_key(session: Session, Path(key): Path<String>) -> Result<String, SessionError> {
+        Ok(session
+            .remove::<String>(&key)
+            .await?
+            .unwrap_or_else(|| "none".to_owned()))
+    }
+
+    /// Inserts `key` and removes it again, answering with what it removed: a request that
+    /// leaves its session as empty as it found it.
+    async fn set_and_remove(
+        session: Session,
+        Path((key, value)): Path<(String, String)>,
+    ) -> Result<String, SessionError> {
+        session.insert(&key, &value).await?;
         Ok(session
             .remove::<String>(&key)
             .await?
@@ -317,7 +336,10 @@ pub mod routes {
         user.user().to_owned()
     }
 
-    /// What the session's accessors say, as JSON (`null` without a session); times in ms.
+    /// What the session's accessors say, as JSON (`null` without a session); times in ms since
+    /// the Unix epoch. `expires_at` is the accessor (the earlier deadline); the `record_*`
+    /// times are the record's own fields, as loaded at the start of this request (a renewal
+    /// this request writes shows in the next one).
     async fn describe(session: Session) -> Result<axum::Json<serde_json::Value>, SessionError> {
         let ms = |t: Option<std::time::SystemTime>| {
             t.map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64)
@@ -329,35 +351,45 @@ pub mod routes {
             "created_at": ms(session.created_at().await?),
             "expires_at": ms(session.expires_at().await?),
             "record_id": record.as_ref().map(|r| r.id.to_string()),
+            "record_last_seen_at": ms(record.as_ref().map(|r| r.last_seen_at)),
+            "record_idle_expires_at": ms(record.as_ref().map(|r| r.idle_expires_at)),
+            "record_expires_at": ms(record.as_ref().map(|r| r.expires_at)),
             "record_user": record.and_then(|r| r.user),
         })))
     }
 
-    /// Loads the session, waits, then writes: an in-flight request racing a logout.
-    async fn slow_set(
+    /// Loads the session, pauses at the gate, then writes: an in-flight request racing a
+    /// logout.
+    async fn gated_set(
+        Extension(gate): Extension<Gate>,
         session: Session,
         Path((key, value)): Path<(String, String)>,
     ) -> Result<StatusCode, SessionError> {
         let _ = session.get::<String>(&key).await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        gate.pause().await;
         session.insert(&key, &value).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 
-    /// Loads the session, waits, then signs `user` in: a login racing a logout.
-    async fn slow_login(
+    /// Loads the session, pauses at the gate, then signs `user` in: a login racing a logout.
+    async fn gated_login(
+        Extension(gate): Extension<Gate>,
         session: Session,
         Path(user): Path<String>,
     ) -> Result<String, SessionError> {
         let _ = session.id().await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        gate.pause().await;
         login(session, Path(user)).await
     }
 
-    /// Loads the session, waits, then rotates its token: a rotation racing a logout.
-    async fn slow_rotate(session: Session) -> Result<String, SessionError> {
+    /// Loads the session, pauses at the gate, then rotates its token: a rotation racing a
+    /// logout.
+    async fn gated_rotate(
+        Extension(gate): Extension<Gate>,
+        session: Session,
+    ) -> Result<String, SessionError> {
         let _ = session.id().await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        gate.pause().await;
         rotate(session).await
     }
 }
