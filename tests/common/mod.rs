@@ -1,5 +1,6 @@
 //! Shared test helpers: serve an app on a loopback port, send requests, read cookies.
 #![allow(dead_code)] // each test file uses a different subset
+pub mod faults;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
