@@ -1,4 +1,4 @@
-//! The sessionward demo: the HTTP contract of `design.md` section 5.
+//! The sessionward demo: a small app whose HTTP routes show every feature built so far.
 //!
 //! ```text
 //! cargo run --release --example demo        # http://127.0.0.1:3000
