@@ -16,6 +16,11 @@
 //!    (`many-users`, the comparison): both run under the store's write lock, so their time is
 //!    how long every other request waits. Each iteration builds a fresh store, outside the
 //!    measured time. Benchmark ids `cleanup-100k/<operation>/<layout>`.
+//! 4. Criterion times what a request that changes one key costs the memory store: `load` (the
+//!    request's copy, held meanwhile as a handler holds it) then `update` of that one key, on a
+//!    session holding 1, 32 or 256 keys of 200 bytes each. A store that copied the whole data on
+//!    every write would grow with the session; the shared keys and values keep the copy to one
+//!    pointer pair a key. Benchmark ids `write-one-key/<keys in the session>`.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -452,9 +457,51 @@ fn cleanup(rt: &Runtime) {
     c.final_summary();
 }
 
+fn write_one_key(rt: &Runtime) {
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("write-one-key");
+    let now = SystemTime::now();
+    let value = serde_json::value::to_raw_value(&"x".repeat(198)).expect("a string");
+    for keys in [1usize, 32, 256] {
+        let store = MemoryStore::new();
+        let key = TokenHash(mixed(1));
+        let record = SessionRecord {
+            id: SessionId(mixed(2)),
+            user: None,
+            data: (0..keys)
+                .map(|k| (format!("key-{k}"), value.clone()))
+                .collect(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + Duration::from_secs(3600),
+            idle_expires_at: now + Duration::from_secs(1800),
+            user_agent: None,
+            ip: None,
+        };
+        rt.block_on(store.create(&key, record)).expect("created");
+        let patch = SessionPatch {
+            data: vec![("key-0".to_owned(), Some(value.clone()))],
+            ..SessionPatch::default()
+        };
+        group.bench_function(BenchmarkId::from_parameter(keys), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let held = store.load(&key).await.expect("loads");
+                    let written = store.update(&key, &patch).await.expect("updates");
+                    assert!(written && held.is_some());
+                    held
+                })
+            })
+        });
+    }
+    group.finish();
+    c.final_summary();
+}
+
 fn main() {
     let rt = runtime();
     heap_per_session(&rt);
     store_calls(&rt);
     cleanup(&rt);
+    write_one_key(&rt);
 }

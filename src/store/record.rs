@@ -77,14 +77,16 @@ impl SessionRecord {
 ///
 /// Values are kept as JSON text so that loading a session parses nothing until a handler asks
 /// for a key, and so that a store can merge keys one by one. The entries may be shared with
-/// the store that loaded them (copy on write), so a read-only request copies no data.
+/// the store that loaded them (copy on write), so a read-only request copies no data. Each key
+/// and value is itself shared, so a write of one key copies no other key's bytes: only the
+/// list of pointers (32 bytes a key) is copied when that list is shared.
 #[derive(Clone, Debug, Default)]
 pub struct SessionData {
     entries: Entries,
 }
 
-/// One entry: a key and its JSON value.
-pub(crate) type Entry = (Box<str>, Box<RawValue>);
+/// One entry: a key and its JSON value, each shared between copies of the data.
+pub(crate) type Entry = (Arc<str>, Arc<RawValue>);
 
 #[derive(Clone, Debug)]
 enum Entries {
@@ -145,20 +147,23 @@ impl SessionData {
     /// Sets `key` to the JSON `value`, replacing any previous value.
     pub fn insert_raw(&mut self, key: &str, value: Box<RawValue>) {
         if matches!(&self.entries, Entries::Owned(v) if v.is_empty()) {
-            self.entries = Entries::Single((key.into(), value));
+            self.entries = Entries::Single((key.into(), value.into()));
             return;
         }
         let entries = self.entries_mut();
         match entries.iter_mut().find(|(k, _)| &**k == key) {
-            Some((_, slot)) => *slot = value,
-            None => entries.push((key.into(), value)),
+            Some((_, slot)) => *slot = value.into(),
+            None => entries.push((key.into(), value.into())),
         }
     }
 
-    /// Removes `key`, returning its value.
-    pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
-        let at = self.entries().iter().position(|(k, _)| &**k == key)?;
-        Some(self.entries_mut().swap_remove(at).1)
+    /// Removes `key`, returning whether it was set.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let Some(at) = self.entries().iter().position(|(k, _)| &**k == key) else {
+            return false;
+        };
+        self.entries_mut().swap_remove(at);
+        true
     }
 
     /// Every key and its JSON value, in no particular order.
@@ -184,6 +189,18 @@ impl SessionData {
             Entries::Single(entry) => Arc::new([entry]),
             Entries::Shared(a) => a,
         }
+    }
+
+    /// Whether `key` holds the very same value (not a copy) in both.
+    #[cfg(test)]
+    pub(crate) fn shares_value(&self, other: &SessionData, key: &str) -> bool {
+        let value = |data: &SessionData| {
+            data.entries()
+                .iter()
+                .find(|(k, _)| &**k == key)
+                .map(|(_, v)| Arc::clone(v))
+        };
+        matches!((value(self), value(other)), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b))
     }
 
     #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]

@@ -110,7 +110,9 @@ impl Entry {
     /// Applies `patch`, returning the user before it when the patch changed the user.
     pub(super) fn apply(&mut self, patch: &SessionPatch) -> Option<Option<Box<str>>> {
         if !patch.data.is_empty() {
-            let mut data = SessionData::from_shared(Arc::clone(&self.data));
+            // Keys and values are shared one by one: this copies the list of pointers, never
+            // the bytes of a key or value the patch leaves alone.
+            let mut data = SessionData::from_shared(std::mem::take(&mut self.data));
             for (key, value) in &patch.data {
                 match value {
                     Some(value) => data.insert_raw(key, value.clone()),
@@ -148,5 +150,59 @@ impl Entry {
             self.expires_at = Millis::from_system(at);
         }
         previous_user
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::to_raw_value;
+
+    fn raw(text: &str) -> Box<serde_json::value::RawValue> {
+        to_raw_value(text).expect("a string")
+    }
+
+    #[test]
+    fn writing_one_key_copies_no_other_value() {
+        let now = SystemTime::now();
+        let record = SessionRecord {
+            id: SessionId([7; 16]),
+            user: None,
+            data: [("kept", "a"), ("changed", "b"), ("removed", "c")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), raw(v)))
+                .collect(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + Duration::from_secs(60),
+            idle_expires_at: now + Duration::from_secs(60),
+            user_agent: None,
+            ip: None,
+        };
+        let mut entry = Entry::from_record(record);
+        // A request's copy, held while the write happens, as a handler holds its session.
+        let before = entry.to_record();
+        entry.apply(&SessionPatch {
+            data: vec![
+                ("changed".into(), Some(raw("B"))),
+                ("removed".into(), None),
+                ("added".into(), Some(raw("d"))),
+            ],
+            ..SessionPatch::default()
+        });
+        let after = entry.to_record();
+        assert!(after.data.shares_value(&before.data, "kept"));
+        assert!(!after.data.shares_value(&before.data, "changed"));
+        let text = |key| after.data.get_raw(key).map(|v| v.get().to_owned());
+        assert_eq!(text("kept").as_deref(), Some("\"a\""));
+        assert_eq!(text("changed").as_deref(), Some("\"B\""));
+        assert_eq!(text("added").as_deref(), Some("\"d\""));
+        assert_eq!(text("removed"), None);
+        // The held copy still sees the data as it was loaded.
+        assert_eq!(
+            before.data.get_raw("changed").map(|v| v.get()),
+            Some("\"b\"")
+        );
+        assert_eq!(before.data.len(), 3);
     }
 }
