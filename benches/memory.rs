@@ -22,8 +22,7 @@
 //!    every write would grow with the session; the shared keys and values keep the copy to one
 //!    pointer pair a key. Benchmark ids `write-one-key/<keys in the session>`.
 
-#[path = "support/mod.rs"]
-mod support;
+use sessionward_bench as support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -21,8 +21,7 @@
 //! Everything it writes is under a prefix of its own (sessionward) or is a session id it
 //! created (tower-sessions), and is deleted at the end.
 
-#[path = "support/mod.rs"]
-mod support;
+use sessionward_bench as support;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

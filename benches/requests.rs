@@ -19,8 +19,7 @@
 //! Run with `cargo bench --bench requests`, then `python3 benches/summarize.py` for a Markdown
 //! table of the added cost over bare axum.
 
-#[path = "support/mod.rs"]
-mod support;
+use sessionward_bench as support;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

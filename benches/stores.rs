@@ -59,8 +59,7 @@
 //! Run with `cargo bench --bench stores`, then `python3 benches/summarize_stores.py` for a
 //! Markdown table.
 
-#[path = "support/mod.rs"]
-mod support;
+use sessionward_bench as support;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

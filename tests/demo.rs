@@ -1,9 +1,9 @@
-//! The demo's HTTP contract (design.md section 5), over real HTTP on loopback.
+//! The demo's HTTP contract (docs/demo-http.md), over real HTTP on loopback.
 
 mod common;
 
 #[allow(dead_code)] // the demo's `main` is not used here
-#[path = "../examples/demo.rs"]
+#[path = "../examples/demo/main.rs"]
 mod demo;
 
 use common::{header, serve, session_set_cookie, set_cookie, Server, WithSession};

@@ -1,4 +1,4 @@
-//! The demo's `SESSIONWARD_STORE` forms (design.md section 5): each one opens its store, and
+//! The demo's `SESSIONWARD_STORE` forms (docs/demo-http.md): each one opens its store, and
 //! the demo served over it signs a user in and out over real HTTP on loopback. The forms that
 //! need a server use the store suites' servers, variables and CI rule (a missing server fails
 //! under `CI=true`, and is reported as skipped otherwise).
@@ -6,7 +6,7 @@
 mod common;
 
 #[allow(dead_code)] // the demo's `main` is not used here
-#[path = "../examples/demo.rs"]
+#[path = "../examples/demo/main.rs"]
 mod demo;
 #[allow(dead_code)] // uses a few of the helpers
 #[path = "redis_support/mod.rs"]

@@ -11,7 +11,7 @@
 
 mod common;
 #[allow(dead_code)]
-#[path = "../examples/demo.rs"]
+#[path = "../examples/demo/main.rs"]
 mod demo;
 #[allow(dead_code)]
 #[path = "redis_support/mod.rs"]

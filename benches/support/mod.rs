@@ -1,6 +1,5 @@
 //! Shared by the benches: one request through a router, in process, and the routers.
 
-#[allow(dead_code)] // not every bench uses both routers
 pub mod routers;
 
 use axum::body::{to_bytes, Body, Bytes};

@@ -19,11 +19,12 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sessionward::store::{
-    spawn_cleanup, BoxedStore, MemoryStore, MySqlStore, PostgresStore, RedisStore, SessionStore,
-    SqliteStore,
-};
+use sessionward::store::{spawn_cleanup, SessionStore};
 use sessionward::{Authenticated, Session, SessionError, SessionLayer};
+
+mod store_setting;
+
+pub use store_setting::open_store;
 
 const USERS: &[(&str, &str)] = &[
     ("alice", "wonderland"),
@@ -72,55 +73,6 @@ async fn main() {
     )
     .await
     .expect("server error");
-}
-
-/// Opens the store named by `SESSIONWARD_STORE`:
-///
-/// | value | store |
-/// |---|---|
-/// | `memory` (default) | in this process |
-/// | `sqlite:PATH` | a SQLite file, created if missing |
-/// | `postgres://…` or `postgresql://…` | PostgreSQL (tables created on start) |
-/// | `mysql://…` or `mariadb://…` | MySQL / MariaDB (tables created on start) |
-/// | `redis://…` | standalone Redis |
-/// | `redis-cluster://HOST:PORT,HOST:PORT,…` | Redis Cluster, from any of its nodes |
-pub async fn open_store(spec: &str) -> Result<BoxedStore, String> {
-    let fail = |err: sessionward::StoreError| err.to_string();
-    if spec == "memory" {
-        return Ok(BoxedStore::new(MemoryStore::default()));
-    }
-    if let Some(path) = spec.strip_prefix("sqlite:") {
-        // `open` creates the file and its tables.
-        return Ok(BoxedStore::new(
-            SqliteStore::open(path).await.map_err(fail)?,
-        ));
-    }
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        let store = PostgresStore::connect(spec).await.map_err(fail)?;
-        store.migrate().await.map_err(fail)?;
-        return Ok(BoxedStore::new(store));
-    }
-    if spec.starts_with("mysql://") || spec.starts_with("mariadb://") {
-        let url = spec.replacen("mariadb://", "mysql://", 1);
-        let store = MySqlStore::connect(&url).await.map_err(fail)?;
-        store.migrate().await.map_err(fail)?;
-        return Ok(BoxedStore::new(store));
-    }
-    if let Some(nodes) = spec.strip_prefix("redis-cluster://") {
-        let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
-        return Ok(BoxedStore::new(
-            RedisStore::connect_cluster(&nodes).await.map_err(fail)?,
-        ));
-    }
-    if spec.starts_with("redis://") {
-        return Ok(BoxedStore::new(
-            RedisStore::connect(spec).await.map_err(fail)?,
-        ));
-    }
-    Err(
-        "expected memory, sqlite:PATH, postgres://…, mysql://…, redis://… or redis-cluster://…"
-            .to_owned(),
-    )
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
