@@ -56,6 +56,23 @@
 //! their SHA-256, so a leaked store or log cannot be replayed. Each session also has a public
 //! [`SessionId`] for listings and revocation, which is not a credential.
 //!
+//! # Cargo features
+//!
+//! Each store is behind its own feature, so an app compiles only the backend it uses.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `memory-store` (default) | `store::MemoryStore`: sessions in this process, the reference store |
+//! | `sqlite` | `store::SqliteStore`: one file, WAL mode; sessions survive a restart |
+//! | `postgres` | `store::PostgresStore`: sessions shared by many app instances |
+//! | `mysql` | `store::MySqlStore`: MySQL 8.0.16+ and MariaDB 10.3+ |
+//! | `redis` | `store::RedisStore`: standalone Redis or Redis Cluster |
+//! | `all-stores` | `sqlite`, `postgres`, `mysql` and `redis` |
+//! | `conformance` | `store::conformance`: the suite every [`SessionStore`](store::SessionStore) must pass, for your own backend's tests |
+//!
+//! Without `memory-store` (`default-features = false`), bring a store of your own or enable
+//! another one; [`store::BoxedStore`] picks one at run time.
+//!
 //! [tower]: https://docs.rs/tower
 //! [axum]: https://docs.rs/axum
 #![forbid(unsafe_code)]
