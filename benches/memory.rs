@@ -1,7 +1,8 @@
 //! Heap held per idle session, store calls made by requests that never touch their session, and
 //! the time the memory store's cleanup holds its lock.
 //!
-//! Run with `cargo bench --bench memory` (a plain `main`; part 3 runs criterion from it).
+//! Run with `cargo bench -p sessionward-bench --bench memory` (a plain `main`; parts 3 and 4
+//! run criterion from it).
 //!
 //! 1. A counting global allocator tracks the bytes currently allocated (as requested from the
 //!    allocator: malloc's own per-block overhead is not included; the number of live blocks is
@@ -189,7 +190,7 @@ fn heap_per_session(rt: &Runtime) {
     ];
 
     println!("## Heap per idle session (one value: \"theme\" => \"dark\")\n");
-    println!("Command: `cargo bench --bench memory`\n");
+    println!("Command: `cargo bench -p sessionward-bench --bench memory`\n");
     print!("| store |");
     for n in NS {
         print!(" N = {n} |");

@@ -16,8 +16,8 @@
 //! tower-sessions' latency divided by that many `PING`s is the best ratio any stack could reach
 //! in `benches/stores.rs`.
 //!
-//! Run with `cargo bench --bench redis_load` (a plain `main`, no criterion). The server is
-//! `SESSIONWARD_TEST_REDIS`, else `redis://127.0.0.1:6379`; without one it says so and exits.
+//! Run with `cargo bench -p sessionward-bench --bench redis_load` (a plain `main`, no
+//! criterion). The server is `SESSIONWARD_TEST_REDIS`, else `redis://127.0.0.1:6379`; without one it says so and exits.
 //! Everything it writes is under a prefix of its own (sessionward) or is a session id it
 //! created (tower-sessions), and is deleted at the end.
 

@@ -16,7 +16,7 @@
 //! starts every sample on a fresh router and store so the store does not grow without bound
 //! during the run (the store's growth within a sample is part of the measured cost).
 //!
-//! Run with `cargo bench --bench requests`, then `python3 benches/summarize.py` for a Markdown
+//! Run with `cargo bench -p sessionward-bench --bench requests`, then `python3 benches/summarize.py` for a Markdown
 //! table of the added cost over bare axum.
 
 use sessionward_bench as support;

@@ -56,7 +56,7 @@
 //! time, and its body is read. For Redis the bench also times a bare `PING` through a redis-rs
 //! connection (`redis/round-trip/PING`): no stack can answer faster than its round trips.
 //!
-//! Run with `cargo bench --bench stores`, then `python3 benches/summarize_stores.py` for a
+//! Run with `cargo bench -p sessionward-bench --bench stores`, then `python3 benches/summarize_stores.py` for a
 //! Markdown table.
 
 use sessionward_bench as support;

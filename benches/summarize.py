@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown table of `cargo bench --bench requests`: the cost each session layer adds to bare axum.
+"""Markdown table of `cargo bench -p sessionward-bench --bench requests`: the cost each session layer adds to bare axum.
 
 Usage: python3 benches/summarize.py [CRITERION_DIR]
 
@@ -35,7 +35,7 @@ def main():
               f"| {ts:,.0f} (+{ts_added:,.0f}) | {ratio} |")
     print()
     print("Median time per request (criterion `median.point_estimate`), in-process through "
-          "`Router::oneshot` on a tokio current-thread runtime; `cargo bench --bench requests`.")
+          "`Router::oneshot` on a tokio current-thread runtime; `cargo bench -p sessionward-bench --bench requests`.")
     return 1 if missing else 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown table of `cargo bench --bench stores`: sessionward against tower-sessions, per store.
+"""Markdown table of `cargo bench -p sessionward-bench --bench stores`: sessionward against tower-sessions, per store.
 
 Usage: python3 benches/summarize_stores.py [CRITERION_DIR]
 
@@ -25,7 +25,7 @@ STACKS = ["sessionward", "tower-sessions"]
 TARGET = 1.2
 # Round trips to Redis per request, the same for both stacks (see tests/round_trips.rs).
 ROUND_TRIPS = {"r": 1, "rw": 2, "new": 1}
-COMMAND = "cargo bench --bench stores && python3 benches/summarize_stores.py"
+COMMAND = "cargo bench -p sessionward-bench --bench stores && python3 benches/summarize_stores.py"
 
 
 def rate(ns):
