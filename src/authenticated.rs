@@ -12,8 +12,8 @@ use crate::Session;
 ///
 /// Without one the handler is not called and the client gets 401 with
 /// `{"error":"unauthenticated"}`, or `{"error":"session_expired"}` when the presented session
-/// had passed its idle or absolute deadline; see [`AuthRejection`] for the `WWW-Authenticate`
-/// header bearer clients receive.
+/// had passed its idle or absolute deadline, and the same `WWW-Authenticate` challenge rules
+/// in both cases (see [`AuthRejection`]).
 ///
 /// ```
 /// use sessionward::Authenticated;

@@ -171,6 +171,16 @@ impl IntoResponse for SessionRejection {
 }
 
 /// Why the [`Authenticated`](crate::Authenticated) extractor refused a request.
+///
+/// Both 401s carry the same `WWW-Authenticate` challenge rules, whether the client sent no
+/// credential, an invalid one or one whose session expired:
+///
+/// | credential sent | `WWW-Authenticate` |
+/// |---|---|
+/// | `Authorization: Bearer`, session expired | `Bearer error="invalid_token", error_description="the session has expired"` |
+/// | `Authorization: Bearer`, otherwise | `Bearer error="invalid_token"` |
+/// | a session cookie (valid or not), or nothing | `Bearer` |
+/// | any, with [`bearer(false)`](crate::SessionLayer::bearer) | none (a cookie-only app invites no bearer tokens) |
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AuthRejection {
@@ -178,8 +188,8 @@ pub enum AuthRejection {
     Unauthenticated {
         /// How the client sent its credential, which decides the `WWW-Authenticate` header.
         presented: Presented,
-        /// Whether the layer accepts bearer tokens: only then is a client that sent no
-        /// credential challenged with `WWW-Authenticate: Bearer`.
+        /// Whether the layer accepts bearer tokens: only then is a client that sent no bearer
+        /// token challenged with `WWW-Authenticate: Bearer`.
         bearer_accepted: bool,
     },
     /// The session passed its idle or absolute deadline: 401 `{"error":"session_expired"}`.
@@ -240,18 +250,20 @@ impl IntoResponse for AuthRejection {
             Self::MissingLayer => return SessionRejection::MissingLayer.into_response(),
         };
         let mut response = json_error(StatusCode::UNAUTHORIZED, code);
-        // RFC 6750 §3: a bearer client is told why its token failed; a request with no
-        // credential at all is told which scheme to use, if the layer accepts bearer tokens.
-        // Cookie clients get no challenge, so browsers never show an authentication prompt.
+        // RFC 7235 §3.1: a 401 names the scheme that would be accepted. RFC 6750 §3: a bearer
+        // client is also told why its token failed; any other request (no credential, or a
+        // missing, invalid or expired cookie) sent no bearer token, so it gets the bare
+        // challenge with no error code (§3.1). A cookie is no HTTP authentication scheme, so
+        // the challenge is the same with or without one; `Bearer` never makes a browser show
+        // a login prompt (only Basic, Digest and the like do).
         let challenge = match (presented, code) {
             (Presented::Bearer, "session_expired") => {
                 Some(r#"Bearer error="invalid_token", error_description="the session has expired""#)
             }
             (Presented::Bearer, _) => Some(r#"Bearer error="invalid_token""#),
             // A cookie-only app does not invite bearer tokens it would ignore.
-            (Presented::Nothing, _) if bearer_accepted => Some("Bearer"),
-            (Presented::Nothing, _) => None,
-            (Presented::Cookie, _) => None,
+            (Presented::Nothing | Presented::Cookie, _) if bearer_accepted => Some("Bearer"),
+            (Presented::Nothing | Presented::Cookie, _) => None,
         };
         if let Some(challenge) = challenge {
             response.headers_mut().insert(

@@ -553,9 +553,10 @@ async fn rejections_are_json_with_the_right_challenge() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(
-        header(res.headers(), "www-authenticate").is_none(),
-        "no challenge for cookie clients"
+    assert_eq!(
+        header(res.headers(), "www-authenticate").as_deref(),
+        Some("Bearer"),
+        "an invalid cookie gets the challenge a request without a credential gets"
     );
 
     // An anonymous session is not a signed-in one.

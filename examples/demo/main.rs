@@ -1,14 +1,25 @@
-//! The sessionward demo: a small app whose HTTP routes show every feature built so far.
+//! The sessionward demo: a small app whose HTTP routes show every feature built so far. Its
+//! HTTP contract (every route, body, status code, header and setting) is in
+//! `docs/demo-http.md`.
 //!
 //! ```text
-//! cargo run --release --example demo        # http://127.0.0.1:3000
+//! cargo run --release --example demo        # http://127.0.0.1:3000, sessions in memory
+//! SESSIONWARD_STORE=postgres://postgres@127.0.0.1:5432/test \
+//!     cargo run --release --example demo --features postgres
 //! ```
 //!
-//! Environment: `PORT` (3000), `SESSIONWARD_STORE` (`memory`; or `sqlite:PATH`,
-//! `postgres://…`, `mysql://…`, `redis://…`, `redis-cluster://HOST:PORT,…`: see [`open_store`]),
-//! `SESSIONWARD_IDLE_TIMEOUT` and `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800).
+//! A store other than memory needs its cargo feature: `--features sqlite`, `postgres`, `mysql`
+//! or `redis` (for `redis://…` and `redis-cluster://…`), or `--features all-stores` for all.
+//!
+//! Environment: `PORT` (3000; 0 picks a free port, which the "listening" line names),
+//! `SESSIONWARD_STORE` (`memory`; or `sqlite:PATH`, `postgres://…`, `mysql://…`, `redis://…`,
+//! `redis-cluster://HOST:PORT,…`: see [`open_store`]), `SESSIONWARD_IDLE_TIMEOUT` and
+//! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800), `RUST_LOG` (`info`). Logs go to
+//! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
+//! demo once the requests in flight are answered.
 //! Users: `alice` / `wonderland`, `bob` / `builder`, `admin` / `admin-demo`.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -20,10 +31,13 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sessionward::store::{spawn_cleanup, SessionStore};
-use sessionward::{Authenticated, Session, SessionError, SessionLayer};
+use sessionward::{AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer};
 
+mod pages;
+mod shutdown;
 mod store_setting;
 
+use pages::LoginFailure;
 pub use store_setting::open_store;
 
 const USERS: &[(&str, &str)] = &[
@@ -40,14 +54,20 @@ const MAX_SESSION_BYTES: usize = 16 * 1024;
 
 #[tokio::main]
 async fn main() {
+    // Colour codes are for a person at a terminal; in a file, a pipe or a log collector they
+    // are noise. `with_ansi(true)` would override `NO_COLOR` (https://no-color.org), so it is
+    // checked here too.
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(colour)
         .init();
     let port: u16 = env_or("PORT", 3000);
-    let idle = Duration::from_secs(env_or("SESSIONWARD_IDLE_TIMEOUT", 1800));
-    let absolute = Duration::from_secs(env_or("SESSIONWARD_ABSOLUTE_TIMEOUT", 28800));
+    let idle = timeout_or("SESSIONWARD_IDLE_TIMEOUT", 1800);
+    let absolute = timeout_or("SESSIONWARD_ABSOLUTE_TIMEOUT", 28800);
     let spec = std::env::var("SESSIONWARD_STORE").unwrap_or_else(|_| "memory".to_owned());
     let store = match open_store(&spec).await {
         Ok(store) => store,
@@ -62,17 +82,35 @@ async fn main() {
         .absolute_timeout(absolute);
     let app = app().layer(layer);
 
+    let mut stop = shutdown::Stop::listen();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|err| panic!("cannot listen on {addr}: {err}"));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("cannot listen on {addr}: {err}");
+            std::process::exit(2);
+        }
+    };
+    // The bound address, so that `PORT=0` names the port it got.
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!("sessionward demo listening on http://{addr}");
+    let stopping = async move {
+        let signal = stop.next().await;
+        tracing::info!("shutting down ({signal})");
+        tokio::spawn(async move {
+            let signal = stop.next().await;
+            tracing::warn!("{signal} again: stopping without waiting for requests in flight");
+            std::process::exit(1);
+        });
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(stopping)
     .await
     .expect("server error");
+    tracing::info!("stopped");
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -82,6 +120,17 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
             eprintln!("{name}={text:?} is not valid");
             std::process::exit(2);
         }),
+    }
+}
+
+/// A timeout in whole seconds from `name`: a session layer refuses a zero one.
+fn timeout_or(name: &str, default: u64) -> Duration {
+    match env_or(name, default) {
+        0 => {
+            eprintln!("{name}=0 is not valid: a timeout is at least 1 second");
+            std::process::exit(2);
+        }
+        secs => Duration::from_secs(secs),
     }
 }
 
@@ -117,6 +166,14 @@ struct Credentials {
     password: String,
 }
 
+/// A login form's fields. Both are optional so that a form lacking one is still read and shown
+/// again with what was typed; it is refused as malformed all the same.
+#[derive(Deserialize)]
+struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+}
+
 fn check(creds: &Credentials) -> bool {
     USERS.iter().any(|(u, p)| {
         *u == creds.username && constant_time_eq(p.as_bytes(), creds.password.as_bytes())
@@ -127,7 +184,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether the request body is an HTML form (then answers are redirects).
+/// Whether the request body is an HTML form (then answers are redirects and HTML pages). The
+/// same test as axum's `Form` extractor, so a body judged a form is read as one.
 fn is_form(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
@@ -135,36 +193,62 @@ fn is_form(req: &Request) -> bool {
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
 }
 
+/// `POST /login`, with a JSON body or an HTML form. Errors answer in kind: JSON
+/// `{"error": …}` for JSON, the login page again for a form.
 async fn login(session: Session, req: Request) -> Response {
-    let form = is_form(&req);
-    let creds = if form {
-        Form::<Credentials>::from_request(req, &())
+    if is_form(&req) {
+        let fields = Form::<LoginForm>::from_request(req, &())
             .await
-            .map(|Form(c)| c)
-            .map_err(|_| ())
+            .map(|Form(fields)| fields);
+        match fields {
+            Ok(LoginForm {
+                username: Some(username),
+                password: Some(password),
+            }) => sign_in(&session, Credentials { username, password }, true).await,
+            Ok(fields) => pages::login_failed(
+                LoginFailure::InvalidBody,
+                fields.username.as_deref().unwrap_or_default(),
+            ),
+            Err(_) => pages::login_failed(LoginFailure::InvalidBody, ""),
+        }
     } else {
-        Json::<Credentials>::from_request(req, &())
-            .await
-            .map(|Json(c)| c)
-            .map_err(|_| ())
-    };
-    let Ok(creds) = creds else {
-        return error(StatusCode::BAD_REQUEST, "invalid_body");
-    };
+        match Json::<Credentials>::from_request(req, &()).await {
+            Ok(Json(creds)) => sign_in(&session, creds, false).await,
+            Err(_) => error(StatusCode::BAD_REQUEST, "invalid_body"),
+        }
+    }
+}
+
+async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response {
     if !check(&creds) {
-        tracing::info!(user = %creds.username, "login failed");
-        return error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        // Debug-quoted: a name with a line break cannot forge a log line.
+        tracing::info!(user = ?creds.username, "login failed");
+        return if form {
+            pages::login_failed(LoginFailure::InvalidCredentials, &creds.username)
+        } else {
+            error(StatusCode::UNAUTHORIZED, "invalid_credentials")
+        };
     }
     if let Err(err) = session.login(&creds.username).await {
         return err.into_response();
     }
-    if form {
+    // A bearer client gets no cookie, and login has just killed the token it sent: the new
+    // one must be in the body, whatever the request's body was (a redirect would lose it).
+    let bearer = session.presented() == Presented::Bearer;
+    if form && !bearer {
         return Redirect::to("/").into_response();
     }
-    match session.id().await {
-        Ok(id) => Json(json!({ "user": creds.username, "session_id": id })).into_response(),
-        Err(err) => err.into_response(),
+    let id = match session.id().await {
+        Ok(id) => id,
+        Err(err) => return err.into_response(),
+    };
+    let mut body = json!({ "user": creds.username, "session_id": id });
+    if bearer {
+        if let Some(token) = session.issued_token().await {
+            body["token"] = Value::String(token);
+        }
     }
+    Json(body).into_response()
 }
 
 async fn logout(session: Session, req: Request) -> Response {
@@ -186,7 +270,14 @@ fn rfc3339(t: SystemTime) -> String {
 
 async fn me(user: Authenticated) -> Result<Response, SessionError> {
     let Some(record) = user.session().record().await? else {
-        return Ok(error(StatusCode::UNAUTHORIZED, "unauthenticated"));
+        // `Authenticated` has just found a signed-in session and nothing here ends it; should
+        // it be gone all the same, the answer is the extractor's own 401, challenge included
+        // (the demo's layer accepts bearer tokens).
+        return Ok(AuthRejection::Unauthenticated {
+            presented: user.session().presented(),
+            bearer_accepted: true,
+        }
+        .into_response());
     };
     Ok(Json(json!({
         "user": user.user(),
@@ -228,47 +319,5 @@ async fn put_prefs(session: Session, req: Request) -> Response {
 }
 
 async fn home(session: Session) -> Result<Html<String>, SessionError> {
-    let record = session.record().await?;
-    let body = match record
-        .as_ref()
-        .and_then(|r| r.user.as_deref().map(|u| (r, u)))
-    {
-        Some((record, user)) => format!(
-            r#"<p>Signed in as <strong>{user}</strong>.</p>
-<table>
-<tr><th>Session</th><td><code>{id}</code></td></tr>
-<tr><th>Created</th><td>{created}</td></tr>
-<tr><th>Idle expiry</th><td>{idle}</td></tr>
-<tr><th>Absolute expiry</th><td>{abs}</td></tr>
-</table>
-<form method="post" action="/logout"><button type="submit">Log out</button></form>"#,
-            user = escape(user),
-            id = record.id,
-            created = rfc3339(record.created_at),
-            idle = rfc3339(record.idle_expires_at),
-            abs = rfc3339(record.expires_at),
-        ),
-        None => r#"<form method="post" action="/login">
-<label>User <input name="username" autocomplete="username"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
-<button type="submit">Log in</button>
-</form>
-<p>Demo users: alice / wonderland, bob / builder, admin / admin-demo.</p>"#
-            .to_owned(),
-    };
-    Ok(Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>sessionward demo</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}th{{text-align:left;padding-right:1rem}}label{{display:block;margin:.5rem 0}}</style>
-</head><body><h1>sessionward demo</h1>
-{body}
-</body></html>"#
-    )))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    Ok(pages::home(session.record().await?.as_ref()))
 }

@@ -1,0 +1,104 @@
+//! The demo's HTML pages: the home page (signed in or not), and the login form shown again
+//! with its error after a failed form login. Everything that came from a client or the store
+//! is escaped before it goes into the page.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use sessionward::store::SessionRecord;
+
+use super::rfc3339;
+
+/// Why a form login failed, as the page says it.
+#[derive(Clone, Copy)]
+pub enum LoginFailure {
+    /// The user name or password is wrong: 401.
+    InvalidCredentials,
+    /// The form lacked a field or could not be decoded: 400.
+    InvalidBody,
+}
+
+impl LoginFailure {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::InvalidBody => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The same code a JSON client gets in `{"error": …}`, so a script reading the page can
+    /// tell the two apart without parsing the prose.
+    fn code(self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidBody => "invalid_body",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "Wrong user name or password.",
+            Self::InvalidBody => "The form needs a user name and a password.",
+        }
+    }
+}
+
+/// The home page: the session's details and a logout button when signed in, otherwise the
+/// login form.
+pub fn home(record: Option<&SessionRecord>) -> Html<String> {
+    let signed_in = record.and_then(|r| r.user.as_deref().map(|u| (r, u)));
+    let body = match signed_in {
+        Some((record, user)) => format!(
+            r#"<p>Signed in as <strong>{user}</strong>.</p>
+<table>
+<tr><th>Session</th><td><code>{id}</code></td></tr>
+<tr><th>Created</th><td>{created}</td></tr>
+<tr><th>Idle expiry</th><td>{idle}</td></tr>
+<tr><th>Absolute expiry</th><td>{abs}</td></tr>
+</table>
+<form method="post" action="/logout"><button type="submit">Log out</button></form>"#,
+            user = html_escape::encode_text(user),
+            id = record.id,
+            created = rfc3339(record.created_at),
+            idle = rfc3339(record.idle_expires_at),
+            abs = rfc3339(record.expires_at),
+        ),
+        None => login_form(""),
+    };
+    page(&body)
+}
+
+/// The answer to a failed form login: the error, and the form again with the user name that
+/// was typed (the password never comes back).
+pub fn login_failed(failure: LoginFailure, username: &str) -> Response {
+    let body = format!(
+        r#"<p class="error" role="alert" data-error="{code}">{message}</p>
+{form}"#,
+        code = failure.code(),
+        message = failure.message(),
+        form = login_form(username),
+    );
+    (failure.status(), page(&body)).into_response()
+}
+
+fn login_form(username: &str) -> String {
+    format!(
+        r#"<form method="post" action="/login">
+<label>User <input name="username" autocomplete="username" value="{username}"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Log in</button>
+</form>
+<p>Demo users: alice / wonderland, bob / builder, admin / admin-demo.</p>"#,
+        username = html_escape::encode_double_quoted_attribute(username),
+    )
+}
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sessionward demo</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}th{{text-align:left;padding-right:1rem}}label{{display:block;margin:.5rem 0}}.error{{color:#b00020}}</style>
+</head><body><h1>sessionward demo</h1>
+{body}
+</body></html>"#
+    ))
+}
