@@ -90,8 +90,25 @@ async fn an_unknown_form_is_refused_with_the_list_of_forms() {
             .err()
             .unwrap_or_else(|| panic!("{spec:?} was accepted"));
         assert!(
-            err.contains("expected memory, sqlite:PATH"),
+            err.contains("accepted forms: memory, sqlite:PATH, postgres://"),
             "{spec:?}: {err}"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_incomplete_form_says_what_is_missing() {
+    for (spec, says) in [
+        ("sqlite:", "sqlite: needs a file path"),
+        ("sqlite://", "sqlite: needs a file path"),
+        ("redis-cluster://", "needs at least one HOST:PORT"),
+        ("redis-cluster://,", "needs at least one HOST:PORT"),
+    ] {
+        let err = demo::open_store(spec)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{spec:?} was accepted"));
+        assert!(err.contains(says), "{spec:?}: {err}");
+        assert!(err.contains("accepted forms"), "{spec:?}: {err}");
     }
 }
