@@ -7,6 +7,7 @@ use cookie::{Cookie, SameSite};
 use http::HeaderValue;
 use memchr::memmem::Finder;
 
+use crate::client_ip::TrustedProxies;
 use crate::token::SessionToken;
 
 /// How sessions expire and how their token travels. Built through
@@ -19,6 +20,7 @@ pub struct SessionConfig {
     pub(crate) cookie: CookieConfig,
     pub(crate) max_data_keys: usize,
     pub(crate) max_data_bytes: usize,
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl Default for SessionConfig {
@@ -35,6 +37,7 @@ impl Default for SessionConfig {
             // session's data is bounded by it.
             max_data_keys: 256,
             max_data_bytes: 64 * 1024,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -54,6 +57,11 @@ impl SessionConfig {
     /// Absolute lifetime, counted from login (or creation), never extended.
     pub fn absolute_timeout(&self) -> Duration {
         self.absolute_timeout
+    }
+
+    /// The proxies whose forwarding headers are believed (none by default).
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
     }
 
     /// Whether `Authorization: Bearer` tokens are accepted.

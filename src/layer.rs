@@ -17,6 +17,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::client_ip::{ClientAddr, TrustedProxies};
 use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
 use crate::session::{ClientInfo, CookieAction, Outcome, Session};
@@ -142,6 +143,27 @@ impl<S: SessionStore> SessionLayer<S> {
         self.configure(|c| c.max_data_bytes = bytes)
     }
 
+    /// Believes the `Forwarded` (RFC 7239) and `X-Forwarded-For` headers of these proxies
+    /// (default: none), for the client IP recorded with each session.
+    ///
+    /// Without trusted proxies, the client IP is the socket peer's, from axum's
+    /// `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`), and
+    /// forwarding headers are ignored: anyone can send them. With them, and only when the peer
+    /// is one of them, the chain is read from the nearest hop outwards and the first address
+    /// that is not a trusted proxy is the client. A hop with no usable address (`unknown`, an
+    /// obfuscated name) ends the walk at the last trusted proxy. `Forwarded` wins over
+    /// `X-Forwarded-For` when both are present.
+    ///
+    /// ```
+    /// use sessionward::{store::MemoryStore, SessionLayer, TrustedProxies};
+    ///
+    /// let proxies: TrustedProxies = "10.0.0.0/8, 192.0.2.7".parse().expect("valid list");
+    /// let layer = SessionLayer::new(MemoryStore::default()).trusted_proxies(proxies);
+    /// ```
+    pub fn trusted_proxies(self, proxies: TrustedProxies) -> Self {
+        self.configure(|c| c.trusted_proxies = proxies)
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config
@@ -229,12 +251,13 @@ where
         let config = &self.shared.config;
         let credential =
             Credential::find(req.headers(), config.cookie.name_finder(), config.bearer);
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
         let client = ClientInfo {
             user_agent: req.headers().get(USER_AGENT).cloned(),
-            ip: req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
+            addr: ClientAddr::new(peer, req.headers(), &config.trusted_proxies),
         };
         let session = Session::new(Arc::clone(&self.shared), credential, client);
         req.extensions_mut().insert(session.clone());

@@ -79,6 +79,7 @@
 #![warn(missing_docs)]
 
 mod authenticated;
+mod client_ip;
 mod config;
 mod error;
 mod layer;
@@ -87,6 +88,7 @@ pub mod store;
 pub mod token;
 
 pub use authenticated::Authenticated;
+pub use client_ip::{InvalidProxy, TrustedProxies};
 pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
 pub use error::{AuthRejection, DataLimit, Presented, SessionError, SessionRejection, StoreError};

@@ -247,6 +247,7 @@ fn a_setting_it_cannot_use_exits_with_status_2_and_says_why() {
         ("SESSIONWARD_IDLE_TIMEOUT", "0"),
         ("SESSIONWARD_ABSOLUTE_TIMEOUT", "-5"),
         ("SESSIONWARD_STORE", "mongodb://localhost"),
+        ("SESSIONWARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
     ] {
         let mut demo = Demo::spawn(&[(name, value)], Stdio::piped());
         let status = demo.exit();

@@ -14,7 +14,9 @@
 //! Environment: `PORT` (3000; 0 picks a free port, which the "listening" line names),
 //! `SESSIONWARD_STORE` (`memory`; or `sqlite:PATH`, `postgres://…`, `mysql://…`, `redis://…`,
 //! `redis-cluster://HOST:PORT,…`: see [`open_store`]), `SESSIONWARD_IDLE_TIMEOUT` and
-//! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800), `RUST_LOG` (`info`). Logs go to
+//! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800), `SESSIONWARD_TRUSTED_PROXIES`
+//! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
+//! default), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
 //! demo once the requests in flight are answered.
 //! Users: `alice` / `wonderland`, `bob` / `builder`, `admin` / `admin-demo`.
@@ -31,7 +33,9 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sessionward::store::{spawn_cleanup, SessionStore};
-use sessionward::{AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer};
+use sessionward::{
+    AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
+};
 
 mod pages;
 mod shutdown;
@@ -76,10 +80,16 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let proxies = std::env::var("SESSIONWARD_TRUSTED_PROXIES").unwrap_or_default();
+    let proxies: TrustedProxies = proxies.parse().unwrap_or_else(|err| {
+        eprintln!("SESSIONWARD_TRUSTED_PROXIES={proxies:?}: {err}");
+        std::process::exit(2);
+    });
     spawn_cleanup(store.clone(), Duration::from_secs(60));
     let layer = session_layer(store)
         .idle_timeout(idle)
-        .absolute_timeout(absolute);
+        .absolute_timeout(absolute)
+        .trusted_proxies(proxies);
     let app = app().layer(layer);
 
     let mut stop = shutdown::Stop::listen();

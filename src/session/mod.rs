@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::client_ip::ClientAddr;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
 use crate::store::{SessionData, SessionPatch, SessionRecord};
@@ -72,7 +73,7 @@ impl Drop for Exclusive<'_> {
 /// Where a new session came from, for listings.
 pub(crate) struct ClientInfo {
     pub(crate) user_agent: Option<HeaderValue>,
-    pub(crate) ip: Option<IpAddr>,
+    pub(crate) addr: ClientAddr,
 }
 
 #[derive(Default)]
@@ -480,6 +481,17 @@ impl Session {
             .and(state.new_token.as_ref().map(SessionToken::to_text))
     }
 
+    /// The client's IP address: the socket peer's, or the one trusted proxies forwarded (see
+    /// [`SessionLayer::trusted_proxies`](crate::SessionLayer::trusted_proxies)). `None` when
+    /// the server was not started with `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// This is the address recorded with a session created by this request.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.inner
+            .client
+            .addr
+            .ip(&self.inner.shared.config.trusted_proxies)
+    }
+
     /// How the request presented its credential.
     pub fn presented(&self) -> Presented {
         self.inner.presented
@@ -501,7 +513,7 @@ impl Session {
                 .as_ref()
                 .and_then(|ua| ua.to_str().ok())
                 .map(|ua| ua.chars().take(256).collect()),
-            ip: client.ip,
+            ip: self.client_ip(),
         }
     }
 }
