@@ -93,7 +93,7 @@ pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
 pub use error::{AuthRejection, DataLimit, Presented, SessionError, SessionRejection, StoreError};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
-pub use session::Session;
+pub use session::{DeviceSession, Session};
 pub use token::SessionId;
 
 /// Compiles the README's examples as doctests.

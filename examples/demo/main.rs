@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -37,6 +37,7 @@ use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
 };
 
+mod devices;
 mod pages;
 mod shutdown;
 mod store_setting;
@@ -160,6 +161,10 @@ pub fn app() -> Router {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/api/me", get(me))
+        .route("/api/sessions", get(devices::list))
+        .route("/api/sessions/{id}", delete(devices::revoke))
+        .route("/api/sessions/revoke-others", post(devices::revoke_others))
+        .route("/sessions/{id}/revoke", post(devices::revoke_form))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found") })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
@@ -329,5 +334,6 @@ async fn put_prefs(session: Session, req: Request) -> Response {
 }
 
 async fn home(session: Session) -> Result<Html<String>, SessionError> {
-    Ok(pages::home(session.record().await?.as_ref()))
+    let devices = session.list_mine().await?;
+    Ok(pages::home(session.record().await?.as_ref(), &devices))
 }

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use sessionward::store::SessionRecord;
+use sessionward::DeviceSession;
 
 use super::rfc3339;
 
@@ -44,7 +45,7 @@ impl LoginFailure {
 
 /// The home page: the session's details and a logout button when signed in, otherwise the
 /// login form.
-pub fn home(record: Option<&SessionRecord>) -> Html<String> {
+pub fn home(record: Option<&SessionRecord>, devices: &[DeviceSession]) -> Html<String> {
     let signed_in = record.and_then(|r| r.user.as_deref().map(|u| (r, u)));
     let body = match signed_in {
         Some((record, user)) => format!(
@@ -55,7 +56,12 @@ pub fn home(record: Option<&SessionRecord>) -> Html<String> {
 <tr><th>Idle expiry</th><td>{idle}</td></tr>
 <tr><th>Absolute expiry</th><td>{abs}</td></tr>
 </table>
-<form method="post" action="/logout"><button type="submit">Log out</button></form>"#,
+<form method="post" action="/logout"><button type="submit">Log out</button></form>
+<h2>Your sessions</h2>
+<table>
+<tr><th>Session</th><th>Started</th><th>Last seen</th><th>Browser</th><th>IP</th><th></th></tr>
+{devices}</table>"#,
+            devices = devices.iter().map(device_row).collect::<String>(),
             user = html_escape::encode_text(user),
             id = record.id,
             created = rfc3339(record.created_at),
@@ -65,6 +71,26 @@ pub fn home(record: Option<&SessionRecord>) -> Html<String> {
         None => login_form(""),
     };
     page(&body)
+}
+
+/// One row of the sessions table: a revoke button, or "this device" for the current one.
+fn device_row(device: &DeviceSession) -> String {
+    let action = if device.current {
+        "this device".to_owned()
+    } else {
+        format!(
+            r#"<form method="post" action="/sessions/{id}/revoke"><button type="submit">Revoke</button></form>"#,
+            id = device.id
+        )
+    };
+    format!(
+        "<tr><td><code>{id}</code></td><td>{created}</td><td>{seen}</td><td>{agent}</td><td>{ip}</td><td>{action}</td></tr>\n",
+        id = device.id,
+        created = rfc3339(device.created_at),
+        seen = rfc3339(device.last_seen_at),
+        agent = html_escape::encode_text(device.user_agent.as_deref().unwrap_or("")),
+        ip = device.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+    )
 }
 
 /// The answer to a failed form login: the error, and the form again with the user name that

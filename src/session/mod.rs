@@ -20,11 +20,13 @@ use crate::token::{
 };
 
 mod data;
+mod devices;
 mod load;
 mod outcome;
 
 use load::Load;
 
+pub use devices::DeviceSession;
 pub(crate) use outcome::{CookieAction, Outcome, Write};
 
 /// The session of the current request, put in the request extensions by

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
@@ -32,6 +33,16 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn delete_by_id<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn list_by_user<'a>(
+        &'a self,
+        user: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>>;
+    fn delete_by_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
     /// The layer's write after the handler, done at once when the store can (`Ok`); else the
     /// write is handed back for [`write_later`](Self::write_later). Split in two so the common
     /// case touches no reference count.
@@ -71,6 +82,20 @@ impl<S: SessionStore> ErasedStore for S {
     }
     fn delete_by_id<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::delete_by_id(self, id))
+    }
+    fn list_by_user<'a>(
+        &'a self,
+        user: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>> {
+        Box::pin(SessionStore::list_by_user(self, user, now))
+    }
+    fn delete_by_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(SessionStore::delete_by_user(self, user, except))
     }
     #[allow(clippy::result_large_err)]
     fn write_now(&self, write: Write) -> Result<Result<(), StoreError>, Write> {
