@@ -189,7 +189,8 @@ pub(crate) struct Shared {
     pub(crate) config: SessionConfig,
 }
 
-/// The [`Service`] made by [`SessionLayer`].
+/// The [`Service`](https://docs.rs/tower-service/0.3/tower_service/trait.Service.html) made by
+/// [`SessionLayer`].
 pub struct SessionService<I> {
     inner: I,
     shared: Arc<Shared>,

@@ -75,6 +75,7 @@
 //!
 //! [tower]: https://docs.rs/tower
 //! [axum]: https://docs.rs/axum
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

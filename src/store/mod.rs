@@ -2,7 +2,14 @@
 //!
 //! A [`SessionStore`] keeps [`SessionRecord`]s under their [`TokenHash`]. The layer drives it
 //! with at most one read and one write per request. Every backend passes the same
-//! [`conformance`] suite (behind the `conformance` feature); [`MemoryStore`] is the reference.
+// The two items below exist only with their features: linked when built, plain text otherwise,
+// so that docs built with fewer features show no unresolved link.
+#![cfg_attr(feature = "conformance", doc = "[`conformance`]")]
+#![cfg_attr(not(feature = "conformance"), doc = "`conformance`")]
+//! suite (behind the `conformance` feature);
+#![cfg_attr(feature = "memory-store", doc = "[`MemoryStore`]")]
+#![cfg_attr(not(feature = "memory-store"), doc = "`MemoryStore`")]
+//! is the reference.
 //!
 //! | operation | meaning |
 //! |---|---|
@@ -24,7 +31,15 @@ use crate::token::{SessionId, TokenHash};
 mod boxed;
 mod cleanup;
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis"
+))]
+mod connect_error;
 pub(crate) mod erased;
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -39,6 +54,8 @@ mod mysql;
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql_connect;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_patch;
 #[cfg(feature = "sqlite")]

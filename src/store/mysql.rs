@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
 
 use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_connect::{self, Server};
 use super::sql_patch::{Dialect, PatchStatements};
 use super::{SessionRecord, SessionStore};
 use crate::error::StoreError;
@@ -18,9 +19,15 @@ const SCHEMA_VERSION: i32 = 1;
 const MIGRATE_LOCK: &str = "sessionward_migrate";
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATE_LOCK_WAIT: i64 = 60;
+/// How [`MySqlStore::connect`] names the server and the URLs it takes.
+const SERVER: Server = Server {
+    name: "MySQL",
+    schemes: &["mysql", "mariadb"],
+    form: "mysql://user:password@host:port/database",
+};
 
 /// Sessions in a MySQL (8.0.16 or later) or MariaDB (10.3 or later) table, through a
-/// [`MySqlPool`].
+/// [`MySqlPool`](https://docs.rs/sqlx/0.8/sqlx/type.MySqlPool.html).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -82,6 +89,7 @@ const MIGRATE_LOCK_WAIT: i64 = 60;
 /// `migrate` is not one transaction: it runs under `GET_LOCK`, and each step can be run again
 /// after a failure.
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub struct MySqlStore {
     pool: MySqlPool,
     sql: Arc<Statements>,
@@ -97,8 +105,27 @@ impl std::fmt::Debug for MySqlStore {
 }
 
 impl MySqlStore {
-    /// A store using `pool`, with the table `sessionward_sessions`. Call
-    /// [`migrate`](Self::migrate) before use.
+    /// A store using `pool`, a pool of your own (any options), with the table
+    /// `sessionward_sessions`. Call [`migrate`](Self::migrate) before use.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::MySqlStore;
+    /// use sqlx::mysql::MySqlPoolOptions;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = MySqlPoolOptions::new()
+    ///     .max_connections(20)
+    ///     .acquire_timeout(Duration::from_secs(2))
+    ///     .connect("mysql://app:secret@127.0.0.1:3306/app")
+    ///     .await?;
+    /// let store = MySqlStore::new(pool);
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(pool: MySqlPool) -> Self {
         Self {
             pool,
@@ -106,23 +133,56 @@ impl MySqlStore {
         }
     }
 
-    /// Connects a new pool to `url` (`mysql://user:password@host:port/database`).
+    /// Connects a new pool to `url` (`mysql://user:password@host:port/database`, or
+    /// `mariadb://…`; `?socket=/path` names a Unix socket).
+    ///
+    /// One connection is opened and closed first, so that a wrong setting fails here, at
+    /// once, with the cause; the pool then opens connections as requests need them. A checkout
+    /// waits at most 3 s for the server, and a connection idle for over a second is pinged
+    /// before use. For other pool settings, build the pool yourself and use [`new`](Self::new).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
+    /// [`StoreError::Backend`], with a message naming the server's address and the cause
+    /// (never the password): a URL that is not a MySQL URL or does not parse, or a server that
+    /// cannot be reached (connection refused, unknown host, no answer within 3 s) or refuses
+    /// the login (access denied, unknown database). The server is not waited for: an app
+    /// started before its database should retry.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::MySqlStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = MySqlStore::connect("mysql://app:secret@127.0.0.1:3306/app").await?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = sql::pool_options()
-            .connect(url)
-            .await
-            .map_err(StoreError::backend)?;
+        let pool = sql_connect::connect::<MySql>(&SERVER, url, address).await?;
         Ok(Self::new(pool))
     }
 
-    /// Uses the table `name` instead of `sessionward_sessions`.
+    /// Uses the table `name` instead of `sessionward_sessions` (then migrate that table).
     ///
     /// # Errors
     /// [`InvalidTableName`] unless `name` matches `[a-z_][a-z0-9_]*` and has at most 48
     /// characters.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::MySqlStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = MySqlStore::connect("mysql://app:secret@127.0.0.1:3306/app")
+    ///     .await?
+    ///     .with_table("web_sessions")?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_table(mut self, name: &str) -> Result<Self, InvalidTableName> {
         sql::check_table(name)?;
         self.sql = Arc::new(Statements::new(name));
@@ -146,6 +206,18 @@ impl MySqlStore {
     /// # Errors
     /// [`StoreError::Backend`] if a statement fails or the lock is not granted within 60 s, or
     /// if the table was migrated by a newer version of sessionward.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::MySqlStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = MySqlStore::connect("mysql://app:secret@127.0.0.1:3306/app").await?;
+    /// store.migrate().await?; // at every start: does nothing once the table is up to date
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::backend)?;
         let granted: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
@@ -216,6 +288,14 @@ async fn migrate_locked(conn: &mut MySqlConnection, table: &str) -> Result<(), S
     .await
     .map_err(StoreError::backend)?;
     Ok(())
+}
+
+/// Where `options` point, for messages: `host:port`, or the Unix socket's path.
+fn address(options: &MySqlConnectOptions) -> String {
+    match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
 }
 
 /// Version 1 of the schema: the table with its indexes, in one re-runnable statement.

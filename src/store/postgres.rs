@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 
 use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_connect::{self, Server};
 use super::sql_patch::PatchParams;
 use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
@@ -17,8 +18,15 @@ use crate::token::TokenHash;
 const SCHEMA_VERSION: i32 = 1;
 /// Key of the advisory lock that serialises concurrent `migrate` calls ("sesnward").
 const MIGRATE_LOCK: i64 = 0x7365_736e_7761_7264;
+/// How [`PostgresStore::connect`] names the server and the URLs it takes.
+const SERVER: Server = Server {
+    name: "PostgreSQL",
+    schemes: &["postgres", "postgresql"],
+    form: "postgres://user:password@host:port/database",
+};
 
-/// Sessions in a PostgreSQL table, through a [`PgPool`].
+/// Sessions in a PostgreSQL table, through a
+/// [`PgPool`](https://docs.rs/sqlx/0.8/sqlx/type.PgPool.html).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -75,6 +83,7 @@ const MIGRATE_LOCK: i64 = 0x7365_736e_7761_7264;
 /// [`delete_expired`](SessionStore::delete_expired) runs: start
 /// [`spawn_cleanup`](crate::store::spawn_cleanup).
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
@@ -90,8 +99,27 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// A store using `pool`, with the table `sessionward_sessions`. Call
-    /// [`migrate`](Self::migrate) before use.
+    /// A store using `pool`, a pool of your own (any options), with the table
+    /// `sessionward_sessions`. Call [`migrate`](Self::migrate) before use.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::PostgresStore;
+    /// use sqlx::postgres::PgPoolOptions;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = PgPoolOptions::new()
+    ///     .max_connections(20)
+    ///     .acquire_timeout(Duration::from_secs(2))
+    ///     .connect("postgres://app:secret@127.0.0.1:5432/app")
+    ///     .await?;
+    /// let store = PostgresStore::new(pool);
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
@@ -99,23 +127,57 @@ impl PostgresStore {
         }
     }
 
-    /// Connects a new pool to `url` (`postgres://user:password@host:port/database`).
+    /// Connects a new pool to `url` (`postgres://user:password@host:port/database`, or
+    /// `postgresql://…`; a `?host=/path` or a percent-encoded path as the host names a Unix
+    /// socket).
+    ///
+    /// One connection is opened and closed first, so that a wrong setting fails here, at
+    /// once, with the cause; the pool then opens connections as requests need them. A checkout
+    /// waits at most 3 s for the server, and a connection idle for over a second is pinged
+    /// before use. For other pool settings, build the pool yourself and use [`new`](Self::new).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
+    /// [`StoreError::Backend`], with a message naming the server's address and the cause
+    /// (never the password): a URL that is not a PostgreSQL URL or does not parse, or a server
+    /// that cannot be reached (connection refused, unknown host, no answer within 3 s) or
+    /// refuses the login (unknown role, wrong password, unknown database). The server is not
+    /// waited for: an app started before its database should retry.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::PostgresStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = PostgresStore::connect("postgres://app:secret@127.0.0.1:5432/app").await?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = sql::pool_options()
-            .connect(url)
-            .await
-            .map_err(StoreError::backend)?;
+        let pool = sql_connect::connect::<Postgres>(&SERVER, url, address).await?;
         Ok(Self::new(pool))
     }
 
-    /// Uses the table `name` instead of `sessionward_sessions`.
+    /// Uses the table `name` instead of `sessionward_sessions` (then migrate that table).
     ///
     /// # Errors
     /// [`InvalidTableName`] unless `name` matches `[a-z_][a-z0-9_]*` and has at most 48
     /// characters.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::PostgresStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = PostgresStore::connect("postgres://app:secret@127.0.0.1:5432/app")
+    ///     .await?
+    ///     .with_table("web_sessions")?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_table(mut self, name: &str) -> Result<Self, InvalidTableName> {
         sql::check_table(name)?;
         self.sql = Arc::new(Statements::new(name));
@@ -138,6 +200,18 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Backend`] if a statement fails (nothing is changed then: the migration is
     /// one transaction), or if the table was migrated by a newer version of sessionward.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::PostgresStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = PostgresStore::connect("postgres://app:secret@127.0.0.1:5432/app").await?;
+    /// store.migrate().await?; // at every start: does nothing once the table is up to date
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -188,6 +262,17 @@ impl PostgresStore {
         .await
         .map_err(StoreError::backend)?;
         tx.commit().await.map_err(StoreError::backend)
+    }
+}
+
+/// Where `options` point, for messages: `host:port`, or the Unix socket's path (as sqlx
+/// builds it: the directory given as the socket or host, then `.s.PGSQL.<port>`).
+fn address(options: &PgConnectOptions) -> String {
+    let (host, port) = (options.get_host(), options.get_port());
+    match options.get_socket() {
+        Some(dir) => format!("{}/.s.PGSQL.{port}", dir.display()),
+        None if host.starts_with('/') => format!("{host}/.s.PGSQL.{port}"),
+        None => format!("{host}:{port}"),
     }
 }
 

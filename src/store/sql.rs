@@ -39,6 +39,10 @@ const MAX_TABLE_LEN: usize = 48;
 /// A table name that a SQL store's `with_table` refused: it must match `[a-z_][a-z0-9_]*`, be
 /// at most 48 characters long and not be `sessionward_migrations`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+)]
 pub struct InvalidTableName(String);
 
 impl InvalidTableName {
@@ -280,6 +284,9 @@ pub(crate) fn newer_schema(table: &str, found: i64, supported: i64) -> StoreErro
     ))
 }
 
+/// How long a pool checkout, or the connection check of `connect`, waits for the server.
+pub(super) const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Pool settings for the pools the stores open themselves (`connect`, `open`).
 ///
 /// sqlx pings a connection before every checkout by default: a whole round trip, as long as
@@ -292,7 +299,7 @@ pub(crate) fn newer_schema(table: &str, found: i64, supported: i64) -> StoreErro
 pub(super) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
     use sqlx::Connection as _;
     sqlx::pool::PoolOptions::new()
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(CHECKOUT_TIMEOUT)
         .test_before_acquire(false)
         .before_acquire(|conn: &mut DB::Connection, meta| {
             Box::pin(async move {

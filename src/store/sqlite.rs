@@ -10,7 +10,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
+use super::connect_error::ConnectError;
 use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_connect;
 use super::sql_patch::{Dialect, PatchStatements};
 use super::{SessionRecord, SessionStore};
 use crate::error::StoreError;
@@ -91,6 +93,7 @@ const SCHEMA_VERSION: i64 = 1;
 /// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= ?` on the
 /// `deadline` index. `migrate` is one `BEGIN IMMEDIATE` transaction.
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub struct SqliteStore {
     pool: SqlitePool,
     sql: Arc<Statements>,
@@ -106,8 +109,25 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// A store using `pool`, with the table `sessionward_sessions`. Call
+    /// A store using `pool`, a pool of your own, with the table `sessionward_sessions`. Call
     /// [`migrate`](Self::migrate) before use.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::SqliteStore;
+    /// use sqlx::sqlite::SqlitePoolOptions;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = SqlitePoolOptions::new()
+    ///     .max_connections(4)
+    ///     .connect_with(SqliteStore::connect_options("sessions.db"))
+    ///     .await?;
+    /// let store = SqliteStore::new(pool);
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(pool: SqlitePool) -> Self {
         Self {
             pool,
@@ -120,20 +140,59 @@ impl SqliteStore {
     /// `sessionward_sessions`: the store is ready to use.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the file cannot be opened or created, or the migration fails.
+    /// [`StoreError::Backend`], with a message naming the path and the cause: an empty path or
+    /// an in-memory database (`:memory:`, whose every pooled connection would see its own empty
+    /// database: `MemoryStore` keeps sessions in memory), a file that cannot be opened or
+    /// created (a directory, a missing folder, no permission, not a SQLite database), or a
+    /// failed migration.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::{store::SqliteStore, SessionLayer};
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = SqliteStore::open("sessions.db").await?;
+    /// let layer = SessionLayer::new(store);
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let pool = sql::pool_options()
-            .connect_with(Self::connect_options(path))
-            .await
-            .map_err(StoreError::backend)?;
-        let store = Self::new(pool);
-        store.migrate().await?;
-        Ok(store)
+        let path = path.as_ref();
+        check_path(path)?;
+        let opened = async {
+            let pool = sql::pool_options()
+                .connect_with(Self::connect_options(path))
+                .await
+                .map_err(StoreError::backend)?;
+            let store = Self::new(pool);
+            store.migrate().await?;
+            Ok::<_, StoreError>(store)
+        };
+        opened.await.map_err(|err| open_error(path, err))
     }
 
     /// The options [`open`](Self::open) uses: create the file if missing, WAL journal (readers
     /// never wait for the writer), `synchronous = NORMAL` (durable across an app crash; a
     /// power loss may undo the last writes), and a 5 s busy timeout for concurrent writers.
+    /// Start from them to change one, then pass the pool to [`new`](Self::new).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::SqliteStore;
+    /// use sqlx::sqlite::SqlitePool;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = SqliteStore::connect_options("sessions.db")
+    ///     .busy_timeout(Duration::from_secs(10));
+    /// let store = SqliteStore::new(SqlitePool::connect_with(options).await?);
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connect_options(path: impl AsRef<Path>) -> SqliteConnectOptions {
         SqliteConnectOptions::new()
             .filename(path)
@@ -143,11 +202,25 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
     }
 
-    /// Uses the table `name` instead of `sessionward_sessions`.
+    /// Uses the table `name` instead of `sessionward_sessions` (then migrate that table).
     ///
     /// # Errors
     /// [`InvalidTableName`] unless `name` matches `[a-z_][a-z0-9_]*` and has at most 48
     /// characters.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::SqliteStore;
+    /// use sqlx::sqlite::SqlitePool;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = SqlitePool::connect_with(SqliteStore::connect_options("app.db")).await?;
+    /// let store = SqliteStore::new(pool).with_table("web_sessions")?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_table(mut self, name: &str) -> Result<Self, InvalidTableName> {
         sql::check_table(name)?;
         self.sql = Arc::new(Statements::new(name));
@@ -159,8 +232,9 @@ impl SqliteStore {
         &self.sql.table
     }
 
-    /// The connection pool (close it with [`SqlitePool::close`] before the process exits to
-    /// checkpoint the WAL).
+    /// The connection pool (close it with
+    /// [`close`](https://docs.rs/sqlx/0.8/sqlx/struct.Pool.html#method.close) before the
+    /// process exits to checkpoint the WAL).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -171,6 +245,20 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Backend`] if a statement fails (nothing is changed then: the migration is
     /// one transaction), or if the table was migrated by a newer version of sessionward.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::SqliteStore;
+    /// use sqlx::sqlite::SqlitePool;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = SqlitePool::connect_with(SqliteStore::connect_options("sessions.db")).await?;
+    /// let store = SqliteStore::new(pool);
+    /// store.migrate().await?; // at every start: does nothing once the table is up to date
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
         // IMMEDIATE takes the write lock first, so concurrent migrations run one after another.
         let mut tx = self
@@ -218,6 +306,50 @@ impl SqliteStore {
         .map_err(StoreError::backend)?;
         tx.commit().await.map_err(StoreError::backend)
     }
+}
+
+/// Refuses a path that [`SqliteStore::open`] would open without error but could not keep
+/// sessions in: SQLite opens an empty name as a private temporary database, and an in-memory
+/// one, per connection, so each pooled connection would see its own empty database.
+fn check_path(path: &Path) -> Result<(), StoreError> {
+    let text = path.to_string_lossy();
+    if text.is_empty() {
+        return Err(ConnectError::refused(
+            "the SQLite database path is empty; give a file path, such as sessions.db",
+        ));
+    }
+    let in_memory = text == ":memory:"
+        || (text.starts_with("file:")
+            && (text.contains(":memory:") || text.contains("mode=memory")));
+    if in_memory {
+        return Err(ConnectError::refused(format!(
+            "the SQLite database {text} is in memory, so each pooled connection would see its \
+             own empty database; give a file path, such as sessions.db, or use MemoryStore"
+        )));
+    }
+    Ok(())
+}
+
+/// A failure of [`SqliteStore::open`], naming the path. SQLite says only "unable to open
+/// database file" for a directory or a missing folder, so those are told apart here.
+fn open_error(path: &Path, err: StoreError) -> StoreError {
+    let StoreError::Backend(source) = err else {
+        return err;
+    };
+    let folder = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let why = if path.is_dir() {
+        "it is a directory".to_owned()
+    } else if let Some(dir) = folder.filter(|dir| !dir.exists()) {
+        format!("its folder {} does not exist", dir.display())
+    } else if let Some(err) = source.downcast_ref::<sqlx::Error>() {
+        sql_connect::cause(err)
+    } else {
+        source.to_string()
+    };
+    ConnectError::caused(
+        format!("cannot open SQLite database {}: {why}", path.display()),
+        source,
+    )
 }
 
 /// Version 1 of the schema: the table and its indexes.

@@ -24,6 +24,7 @@ use table::{Key, Table};
 /// together, sessions side by side in one vector with 4-byte indexes), about 200 bytes for an
 /// idle session holding one small value; see the README for the measurement.
 #[derive(Clone, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub struct MemoryStore {
     table: Arc<RwLock<Table>>,
 }
@@ -37,7 +38,24 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store; the same as `MemoryStore::default()`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionward::{store::{spawn_cleanup, MemoryStore}, SessionLayer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = MemoryStore::new();
+    /// assert!(store.is_empty());
+    /// // Purges expired sessions every five minutes (until `_cleanup.abort()`).
+    /// let _cleanup = spawn_cleanup(store.clone(), Duration::from_secs(300));
+    /// let layer = SessionLayer::new(store);
+    /// # let _ = layer;
+    /// # }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -6,9 +6,11 @@
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
+use redis::IntoConnectionInfo;
 
-use self::conn::{backend, Conn};
+use self::conn::Conn;
 use self::keys::Keys;
+use super::connect_error::{find_io, io_cause, ConnectError};
 use crate::error::StoreError;
 
 mod codec;
@@ -36,6 +38,8 @@ const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Redis is down, a request fails within about a second or two instead of waiting.
 const RECONNECT_RETRIES: usize = 3;
 const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The URL form, for messages.
+const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 
 /// Sessions in Redis: a standalone server (through a connection manager that reconnects by
 /// itself) or a Redis Cluster, with the same behaviour on both. Cloning is cheap and shares the
@@ -137,6 +141,7 @@ const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_milli
 /// the call after a dropped connection works again; a failed call is not retried (a retried
 /// `create` could report a `Conflict` with itself).
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisStore {
     conn: Conn,
     keys: Keys,
@@ -169,9 +174,25 @@ impl RedisStore {
     /// build the manager yourself and use [`from_manager`](Self::from_manager).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the URL is invalid or the server cannot be reached.
+    /// [`StoreError::Backend`], with a message naming the address and the cause (never the
+    /// password), if the URL is invalid or the server cannot be reached (connection refused,
+    /// unknown host, authentication failed), after the retries above.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::{store::RedisStore, SessionLayer};
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// let layer = SessionLayer::new(store);
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(backend)?;
+        let client = redis::Client::open(url).map_err(invalid_url)?;
+        let at = client.get_connection_info().addr().to_string();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -179,7 +200,12 @@ impl RedisStore {
             .set_max_delay(RECONNECT_MAX_DELAY);
         let manager = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(backend)?;
+            .map_err(|err| {
+                ConnectError::caused(
+                    format!("cannot connect to Redis at {at}: {}", cause(&err)),
+                    err,
+                )
+            })?;
         Ok(Self::from_manager(manager))
     }
 
@@ -189,20 +215,75 @@ impl RedisStore {
     /// [`connect`](Self::connect); for other settings use [`from_cluster`](Self::from_cluster).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if a URL is invalid or no node can be reached.
+    /// [`StoreError::Backend`], with a message naming the nodes and the cause (never a
+    /// password), if `nodes` is empty, a URL is invalid, or no node can be reached.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let nodes = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"];
+    /// let store = RedisStore::connect_cluster(&nodes).await?;
+    /// assert!(store.is_cluster());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect_cluster<S: AsRef<str>>(nodes: &[S]) -> Result<Self, StoreError> {
         let nodes: Vec<&str> = nodes.iter().map(AsRef::as_ref).collect();
+        if nodes.is_empty() {
+            return Err(ConnectError::refused(format!(
+                "a Redis Cluster needs at least one node URL, such as {URL_FORM}"
+            )));
+        }
+        let mut addresses = Vec::with_capacity(nodes.len());
+        for node in &nodes {
+            let info = node.into_connection_info().map_err(invalid_url)?;
+            addresses.push(info.addr().to_string());
+        }
+        let at = addresses.join(", ");
         let client = ClusterClientBuilder::new(nodes)
             .connection_timeout(CONNECTION_TIMEOUT)
             .response_timeout(RESPONSE_TIMEOUT)
             .build()
-            .map_err(backend)?;
-        let conn = client.get_async_connection().await.map_err(backend)?;
+            .map_err(|err| {
+                ConnectError::caused(
+                    format!("invalid Redis Cluster setting: {}", cause(&err)),
+                    err,
+                )
+            })?;
+        let conn = client.get_async_connection().await.map_err(|err| {
+            let why = cause(&err);
+            ConnectError::caused(
+                format!("cannot connect to Redis Cluster at {at}: {why}"),
+                err,
+            )
+        })?;
         Ok(Self::from_cluster(conn))
     }
 
     /// A store over a connection manager configured by the caller (timeouts, retries, TLS, …),
     /// from the `redis` crate 1.x.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+    /// use sessionward::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let config = ConnectionManagerConfig::new()
+    ///     .set_connection_timeout(Some(Duration::from_millis(500)))
+    ///     .set_response_timeout(Some(Duration::from_secs(1)));
+    /// let manager = ConnectionManager::new_with_config(client, config).await?;
+    /// let store = RedisStore::from_manager(manager);
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_manager(manager: ConnectionManager) -> Self {
         Self {
             conn: Conn::Standalone(manager),
@@ -211,6 +292,23 @@ impl RedisStore {
     }
 
     /// A store over a cluster connection configured by the caller, from the `redis` crate 1.x.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use redis::cluster::ClusterClientBuilder;
+    /// use sessionward::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = ClusterClientBuilder::new(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+    ///     .response_timeout(Duration::from_secs(1))
+    ///     .build()?;
+    /// let store = RedisStore::from_cluster(client.get_async_connection().await?);
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_cluster(conn: ClusterConnection) -> Self {
         Self {
             conn: Conn::Cluster(conn),
@@ -223,6 +321,18 @@ impl RedisStore {
     ///
     /// # Panics
     /// If `prefix` contains `{` or `}`, which would change the hash tags of the keys.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use sessionward::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?.with_prefix("shop:sess:");
+    /// assert_eq!(store.prefix(), "shop:sess:");
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.keys = Keys::new(prefix);
@@ -238,4 +348,24 @@ impl RedisStore {
     pub fn is_cluster(&self) -> bool {
         matches!(self.conn, Conn::Cluster(_))
     }
+}
+
+/// A URL the `redis` crate refused, without the URL (it may hold a password).
+fn invalid_url(err: redis::RedisError) -> StoreError {
+    let why = match cause(&err) {
+        // The crate's catch-all says nothing more than "invalid".
+        why if why == "Redis URL did not parse" => String::new(),
+        why => format!(": {why}"),
+    };
+    ConnectError::caused(format!("invalid Redis URL{why}; expected {URL_FORM}"), err)
+}
+
+/// What went wrong, in the OS's or Redis's words. The crate writes its own errors as
+/// "description - Kind: detail"; the kind's name adds nothing to the description.
+fn cause(err: &redis::RedisError) -> String {
+    if let Some(io) = find_io(err) {
+        return io_cause(io);
+    }
+    let kind = format!(" - {:?}", err.kind());
+    err.to_string().replacen(&kind, "", 1)
 }
