@@ -48,8 +48,7 @@ async fn list(server: &Server, token: &str) -> Vec<Value> {
 
 async fn delete(server: &Server, token: &str, id: &str) -> u16 {
     let res = server
-        .client
-        .delete(server.url(&format!("/api/sessions/{id}")))
+        .delete(&format!("/api/sessions/{id}"))
         .session(token)
         .send()
         .await
@@ -122,8 +121,7 @@ async fn another_users_session_is_neither_listed_nor_revocable() {
     assert!(alices.iter().all(|s| s["id"] != bob_id), "{alices:?}");
     // Bob's real id and an id that exists nowhere answer alike.
     let res = server
-        .client
-        .delete(server.url(&format!("/api/sessions/{bob_id}")))
+        .delete(&format!("/api/sessions/{bob_id}"))
         .session(&alice)
         .send()
         .await
@@ -132,8 +130,7 @@ async fn another_users_session_is_neither_listed_nor_revocable() {
     let bobs_answer: Value = res.json().await.unwrap();
     let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
     let res = server
-        .client
-        .delete(server.url(&format!("/api/sessions/{unknown}")))
+        .delete(&format!("/api/sessions/{unknown}"))
         .session(&alice)
         .send()
         .await
@@ -176,8 +173,7 @@ async fn revoking_the_current_session_is_a_logout() {
     let server = server(MemoryStore::default()).await;
     let (token, id) = login(&server, "alice", "wonderland", "a").await;
     let res = server
-        .client
-        .delete(server.url(&format!("/api/sessions/{id}")))
+        .delete(&format!("/api/sessions/{id}"))
         .session(&token)
         .send()
         .await
@@ -205,8 +201,7 @@ async fn anonymous_callers_get_401() {
         .unwrap();
     assert_eq!(res.status(), 401);
     let res = server
-        .client
-        .delete(server.url("/api/sessions/AAAAAAAAAAAAAAAAAAAAAA"))
+        .delete("/api/sessions/AAAAAAAAAAAAAAAAAAAAAA")
         .send()
         .await
         .unwrap();

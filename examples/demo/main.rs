@@ -77,7 +77,8 @@ async fn main() {
     let store = match open_store(&spec).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("SESSIONWARD_STORE={spec:?}: {err}");
+            // Not the value itself: a database URL may carry a password.
+            eprintln!("SESSIONWARD_STORE: {err}");
             std::process::exit(2);
         }
     };

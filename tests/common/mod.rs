@@ -62,6 +62,10 @@ impl Server {
         self.client.put(self.url(path))
     }
 
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path))
+    }
+
     /// Signs in the demo's user alice (for a server running `examples/demo.rs`'s app) and
     /// returns her session token.
     pub async fn demo_login(&self) -> String {
