@@ -403,6 +403,7 @@ fn populated(rt: &Runtime, per_user: u64, now: SystemTime) -> (MemoryStore, Vec<
                 idle_expires_at: now + Duration::from_secs(1800),
                 user_agent: None,
                 ip: None,
+                terms: None,
             };
             let key = TokenHash(mixed(2 * n + 1));
             store.create(&key, record).await.expect("distinct keys");
@@ -477,6 +478,7 @@ fn write_one_key(rt: &Runtime) {
             idle_expires_at: now + Duration::from_secs(1800),
             user_agent: None,
             ip: None,
+            terms: None,
         };
         rt.block_on(store.create(&key, record)).expect("created");
         let patch = SessionPatch {

@@ -8,6 +8,7 @@ use http::HeaderValue;
 use memchr::memmem::Finder;
 
 use crate::client_ip::TrustedProxies;
+use crate::timeout_policy::{PolicyHandle, Timeouts};
 use crate::token::SessionToken;
 
 /// How sessions expire and how their token travels. Built through
@@ -21,6 +22,7 @@ pub struct SessionConfig {
     pub(crate) max_data_keys: usize,
     pub(crate) max_data_bytes: usize,
     pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) timeout_policy: Option<PolicyHandle>,
 }
 
 impl Default for SessionConfig {
@@ -38,6 +40,7 @@ impl Default for SessionConfig {
             max_data_keys: 256,
             max_data_bytes: 64 * 1024,
             trusted_proxies: TrustedProxies::none(),
+            timeout_policy: None,
         }
     }
 }
@@ -87,20 +90,33 @@ impl SessionConfig {
     /// How long after the last recorded activity a renewal is written again: `min(60 s,
     /// idle_timeout / 4)`. Activity inside that window is not recorded, so a session may end up
     /// to this long before `idle_timeout` after its very last request.
+    ///
+    /// A session whose [`TimeoutPolicy`](crate::TimeoutPolicy) chose another idle timeout is
+    /// renewed at the same fraction of its own.
     pub fn renewal_interval(&self) -> Duration {
-        (self.idle_timeout / 4).min(Duration::from_secs(60))
+        renewal_interval(self.idle_timeout)
     }
 
     /// The absolute and idle deadlines of a session signed in (or created) at `now`.
     pub(crate) fn deadlines(&self, now: SystemTime) -> (SystemTime, SystemTime) {
-        let expires_at = after(now, self.absolute_timeout);
-        (expires_at, self.idle_deadline(now, expires_at))
+        deadlines(now, &Timeouts::of_layer(self))
     }
+}
 
-    /// The idle deadline of a session active at `now`, never past its absolute deadline.
-    pub(crate) fn idle_deadline(&self, now: SystemTime, expires_at: SystemTime) -> SystemTime {
-        after(now, self.idle_timeout).min(expires_at)
-    }
+/// How long after the last recorded activity a session with idle timeout `idle` is renewed.
+pub(crate) fn renewal_interval(idle: Duration) -> Duration {
+    (idle / 4).min(Duration::from_secs(60))
+}
+
+/// The absolute and idle deadlines of a session on `timeouts` signed in (or created) at `now`.
+pub(crate) fn deadlines(now: SystemTime, timeouts: &Timeouts) -> (SystemTime, SystemTime) {
+    let expires_at = after(now, timeouts.absolute());
+    (expires_at, idle_deadline(now, timeouts.idle(), expires_at))
+}
+
+/// The idle deadline of a session active at `now`, never past its absolute deadline.
+pub(crate) fn idle_deadline(now: SystemTime, idle: Duration, expires_at: SystemTime) -> SystemTime {
+    after(now, idle).min(expires_at)
 }
 
 /// `now + span`, checked. Timeouts are capped at [`SessionConfig::MAX_TIMEOUT`], so this
@@ -191,6 +207,12 @@ impl CookieConfig {
         self
     }
 
+    /// Whether the cookie outlives the browser session, unless a session's
+    /// [`TimeoutPolicy`](crate::TimeoutPolicy) chose otherwise.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
     /// The cookie's name.
     pub fn cookie_name(&self) -> &str {
         &self.name
@@ -214,9 +236,14 @@ impl CookieConfig {
         );
     }
 
-    /// `Set-Cookie` value carrying `token`; `max_age` is used only for persistent cookies.
-    pub(crate) fn set_cookie(&self, token: &SessionToken, max_age: Duration) -> HeaderValue {
-        if self.persistent {
+    /// `Set-Cookie` value carrying `token`: a persistent cookie with `Max-Age` when `max_age`
+    /// is given, else one that ends with the browser session.
+    pub(crate) fn set_cookie(
+        &self,
+        token: &SessionToken,
+        max_age: Option<Duration>,
+    ) -> HeaderValue {
+        if let Some(max_age) = max_age {
             let text = token.to_text();
             let mut cookie = self.base(&text);
             cookie.set_max_age(time::Duration::seconds(

@@ -23,6 +23,7 @@ use crate::error::StoreError;
 use crate::session::{ClientInfo, CookieAction, Outcome, Session};
 use crate::store::erased::{BoxFuture, ErasedStore};
 use crate::store::SessionStore;
+use crate::timeout_policy::{PolicyHandle, TimeoutPolicy};
 use crate::token::Credential;
 
 /// Adds a [`Session`] to every request and persists its changes.
@@ -162,6 +163,14 @@ impl<S: SessionStore> SessionLayer<S> {
     /// ```
     pub fn trusted_proxies(self, proxies: TrustedProxies) -> Self {
         self.configure(|c| c.trusted_proxies = proxies)
+    }
+
+    /// Picks each session's timeouts at login (see [`TimeoutPolicy`]); without one, every
+    /// session gets the layer's, with a persistent cookie for a [`Login`](crate::Login) that asked to be
+    /// remembered.
+    pub fn timeout_policy(self, policy: impl TimeoutPolicy) -> Self {
+        let policy = PolicyHandle(Arc::new(policy));
+        self.configure(|c| c.timeout_policy = Some(policy))
     }
 
     /// The configuration in force.

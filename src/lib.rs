@@ -56,6 +56,14 @@
 //! their SHA-256, so a leaked store or log cannot be replayed. Each session also has a public
 //! [`SessionId`] for listings and revocation, which is not a credential.
 //!
+//! # Timeouts
+//!
+//! Every session ends at the earlier of its idle deadline (renewed by use) and its absolute
+//! deadline (set at login, never moved): 30 minutes and 8 hours unless the layer says
+//! otherwise. A [`TimeoutPolicy`] can choose per login, from a [`Login`] with roles and a
+//! "remember me" choice; what it chooses is stored with the session, so every instance sharing
+//! the store applies the same deadlines.
+//!
 //! # Cargo features
 //!
 //! Each store is behind its own feature, so an app compiles only the backend it uses.
@@ -86,6 +94,7 @@ mod error;
 mod layer;
 mod session;
 pub mod store;
+mod timeout_policy;
 pub mod token;
 
 pub use authenticated::Authenticated;
@@ -95,6 +104,7 @@ pub use cookie::SameSite;
 pub use error::{AuthRejection, DataLimit, Presented, SessionError, SessionRejection, StoreError};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::{DeviceSession, Session};
+pub use timeout_policy::{Login, TimeoutPolicy, Timeouts};
 pub use token::SessionId;
 
 /// Compiles the README's examples as doctests.

@@ -75,7 +75,7 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
             .fetch_one(s.pool())
             .await
             .expect("version row");
-            assert_eq!(version, 1);
+            assert_eq!(version, 2);
             let indexes: Vec<(String, String)> = sqlx::query_as(
                 "SELECT CAST(index_name AS CHAR), \
                  CAST(GROUP_CONCAT(column_name ORDER BY seq_in_index) AS CHAR) \

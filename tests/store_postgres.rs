@@ -77,7 +77,7 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
             .fetch_one(s.pool())
             .await
             .expect("version row");
-            assert_eq!(version, 1);
+            assert_eq!(version, 2);
             let mut indexes: Vec<String> =
                 sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE tablename = $1")
                     .bind(s.table())

@@ -94,8 +94,8 @@ async fn migrate_is_idempotent_versioned_and_per_table() {
     assert_eq!(
         versions,
         vec![
-            ("other_sessions".to_owned(), 1),
-            ("sessionward_sessions".to_owned(), 1)
+            ("other_sessions".to_owned(), 2),
+            ("sessionward_sessions".to_owned(), 2)
         ]
     );
     let indexes: Vec<String> = sqlx::query_scalar(

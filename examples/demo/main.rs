@@ -14,7 +14,10 @@
 //! Environment: `PORT` (3000; 0 picks a free port, which the "listening" line names),
 //! `SESSIONWARD_STORE` (`memory`; or `sqlite:PATH`, `postgres://…`, `mysql://…`, `redis://…`,
 //! `redis-cluster://HOST:PORT,…`: see [`open_store`]), `SESSIONWARD_IDLE_TIMEOUT` and
-//! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800), `SESSIONWARD_TRUSTED_PROXIES`
+//! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800), `SESSIONWARD_ADMIN_IDLE_TIMEOUT`
+//! and `SESSIONWARD_ADMIN_ABSOLUTE_TIMEOUT` (seconds, for the admin; 900 and 3600),
+//! `SESSIONWARD_REMEMBER_TIMEOUT` (seconds, idle and absolute, for a login with "remember me";
+//! 604800), `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
@@ -41,6 +44,7 @@ mod devices;
 mod pages;
 mod shutdown;
 mod store_setting;
+mod timeouts;
 
 use pages::LoginFailure;
 pub use store_setting::open_store;
@@ -91,6 +95,7 @@ async fn main() {
     let layer = session_layer(store)
         .idle_timeout(idle)
         .absolute_timeout(absolute)
+        .timeout_policy(timeouts::DemoPolicy::from_env())
         .trusted_proxies(proxies);
     let app = app().layer(layer);
 
@@ -146,11 +151,13 @@ fn timeout_or(name: &str, default: u64) -> Duration {
     }
 }
 
-/// The demo's session layer over `store`, with its data limits (the tests use it too).
+/// The demo's session layer over `store`, with its data limits and its timeout policy at the
+/// default settings (the tests use it too).
 pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
     SessionLayer::new(store)
         .max_data_keys(MAX_PREFS)
         .max_data_bytes(MAX_SESSION_BYTES)
+        .timeout_policy(timeouts::DemoPolicy::default())
 }
 
 /// The demo's routes, without the session layer (the tests add one).
@@ -180,6 +187,9 @@ fn error(status: StatusCode, code: &str) -> Response {
 struct Credentials {
     username: String,
     password: String,
+    /// "Remember me": the remember-me timeouts and a persistent cookie.
+    #[serde(default)]
+    remember: bool,
 }
 
 /// A login form's fields. Both are optional so that a form lacking one is still read and shown
@@ -188,6 +198,8 @@ struct Credentials {
 struct LoginForm {
     username: Option<String>,
     password: Option<String>,
+    /// A checked "remember me" box sends `remember=on`; an unchecked one sends nothing.
+    remember: Option<String>,
 }
 
 fn check(creds: &Credentials) -> bool {
@@ -220,7 +232,16 @@ async fn login(session: Session, req: Request) -> Response {
             Ok(LoginForm {
                 username: Some(username),
                 password: Some(password),
-            }) => sign_in(&session, Credentials { username, password }, true).await,
+                remember,
+            }) => {
+                let remember = remember.is_some();
+                let creds = Credentials {
+                    username,
+                    password,
+                    remember,
+                };
+                sign_in(&session, creds, true).await
+            }
             Ok(fields) => pages::login_failed(
                 LoginFailure::InvalidBody,
                 fields.username.as_deref().unwrap_or_default(),
@@ -245,7 +266,8 @@ async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response 
             error(StatusCode::UNAUTHORIZED, "invalid_credentials")
         };
     }
-    if let Err(err) = session.login(&creds.username).await {
+    let login = timeouts::login_of(&creds.username, creds.remember);
+    if let Err(err) = session.login(login).await {
         return err.into_response();
     }
     // A bearer client gets no cookie, and login has just killed the token it sent: the new

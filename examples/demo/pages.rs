@@ -111,6 +111,7 @@ fn login_form(username: &str) -> String {
         r#"<form method="post" action="/login">
 <label>User <input name="username" autocomplete="username" value="{username}"></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<label><input name="remember" type="checkbox"> Remember me for a week</label>
 <button type="submit">Log in</button>
 </form>
 <p>Demo users: alice / wonderland, bob / builder, admin / admin-demo.</p>"#,

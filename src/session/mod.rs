@@ -12,9 +12,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::client_ip::ClientAddr;
+use crate::config;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
 use crate::store::{SessionData, SessionPatch, SessionRecord};
+use crate::timeout_policy::{self, Login};
 use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
 };
@@ -257,18 +259,31 @@ impl Session {
         Ok(Some(value?))
     }
 
-    /// Signs `user` in: issues a new token (the old one is dead at once: no session fixation),
+    /// Signs a user in: issues a new token (the old one is dead at once: no session fixation),
     /// carries the session's data over, restarts the absolute lifetime and adds the session to
     /// the user's index. Without a current session, one is created.
+    ///
+    /// Takes a user name (`session.login("alice")`) or a [`Login`] with roles and a "remember
+    /// me" choice, from which the layer's [`TimeoutPolicy`](crate::TimeoutPolicy) picks the
+    /// session's timeouts.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails (nothing changed then),
     /// [`SessionError::Randomness`] when a token cannot be drawn.
-    pub async fn login(&self, user: &str) -> Result<(), SessionError> {
+    pub async fn login(&self, login: impl Into<Login>) -> Result<(), SessionError> {
+        let login = login.into();
         let _op = self.exclusive().await;
-        drop(self.loaded().await?);
+        let had_terms = self
+            .loaded()
+            .await?
+            .record
+            .as_ref()
+            .is_some_and(|r| r.terms.is_some());
         let now = SystemTime::now();
-        let (expires_at, idle_expires_at) = self.inner.shared.config.deadlines(now);
+        let (timeouts, terms) =
+            timeout_policy::choose(&self.inner.shared.config, &login, had_terms);
+        let (expires_at, idle_expires_at) = config::deadlines(now, &timeouts);
+        let user = login.into_user();
         let token = generate_token()?;
         let persisted = {
             let mut state = self.state();
@@ -276,10 +291,11 @@ impl Session {
             state.key.map(|key| (key, patch))
         };
         if let Some((old_key, mut patch)) = persisted {
-            patch.user = Some(Some(user.to_owned()));
+            patch.user = Some(Some(user.clone()));
             patch.last_seen_at = Some(now);
             patch.idle_expires_at = Some(idle_expires_at);
             patch.expires_at = Some(expires_at);
+            patch.terms = terms;
             if let Moved::Done = self.move_stored(old_key, &token, patch).await? {
                 return Ok(());
             }
@@ -287,7 +303,10 @@ impl Session {
             // the data this request sees.
         }
         let new_key = token.hash();
-        let mut record = self.new_record(generate_id(), Some(user.to_owned()), now);
+        let mut record = self.new_record(generate_id(), Some(user), now);
+        record.expires_at = expires_at;
+        record.idle_expires_at = idle_expires_at;
+        record.terms = terms;
         record.data = self
             .state()
             .record
@@ -516,6 +535,7 @@ impl Session {
                 .and_then(|ua| ua.to_str().ok())
                 .map(|ua| ua.chars().take(256).collect()),
             ip: self.client_ip(),
+            terms: None,
         }
     }
 }

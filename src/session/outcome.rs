@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use super::{Load, Session};
+use crate::config;
 use crate::error::Presented;
 use crate::store::{SessionPatch, SessionRecord};
 use crate::token::{SessionToken, TokenHash};
@@ -23,7 +24,9 @@ pub(crate) enum CookieAction {
     /// The cookie stays, but the response carries a new token in its body (a bearer client's
     /// `login` or `rotate`): it must not be cached.
     KeepUncached,
-    Set(SessionToken, std::time::Duration),
+    /// Sets the cookie to this token: persistent with this `Max-Age`, or (`None`) until the
+    /// browser session ends.
+    Set(SessionToken, Option<std::time::Duration>),
     Clear,
 }
 
@@ -49,7 +52,13 @@ impl Session {
         let Some(record) = state.record.as_mut() else {
             return outcome;
         };
-        let cookie_max_age = record.expires_at.duration_since(now).unwrap_or_default();
+        let config = &self.inner.shared.config;
+        // A persistent cookie lives until the absolute deadline, never past it.
+        let persistent = record
+            .terms
+            .map_or(config.cookie.is_persistent(), |t| t.persistent);
+        let cookie_max_age =
+            persistent.then(|| record.expires_at.duration_since(now).unwrap_or_default());
         match state.key {
             None => {
                 // Never store an empty anonymous session (a key inserted and removed again).
@@ -66,12 +75,12 @@ impl Session {
                 state.key = Some(key);
             }
             Some(key) => {
-                let config = &self.inner.shared.config;
+                let idle_timeout = record.terms.map_or(config.idle_timeout, |t| t.idle_timeout);
                 let renew = now
                     .duration_since(record.last_seen_at)
-                    .is_ok_and(|since| since >= config.renewal_interval());
+                    .is_ok_and(|since| since >= config::renewal_interval(idle_timeout));
                 if renew {
-                    let idle = config.idle_deadline(now, record.expires_at);
+                    let idle = config::idle_deadline(now, idle_timeout, record.expires_at);
                     state.patch.last_seen_at = Some(now);
                     state.patch.idle_expires_at = Some(idle);
                     record.last_seen_at = now;

@@ -80,7 +80,7 @@ pub use boxed::BoxedStore;
 pub use cleanup::spawn_cleanup;
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;
-pub use record::{SessionData, SessionPatch, SessionRecord};
+pub use record::{SessionData, SessionPatch, SessionRecord, SessionTerms};
 
 /// Which sessions an admin [`query`](SessionStore::query) returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

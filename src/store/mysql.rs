@@ -14,7 +14,7 @@ use crate::error::StoreError;
 use crate::token::TokenHash;
 
 /// The schema version [`MySqlStore::migrate`] brings a table to.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 /// The server-wide lock that serialises concurrent `migrate` calls.
 const MIGRATE_LOCK: &str = "sessionward_migrate";
 /// How long `migrate` waits for another process's migration, in seconds.
@@ -67,7 +67,9 @@ const SERVER: Server = Server {
 ///     idle_expires_at BIGINT NOT NULL,
 ///     deadline        BIGINT NOT NULL, -- min(expires_at, idle_expires_at), indexed
 ///     user_agent      TEXT,
-///     ip              VARCHAR(45)
+///     ip              VARCHAR(45),
+///     idle_timeout    BIGINT,          -- ms, set with the next one by a timeout policy at
+///     persistent_cookie BOOLEAN        -- login; NULL: the layer's own timeouts
 /// ) ENGINE = InnoDB, DEFAULT CHARSET = utf8mb4;
 /// ```
 ///
@@ -277,6 +279,24 @@ async fn migrate_locked(conn: &mut MySqlConnection, table: &str) -> Result<(), S
             .await
             .map_err(StoreError::backend)?;
     }
+    if version < 2 {
+        // MySQL commits each DDL statement on its own: a run stopped between this and the
+        // version row below finds the columns already there next time.
+        let present: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'idle_timeout'",
+        )
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::backend)?;
+        if present == 0 {
+            sqlx::query(&schema_v2(table))
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::backend)?;
+        }
+    }
     sqlx::query(
         "INSERT INTO sessionward_migrations (table_name, version) VALUES (?, ?) \
          ON DUPLICATE KEY UPDATE version = ?",
@@ -325,6 +345,14 @@ fn schema_v1(table: &str) -> String {
     )
 }
 
+/// Version 2: the terms a timeout policy granted at login (`NULL`: the layer's timeouts).
+fn schema_v2(table: &str) -> String {
+    format!(
+        "ALTER TABLE `{table}` ADD COLUMN idle_timeout BIGINT NULL, \
+         ADD COLUMN persistent_cookie BOOLEAN NULL"
+    )
+}
+
 /// The SQL text of every operation, for one table.
 struct Statements {
     table: String,
@@ -355,7 +383,7 @@ impl Statements {
             table: table.to_owned(),
             insert: format!(
                 "INSERT INTO {t} (token_hash, {}, deadline) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = ?"),
@@ -382,6 +410,7 @@ fn decode(row: &MySqlRow) -> Result<SessionRecord, StoreError> {
 
 impl SessionStore for MySqlStore {
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
+        let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
         sqlx::query(&self.sql.insert)
             .bind(&key.0[..])
             .bind(&record.id.0[..])
@@ -393,6 +422,8 @@ impl SessionStore for MySqlStore {
             .bind(sql::millis(record.idle_expires_at))
             .bind(record.user_agent.as_deref())
             .bind(record.ip.map(|ip| ip.to_string()))
+            .bind(idle_timeout)
+            .bind(persistent_cookie)
             .bind(sql::deadline_millis(&record))
             .execute(&self.pool)
             .await
@@ -419,6 +450,6 @@ mod tests {
 
     #[test]
     fn insert_has_one_placeholder_per_column() {
-        assert_eq!(Statements::new("t").insert.matches('?').count(), 11);
+        assert_eq!(Statements::new("t").insert.matches('?').count(), 13);
     }
 }

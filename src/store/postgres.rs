@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::token::TokenHash;
 
 /// The schema version [`PostgresStore::migrate`] brings a table to.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 /// Key of the advisory lock that serialises concurrent `migrate` calls ("sesnward").
 const MIGRATE_LOCK: i64 = 0x7365_736e_7761_7264;
 /// How [`PostgresStore::connect`] names the server and the URLs it takes.
@@ -60,7 +60,9 @@ const SERVER: Server = Server {
 ///     idle_expires_at BIGINT NOT NULL,
 ///     deadline        BIGINT NOT NULL,        -- min(expires_at, idle_expires_at), indexed
 ///     user_agent      TEXT,
-///     ip              TEXT
+///     ip              TEXT,
+///     idle_timeout    BIGINT,                 -- ms, set with the next one by a timeout
+///     persistent_cookie BOOLEAN               -- policy at login; NULL: the layer's own
 /// );
 /// ```
 ///
@@ -252,6 +254,12 @@ impl PostgresStore {
                     .map_err(StoreError::backend)?;
             }
         }
+        if version < 2 {
+            sqlx::query(&schema_v2(table))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+        }
         sqlx::query(
             "INSERT INTO sessionward_migrations (table_name, version) VALUES ($1, $2) \
              ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version",
@@ -299,6 +307,13 @@ fn schema_v1(table: &str) -> [String; 3] {
     ]
 }
 
+/// Version 2: the terms a timeout policy granted at login (`NULL`: the layer's timeouts).
+fn schema_v2(table: &str) -> String {
+    format!(
+        r#"ALTER TABLE "{table}" ADD COLUMN idle_timeout BIGINT, ADD COLUMN persistent_cookie BOOLEAN"#
+    )
+}
+
 /// The SQL text of every operation, for one table.
 struct Statements {
     table: String,
@@ -325,7 +340,9 @@ fn set_patch(first: usize) -> String {
          last_seen_at = COALESCE({seen}, last_seen_at), \
          idle_expires_at = COALESCE({idle}, idle_expires_at), \
          expires_at = COALESCE({expires}, expires_at), \
-         deadline = LEAST(COALESCE({expires}, expires_at), COALESCE({idle}, idle_expires_at))",
+         deadline = LEAST(COALESCE({expires}, expires_at), COALESCE({idle}, idle_expires_at)), \
+         idle_timeout = COALESCE({idle_timeout}, idle_timeout), \
+         persistent_cookie = COALESCE({persistent}, persistent_cookie)",
         set = p(0),
         removed = p(1),
         user_changed = p(2),
@@ -333,6 +350,8 @@ fn set_patch(first: usize) -> String {
         seen = p(4),
         idle = p(5),
         expires = p(6),
+        idle_timeout = p(7),
+        persistent = p(8),
     )
 }
 
@@ -341,13 +360,13 @@ impl Statements {
         let t = format!("\"{table}\"");
         let select = format!(
             "SELECT id, user_name, data::text, created_at, last_seen_at, expires_at, \
-             idle_expires_at, user_agent, ip FROM {t}"
+             idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie FROM {t}"
         );
         Self {
             table: table.to_owned(),
             insert: format!(
                 "INSERT INTO {t} (token_hash, {columns}, deadline) \
-                 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)",
+                 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 columns = sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = $1"),
@@ -386,7 +405,9 @@ fn bind_patch<'q>(query: PgQuery<'q>, params: &PatchParams<'q>) -> Result<PgQuer
         .bind(params.user)
         .bind(params.last_seen_at)
         .bind(params.idle_expires_at)
-        .bind(params.expires_at))
+        .bind(params.expires_at)
+        .bind(params.idle_timeout)
+        .bind(params.persistent_cookie))
 }
 
 fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
@@ -395,6 +416,7 @@ fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
 
 impl SessionStore for PostgresStore {
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
+        let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
         sqlx::query(&self.sql.insert)
             .bind(&key.0[..])
             .bind(&record.id.0[..])
@@ -406,6 +428,8 @@ impl SessionStore for PostgresStore {
             .bind(sql::millis(record.idle_expires_at))
             .bind(record.user_agent.as_deref())
             .bind(record.ip.map(|ip| ip.to_string()))
+            .bind(idle_timeout)
+            .bind(persistent_cookie)
             .bind(sql::deadline_millis(&record))
             .execute(&self.pool)
             .await
@@ -461,9 +485,12 @@ mod tests {
         let sql = Statements::new("t");
         assert!(sql.update.ends_with("WHERE token_hash = $1"));
         assert!(sql.update.contains("$8, expires_at)"));
-        assert!(!sql.update.contains("$9"));
+        assert!(sql.update.contains("COALESCE($10, persistent_cookie)"));
+        assert!(!sql.update.contains("$11"));
         assert!(sql.rotate.contains("token_hash = $2,"));
         assert!(sql.rotate.contains("$9, expires_at)"));
-        assert!(!sql.rotate.contains("$10"));
+        assert!(sql.rotate.contains("COALESCE($11, persistent_cookie)"));
+        assert!(!sql.rotate.contains("$12"));
+        assert_eq!(sql.insert.matches('$').count(), 13);
     }
 }

@@ -29,6 +29,28 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     /// Client IP of the request that created the session, if known.
     pub ip: Option<IpAddr>,
+    /// The timeouts a [`TimeoutPolicy`](crate::TimeoutPolicy) chose at login, or `None` for
+    /// the layer's own.
+    pub terms: Option<SessionTerms>,
+}
+
+/// What a [`TimeoutPolicy`](crate::TimeoutPolicy) granted one session at login, kept with it
+/// so that every instance sharing the store renews it the same way. The absolute deadline
+/// needs no place here: it is [`SessionRecord::expires_at`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTerms {
+    /// This session's idle timeout, in place of the layer's. Stores keep whole milliseconds.
+    pub idle_timeout: Duration,
+    /// Whether its cookie outlives the browser session, in place of the layer's
+    /// [`CookieConfig::persistent`](crate::CookieConfig::persistent).
+    pub persistent: bool,
+}
+
+impl SessionTerms {
+    /// The idle timeout in whole milliseconds, as stores keep it.
+    pub fn idle_timeout_millis(&self) -> u64 {
+        u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 impl SessionRecord {
@@ -63,6 +85,9 @@ impl SessionRecord {
         }
         if let Some(at) = patch.expires_at {
             self.expires_at = at;
+        }
+        if let Some(terms) = patch.terms {
+            self.terms = Some(terms);
         }
     }
 
@@ -238,6 +263,9 @@ pub struct SessionPatch {
     pub idle_expires_at: Option<SystemTime>,
     /// New absolute deadline (set on login only).
     pub expires_at: Option<SystemTime>,
+    /// New [`SessionTerms`] (set on login under a [`TimeoutPolicy`](crate::TimeoutPolicy)
+    /// only); `None` keeps the stored ones.
+    pub terms: Option<SessionTerms>,
 }
 
 impl SessionPatch {
@@ -248,6 +276,7 @@ impl SessionPatch {
             && self.last_seen_at.is_none()
             && self.idle_expires_at.is_none()
             && self.expires_at.is_none()
+            && self.terms.is_none()
     }
 
     /// Adds the changes of `later` on top of this patch's.
@@ -261,6 +290,7 @@ impl SessionPatch {
         self.last_seen_at = later.last_seen_at.or(self.last_seen_at);
         self.idle_expires_at = later.idle_expires_at.or(self.idle_expires_at);
         self.expires_at = later.expires_at.or(self.expires_at);
+        self.terms = later.terms.or(self.terms);
     }
 
     /// The change this patch makes to `key`: `Some(Some(value))` sets it, `Some(None)` removes

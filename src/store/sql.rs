@@ -25,7 +25,7 @@ use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{SessionData, SessionQuery, SessionRecord, SessionState};
+use super::{SessionData, SessionQuery, SessionRecord, SessionState, SessionTerms};
 use crate::error::StoreError;
 use crate::token::SessionId;
 
@@ -148,8 +148,22 @@ pub(crate) fn user_text(user: &str) -> &str {
 }
 
 /// The columns every `SELECT` reads, in this order (PostgreSQL casts `data` to text).
-pub(crate) const COLUMNS: &str =
-    "id, user_name, data, created_at, last_seen_at, expires_at, idle_expires_at, user_agent, ip";
+pub(crate) const COLUMNS: &str = "id, user_name, data, created_at, last_seen_at, expires_at, \
+     idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie";
+
+/// A [`SessionTerms`] idle timeout as the `idle_timeout` column keeps it: milliseconds.
+pub(crate) fn terms_millis(terms: &SessionTerms) -> i64 {
+    i64::try_from(terms.idle_timeout_millis()).unwrap_or(i64::MAX)
+}
+
+/// The `idle_timeout` and `persistent_cookie` columns of a record: both `NULL` when the
+/// session is on the layer's own timeouts.
+pub(crate) fn terms_columns(record: &SessionRecord) -> (Option<i64>, Option<bool>) {
+    (
+        record.terms.as_ref().map(terms_millis),
+        record.terms.map(|t| t.persistent),
+    )
+}
 
 /// How a store keeps the user name: text, or (MySQL) the UTF-8 bytes, compared exactly.
 pub(crate) trait UserColumn {
@@ -188,6 +202,7 @@ where
     Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     let id: Vec<u8> = column(row, 0)?;
     let id = <[u8; 16]>::try_from(id.as_slice())
@@ -203,6 +218,15 @@ where
         ),
         None => None,
     };
+    let terms = match column::<R, Option<i64>>(row, 9)? {
+        Some(ms) => Some(SessionTerms {
+            idle_timeout: Duration::from_millis(
+                u64::try_from(ms).map_err(|_| StoreError::Corrupt(format!("idle_timeout {ms}")))?,
+            ),
+            persistent: column::<R, Option<bool>>(row, 10)?.unwrap_or(false),
+        }),
+        None => None,
+    };
     Ok(SessionRecord {
         id: SessionId(id),
         user,
@@ -213,6 +237,7 @@ where
         idle_expires_at: from_millis(column(row, 6)?)?,
         user_agent: column(row, 7)?,
         ip,
+        terms,
     })
 }
 

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 use sqlx::{query::Query, Database, Encode, Type};
 
-use super::sql::{millis, to_json};
+use super::sql::{millis, terms_millis, to_json};
 use super::SessionPatch;
 use crate::error::StoreError;
 
@@ -31,6 +31,10 @@ pub(crate) struct PatchParams<'a> {
     pub idle_expires_at: Option<i64>,
     /// New `expires_at` in milliseconds; `None` keeps the column.
     pub expires_at: Option<i64>,
+    /// New `idle_timeout` in milliseconds; `None` keeps the column.
+    pub idle_timeout: Option<i64>,
+    /// New `persistent_cookie`; `None` keeps the column.
+    pub persistent_cookie: Option<bool>,
 }
 
 impl<'a> PatchParams<'a> {
@@ -47,6 +51,8 @@ impl<'a> PatchParams<'a> {
             last_seen_at: patch.last_seen_at.map(millis),
             idle_expires_at: patch.idle_expires_at.map(millis),
             expires_at: patch.expires_at.map(millis),
+            idle_timeout: patch.terms.as_ref().map(terms_millis),
+            persistent_cookie: patch.terms.map(|t| t.persistent),
         }
     }
 
@@ -93,7 +99,7 @@ pub(crate) mod shape {
     pub(crate) const DATA: usize = 1;
     /// The user column.
     pub(crate) const USER: usize = 2;
-    /// The three deadlines and `deadline`.
+    /// The three deadlines, `deadline`, and the terms a login sets with them.
     pub(crate) const DEADLINES: usize = 4;
     /// How many shapes there are.
     pub(crate) const COUNT: usize = 8;
@@ -114,7 +120,8 @@ impl PatchParams<'_> {
     pub(crate) fn shape(&self) -> usize {
         let deadlines = self.last_seen_at.is_some()
             || self.idle_expires_at.is_some()
-            || self.expires_at.is_some();
+            || self.expires_at.is_some()
+            || self.idle_timeout.is_some();
         usize::from(self.changes_data()) * shape::DATA
             + usize::from(self.user_changed) * shape::USER
             + usize::from(deadlines) * shape::DEADLINES
@@ -142,7 +149,9 @@ impl Dialect {
                 "last_seen_at = COALESCE(?, last_seen_at), \
                  idle_expires_at = COALESCE(?, idle_expires_at), \
                  expires_at = COALESCE(?, expires_at), \
-                 deadline = {}(COALESCE(?, expires_at), COALESCE(?, idle_expires_at))",
+                 deadline = {}(COALESCE(?, expires_at), COALESCE(?, idle_expires_at)), \
+                 idle_timeout = COALESCE(?, idle_timeout), \
+                 persistent_cookie = COALESCE(?, persistent_cookie)",
                 self.least
             ));
         }
@@ -200,6 +209,7 @@ where
     DB: Database,
     Option<String>: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
     Option<U>: Encode<'q, DB> + Type<DB> + 'q,
 {
     if shape & shape::DATA != 0 {
@@ -214,7 +224,9 @@ where
             .bind(params.idle_expires_at)
             .bind(params.expires_at)
             .bind(params.expires_at)
-            .bind(params.idle_expires_at);
+            .bind(params.idle_expires_at)
+            .bind(params.idle_timeout)
+            .bind(params.persistent_cookie);
     }
     Ok(query)
 }
@@ -232,7 +244,7 @@ mod tests {
         for s in 0..shape::COUNT {
             let binds = usize::from(s & shape::DATA != 0)
                 + usize::from(s & shape::USER != 0)
-                + 5 * usize::from(s & shape::DEADLINES != 0);
+                + 7 * usize::from(s & shape::DEADLINES != 0);
             assert_eq!(dialect.set_list(None, s).matches('?').count(), binds, "{s}");
             let rotate = dialect.set_list(Some("token_hash = ?"), s);
             assert_eq!(rotate.matches('?').count(), binds + 1, "{s}");
@@ -266,6 +278,14 @@ mod tests {
         patch.idle_expires_at = Some(std::time::SystemTime::now());
         let all = shape::DATA | shape::USER | shape::DEADLINES;
         assert_eq!(PatchParams::new(&patch).shape(), all);
+        let terms_only = SessionPatch {
+            terms: Some(crate::store::SessionTerms {
+                idle_timeout: std::time::Duration::from_secs(60),
+                persistent: true,
+            }),
+            ..SessionPatch::default()
+        };
+        assert_eq!(PatchParams::new(&terms_only).shape(), shape::DEADLINES);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::error::StoreError;
 use crate::token::TokenHash;
 
 /// The schema version [`SqliteStore::migrate`] brings a table to.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Sessions in a SQLite database file: embedded (no server), and persistent, so a
 /// single-machine app keeps its sessions across restarts.
@@ -75,7 +75,9 @@ const SCHEMA_VERSION: i64 = 1;
 ///     idle_expires_at INTEGER NOT NULL,
 ///     deadline        INTEGER NOT NULL,             -- min(expires_at, idle_expires_at), indexed
 ///     user_agent      TEXT,
-///     ip              TEXT
+///     ip              TEXT,
+///     idle_timeout    INTEGER,                      -- ms, set with the next one by a timeout
+///     persistent_cookie INTEGER                     -- policy at login; NULL: the layer's own
 /// ) WITHOUT ROWID;
 /// ```
 ///
@@ -295,6 +297,14 @@ impl SqliteStore {
                     .map_err(StoreError::backend)?;
             }
         }
+        if version < 2 {
+            for statement in schema_v2(table) {
+                sqlx::query(&statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+            }
+        }
         sqlx::query(
             "INSERT INTO sessionward_migrations (table_name, version) VALUES (?1, ?2) \
              ON CONFLICT (table_name) DO UPDATE SET version = excluded.version",
@@ -375,6 +385,14 @@ fn schema_v1(table: &str) -> [String; 3] {
     ]
 }
 
+/// Version 2: the terms a timeout policy granted at login (`NULL`: the layer's timeouts).
+fn schema_v2(table: &str) -> [String; 2] {
+    [
+        format!(r#"ALTER TABLE "{table}" ADD COLUMN idle_timeout INTEGER"#),
+        format!(r#"ALTER TABLE "{table}" ADD COLUMN persistent_cookie INTEGER"#),
+    ]
+}
+
 /// The SQL text of every operation, for one table.
 struct Statements {
     table: String,
@@ -405,7 +423,7 @@ impl Statements {
             table: table.to_owned(),
             insert: format!(
                 "INSERT INTO {t} (token_hash, {}, deadline) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = ?1"),
@@ -429,6 +447,7 @@ fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
 
 impl SessionStore for SqliteStore {
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
+        let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
         sqlx::query(&self.sql.insert)
             .bind(&key.0[..])
             .bind(&record.id.0[..])
@@ -440,6 +459,8 @@ impl SessionStore for SqliteStore {
             .bind(sql::millis(record.idle_expires_at))
             .bind(record.user_agent.as_deref())
             .bind(record.ip.map(|ip| ip.to_string()))
+            .bind(idle_timeout)
+            .bind(persistent_cookie)
             .bind(sql::deadline_millis(&record))
             .execute(&self.pool)
             .await
@@ -466,6 +487,6 @@ mod tests {
 
     #[test]
     fn insert_has_one_placeholder_per_column() {
-        assert_eq!(Statements::new("t").insert.matches('?').count(), 11);
+        assert_eq!(Statements::new("t").insert.matches('?').count(), 13);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::store::record::Entry as DataEntry;
-use crate::store::{SessionData, SessionPatch, SessionRecord};
+use crate::store::{SessionData, SessionPatch, SessionRecord, SessionTerms};
 use crate::token::SessionId;
 
 /// One session, compact: most sessions are anonymous with a value or two.
@@ -28,11 +28,25 @@ struct Extra {
     user_at: u32,
     user_agent: Option<Box<str>>,
     ip: Option<IpAddr>,
+    /// Terms granted at login by a timeout policy: sessions without a user have none.
+    terms: Option<SessionTerms>,
+}
+
+impl Extra {
+    fn empty() -> Box<Self> {
+        Box::new(Self {
+            user: None,
+            user_at: 0,
+            user_agent: None,
+            ip: None,
+            terms: None,
+        })
+    }
 }
 
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(
-    std::mem::size_of::<Extra>() == 56,
+    std::mem::size_of::<Extra>() == 80,
     "`user_at` fits in the padding of `Extra`"
 );
 
@@ -52,15 +66,19 @@ impl Millis {
 
 impl Entry {
     pub(super) fn from_record(record: SessionRecord) -> Self {
-        let extra = (record.user.is_some() || record.user_agent.is_some() || record.ip.is_some())
-            .then(|| {
-                Box::new(Extra {
-                    user: record.user.map(String::into_boxed_str),
-                    user_at: 0,
-                    user_agent: record.user_agent.map(String::into_boxed_str),
-                    ip: record.ip,
-                })
-            });
+        let extra = (record.user.is_some()
+            || record.user_agent.is_some()
+            || record.ip.is_some()
+            || record.terms.is_some())
+        .then(|| {
+            Box::new(Extra {
+                user: record.user.map(String::into_boxed_str),
+                user_at: 0,
+                user_agent: record.user_agent.map(String::into_boxed_str),
+                ip: record.ip,
+                terms: record.terms,
+            })
+        });
         Self {
             id: record.id,
             created_at: Millis::from_system(record.created_at),
@@ -84,6 +102,7 @@ impl Entry {
             idle_expires_at: self.idle_expires_at.to_system(),
             user_agent: extra.and_then(|e| e.user_agent.as_deref().map(str::to_owned)),
             ip: extra.and_then(|e| e.ip),
+            terms: extra.and_then(|e| e.terms),
         }
     }
 
@@ -126,14 +145,7 @@ impl Entry {
         let mut previous_user = None;
         if let Some(user) = &patch.user {
             if self.user() != user.as_deref() {
-                let extra = self.extra.get_or_insert_with(|| {
-                    Box::new(Extra {
-                        user: None,
-                        user_at: 0,
-                        user_agent: None,
-                        ip: None,
-                    })
-                });
+                let extra = self.extra.get_or_insert_with(Extra::empty);
                 previous_user = Some(std::mem::replace(
                     &mut extra.user,
                     user.as_deref().map(Into::into),
@@ -148,6 +160,9 @@ impl Entry {
         }
         if let Some(at) = patch.expires_at {
             self.expires_at = Millis::from_system(at);
+        }
+        if let Some(terms) = patch.terms {
+            self.extra.get_or_insert_with(Extra::empty).terms = Some(terms);
         }
         previous_user
     }
@@ -178,6 +193,7 @@ mod tests {
             idle_expires_at: now + Duration::from_secs(60),
             user_agent: None,
             ip: None,
+            terms: None,
         };
         let mut entry = Entry::from_record(record);
         // A request's copy, held while the write happens, as a handler holds its session.

@@ -337,6 +337,7 @@ mod tests {
             idle_expires_at: now + Duration::from_secs(60),
             user_agent: None,
             ip: None,
+            terms: None,
         })
     }
 

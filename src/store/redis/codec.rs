@@ -7,7 +7,7 @@ use redis::Value;
 use serde_json::value::RawValue;
 
 use crate::error::StoreError;
-use crate::store::{SessionData, SessionRecord};
+use crate::store::{SessionData, SessionRecord, SessionTerms};
 use crate::token::SessionId;
 
 /// Field holding the metadata packed into one string (see [`encode`]).
@@ -16,6 +16,9 @@ pub(super) const META: &str = "m";
 pub(super) const USER: &str = "u";
 /// Prefix of the fields holding application data: `d:<key>` → JSON text.
 pub(super) const DATA: &str = "d:";
+/// Field holding the [`SessionTerms`] a timeout policy granted (see [`terms_value`]); absent
+/// for a session on the layer's own timeouts.
+pub(super) const TERMS: &str = "t";
 
 /// Width of each timestamp in [`META`]: milliseconds since the epoch, zero-padded.
 const STAMP: usize = 16;
@@ -76,10 +79,36 @@ pub(super) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
     if let Some(user) = &record.user {
         fields.push((USER.to_owned(), user.clone()));
     }
+    if let Some(terms) = &record.terms {
+        fields.push((TERMS.to_owned(), terms_value(terms)));
+    }
     for (key, value) in record.data.iter() {
         fields.push((data_field(key), value.get().to_owned()));
     }
     fields
+}
+
+/// The [`TERMS`] field's value: the idle timeout in milliseconds, `:`, then `1` for a
+/// persistent cookie or `0`.
+pub(super) fn terms_value(terms: &SessionTerms) -> String {
+    format!(
+        "{}:{}",
+        terms.idle_timeout_millis(),
+        u8::from(terms.persistent)
+    )
+}
+
+/// Reads a [`TERMS`] value; `None` if it is not laid out as [`terms_value`] writes it.
+fn parse_terms(value: &str) -> Option<SessionTerms> {
+    let (idle, persistent) = value.split_once(':')?;
+    Some(SessionTerms {
+        idle_timeout: Duration::from_millis(idle.parse().ok()?),
+        persistent: match persistent {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        },
+    })
 }
 
 /// The metadata of a record, unpacked from [`META`].
@@ -132,6 +161,7 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
     let corrupt = |what: &str| StoreError::Corrupt(format!("a Redis session record: {what}"));
     let mut meta = None;
     let mut user = None;
+    let mut terms = None;
     let mut data = Vec::with_capacity(pairs.len());
     for (field, value) in pairs {
         let value = String::from_utf8(value).map_err(|_| corrupt("a field is not UTF-8 text"))?;
@@ -151,6 +181,11 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
                 );
             }
             b"u" => user = Some(value),
+            b"t" => {
+                terms = Some(
+                    parse_terms(&value).ok_or_else(|| corrupt(&format!("bad terms {value:?}")))?,
+                );
+            }
             // Fields a later version may add.
             _ => {}
         }
@@ -166,6 +201,7 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
         idle_expires_at: meta.idle_expires_at,
         user_agent: meta.user_agent,
         ip: meta.ip,
+        terms,
     }))
 }
 
@@ -242,6 +278,10 @@ mod tests {
             idle_expires_at: at + Duration::from_secs(600),
             user_agent: Some("ua".to_owned()),
             ip: Some("::1".parse().unwrap()),
+            terms: Some(SessionTerms {
+                idle_timeout: Duration::from_millis(900_123),
+                persistent: true,
+            }),
         }
     }
 
@@ -260,6 +300,15 @@ mod tests {
         let reply = as_reply(encode(&record));
         assert_eq!(decode(reply).unwrap().unwrap(), record);
         assert!(decode(Value::Array(vec![])).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_record_without_terms_has_no_terms_field() {
+        let mut record = sample();
+        record.terms = None;
+        let fields = encode(&record);
+        assert!(fields.iter().all(|(name, _)| name != TERMS));
+        assert_eq!(decode(as_reply(fields)).unwrap().unwrap(), record);
     }
 
     #[test]
@@ -288,6 +337,9 @@ mod tests {
             ("m", format!("{}!!{}", &meta[..64], &meta[66..])),
             ("m", format!("{}nowhere", &meta[..86])),
             ("d:x", "{not json".to_owned()),
+            ("t", "900000".to_owned()),
+            ("t", "soon:1".to_owned()),
+            ("t", "900000:yes".to_owned()),
         ];
         for (field, value) in cases {
             let mut fields = encode(&record);

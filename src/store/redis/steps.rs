@@ -339,8 +339,13 @@ pub(super) fn patch_args(
         .arg(if report { "1" } else { "" });
 }
 
-/// Pushes the data triples of `patch` onto `inv`.
+/// Pushes the data triples of `patch` onto `inv`, and its terms as one more field set.
 pub(super) fn patch_data(inv: &mut ScriptInvocation<'_>, patch: &SessionPatch) {
+    if let Some(terms) = &patch.terms {
+        inv.arg("s")
+            .arg(codec::TERMS)
+            .arg(codec::terms_value(terms));
+    }
     for (name, value) in &patch.data {
         match value {
             Some(value) => inv.arg("s").arg(data_field(name)).arg(value.get()),
