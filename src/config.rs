@@ -8,6 +8,7 @@ use http::HeaderValue;
 use memchr::memmem::Finder;
 
 use crate::client_ip::TrustedProxies;
+use crate::store::SessionLimits;
 use crate::timeout_policy::{PolicyHandle, Timeouts};
 use crate::token::SessionToken;
 
@@ -23,6 +24,7 @@ pub struct SessionConfig {
     pub(crate) max_data_bytes: usize,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) timeout_policy: Option<PolicyHandle>,
+    pub(crate) limits: SessionLimits,
 }
 
 impl Default for SessionConfig {
@@ -41,6 +43,7 @@ impl Default for SessionConfig {
             max_data_bytes: 64 * 1024,
             trusted_proxies: TrustedProxies::none(),
             timeout_policy: None,
+            limits: SessionLimits::default(),
         }
     }
 }
@@ -75,6 +78,11 @@ impl SessionConfig {
     /// The session cookie's attributes.
     pub fn cookie(&self) -> &CookieConfig {
         &self.cookie
+    }
+
+    /// The limits on signed-in sessions (none by default).
+    pub fn session_limits(&self) -> &SessionLimits {
+        &self.limits
     }
 
     /// The most keys a session's data may hold.

@@ -69,6 +69,30 @@ pub enum SessionError {
     /// [`max_data_bytes`](crate::SessionLayer::max_data_bytes)): 413
     /// `{"error":"session_data_too_large"}`. Nothing was changed.
     DataTooLarge(DataLimit),
+    /// A [`login`](crate::Session::login) passed a session limit set on the layer
+    /// ([`SessionLayer::max_sessions_per_user`](crate::SessionLayer::max_sessions_per_user)
+    /// with [`Overflow::Refuse`](crate::store::Overflow::Refuse), or
+    /// [`max_signed_in_sessions`](crate::SessionLayer::max_signed_in_sessions)): 409
+    /// `{"error":"session_limit"}`. Nothing was changed; the client keeps its session.
+    SessionLimit(LimitReached),
+}
+
+/// Which session limit refused a login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitReached {
+    /// The user's own limit, under [`Overflow::Refuse`](crate::store::Overflow::Refuse).
+    PerUser,
+    /// The limit on signed-in sessions in the whole store.
+    Total,
+}
+
+impl fmt::Display for LimitReached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PerUser => "the user's session limit",
+            Self::Total => "the limit on signed-in sessions",
+        })
+    }
 }
 
 /// The limit a session data write would have passed.
@@ -99,6 +123,7 @@ impl fmt::Display for SessionError {
             Self::DataTooLarge(limit) => {
                 write!(f, "session data would exceed its limit of {limit}")
             }
+            Self::SessionLimit(limit) => write!(f, "login refused: {limit} is reached"),
         }
     }
 }
@@ -109,7 +134,7 @@ impl StdError for SessionError {
             Self::Store(err) => Some(err),
             Self::Serde(err) => Some(err),
             Self::Randomness(err) => Some(err),
-            Self::DataTooLarge(_) => None,
+            Self::DataTooLarge(_) | Self::SessionLimit(_) => None,
         }
     }
 }
@@ -139,6 +164,7 @@ impl IntoResponse for SessionError {
             Self::DataTooLarge(_) => {
                 json_error(StatusCode::PAYLOAD_TOO_LARGE, "session_data_too_large")
             }
+            Self::SessionLimit(_) => json_error(StatusCode::CONFLICT, "session_limit"),
             other => {
                 tracing::error!(error = %other, "session error");
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -22,7 +22,7 @@ use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
 use crate::session::{ClientInfo, CookieAction, Outcome, Session};
 use crate::store::erased::{BoxFuture, ErasedStore};
-use crate::store::SessionStore;
+use crate::store::{Overflow, SessionStore};
 use crate::timeout_policy::{PolicyHandle, TimeoutPolicy};
 use crate::token::Credential;
 
@@ -171,6 +171,28 @@ impl<S: SessionStore> SessionLayer<S> {
     pub fn timeout_policy(self, policy: impl TimeoutPolicy) -> Self {
         let policy = PolicyHandle(Arc::new(policy));
         self.configure(|c| c.timeout_policy = Some(policy))
+    }
+
+    /// Allows each user at most `sessions` active signed-in sessions (at least 1); a login
+    /// beyond it evicts the user's least recently used sessions
+    /// ([`Overflow::EvictLeastRecentlyUsed`]) or is refused with
+    /// [`SessionError::SessionLimit`](crate::SessionError::SessionLimit), 409
+    /// `{"error":"session_limit"}` ([`Overflow::Refuse`]). A re-login on a session the user
+    /// already holds is no new session. The check and the login are one atomic store step
+    /// ([`SessionStore::admit`]), so logins racing each other never pass the limit together.
+    pub fn max_sessions_per_user(self, sessions: u32, overflow: Overflow) -> Self {
+        let sessions = sessions.max(1);
+        self.configure(|c| c.limits.per_user = Some((sessions, overflow)))
+    }
+
+    /// Allows at most `sessions` active signed-in sessions in the whole store (at least 1; 1
+    /// makes a single-session server): a login beyond it is refused with
+    /// [`SessionError::SessionLimit`](crate::SessionError::SessionLimit). A re-login on a
+    /// signed-in session is no new session. Each login then counts the store's active
+    /// signed-in sessions, and logins take turns on it.
+    pub fn max_signed_in_sessions(self, sessions: u32) -> Self {
+        let sessions = sessions.max(1);
+        self.configure(|c| c.limits.total = Some(sessions))
     }
 
     /// The configuration in force.

@@ -101,7 +101,9 @@ pub use authenticated::Authenticated;
 pub use client_ip::{InvalidProxy, TrustedProxies};
 pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
-pub use error::{AuthRejection, DataLimit, Presented, SessionError, SessionRejection, StoreError};
+pub use error::{
+    AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
+};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::{DeviceSession, Session};
 pub use timeout_policy::{Login, TimeoutPolicy, Timeouts};

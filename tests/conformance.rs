@@ -15,3 +15,12 @@ async fn boxed_store_passes_the_conformance_suite() {
     let store = sessionward::store::BoxedStore::new(MemoryStore::default());
     conformance::run(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_logins_racing_never_pass_the_limits() {
+    let store = MemoryStore::default();
+    conformance::logins_racing_never_pass_the_limits(&store).await;
+    conformance::logins_racing_never_pass_the_limits(&store).await;
+    let boxed = sessionward::store::BoxedStore::new(store);
+    conformance::logins_racing_never_pass_the_limits(&boxed).await;
+}

@@ -15,7 +15,7 @@ use crate::client_ip::ClientAddr;
 use crate::config;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
-use crate::store::{SessionData, SessionPatch, SessionRecord};
+use crate::store::{Admission, Admitted, SessionData, SessionPatch, SessionRecord};
 use crate::timeout_policy::{self, Login};
 use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
@@ -296,7 +296,10 @@ impl Session {
             patch.idle_expires_at = Some(idle_expires_at);
             patch.expires_at = Some(expires_at);
             patch.terms = terms;
-            if let Moved::Done = self.move_stored(old_key, &token, patch).await? {
+            if let Moved::Done = self
+                .move_stored(old_key, &token, patch, Some(&user))
+                .await?
+            {
                 return Ok(());
             }
             // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead, with
@@ -313,11 +316,18 @@ impl Session {
             .as_ref()
             .map(|r| r.data.clone())
             .unwrap_or_default();
-        self.inner
-            .shared
-            .store
-            .create(&new_key, record.clone())
-            .await?;
+        let store = &self.inner.shared.store;
+        let limits = &self.inner.shared.config.limits;
+        if limits.is_set() {
+            let admission = Admission::Create {
+                key: &new_key,
+                record: record.clone(),
+            };
+            let user = record.user.as_deref().unwrap_or_default();
+            admitted(store.admit(user, admission, limits, now).await?)?;
+        } else {
+            store.create(&new_key, record.clone()).await?;
+        }
         let mut state = self.state();
         state.record = Some(record);
         state.key = Some(new_key);
@@ -342,7 +352,7 @@ impl Session {
             (key, state.take_patch())
         };
         let token = generate_token()?;
-        if let Moved::Ended(mut state) = self.move_stored(old_key, &token, patch).await? {
+        if let Moved::Ended(mut state) = self.move_stored(old_key, &token, patch, None).await? {
             // Ended meanwhile (a logout elsewhere): there is no session any more.
             state.record = None;
         }
@@ -350,21 +360,37 @@ impl Session {
     }
 
     /// The store call behind `login` and `rotate`: moves the stored session from `old_key` to
-    /// `token`'s hash, applying `patch`, so the old token is dead at once. On an error nothing
+    /// `token`'s hash, applying `patch`, so the old token is dead at once. A login (`user`)
+    /// under session limits is admitted by the store in the same step. On an error nothing
     /// changed and the patch is put back.
     async fn move_stored(
         &self,
         old_key: TokenHash,
         token: &SessionToken,
         patch: SessionPatch,
+        user: Option<&str>,
     ) -> Result<Moved<'_>, SessionError> {
         let new_key = token.hash();
-        let moved = self
-            .inner
-            .shared
-            .store
-            .rotate(&old_key, &new_key, &patch)
-            .await;
+        let store = &self.inner.shared.store;
+        let limits = &self.inner.shared.config.limits;
+        let moved = match user {
+            Some(user) if limits.is_set() => {
+                let admission = Admission::Rotate {
+                    old: &old_key,
+                    new: &new_key,
+                    patch: &patch,
+                };
+                let now = patch.last_seen_at.unwrap_or_else(SystemTime::now);
+                match store.admit(user, admission, limits, now).await {
+                    Ok(admission) => admitted(admission),
+                    Err(err) => Err(err.into()),
+                }
+            }
+            _ => store
+                .rotate(&old_key, &new_key, &patch)
+                .await
+                .map_err(SessionError::from),
+        };
         let mut state = self.state();
         match moved {
             Ok(true) => {
@@ -384,7 +410,7 @@ impl Session {
             }
             Err(err) => {
                 state.restore_patch(patch);
-                Err(err.into())
+                Err(err)
             }
         }
     }
@@ -557,6 +583,17 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("presented", &self.inner.presented)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether an admitted login went ahead (`true`), found its session gone (`false`), or was
+/// refused by a limit.
+fn admitted(admission: Admitted) -> Result<bool, SessionError> {
+    match admission {
+        // Evicted sessions are deleted already; their next request finds no session.
+        Admitted::SignedIn { .. } => Ok(true),
+        Admitted::Gone => Ok(false),
+        Admitted::Refused(limit) => Err(SessionError::SessionLimit(limit)),
     }
 }
 

@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::erased::BoxFuture;
-use super::{SessionPatch, SessionQuery, SessionRecord, SessionStore};
+use super::{
+    ActiveCounts, Admission, Admitted, SessionLimits, SessionPatch, SessionQuery, SessionRecord,
+    SessionStore,
+};
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
 
@@ -80,6 +83,14 @@ trait DynStore: Send + Sync + 'static {
         &'a self,
         query: &'a SessionQuery,
     ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>>;
+    fn admit<'a>(
+        &'a self,
+        user: &'a str,
+        admission: Admission<'a>,
+        limits: &'a SessionLimits,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Admitted, StoreError>>;
+    fn count_active(&self, now: SystemTime) -> BoxFuture<'_, Result<ActiveCounts, StoreError>>;
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>>;
     #[allow(clippy::result_large_err)]
     fn create_now(
@@ -156,6 +167,18 @@ impl<S: SessionStore> DynStore for S {
     ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>> {
         Box::pin(SessionStore::query(self, query))
     }
+    fn admit<'a>(
+        &'a self,
+        user: &'a str,
+        admission: Admission<'a>,
+        limits: &'a SessionLimits,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Admitted, StoreError>> {
+        Box::pin(SessionStore::admit(self, user, admission, limits, now))
+    }
+    fn count_active(&self, now: SystemTime) -> BoxFuture<'_, Result<ActiveCounts, StoreError>> {
+        Box::pin(SessionStore::count_active(self, now))
+    }
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         SessionStore::load_now(self, key)
     }
@@ -221,6 +244,18 @@ impl SessionStore for BoxedStore {
     }
     async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
         self.0.query(query).await
+    }
+    async fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> Result<Admitted, StoreError> {
+        self.0.admit(user, admission, limits, now).await
+    }
+    async fn count_active(&self, now: SystemTime) -> Result<ActiveCounts, StoreError> {
+        self.0.count_active(now).await
     }
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         self.0.load_now(key)

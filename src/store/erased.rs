@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{SessionPatch, SessionRecord, SessionStore};
+use super::{Admission, Admitted, SessionLimits, SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::session::Write;
 use crate::token::{SessionId, TokenHash};
@@ -43,6 +43,13 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         user: &'a str,
         except: Option<&'a SessionId>,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn admit<'a>(
+        &'a self,
+        user: &'a str,
+        admission: Admission<'a>,
+        limits: &'a SessionLimits,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Admitted, StoreError>>;
     /// The layer's write after the handler, done at once when the store can (`Ok`); else the
     /// write is handed back for [`write_later`](Self::write_later). Split in two so the common
     /// case touches no reference count.
@@ -96,6 +103,15 @@ impl<S: SessionStore> ErasedStore for S {
         except: Option<&'a SessionId>,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(SessionStore::delete_by_user(self, user, except))
+    }
+    fn admit<'a>(
+        &'a self,
+        user: &'a str,
+        admission: Admission<'a>,
+        limits: &'a SessionLimits,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Admitted, StoreError>> {
+        Box::pin(SessionStore::admit(self, user, admission, limits, now))
     }
     #[allow(clippy::result_large_err)]
     fn write_now(&self, write: Write) -> Result<Result<(), StoreError>, Write> {

@@ -21,6 +21,8 @@
 //! | [`list_by_user`](SessionStore::list_by_user), [`count_by_user`](SessionStore::count_by_user), [`delete_by_user`](SessionStore::delete_by_user) | the per-user index |
 //! | [`delete_expired`](SessionStore::delete_expired) | purge, run by [`spawn_cleanup`] |
 //! | [`query`](SessionStore::query) | admin listing by state, user and page |
+//! | [`admit`](SessionStore::admit) | a login under [`SessionLimits`]: check, evict or refuse, and sign in, atomically |
+//! | [`count_active`](SessionStore::count_active) | active signed-in sessions and users |
 
 use std::future::Future;
 use std::time::SystemTime;
@@ -28,6 +30,7 @@ use std::time::SystemTime;
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
 
+mod admission;
 mod boxed;
 mod cleanup;
 #[cfg(feature = "conformance")]
@@ -76,6 +79,7 @@ mod redis;
 pub use self::redis::RedisStore;
 // end Redis backend
 
+pub use admission::{ActiveCounts, Admission, Admitted, LimitReached, Overflow, SessionLimits};
 pub use boxed::BoxedStore;
 pub use cleanup::spawn_cleanup;
 #[cfg(feature = "memory-store")]
@@ -285,4 +289,97 @@ pub trait SessionStore: Send + Sync + 'static {
         &self,
         query: &SessionQuery,
     ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// Signs `user` in by `admission` (a [`create`](Self::create) or a
+    /// [`rotate`](Self::rotate)) under `limits`, as of `now`: reads the user's active sessions
+    /// (and, with a total limit, the store's active signed-in count), lets
+    /// [`SessionLimits::decide`] pick the sessions to evict or the limit that refuses, and
+    /// deletes the evicted sessions and signs in, or changes nothing.
+    ///
+    /// All of it must be atomic with respect to every other `admit` of the same user (and,
+    /// with a total limit, of every user): `n` logins racing with a limit of `k` leave at most
+    /// `k` sessions. The default does the steps one after another, which keeps the limits only
+    /// when logins of one user never race; every store of this crate overrides it, and the
+    /// conformance suite checks the race.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create) or [`rotate`](Self::rotate); nothing changed then.
+    fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Admitted, StoreError>> + Send {
+        async move {
+            let (current, was_signed_in) = match &admission {
+                Admission::Create { .. } => (None, false),
+                Admission::Rotate { old, .. } => match self.load(old).await? {
+                    Some(record) => (Some(record.id), admission::counts(&record, now)),
+                    None => return Ok(Admitted::Gone),
+                },
+            };
+            let mine = self.list_by_user(user, now).await?;
+            let total = match limits.total {
+                Some(_) => self.count_active(now).await?.sessions,
+                None => 0,
+            };
+            let evict = match limits.decide(&mine, current.as_ref(), was_signed_in, total) {
+                Ok(evict) => evict,
+                Err(limit) => return Ok(Admitted::Refused(limit)),
+            };
+            match admission {
+                Admission::Create { key, record } => self.create(key, record).await?,
+                Admission::Rotate { old, new, patch } => {
+                    if !self.rotate(old, new, patch).await? {
+                        return Ok(Admitted::Gone);
+                    }
+                }
+            }
+            let mut evicted = Vec::with_capacity(evict.len());
+            for record in evict {
+                if self.delete_by_id(&record.id).await? {
+                    evicted.push(record.clone());
+                }
+            }
+            Ok(Admitted::SignedIn { evicted })
+        }
+    }
+
+    /// How many active signed-in sessions, and distinct users among them, the store holds at
+    /// `now`: for dashboards and for the total limit. The default pages through
+    /// [`query`](Self::query); a store that can count should.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn count_active(
+        &self,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<ActiveCounts, StoreError>> + Send {
+        async move {
+            const PAGE: usize = 1000;
+            let mut counts = ActiveCounts::default();
+            let mut users = std::collections::HashSet::new();
+            let mut query = SessionQuery {
+                now,
+                limit: PAGE,
+                ..SessionQuery::active()
+            };
+            loop {
+                let page = self.query(&query).await?;
+                for record in &page {
+                    if let Some(user) = &record.user {
+                        counts.sessions += 1;
+                        users.insert(user.clone());
+                    }
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+                query.offset += PAGE;
+            }
+            counts.users = users.len() as u64;
+            Ok(counts)
+        }
+    }
 }

@@ -3,7 +3,10 @@
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
-use super::{SessionPatch, SessionQuery, SessionRecord, SessionStore};
+use super::{
+    ActiveCounts, Admission, Admitted, SessionLimits, SessionPatch, SessionQuery, SessionRecord,
+    SessionStore,
+};
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
 
@@ -204,6 +207,76 @@ impl SessionStore for MemoryStore {
         let deleted = table.remove_where(|e| !e.is_active(now));
         table.shrink_if_sparse();
         Ok(deleted)
+    }
+
+    async fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> Result<Admitted, StoreError> {
+        let at = Millis::from_system(now);
+        // One write lock for the whole decision: logins of any user take turns.
+        let mut table = self.write();
+        let (current, was_signed_in) = match &admission {
+            Admission::Create { key, .. } => {
+                if table.get(&Key::of(key)).is_some() {
+                    return Err(StoreError::Conflict);
+                }
+                (None, false)
+            }
+            Admission::Rotate { old, new, .. } => {
+                if table.get(&Key::of(new)).is_some() {
+                    return Err(StoreError::Conflict);
+                }
+                let Some(entry) = table.get(&Key::of(old)) else {
+                    return Ok(Admitted::Gone);
+                };
+                (
+                    Some(entry.id),
+                    entry.user().is_some() && entry.is_active(at),
+                )
+            }
+        };
+        let mine: Vec<SessionRecord> = table
+            .user_entries(user)
+            .filter(|e| e.is_active(at))
+            .map(Entry::to_record)
+            .collect();
+        let total = match limits.total {
+            Some(_) => table.count_active(at).sessions,
+            None => 0,
+        };
+        let evict = match limits.decide(&mine, current.as_ref(), was_signed_in, total) {
+            Ok(evict) => evict,
+            Err(limit) => return Ok(Admitted::Refused(limit)),
+        };
+        match admission {
+            Admission::Create { key, record } => {
+                if table
+                    .insert(Key::of(key), Entry::from_record(record))
+                    .is_err()
+                {
+                    return Err(StoreError::Conflict);
+                }
+            }
+            Admission::Rotate { old, new, patch } => {
+                let new = Key::of(new);
+                table.rekey(&Key::of(old), new);
+                table.modify(&new, |entry| entry.apply(patch));
+            }
+        }
+        let evicted = evict
+            .into_iter()
+            .filter(|record| table.remove_id(&record.id).is_some())
+            .cloned()
+            .collect();
+        Ok(Admitted::SignedIn { evicted })
+    }
+
+    async fn count_active(&self, now: SystemTime) -> Result<ActiveCounts, StoreError> {
+        Ok(self.read().count_active(Millis::from_system(now)))
     }
 
     async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {

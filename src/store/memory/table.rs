@@ -15,9 +15,8 @@ use std::collections::HashMap;
 
 use hashbrown::HashTable;
 
-use super::entry::Entry;
-#[cfg(test)]
-use super::entry::Millis;
+use super::entry::{Entry, Millis};
+use crate::store::ActiveCounts;
 use crate::token::{SessionId, TokenHash};
 
 /// The first 128 bits of a token hash: the memory store's key.
@@ -240,6 +239,22 @@ impl Table {
             .flatten()
             .filter_map(|id| self.position_of_id(id))
             .map(|at| &self.slots[at].entry)
+    }
+
+    /// Active signed-in sessions and the users they belong to: one look at each signed-in
+    /// session (anonymous ones are not in the user index, so they cost nothing here).
+    pub(super) fn count_active(&self, now: Millis) -> ActiveCounts {
+        let mut counts = ActiveCounts::default();
+        for ids in self.by_user.values() {
+            let active = ids
+                .iter()
+                .filter_map(|id| self.position_of_id(id))
+                .filter(|&at| self.slots[at].entry.is_active(now))
+                .count() as u64;
+            counts.sessions += active;
+            counts.users += u64::from(active > 0);
+        }
+        counts
     }
 
     pub(super) fn user_ids(&self, user: &str) -> Vec<SessionId> {
