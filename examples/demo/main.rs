@@ -17,7 +17,9 @@
 //! `SESSIONWARD_ABSOLUTE_TIMEOUT` (seconds; 1800 and 28800), `SESSIONWARD_ADMIN_IDLE_TIMEOUT`
 //! and `SESSIONWARD_ADMIN_ABSOLUTE_TIMEOUT` (seconds, for the admin; 900 and 3600),
 //! `SESSIONWARD_REMEMBER_TIMEOUT` (seconds, idle and absolute, for a login with "remember me";
-//! 604800), `SESSIONWARD_TRUSTED_PROXIES`
+//! 604800), `SESSIONWARD_MAX_SESSIONS` and `SESSIONWARD_SESSION_OVERFLOW` (sessions per user,
+//! and `evict` or `reject` beyond it; unlimited, evict), `SESSIONWARD_MAX_TOTAL_SESSIONS`
+//! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
@@ -42,6 +44,7 @@ use sessionward::{
 
 mod devices;
 mod pages;
+mod session_limits;
 mod shutdown;
 mod store_setting;
 mod timeouts;
@@ -92,7 +95,7 @@ async fn main() {
         std::process::exit(2);
     });
     spawn_cleanup(store.clone(), Duration::from_secs(60));
-    let layer = session_layer(store)
+    let layer = session_limits::from_env(session_layer(store))
         .idle_timeout(idle)
         .absolute_timeout(absolute)
         .timeout_policy(timeouts::DemoPolicy::from_env())
@@ -267,8 +270,12 @@ async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response 
         };
     }
     let login = timeouts::login_of(&creds.username, creds.remember);
-    if let Err(err) = session.login(login).await {
-        return err.into_response();
+    match session.login(login).await {
+        Ok(()) => {}
+        Err(SessionError::SessionLimit(_)) if form => {
+            return pages::login_failed(LoginFailure::SessionLimit, &creds.username);
+        }
+        Err(err) => return err.into_response(),
     }
     // A bearer client gets no cookie, and login has just killed the token it sent: the new
     // one must be in the body, whatever the request's body was (a redirect would lose it).

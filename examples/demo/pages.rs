@@ -16,6 +16,8 @@ pub enum LoginFailure {
     InvalidCredentials,
     /// The form lacked a field or could not be decoded: 400.
     InvalidBody,
+    /// A session limit refused the login: 409.
+    SessionLimit,
 }
 
 impl LoginFailure {
@@ -23,6 +25,7 @@ impl LoginFailure {
         match self {
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::InvalidBody => StatusCode::BAD_REQUEST,
+            Self::SessionLimit => StatusCode::CONFLICT,
         }
     }
 
@@ -32,6 +35,7 @@ impl LoginFailure {
         match self {
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidBody => "invalid_body",
+            Self::SessionLimit => "session_limit",
         }
     }
 
@@ -39,6 +43,9 @@ impl LoginFailure {
         match self {
             Self::InvalidCredentials => "Wrong user name or password.",
             Self::InvalidBody => "The form needs a user name and a password.",
+            Self::SessionLimit => {
+                "Too many sessions are signed in. Sign out elsewhere, or revoke a session, first."
+            }
         }
     }
 }
