@@ -54,7 +54,12 @@ struct Demo {
 impl Demo {
     /// Starts the demo on a free port and waits until it listens.
     fn start() -> Self {
-        let mut demo = Self::spawn(&[], Stdio::inherit());
+        Self::start_with(&[])
+    }
+
+    /// Starts the demo on a free port with `env` on top, and waits until it listens.
+    fn start_with(env: &[(&str, &str)]) -> Self {
+        let mut demo = Self::spawn(env, Stdio::inherit());
         let listening = demo.wait_for("sessionward demo listening on http://");
         demo.addr = listening.split("http://").nth(1).unwrap().trim().to_owned();
         demo
@@ -248,6 +253,9 @@ fn a_setting_it_cannot_use_exits_with_status_2_and_says_why() {
         ("SESSIONWARD_ABSOLUTE_TIMEOUT", "-5"),
         ("SESSIONWARD_STORE", "mongodb://localhost"),
         ("SESSIONWARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
+        ("SESSIONWARD_MAX_SESSIONS", "0"),
+        ("SESSIONWARD_SESSION_OVERFLOW", "drop-oldest"),
+        ("SESSIONWARD_MAX_TOTAL_SESSIONS", "many"),
     ] {
         let mut demo = Demo::spawn(&[(name, value)], Stdio::piped());
         let status = demo.exit();
@@ -261,5 +269,33 @@ fn a_setting_it_cannot_use_exits_with_status_2_and_says_why() {
         assert_eq!(status.code(), Some(2), "{name}={value}: {stderr}");
         assert!(stderr.contains(name), "{name}={value}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}={value}: {stderr}");
+    }
+}
+
+#[test]
+fn the_session_cap_variables_reach_the_layer() {
+    // A single-session server: the second login is refused while the first session lives.
+    let demo = Demo::start_with(&[("SESSIONWARD_MAX_TOTAL_SESSIONS", "1")]);
+    let first = finish_login(demo.start_login()).unwrap();
+    assert!(first.starts_with("HTTP/1.1 200 OK"), "{first}");
+    let second = finish_login(demo.start_login()).unwrap();
+    assert!(second.starts_with("HTTP/1.1 409 Conflict"), "{second}");
+    assert!(second.contains(r#"{"error":"session_limit"}"#), "{second}");
+
+    // Per user, refusing: the same, since the demo has one user per name.
+    let demo = Demo::start_with(&[
+        ("SESSIONWARD_MAX_SESSIONS", "1"),
+        ("SESSIONWARD_SESSION_OVERFLOW", "reject"),
+    ]);
+    let first = finish_login(demo.start_login()).unwrap();
+    assert!(first.starts_with("HTTP/1.1 200 OK"), "{first}");
+    let second = finish_login(demo.start_login()).unwrap();
+    assert!(second.starts_with("HTTP/1.1 409 Conflict"), "{second}");
+
+    // Per user, evicting (the default overflow): every login succeeds.
+    let demo = Demo::start_with(&[("SESSIONWARD_MAX_SESSIONS", "1")]);
+    for _ in 0..2 {
+        let login = finish_login(demo.start_login()).unwrap();
+        assert!(login.starts_with("HTTP/1.1 200 OK"), "{login}");
     }
 }

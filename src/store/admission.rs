@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use super::{SessionPatch, SessionRecord};
 pub use crate::error::LimitReached;
+use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
 
 /// Limits on active signed-in sessions (anonymous sessions never count).
@@ -22,6 +23,46 @@ impl SessionLimits {
     /// Whether any limit is set (without one, logins need no admission).
     pub fn is_set(&self) -> bool {
         self.per_user.is_some() || self.total.is_some()
+    }
+
+    /// Which admissions must not overlap for these limits: a store-wide limit counts every
+    /// login, so all admissions take one lock; a per-user limit only counts the user's own.
+    pub fn lock_scope<'u>(&self, user: &'u str) -> LockScope<'u> {
+        if self.total.is_some() {
+            LockScope::Store
+        } else {
+            LockScope::User(user)
+        }
+    }
+}
+
+/// The lock a store takes around an admission (see [`SessionLimits::lock_scope`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockScope<'u> {
+    /// Admissions of this user.
+    User(&'u str),
+    /// Every admission in the store.
+    Store,
+}
+
+impl LockScope<'_> {
+    /// A name for this lock, unique to `namespace` (a table or a key prefix) and at most 64
+    /// bytes (MySQL's limit for lock names): a SHA-256 of the scope in hex, so a user name of
+    /// any length or content makes a valid name.
+    pub fn name(&self, namespace: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(namespace.as_bytes());
+        match self {
+            // The separator byte keeps `("ab", "c")` and `("a", "bc")` apart.
+            Self::User(user) => {
+                hash.update([0u8]);
+                hash.update(user.as_bytes());
+            }
+            Self::Store => hash.update([1u8]),
+        }
+        let digest = hash.finalize();
+        format!("sessionward:{}", hex::encode(&digest[..24]))
     }
 }
 
@@ -140,6 +181,56 @@ fn decide<'r>(
 /// Whether `record` counts against the limits at `now`: signed in and active.
 pub(crate) fn counts(record: &SessionRecord, now: SystemTime) -> bool {
     record.user.is_some() && record.is_active(now)
+}
+
+/// Admits a login with the store's own operations, one after another: reads the sessions that
+/// count, decides with [`SessionLimits::decide`], signs in, then ends the sessions the decision
+/// evicts. This is [`SessionStore::admit`](super::SessionStore::admit)'s default; alone it is
+/// not atomic (two logins may read the same counts), so a store that overrides `admit` calls it
+/// while holding a lock that every admission of the same user (or of the store, for a total
+/// limit) takes: see [`SessionLimits::lock_scope`].
+///
+/// # Errors
+/// The first [`StoreError`] of a step; the steps before it stay done (the login is signed in
+/// when only an eviction failed).
+pub async fn admit_in_steps<S: super::SessionStore + ?Sized>(
+    store: &S,
+    user: &str,
+    admission: Admission<'_>,
+    limits: &SessionLimits,
+    now: SystemTime,
+) -> Result<Admitted, StoreError> {
+    let (current, was_signed_in) = match &admission {
+        Admission::Create { .. } => (None, false),
+        Admission::Rotate { old, .. } => match store.load(old).await? {
+            Some(record) => (Some(record.id), counts(&record, now)),
+            None => return Ok(Admitted::Gone),
+        },
+    };
+    let mine = store.list_by_user(user, now).await?;
+    let total = match limits.total {
+        Some(_) => store.count_active(now).await?.sessions,
+        None => 0,
+    };
+    let evict = match limits.decide(&mine, current.as_ref(), was_signed_in, total) {
+        Ok(evict) => evict,
+        Err(limit) => return Ok(Admitted::Refused(limit)),
+    };
+    match admission {
+        Admission::Create { key, record } => store.create(key, record).await?,
+        Admission::Rotate { old, new, patch } => {
+            if !store.rotate(old, new, patch).await? {
+                return Ok(Admitted::Gone);
+            }
+        }
+    }
+    let mut evicted = Vec::with_capacity(evict.len());
+    for record in evict {
+        if store.delete_by_id(&record.id).await? {
+            evicted.push(record.clone());
+        }
+    }
+    Ok(Admitted::SignedIn { evicted })
 }
 
 #[cfg(test)]

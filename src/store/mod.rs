@@ -57,6 +57,8 @@ mod mysql;
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod sql_admit;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_connect;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -79,7 +81,10 @@ mod redis;
 pub use self::redis::RedisStore;
 // end Redis backend
 
-pub use admission::{ActiveCounts, Admission, Admitted, LimitReached, Overflow, SessionLimits};
+pub use admission::{
+    admit_in_steps, ActiveCounts, Admission, Admitted, LimitReached, LockScope, Overflow,
+    SessionLimits,
+};
 pub use boxed::BoxedStore;
 pub use cleanup::spawn_cleanup;
 #[cfg(feature = "memory-store")]
@@ -311,39 +316,7 @@ pub trait SessionStore: Send + Sync + 'static {
         limits: &SessionLimits,
         now: SystemTime,
     ) -> impl Future<Output = Result<Admitted, StoreError>> + Send {
-        async move {
-            let (current, was_signed_in) = match &admission {
-                Admission::Create { .. } => (None, false),
-                Admission::Rotate { old, .. } => match self.load(old).await? {
-                    Some(record) => (Some(record.id), admission::counts(&record, now)),
-                    None => return Ok(Admitted::Gone),
-                },
-            };
-            let mine = self.list_by_user(user, now).await?;
-            let total = match limits.total {
-                Some(_) => self.count_active(now).await?.sessions,
-                None => 0,
-            };
-            let evict = match limits.decide(&mine, current.as_ref(), was_signed_in, total) {
-                Ok(evict) => evict,
-                Err(limit) => return Ok(Admitted::Refused(limit)),
-            };
-            match admission {
-                Admission::Create { key, record } => self.create(key, record).await?,
-                Admission::Rotate { old, new, patch } => {
-                    if !self.rotate(old, new, patch).await? {
-                        return Ok(Admitted::Gone);
-                    }
-                }
-            }
-            let mut evicted = Vec::with_capacity(evict.len());
-            for record in evict {
-                if self.delete_by_id(&record.id).await? {
-                    evicted.push(record.clone());
-                }
-            }
-            Ok(Admitted::SignedIn { evicted })
-        }
+        admission::admit_in_steps(self, user, admission, limits, now)
     }
 
     /// How many active signed-in sessions, and distinct users among them, the store holds at

@@ -3,10 +3,14 @@
 //! See [`MySqlStore`] for an example, the table layout and how each operation runs.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
+use sqlx::pool::PoolConnection;
 
+use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
 use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_admit::AdmitLocks;
 use super::sql_connect::{self, Server};
 use super::sql_patch::{Dialect, PatchStatements};
 use super::{SessionRecord, SessionStore};
@@ -95,6 +99,7 @@ const SERVER: Server = Server {
 pub struct MySqlStore {
     pool: MySqlPool,
     sql: Arc<Statements>,
+    admit_locks: AdmitLocks<MySql>,
 }
 
 impl std::fmt::Debug for MySqlStore {
@@ -132,6 +137,7 @@ impl MySqlStore {
         Self {
             pool,
             sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
+            admit_locks: AdmitLocks::new(),
         }
     }
 
@@ -364,6 +370,7 @@ struct Statements {
     delete: String,
     delete_by_id: String,
     count_by_user: String,
+    count_active: String,
     delete_by_user: String,
     delete_by_user_except: String,
     delete_expired: String,
@@ -391,6 +398,10 @@ impl Statements {
             delete: format!("DELETE FROM {t} WHERE token_hash = ?"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?"),
             count_by_user: format!("SELECT COUNT(*) FROM {t} WHERE user_name = ? AND deadline > ?"),
+            count_active: format!(
+                "SELECT COUNT(*), COUNT(DISTINCT user_name) FROM {t} \
+                 WHERE user_name IS NOT NULL AND deadline > ?"
+            ),
             delete_by_user: format!("DELETE FROM {t} WHERE user_name = ?"),
             delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = ? AND id <> ?"),
             delete_expired: format!("DELETE FROM {t} WHERE deadline <= ?"),
@@ -408,7 +419,69 @@ fn decode(row: &MySqlRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<MySqlRow, Vec<u8>>(row)
 }
 
+/// How long a login waits for another login's admission lock before it fails.
+const ADMIT_LOCK_WAIT_SECONDS: i32 = 30;
+
+/// A connection holding a MySQL named lock (`GET_LOCK`). Named locks belong to the connection,
+/// not to a transaction: if the admission is dropped half-way (a cancelled request), the
+/// connection is closed rather than returned to the pool still holding the lock.
+struct NamedLock(Option<PoolConnection<MySql>>);
+
+impl NamedLock {
+    async fn take(pool: &MySqlPool, name: &str) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await.map_err(sql::db_error)?;
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(name)
+            .bind(ADMIT_LOCK_WAIT_SECONDS)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sql::db_error)?;
+        if got != Some(1) {
+            return Err(StoreError::backend(format!(
+                "waited {ADMIT_LOCK_WAIT_SECONDS} s for another login's admission lock"
+            )));
+        }
+        Ok(Self(Some(conn)))
+    }
+
+    async fn release(mut self, name: &str) {
+        if let Some(mut conn) = self.0.take() {
+            let released = sqlx::query("DO RELEASE_LOCK(?)")
+                .bind(name)
+                .execute(&mut *conn)
+                .await;
+            if released.is_err() {
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+impl Drop for NamedLock {
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.0 {
+            conn.close_on_drop();
+        }
+    }
+}
+
 impl SessionStore for MySqlStore {
+    /// Atomic: the steps run while a named lock (`GET_LOCK`, per user, or per table with a
+    /// store-wide limit) is held, on a connection of a small lock pool of its own.
+    async fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> Result<Admitted, StoreError> {
+        let name = limits.lock_scope(user).name(&self.sql.table);
+        let lock = NamedLock::take(self.admit_locks.pool(&self.pool), &name).await?;
+        let admitted = admit_in_steps(self, user, admission, limits, now).await;
+        lock.release(&name).await;
+        admitted
+    }
+
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
         sqlx::query(&self.sql.insert)

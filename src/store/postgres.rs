@@ -3,11 +3,14 @@
 //! See [`PostgresStore`] for an example, the table layout and how each operation runs.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 
+use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
 use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql_admit::AdmitLocks;
 use super::sql_connect::{self, Server};
 use super::sql_patch::PatchParams;
 use super::{SessionPatch, SessionRecord, SessionStore};
@@ -89,6 +92,7 @@ const SERVER: Server = Server {
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
+    admit_locks: AdmitLocks<Postgres>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -126,6 +130,7 @@ impl PostgresStore {
         Self {
             pool,
             sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
+            admit_locks: AdmitLocks::new(),
         }
     }
 
@@ -325,6 +330,7 @@ struct Statements {
     delete: String,
     delete_by_id: String,
     count_by_user: String,
+    count_active: String,
     delete_by_user: String,
     delete_by_user_except: String,
     delete_expired: String,
@@ -380,6 +386,10 @@ impl Statements {
             count_by_user: format!(
                 "SELECT COUNT(*) FROM {t} WHERE user_name = $1 AND deadline > $2"
             ),
+            count_active: format!(
+                "SELECT COUNT(*), COUNT(DISTINCT user_name) FROM {t} \
+                 WHERE user_name IS NOT NULL AND deadline > $1"
+            ),
             delete_by_user: format!("DELETE FROM {t} WHERE user_name = $1"),
             delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = $1 AND id <> $2"),
             delete_expired: format!("DELETE FROM {t} WHERE deadline <= $1"),
@@ -415,6 +425,34 @@ fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
 }
 
 impl SessionStore for PostgresStore {
+    /// Atomic: the steps run while a transaction-scoped advisory lock is held (per user, or
+    /// per table with a store-wide limit), on a connection of a small lock pool of its own.
+    async fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> Result<Admitted, StoreError> {
+        let name = limits.lock_scope(user).name(&self.sql.table);
+        let mut lock = self
+            .admit_locks
+            .pool(&self.pool)
+            .begin()
+            .await
+            .map_err(sql::db_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&name)
+            .execute(&mut *lock)
+            .await
+            .map_err(sql::db_error)?;
+        let admitted = admit_in_steps(self, user, admission, limits, now).await;
+        // Ending the transaction releases the lock; were that to fail, the connection is
+        // gone, and the lock with it.
+        let _ = lock.commit().await;
+        admitted
+    }
+
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
         sqlx::query(&self.sql.insert)

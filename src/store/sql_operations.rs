@@ -6,10 +6,10 @@
 //! generic over three engines would be longer than the code they share.
 
 /// Expands, inside a backend's `impl SessionStore`, to `delete`, `delete_by_id`,
-/// `list_by_user`, `count_by_user`, `delete_by_user`, `delete_expired` and `query`.
+/// `list_by_user`, `count_by_user`, `count_active`, `delete_by_user`, `delete_expired` and `query`.
 ///
 /// The backend has `self.pool` (its sqlx pool), `self.sql` (its statements, with fields
-/// `delete`, `delete_by_id`, `count_by_user`, `delete_by_user`, `delete_by_user_except`,
+/// `delete`, `delete_by_id`, `count_by_user`, `count_active`, `delete_by_user`, `delete_by_user_except`,
 /// `delete_expired` and `select`) and a `decode` function for its rows. `placeholder` is its
 /// parameter style; `user` turns a user name into what its user column binds.
 macro_rules! shared_sql_operations {
@@ -51,6 +51,21 @@ macro_rules! shared_sql_operations {
                 limit: usize::MAX,
             };
             self.query(&query).await
+        }
+
+        async fn count_active(
+            &self,
+            now: std::time::SystemTime,
+        ) -> Result<$crate::store::ActiveCounts, $crate::error::StoreError> {
+            let (sessions, users): (i64, i64) = sqlx::query_as(&self.sql.count_active)
+                .bind($crate::store::sql::millis(now))
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            Ok($crate::store::ActiveCounts {
+                sessions: $crate::store::sql::count(sessions)?,
+                users: $crate::store::sql::count(users)?,
+            })
         }
 
         async fn count_by_user(

@@ -4,12 +4,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
+use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
 use super::connect_error::ConnectError;
 use super::sql::{self, InvalidTableName, Placeholder};
 use super::sql_connect;
@@ -99,6 +100,10 @@ const SCHEMA_VERSION: i64 = 2;
 pub struct SqliteStore {
     pool: SqlitePool,
     sql: Arc<Statements>,
+    /// Held around an admission: SQLite is one file, usually of one process, so a lock in
+    /// the process (shared by clones) makes admissions atomic without holding a connection
+    /// that the admission's own steps would then wait for.
+    admit_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -134,6 +139,7 @@ impl SqliteStore {
         Self {
             pool,
             sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
+            admit_lock: Arc::default(),
         }
     }
 
@@ -404,6 +410,7 @@ struct Statements {
     delete: String,
     delete_by_id: String,
     count_by_user: String,
+    count_active: String,
     delete_by_user: String,
     delete_by_user_except: String,
     delete_expired: String,
@@ -433,6 +440,10 @@ impl Statements {
             count_by_user: format!(
                 "SELECT COUNT(*) FROM {t} WHERE user_name = ?1 AND deadline > ?2"
             ),
+            count_active: format!(
+                "SELECT COUNT(*), COUNT(DISTINCT user_name) FROM {t} \
+                 WHERE user_name IS NOT NULL AND deadline > ?1"
+            ),
             delete_by_user: format!("DELETE FROM {t} WHERE user_name = ?1"),
             delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = ?1 AND id <> ?2"),
             delete_expired: format!("DELETE FROM {t} WHERE deadline <= ?1"),
@@ -446,6 +457,19 @@ fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
 }
 
 impl SessionStore for SqliteStore {
+    /// Atomic among the admissions of this process (every clone of this store): the steps
+    /// run under one lock. Processes sharing a SQLite file are not serialised with each other.
+    async fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> Result<Admitted, StoreError> {
+        let _admitting = self.admit_lock.lock().await;
+        admit_in_steps(self, user, admission, limits, now).await
+    }
+
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
         sqlx::query(&self.sql.insert)

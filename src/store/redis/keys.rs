@@ -83,6 +83,11 @@ impl Keys {
         format!("{}{USER_TAG}{user}{USER_SUFFIX}", self.prefix)
     }
 
+    /// `<prefix>{a:<lock name>}:lease`: the lease an admission holds (see `admit_lock.rs`).
+    pub(super) fn admit_lease(&self, lock: &str) -> String {
+        format!("{}{{a:{lock}}}:lease", self.prefix)
+    }
+
     /// `SCAN MATCH` pattern for every key of this store.
     pub(super) fn scan_all(&self) -> String {
         format!("{}*", glob_escape(&self.prefix))

@@ -13,6 +13,7 @@ use self::keys::Keys;
 use super::connect_error::{find_io, io_cause, ConnectError};
 use crate::error::StoreError;
 
+mod admit_lock;
 mod codec;
 mod conn;
 mod keys;

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use futures_util::future::try_join_all;
 use redis::Value;
 
+use super::admit_lock::Lease;
 use super::codec::{self, decode, int, millis};
 use super::conn::{unexpected, Scan};
 use super::keys::Kind;
@@ -17,10 +18,29 @@ use super::steps::{
 };
 use super::{RedisStore, BATCH, INDEX_SLACK_MS};
 use crate::error::StoreError;
-use crate::store::{SessionPatch, SessionQuery, SessionRecord, SessionStore};
+use crate::store::{
+    admit_in_steps, Admission, Admitted, SessionLimits, SessionPatch, SessionQuery, SessionRecord,
+    SessionStore,
+};
 use crate::token::{SessionId, TokenHash};
 
 impl SessionStore for RedisStore {
+    /// Atomic: the steps run while this login holds a lease key (per user, or one for the
+    /// store with a store-wide limit), set with `SET NX PX` and released compare-and-delete.
+    /// A lease its holder lost (a crashed process) expires after 10 s.
+    async fn admit(
+        &self,
+        user: &str,
+        admission: Admission<'_>,
+        limits: &SessionLimits,
+        now: SystemTime,
+    ) -> Result<Admitted, StoreError> {
+        let lease = Lease::take(self, limits.lock_scope(user)).await?;
+        let admitted = admit_in_steps(self, user, admission, limits, now).await;
+        lease.release().await;
+        admitted
+    }
+
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let now = now_ms();
         let hex = key.to_hex();
