@@ -70,7 +70,8 @@ impl LockScope<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overflow {
     /// Ends the user's least recently used sessions (by `last_seen_at`, then oldest created)
-    /// to make room; the new login goes ahead.
+    /// to make room; the new login goes ahead. `last_seen_at` is written at login and at each
+    /// renewal, so "recently used" is as precise as the renewal interval.
     EvictLeastRecentlyUsed,
     /// Refuses the new login; nothing changes.
     Refuse,
