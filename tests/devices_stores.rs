@@ -11,7 +11,6 @@ mod common;
 mod demo;
 #[allow(dead_code)] // the cluster helpers this file does not use
 mod redis_support;
-#[allow(dead_code)]
 mod sql_support;
 
 use std::future::Future;
