@@ -47,9 +47,9 @@ impl AuditSink for TracingAudit {
                     $level,
                     event = event.event.as_str(),
                     time = time.as_str(),
-                    session_id = event.session_id.map(display),
+                    session_id = event.session_id.map(tracing::field::display),
                     user = event.user.as_deref(),
-                    ip = event.ip.map(display),
+                    ip = event.ip.map(tracing::field::display),
                     user_agent = event.user_agent.as_deref(),
                     reason = event.reason.as_deref(),
                     "audit"

@@ -127,7 +127,12 @@ impl Session {
     pub(super) fn audit_evicted(&self, evicted: &[SessionRecord]) {
         for record in evicted {
             let reason = Some(Cow::Borrowed("session_limit"));
-            self.audit(AuditKind::Evicted, Some(record.id), record.user.as_deref(), reason);
+            self.audit(
+                AuditKind::Evicted,
+                Some(record.id),
+                record.user.as_deref(),
+                reason,
+            );
         }
     }
 }

@@ -77,7 +77,6 @@ impl Drop for Exclusive<'_> {
     }
 }
 
-
 #[derive(Default)]
 struct State {
     /// The presented token, until it is hashed on first load.
@@ -327,7 +326,12 @@ impl Session {
         } else {
             store.create(&new_key, record.clone()).await?;
         }
-        self.audit(AuditKind::Login, Some(record.id), record.user.as_deref(), None);
+        self.audit(
+            AuditKind::Login,
+            Some(record.id),
+            record.user.as_deref(),
+            None,
+        );
         let mut state = self.state();
         state.record = Some(record);
         state.key = Some(new_key);
@@ -427,7 +431,9 @@ impl Session {
         let ended = {
             let state = self.loaded().await?;
             let user = |r: &SessionRecord| r.user.clone().filter(|_| self.audits());
-            state.key.and(state.record.as_ref().map(|r| (r.id, user(r))))
+            state
+                .key
+                .and(state.record.as_ref().map(|r| (r.id, user(r))))
         };
         if let Some((id, user)) = ended {
             if self.inner.shared.store.delete_by_id(&id).await? {
