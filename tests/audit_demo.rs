@@ -127,7 +127,10 @@ impl Drop for Demo {
 fn cookie(response: &str) -> String {
     let line = response
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: __host-session="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: __host-session=")
+        })
         .unwrap_or_else(|| panic!("no session cookie in {response}"));
     let value = &line["set-cookie: __Host-session=".len()..];
     value.split(';').next().unwrap().to_owned()
@@ -150,7 +153,10 @@ fn with_sessionward_audit_log_the_trail_is_appended_to_the_file_as_json_lines() 
     let response = demo.send("POST", "/login", None, right);
     assert_eq!(status(&response), "200");
     let token = cookie(&response);
-    assert_eq!(status(&demo.send("POST", "/logout", Some(&token), "")), "204");
+    assert_eq!(
+        status(&demo.send("POST", "/logout", Some(&token), "")),
+        "204"
+    );
     demo.stop();
 
     let text = std::fs::read_to_string(&path).unwrap();
@@ -161,7 +167,11 @@ fn with_sessionward_audit_log_the_trail_is_appended_to_the_file_as_json_lines() 
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
         .collect();
     let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["earlier", "login_failed", "login", "logout"], "{text}");
+    assert_eq!(
+        events,
+        ["earlier", "login_failed", "login", "logout"],
+        "{text}"
+    );
     let failed = &lines[1];
     assert_eq!(failed["user"], "alice");
     assert_eq!(failed["reason"], "invalid_credentials");

@@ -56,17 +56,26 @@ async fn a_stuck_sink_holds_up_no_request_and_the_overflow_is_counted() {
     // Each of these requests causes exactly one event.
     let res = server.post("/login-failed/first").send().await.unwrap();
     assert_eq!(res.status(), 401);
-    sink_entered.recv().await.expect("the sink took the first event");
+    sink_entered
+        .recv()
+        .await
+        .expect("the sink took the first event");
     // The sink is stuck: the queue takes CAPACITY events, the rest are dropped, and every
     // request is answered all the same.
     for n in 0..CAPACITY + MORE {
-        let res = server.post(&format!("/login-failed/u{n}")).send().await.unwrap();
+        let res = server
+            .post(&format!("/login-failed/u{n}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 401);
     }
     assert_eq!(handle.dropped(), MORE as u64);
 
     let release = Arc::clone(&release);
-    tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+    tokio::task::spawn_blocking(move || release.wait())
+        .await
+        .unwrap();
     let users: Vec<String> = recorder
         .take(&handle)
         .await
@@ -75,7 +84,10 @@ async fn a_stuck_sink_holds_up_no_request_and_the_overflow_is_counted() {
         .collect();
     let mut expected = vec!["first".to_owned()];
     expected.extend((0..CAPACITY).map(|n| format!("u{n}")));
-    assert_eq!(users, expected, "the events queued before the overflow, in order");
+    assert_eq!(
+        users, expected,
+        "the events queued before the overflow, in order"
+    );
     assert_eq!(handle.dropped(), MORE as u64);
     assert_eq!(handle.failed(), 0);
 }
@@ -116,7 +128,12 @@ async fn a_panicking_sink_fails_no_request_and_keeps_receiving_events() {
     let token = set_cookie(res.headers()).unwrap();
     let res = server.post("/logout").session(&token).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    let kinds: Vec<AuditKind> = recorder.take(&handle).await.iter().map(|e| e.event).collect();
+    let kinds: Vec<AuditKind> = recorder
+        .take(&handle)
+        .await
+        .iter()
+        .map(|e| e.event)
+        .collect();
     assert_eq!(kinds, [AuditKind::Login, AuditKind::Logout]);
     assert_eq!(handle.failed(), 3);
     assert_eq!(handle.dropped(), 0);
@@ -158,7 +175,10 @@ async fn the_json_lines_sink_writes_one_parseable_object_per_line() {
     let server = audit::serve(audit::routes::app().layer(layer)).await;
     let res = server.post("/login/alice").send().await.unwrap();
     let token = set_cookie(res.headers()).unwrap();
-    let id = server.describe(&token).await["id"].as_str().unwrap().to_owned();
+    let id = server.describe(&token).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     server.post("/logout").session(&token).send().await.unwrap();
     // A user name that tries to forge a line of its own.
     server
@@ -208,7 +228,12 @@ async fn the_broadcast_sink_delivers_to_every_subscriber_beside_another_sink() {
         assert_eq!(event.event, AuditKind::Login);
         assert_eq!(event.user.as_deref(), Some("alice"));
     }
-    let kinds: Vec<AuditKind> = recorder.take(&handle).await.iter().map(|e| e.event).collect();
+    let kinds: Vec<AuditKind> = recorder
+        .take(&handle)
+        .await
+        .iter()
+        .map(|e| e.event)
+        .collect();
     assert_eq!(kinds, [AuditKind::Login], "the fan-out's other sink");
 }
 

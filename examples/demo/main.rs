@@ -269,6 +269,8 @@ async fn login(session: Session, req: Request) -> Response {
 
 async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response {
     if !check(&creds) {
+        // Debug-quoted: a name with a line break cannot forge a log line.
+        tracing::info!(user = ?creds.username, "login failed");
         session
             .login_failed(&creds.username, "invalid_credentials")
             .await;

@@ -102,7 +102,7 @@ impl fmt::Display for AuditKind {
 /// one JSON object with the time in RFC 3339 and absent fields as `null`:
 ///
 /// ```json
-/// {"event":"login","time":"2026-12-05T21:10:18.52Z","session_id":"Yx3…","user":"alice",
+/// {"event":"login","time":"2026-12-05T21:10:18.527119043Z","session_id":"Yx3…","user":"alice",
 ///  "ip":"192.0.2.7","user_agent":"curl/8.5.0","reason":null}
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
