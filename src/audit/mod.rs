@@ -32,7 +32,7 @@
 //! ```no_run
 //! use axum::{routing::post, Form, Router};
 //! use serde::Deserialize;
-//! use sessionward::audit::{JsonLinesAudit, TracingAudit};
+//! use sessionward::audit::{AuditSink as _, JsonLinesAudit, TracingAudit};
 //! use sessionward::{store::MemoryStore, Session, SessionError, SessionLayer};
 //!
 //! #[derive(Deserialize)]
