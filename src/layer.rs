@@ -344,7 +344,7 @@ where
                     let Outcome {
                         write,
                         cookie,
-                        written,
+                        audit,
                     } = session.outcome();
                     let shared = session.shared();
                     let Some(write) = write else {
@@ -356,19 +356,22 @@ where
                         )));
                     };
                     let future = match shared.store.write_now(write) {
-                        Ok(written_now) => {
-                            let done = (response, cookie, session, written);
-                            return Poll::Ready(Ok(after_write(written_now, done)));
+                        Ok(written) => {
+                            return Poll::Ready(Ok(after_write(
+                                written, cookie, response, &session, audit,
+                            )))
                         }
                         Err(write) => Arc::clone(&shared.store).write_later(write),
                     };
-                    let then = Some((response, cookie, session, written));
+                    let then = Some((response, cookie, session, audit));
                     this.step.set(Step::Writing { future, then });
                 }
                 StepProj::Writing { future, then } => {
-                    let result = std::task::ready!(future.as_mut().poll(cx));
-                    let done = then.take().expect("polled after completion");
-                    return Poll::Ready(Ok(after_write(result, done)));
+                    let written = std::task::ready!(future.as_mut().poll(cx));
+                    let (response, cookie, session, audit) =
+                        then.take().expect("polled after completion");
+                    let response = after_write(written, cookie, response, &session, audit);
+                    return Poll::Ready(Ok(response));
                 }
             }
         }
@@ -379,12 +382,15 @@ where
 /// handler's answer claimed a change that was not saved; the cookie is left as it was). Only
 /// a saved write is audited.
 fn after_write(
-    result: Result<(), StoreError>,
-    (response, cookie, session, written): (Response<Body>, CookieAction, Session, Written),
+    written: Result<(), StoreError>,
+    cookie: CookieAction,
+    response: Response<Body>,
+    session: &Session,
+    audit: Written,
 ) -> Response<Body> {
-    match result {
+    match written {
         Ok(()) => {
-            session.audit_written(written);
+            session.audit_written(audit);
             with_cookie(&session.shared().config.cookie, cookie, response)
         }
         Err(err) => err.into_response(),

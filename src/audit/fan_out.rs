@@ -1,6 +1,7 @@
 //! One event to two sinks: [`FanOut`].
 
 use std::io;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::{AuditEvent, AuditSink};
 
@@ -16,19 +17,30 @@ impl<A, B> FanOut<A, B> {
     pub(super) fn new(first: A, second: B) -> Self {
         Self { first, second }
     }
+
+    /// Calls `action` on both sinks, the second even when the first fails or panics (a
+    /// broken file must not blind a live view); then passes on the first problem.
+    fn both(
+        &mut self,
+        first: impl FnOnce(&mut A) -> io::Result<()>,
+        second: impl FnOnce(&mut B) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let first = catch_unwind(AssertUnwindSafe(|| first(&mut self.first)));
+        let second = second(&mut self.second);
+        match first {
+            Ok(first) => first.and(second),
+            Err(panic) => resume_unwind(panic),
+        }
+    }
 }
 
 impl<A: AuditSink, B: AuditSink> AuditSink for FanOut<A, B> {
-    /// Both sinks get the event even when the first fails; the first error is returned.
+    /// Both sinks get the event even when the first fails; the first problem is passed on.
     fn record(&mut self, event: &AuditEvent) -> io::Result<()> {
-        let first = self.first.record(event);
-        let second = self.second.record(event);
-        first.and(second)
+        self.both(|a| a.record(event), |b| b.record(event))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        let first = self.first.flush();
-        let second = self.second.flush();
-        first.and(second)
+        self.both(A::flush, B::flush)
     }
 }

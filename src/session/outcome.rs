@@ -13,7 +13,7 @@ pub(crate) struct Outcome {
     pub(crate) write: Option<Write>,
     pub(crate) cookie: CookieAction,
     /// What the write means for the audit trail, once saved.
-    pub(crate) written: Written,
+    pub(crate) audit: Written,
 }
 
 pub(crate) enum Write {
@@ -46,7 +46,7 @@ impl Session {
             } else {
                 CookieAction::Keep
             },
-            written: Written::Nothing,
+            audit: Written::Nothing,
         };
         if !loaded {
             return outcome;
@@ -74,7 +74,7 @@ impl Session {
                 let key = token.hash();
                 // The request is over: the record moves to the store rather than being copied.
                 let record = state.record.take().expect("checked above");
-                outcome.written = Written::Created(record.id);
+                outcome.audit = Written::Created(record.id);
                 outcome.write = Some(Write::Create(key, record));
                 state.key = Some(key);
             }
@@ -89,7 +89,7 @@ impl Session {
                     state.patch.idle_expires_at = Some(idle);
                     record.last_seen_at = now;
                     record.idle_expires_at = idle;
-                    outcome.written = Written::Renewed(record.id);
+                    outcome.audit = Written::Renewed(record.id);
                 }
                 if !state.patch.is_empty() {
                     outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));
