@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::audit::{self, check, Expected, Recorder};
-use common::{set_cookie, Server, WithSession};
+use common::{set_cookie, FlakyStore, Server, WithSession};
 use sessionward::audit::{AuditEvent, AuditHandle, AuditKind};
 use sessionward::store::{MemoryStore, Overflow, SessionPatch, SessionStore};
 use sessionward::token::SessionToken;
@@ -453,4 +453,29 @@ async fn the_ip_is_the_one_trusted_proxies_forwarded() {
 fn without_a_sink_there_is_no_audit_handle() {
     let layer = SessionLayer::new(MemoryStore::default());
     assert!(layer.config().audit().is_none());
+}
+
+#[tokio::test]
+async fn auditing_adds_no_store_call_to_requests_that_cause_no_event() {
+    let store = FlakyStore::wrap(MemoryStore::default());
+    let recorder = Recorder::default();
+    let layer = SessionLayer::new(store.clone()).audit(recorder.clone());
+    let server = audit::serve(audit::routes::app().layer(layer)).await;
+    let res = server.post("/set/theme/dark").send().await.unwrap();
+    let token = set_cookie(res.headers()).unwrap();
+    for (path, calls) in [("/untouched", 0), ("/get/theme", 1)] {
+        let before = store.calls();
+        let res = server.get(path).session(&token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(store.calls() - before, calls, "{path}");
+    }
+    let before = store.calls();
+    let res = server
+        .post("/set/lang/en")
+        .session(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(store.calls() - before, 2, "one read, one write");
 }

@@ -261,3 +261,18 @@ fn each_kind_serializes_as_its_name() {
         assert_eq!(kind.to_string(), kind.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_fan_out_still_feeds_its_second_sink_when_the_first_panics() {
+    let recorder = Recorder::default();
+    let sink = Panicky(Recorder::default()).and(recorder.clone());
+    let layer = SessionLayer::new(MemoryStore::default()).audit(sink);
+    let handle = layer.config().audit().cloned().unwrap();
+    let server = audit::serve(audit::routes::app().layer(layer)).await;
+    let res = server.post("/login-failed/alice").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let events = recorder.take(&handle).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, AuditKind::LoginFailed);
+    assert_eq!(handle.failed(), 1, "the panic is still counted");
+}
