@@ -14,12 +14,13 @@ use crate::audit::AuditKind;
 use crate::config;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
-use crate::store::{Admission, Admitted, SessionData, SessionPatch, SessionRecord};
+use crate::store::{Admission, SessionData, SessionPatch, SessionRecord};
 use crate::timeout_policy::{self, Login};
 use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
 };
 
+mod admission;
 mod audit;
 mod client;
 mod data;
@@ -589,26 +590,6 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("presented", &self.inner.presented)
             .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    /// Whether an admitted login of `user` went ahead (`true`), found its session gone
-    /// (`false`), or was refused by a limit; evictions and refusals are audited.
-    fn admitted(&self, user: &str, admission: Admitted) -> Result<bool, SessionError> {
-        match admission {
-            // Evicted sessions are deleted already; their next request finds no session.
-            Admitted::SignedIn { evicted } => {
-                self.audit_evicted(&evicted);
-                Ok(true)
-            }
-            Admitted::Gone => Ok(false),
-            Admitted::Refused(limit) => {
-                let reason = Some("session_limit".into());
-                self.audit(AuditKind::LoginFailed, None, Some(user), reason);
-                Err(SessionError::SessionLimit(limit))
-            }
-        }
     }
 }
 
