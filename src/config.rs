@@ -7,6 +7,7 @@ use cookie::{Cookie, SameSite};
 use http::HeaderValue;
 use memchr::memmem::Finder;
 
+use crate::audit::AuditHandle;
 use crate::client_ip::TrustedProxies;
 use crate::store::SessionLimits;
 use crate::timeout_policy::{PolicyHandle, Timeouts};
@@ -25,6 +26,7 @@ pub struct SessionConfig {
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) timeout_policy: Option<PolicyHandle>,
     pub(crate) limits: SessionLimits,
+    pub(crate) audit: Option<AuditHandle>,
 }
 
 impl Default for SessionConfig {
@@ -44,6 +46,7 @@ impl Default for SessionConfig {
             trusted_proxies: TrustedProxies::none(),
             timeout_policy: None,
             limits: SessionLimits::default(),
+            audit: None,
         }
     }
 }
@@ -83,6 +86,12 @@ impl SessionConfig {
     /// The limits on signed-in sessions (none by default).
     pub fn session_limits(&self) -> &SessionLimits {
         &self.limits
+    }
+
+    /// Where audit events go, if anywhere (see [`SessionLayer::audit`](crate::SessionLayer::audit)):
+    /// keep a clone to [`flush`](AuditHandle::flush) it at shutdown or read its counters.
+    pub fn audit(&self) -> Option<&AuditHandle> {
+        self.audit.as_ref()
     }
 
     /// The most keys a session's data may hold.

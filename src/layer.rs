@@ -17,10 +17,11 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::audit::{AuditHandle, AuditSink};
 use crate::client_ip::{ClientAddr, TrustedProxies};
 use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
-use crate::session::{ClientInfo, CookieAction, Outcome, Session};
+use crate::session::{ClientInfo, CookieAction, Outcome, Session, Written};
 use crate::store::erased::{BoxFuture, ErasedStore};
 use crate::store::{Overflow, SessionStore};
 use crate::timeout_policy::{PolicyHandle, TimeoutPolicy};
@@ -195,6 +196,29 @@ impl<S: SessionStore> SessionLayer<S> {
         self.configure(|c| c.limits.total = Some(sessions))
     }
 
+    /// Reports the audit trail (see [`audit`](crate::audit)) to `sink`, on a thread of its own
+    /// behind a queue of [`DEFAULT_CAPACITY`](crate::audit::DEFAULT_CAPACITY) events, so a
+    /// slow or failing sink never holds up a request. [`config().audit()`](SessionConfig::audit)
+    /// returns the [`AuditHandle`] with its counters.
+    ///
+    /// ```
+    /// use sessionward::{audit::TracingAudit, store::MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::new(MemoryStore::default()).audit(TracingAudit::default());
+    /// ```
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    pub fn audit(self, sink: impl AuditSink) -> Self {
+        self.audit_through(AuditHandle::new(sink))
+    }
+
+    /// Reports the audit trail through `handle`: one made with a queue size of your choice
+    /// ([`AuditHandle::with_capacity`]), or one shared by several layers.
+    pub fn audit_through(self, handle: AuditHandle) -> Self {
+        self.configure(|c| c.audit = Some(handle))
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config
@@ -260,7 +284,7 @@ pin_project! {
         Handler { #[pin] future: F },
         Writing {
             future: BoxFuture<'static, Result<(), StoreError>>,
-            then: Option<(Response<Body>, CookieAction, Session)>,
+            then: Option<(Response<Body>, CookieAction, Session, Written)>,
         },
     }
 }
@@ -317,7 +341,11 @@ where
                 StepProj::Handler { future } => {
                     let response = std::task::ready!(future.poll(cx))?.map(Body::new);
                     let session = this.session.take().expect("polled after completion");
-                    let Outcome { write, cookie } = session.outcome();
+                    let Outcome {
+                        write,
+                        cookie,
+                        audit,
+                    } = session.outcome();
                     let shared = session.shared();
                     let Some(write) = write else {
                         // Nothing to store (the common case): no allocation, no await.
@@ -330,18 +358,20 @@ where
                     let future = match shared.store.write_now(write) {
                         Ok(written) => {
                             return Poll::Ready(Ok(after_write(
-                                written, cookie, response, &session,
+                                written, cookie, response, &session, audit,
                             )))
                         }
                         Err(write) => Arc::clone(&shared.store).write_later(write),
                     };
-                    let then = Some((response, cookie, session));
+                    let then = Some((response, cookie, session, audit));
                     this.step.set(Step::Writing { future, then });
                 }
                 StepProj::Writing { future, then } => {
                     let written = std::task::ready!(future.as_mut().poll(cx));
-                    let (response, cookie, session) = then.take().expect("polled after completion");
-                    return Poll::Ready(Ok(after_write(written, cookie, response, &session)));
+                    let (response, cookie, session, audit) =
+                        then.take().expect("polled after completion");
+                    let response = after_write(written, cookie, response, &session, audit);
+                    return Poll::Ready(Ok(response));
                 }
             }
         }
@@ -349,15 +379,20 @@ where
 }
 
 /// The response once the write is done: with the cookie, or a 503 when the write failed (the
-/// handler's answer claimed a change that was not saved; the cookie is left as it was).
+/// handler's answer claimed a change that was not saved; the cookie is left as it was). Only
+/// a saved write is audited.
 fn after_write(
     written: Result<(), StoreError>,
     cookie: CookieAction,
     response: Response<Body>,
     session: &Session,
+    audit: Written,
 ) -> Response<Body> {
     match written {
-        Ok(()) => with_cookie(&session.shared().config.cookie, cookie, response),
+        Ok(()) => {
+            session.audit_written(audit);
+            with_cookie(&session.shared().config.cookie, cookie, response)
+        }
         Err(err) => err.into_response(),
     }
 }

@@ -64,6 +64,12 @@
 //! "remember me" choice; what it chooses is stored with the session, so every instance sharing
 //! the store applies the same deadlines.
 //!
+//! # Audit trail
+//!
+//! [`SessionLayer::audit`] reports logins, logouts, rotations, revocations, evictions,
+//! expiries and refused tokens to an [`audit::AuditSink`] (`tracing`, JSON lines, a broadcast
+//! channel, or your own), off the request path: see [`audit`].
+//!
 //! # Cargo features
 //!
 //! Each store is behind its own feature, so an app compiles only the backend it uses.
@@ -87,6 +93,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 mod authenticated;
 mod client_ip;
 mod config;

@@ -21,7 +21,8 @@
 //! and `evict` or `reject` beyond it; unlimited, evict), `SESSIONWARD_MAX_TOTAL_SESSIONS`
 //! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
-//! default), `RUST_LOG` (`info`). Logs go to
+//! default), `SESSIONWARD_AUDIT_LOG` (a file the audit trail is appended to as JSON lines;
+//! unset: audit events are log lines), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
 //! demo once the requests in flight are answered.
 //! Users: `alice` / `wonderland`, `bob` / `builder`, `admin` / `admin-demo`.
@@ -42,6 +43,7 @@ use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
 };
 
+mod audit;
 mod devices;
 mod pages;
 mod session_limits;
@@ -100,6 +102,8 @@ async fn main() {
         .absolute_timeout(absolute)
         .timeout_policy(timeouts::DemoPolicy::from_env())
         .trusted_proxies(proxies);
+    let layer = audit::from_env(layer);
+    let audit = layer.config().audit().cloned();
     let app = app().layer(layer);
 
     let mut stop = shutdown::Stop::listen();
@@ -130,6 +134,10 @@ async fn main() {
     .with_graceful_shutdown(stopping)
     .await
     .expect("server error");
+    // The audit events of the last requests reach their file before the demo exits.
+    if let Some(audit) = audit {
+        audit.flush().await;
+    }
     tracing::info!("stopped");
 }
 
@@ -263,6 +271,9 @@ async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response 
     if !check(&creds) {
         // Debug-quoted: a name with a line break cannot forge a log line.
         tracing::info!(user = ?creds.username, "login failed");
+        session
+            .login_failed(&creds.username, "invalid_credentials")
+            .await;
         return if form {
             pages::login_failed(LoginFailure::InvalidCredentials, &creds.username)
         } else {

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::Session;
+use crate::audit::AuditKind;
 use crate::error::SessionError;
 use crate::store::SessionRecord;
 use crate::token::SessionId;
@@ -111,7 +112,11 @@ impl Session {
             .await?
             .iter()
             .any(|record| record.id == *id);
-        Ok(mine && store.delete_by_id(id).await?)
+        let revoked = mine && store.delete_by_id(id).await?;
+        if revoked {
+            self.audit(AuditKind::Revoked, Some(*id), Some(&user), None);
+        }
+        Ok(revoked)
     }
 
     /// Ends every session of the signed-in user but the current one, returning how many.
@@ -123,7 +128,20 @@ impl Session {
             return Ok(0);
         };
         let store = &self.inner.shared.store;
-        Ok(store.delete_by_user(&user, Some(&current)).await?)
+        // One store call ends them all at once; to name them in the audit trail they are listed
+        // just before (only with an audit sink), so a session that starts or ends in between
+        // may be missed or named needlessly. Ending them one by one would be exact but not
+        // atomic, and revocation must not leave a window.
+        let listed = if self.audits() {
+            store.list_by_user(&user, SystemTime::now()).await?
+        } else {
+            Vec::new()
+        };
+        let revoked = store.delete_by_user(&user, Some(&current)).await?;
+        for record in listed.iter().filter(|r| r.id != current) {
+            self.audit(AuditKind::Revoked, Some(record.id), Some(&user), None);
+        }
+        Ok(revoked)
     }
 
     /// Ends every session of the signed-in user, the current one included (which is then

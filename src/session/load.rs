@@ -3,8 +3,9 @@
 use std::sync::MutexGuard;
 use std::time::SystemTime;
 
+use super::audit::Expiry;
 use super::{Session, State};
-use crate::error::{SessionError, StoreError};
+use crate::error::{Presented, SessionError, StoreError};
 use crate::store::SessionRecord;
 use crate::token::{SessionToken, TokenHash};
 
@@ -22,8 +23,9 @@ pub(super) enum Load {
 enum Pending {
     /// The store answers only asynchronously.
     Unknown,
-    /// The record had passed a deadline: it is to be deleted.
-    Expired,
+    /// The record had passed a deadline: it is to be deleted (and reported, with an audit
+    /// sink).
+    Expired(Option<Expiry>),
     /// The store failed.
     Failed(StoreError),
 }
@@ -75,6 +77,9 @@ impl Session {
                         let Some(token) = state.presented.take() else {
                             // No token: nothing to read.
                             state.load = Load::Done;
+                            if self.inner.presented != Presented::Nothing {
+                                self.audit_invalid_token("malformed");
+                            }
                             return Ok(state);
                         };
                         let key = token.hash();
@@ -84,6 +89,7 @@ impl Session {
                             None => Pending::Unknown,
                             Some(Ok(None)) => {
                                 state.load = Load::Done;
+                                self.audit_invalid_token("unknown");
                                 return Ok(state);
                             }
                             Some(Ok(Some(record))) if record.is_active(now) => {
@@ -92,7 +98,7 @@ impl Session {
                                 state.record = Some(record);
                                 return Ok(state);
                             }
-                            Some(Ok(Some(_))) => Pending::Expired,
+                            Some(Ok(Some(record))) => Pending::Expired(self.expiry(&record, now)),
                             Some(Err(err)) => Pending::Failed(err),
                         };
                         state.load = Load::InProgress;
@@ -124,19 +130,25 @@ impl Session {
         pending: Pending,
     ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
         let store = &*self.inner.shared.store;
-        match pending {
+        let expiry = match pending {
             Pending::Failed(err) => return Err(err.into()),
-            Pending::Expired => {}
+            Pending::Expired(expiry) => expiry,
             // Unknown token: never adopted. A new session, if any, gets a fresh token. The
             // expired record is dropped here, not held across the delete: the future of every
             // handler that reads its session stays a record's size smaller.
             Pending::Unknown => match store.load(&key).await? {
-                None => return Ok(None),
+                None => {
+                    self.audit_invalid_token("unknown");
+                    return Ok(None);
+                }
                 Some(record) if record.is_active(now) => return Ok(Some((key, record))),
-                Some(_) => {}
+                Some(record) => self.expiry(&record, now),
             },
+        };
+        // Only the request that deleted it reports it: concurrent ones found it expired too.
+        if store.delete(&key).await? {
+            self.audit_expiry(expiry);
         }
-        store.delete(&key).await?;
         self.state().expired = true;
         Ok(None)
     }

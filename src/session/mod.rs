@@ -6,21 +6,23 @@ use std::time::SystemTime;
 
 use axum_core::extract::FromRequestParts;
 use http::request::Parts;
-use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::client_ip::ClientAddr;
+use crate::audit::AuditKind;
 use crate::config;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
-use crate::store::{Admission, Admitted, SessionData, SessionPatch, SessionRecord};
+use crate::store::{Admission, SessionData, SessionPatch, SessionRecord};
 use crate::timeout_policy::{self, Login};
 use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
 };
 
+mod admission;
+mod audit;
+mod client;
 mod data;
 mod devices;
 mod load;
@@ -28,6 +30,8 @@ mod outcome;
 
 use load::Load;
 
+pub(crate) use audit::Written;
+pub(crate) use client::ClientInfo;
 pub use devices::DeviceSession;
 pub(crate) use outcome::{CookieAction, Outcome, Write};
 
@@ -72,12 +76,6 @@ impl Drop for Exclusive<'_> {
     fn drop(&mut self) {
         self.session.state().busy = false;
     }
-}
-
-/// Where a new session came from, for listings.
-pub(crate) struct ClientInfo {
-    pub(crate) user_agent: Option<HeaderValue>,
-    pub(crate) addr: ClientAddr,
 }
 
 #[derive(Default)]
@@ -300,6 +298,7 @@ impl Session {
                 .move_stored(old_key, &token, patch, Some(&user))
                 .await?
             {
+                self.audit_current(AuditKind::Login);
                 return Ok(());
             }
             // Ended meanwhile (a logout elsewhere): sign in on a fresh session instead, with
@@ -324,10 +323,16 @@ impl Session {
                 record: record.clone(),
             };
             let user = record.user.as_deref().unwrap_or_default();
-            admitted(store.admit(user, admission, limits, now).await?)?;
+            self.admitted(user, store.admit(user, admission, limits, now).await?)?;
         } else {
             store.create(&new_key, record.clone()).await?;
         }
+        self.audit(
+            AuditKind::Login,
+            Some(record.id),
+            record.user.as_deref(),
+            None,
+        );
         let mut state = self.state();
         state.record = Some(record);
         state.key = Some(new_key);
@@ -352,9 +357,10 @@ impl Session {
             (key, state.take_patch())
         };
         let token = generate_token()?;
-        if let Moved::Ended(mut state) = self.move_stored(old_key, &token, patch, None).await? {
+        match self.move_stored(old_key, &token, patch, None).await? {
+            Moved::Done => self.audit_current(AuditKind::Rotated),
             // Ended meanwhile (a logout elsewhere): there is no session any more.
-            state.record = None;
+            Moved::Ended(mut state) => state.record = None,
         }
         Ok(())
     }
@@ -382,7 +388,7 @@ impl Session {
                 };
                 let now = patch.last_seen_at.unwrap_or_else(SystemTime::now);
                 match store.admit(user, admission, limits, now).await {
-                    Ok(admission) => admitted(admission),
+                    Ok(admission) => self.admitted(user, admission),
                     Err(err) => Err(err.into()),
                 }
             }
@@ -423,12 +429,17 @@ impl Session {
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
     pub async fn logout(&self) -> Result<(), SessionError> {
         let _op = self.exclusive().await;
-        let id = {
+        let ended = {
             let state = self.loaded().await?;
-            state.key.and(state.record.as_ref().map(|r| r.id))
+            let user = |r: &SessionRecord| r.user.clone().filter(|_| self.audits());
+            state
+                .key
+                .and(state.record.as_ref().map(|r| (r.id, user(r))))
         };
-        if let Some(id) = id {
-            self.inner.shared.store.delete_by_id(&id).await?;
+        if let Some((id, user)) = ended {
+            if self.inner.shared.store.delete_by_id(&id).await? {
+                self.audit(AuditKind::Logout, Some(id), user.as_deref(), None);
+            }
         }
         let mut state = self.state();
         state.record = None;
@@ -555,11 +566,7 @@ impl Session {
             last_seen_at: now,
             expires_at,
             idle_expires_at,
-            user_agent: client
-                .user_agent
-                .as_ref()
-                .and_then(|ua| ua.to_str().ok())
-                .map(|ua| ua.chars().take(256).collect()),
+            user_agent: client.user_agent_text(),
             ip: self.client_ip(),
             terms: None,
         }
@@ -583,17 +590,6 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("presented", &self.inner.presented)
             .finish_non_exhaustive()
-    }
-}
-
-/// Whether an admitted login went ahead (`true`), found its session gone (`false`), or was
-/// refused by a limit.
-fn admitted(admission: Admitted) -> Result<bool, SessionError> {
-    match admission {
-        // Evicted sessions are deleted already; their next request finds no session.
-        Admitted::SignedIn { .. } => Ok(true),
-        Admitted::Gone => Ok(false),
-        Admitted::Refused(limit) => Err(SessionError::SessionLimit(limit)),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::{Load, Session};
+use super::{Load, Session, Written};
 use crate::config;
 use crate::error::Presented;
 use crate::store::{SessionPatch, SessionRecord};
@@ -12,6 +12,8 @@ use crate::token::{SessionToken, TokenHash};
 pub(crate) struct Outcome {
     pub(crate) write: Option<Write>,
     pub(crate) cookie: CookieAction,
+    /// What the write means for the audit trail, once saved.
+    pub(crate) audit: Written,
 }
 
 pub(crate) enum Write {
@@ -44,6 +46,7 @@ impl Session {
             } else {
                 CookieAction::Keep
             },
+            audit: Written::Nothing,
         };
         if !loaded {
             return outcome;
@@ -71,6 +74,7 @@ impl Session {
                 let key = token.hash();
                 // The request is over: the record moves to the store rather than being copied.
                 let record = state.record.take().expect("checked above");
+                outcome.audit = Written::Created(record.id);
                 outcome.write = Some(Write::Create(key, record));
                 state.key = Some(key);
             }
@@ -85,6 +89,7 @@ impl Session {
                     state.patch.idle_expires_at = Some(idle);
                     record.last_seen_at = now;
                     record.idle_expires_at = idle;
+                    outcome.audit = Written::Renewed(record.id);
                 }
                 if !state.patch.is_empty() {
                     outcome.write = Some(Write::Update(key, std::mem::take(&mut state.patch)));

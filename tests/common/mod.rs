@@ -13,6 +13,7 @@ use sessionward::store::{MemoryStore, SessionPatch, SessionQuery, SessionRecord,
 use sessionward::token::{SessionId, TokenHash};
 use sessionward::StoreError;
 
+pub mod audit;
 pub mod describe;
 pub mod gate;
 pub mod wait;

@@ -1,0 +1,118 @@
+//! The bounded queue between requests and the audit sink: [`AuditHandle`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::delivery::{self, Message};
+use super::warning::RateLimit;
+use super::{AuditEvent, AuditSink};
+
+/// Events held for a slow sink before new ones are dropped, unless
+/// [`AuditHandle::with_capacity`] says otherwise.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// Delivers audit events to an [`AuditSink`] on a thread of its own, through a bounded queue.
+///
+/// Recording never waits: when the queue is full (the sink is slow or stuck) the event is
+/// dropped, counted in [`dropped`](Self::dropped) and reported by a `tracing` warning at most
+/// every 10 seconds. A sink that fails or panics is counted in [`failed`](Self::failed) and
+/// keeps receiving events. So a sink can never slow down or fail a request.
+///
+/// [`SessionLayer::audit`](crate::SessionLayer::audit) makes one; the layer's
+/// [`config().audit()`](crate::SessionConfig::audit) returns it. Cloning is cheap and every
+/// clone feeds the same queue. The thread ends once every clone is dropped and the queue is
+/// delivered.
+#[derive(Clone)]
+pub struct AuditHandle {
+    shared: Arc<Shared>,
+}
+
+/// What the handle's clones and the delivery thread share.
+struct Shared {
+    sender: mpsc::Sender<Message>,
+    counters: Arc<Counters>,
+    dropping: RateLimit,
+}
+
+/// Counts kept by the delivery thread and the recording side.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) dropped: AtomicU64,
+    pub(super) failed: AtomicU64,
+}
+
+impl AuditHandle {
+    /// Starts delivering to `sink`, holding up to [`DEFAULT_CAPACITY`] events for it.
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    pub fn new(sink: impl AuditSink) -> Self {
+        Self::with_capacity(sink, DEFAULT_CAPACITY)
+    }
+
+    /// Starts delivering to `sink`, holding up to `capacity` events (at least 1) for it.
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    pub fn with_capacity(sink: impl AuditSink, capacity: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        delivery::start(Box::new(sink), receiver, Arc::clone(&counters));
+        Self {
+            shared: Arc::new(Shared {
+                sender,
+                counters,
+                dropping: RateLimit::new(),
+            }),
+        }
+    }
+
+    /// Queues `event` for the sink without waiting: for events an app reports itself. When
+    /// the queue is full the event is dropped and counted.
+    pub fn record(&self, event: AuditEvent) {
+        if self.shared.sender.try_send(Message::Event(event)).is_ok() {
+            return;
+        }
+        let dropped = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.shared.dropping.allow() {
+            tracing::warn!(
+                target: "sessionward::audit",
+                dropped,
+                "audit events dropped: the audit sink is not keeping up"
+            );
+        }
+    }
+
+    /// Events dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events the sink failed on (an error or a panic) so far, flushes included.
+    pub fn failed(&self) -> u64 {
+        self.shared.counters.failed.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every event recorded before this call has reached the sink, and the sink
+    /// has flushed: for tests, and at shutdown. Unlike recording, this waits for room in the
+    /// queue, so it waits as long as a stuck sink is stuck.
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.shared.sender.send(Message::Flush(done)).await.is_ok() {
+            // An error means the thread is gone: nothing is left to wait for.
+            let _ = flushed.await;
+        }
+    }
+}
+
+impl fmt::Debug for AuditHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditHandle")
+            .field("dropped", &self.dropped())
+            .field("failed", &self.failed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,138 @@
+//! What a request's session reports to the audit trail, and the failed logins an app reports.
+//! Every event is built only when the layer has an audit sink: without one, each call is a
+//! branch and nothing else.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use super::Session;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::store::SessionRecord;
+use crate::token::SessionId;
+
+/// What the layer's write at the end of a request means for the audit trail, once saved.
+#[derive(Clone, Copy)]
+pub(crate) enum Written {
+    Nothing,
+    /// An anonymous session was stored for the first time.
+    Created(SessionId),
+    /// The idle deadline was moved on.
+    Renewed(SessionId),
+}
+
+/// A session found past a deadline, to report once it is deleted.
+pub(super) struct Expiry {
+    kind: AuditKind,
+    id: SessionId,
+    user: Option<String>,
+}
+
+impl Session {
+    /// Reports a failed sign-in to the audit trail (`login_failed`): `user` is the name that
+    /// was tried, `reason` why it failed (`"invalid_credentials"`, `"account_locked"`, …). The
+    /// event carries this request's session id when it has a session, and its client IP and
+    /// user agent. Does nothing without an audit sink; never fails.
+    pub async fn login_failed(&self, user: &str, reason: impl Into<Cow<'static, str>>) {
+        if self.inner.shared.config.audit.is_none() {
+            return;
+        }
+        // A store that cannot say which session this is is no reason to lose the event.
+        let id = match self.loaded().await {
+            Ok(state) => state.record.as_ref().map(|r| r.id),
+            Err(_) => None,
+        };
+        self.audit(AuditKind::LoginFailed, id, Some(user), Some(reason.into()));
+    }
+
+    /// Sends an event about this request to the audit sink, if there is one.
+    pub(crate) fn audit(
+        &self,
+        kind: AuditKind,
+        session_id: Option<SessionId>,
+        user: Option<&str>,
+        reason: Option<Cow<'static, str>>,
+    ) {
+        let Some(audit) = &self.inner.shared.config.audit else {
+            return;
+        };
+        audit.record(AuditEvent {
+            event: kind,
+            time: SystemTime::now(),
+            session_id,
+            user: user.map(str::to_owned),
+            ip: self.client_ip(),
+            user_agent: self.inner.client.user_agent_text(),
+            reason,
+        });
+    }
+
+    /// Whether the layer has an audit sink: events are built only then.
+    pub(super) fn audits(&self) -> bool {
+        self.inner.shared.config.audit.is_some()
+    }
+
+    /// Reports `kind` about the session as this request now holds it.
+    pub(super) fn audit_current(&self, kind: AuditKind) {
+        if !self.audits() {
+            return;
+        }
+        let current = self.state().record.as_ref().map(|r| (r.id, r.user.clone()));
+        if let Some((id, user)) = current {
+            self.audit(kind, Some(id), user.as_deref(), None);
+        }
+    }
+
+    /// A presented token that leads to no session.
+    pub(super) fn audit_invalid_token(&self, reason: &'static str) {
+        self.audit(AuditKind::InvalidToken, None, None, Some(reason.into()));
+    }
+
+    /// Reports what the layer's write did, once it is saved.
+    pub(crate) fn audit_written(&self, written: Written) {
+        if self.inner.shared.config.audit.is_none() {
+            return;
+        }
+        let (kind, id) = match written {
+            Written::Nothing => return,
+            Written::Created(id) => (AuditKind::SessionCreated, id),
+            Written::Renewed(id) => (AuditKind::Renewed, id),
+        };
+        let user = self.state().record.as_ref().and_then(|r| r.user.clone());
+        self.audit(kind, Some(id), user.as_deref(), None);
+    }
+
+    /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`
+    /// without an audit sink.
+    pub(super) fn expiry(&self, record: &SessionRecord, now: SystemTime) -> Option<Expiry> {
+        self.inner.shared.config.audit.as_ref()?;
+        let kind = if now >= record.expires_at {
+            AuditKind::ExpiredAbsolute
+        } else {
+            AuditKind::ExpiredIdle
+        };
+        Some(Expiry {
+            kind,
+            id: record.id,
+            user: record.user.clone(),
+        })
+    }
+
+    pub(super) fn audit_expiry(&self, expiry: Option<Expiry>) {
+        if let Some(Expiry { kind, id, user }) = expiry {
+            self.audit(kind, Some(id), user.as_deref(), None);
+        }
+    }
+
+    /// Reports sessions that a login evicted to stay within the user's limit.
+    pub(super) fn audit_evicted(&self, evicted: &[SessionRecord]) {
+        for record in evicted {
+            let reason = Some(Cow::Borrowed("session_limit"));
+            self.audit(
+                AuditKind::Evicted,
+                Some(record.id),
+                record.user.as_deref(),
+                reason,
+            );
+        }
+    }
+}

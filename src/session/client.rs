@@ -1,0 +1,19 @@
+//! Who sent the request: what a new session records of its origin, and what audit events say.
+
+use http::HeaderValue;
+
+use crate::client_ip::ClientAddr;
+
+/// Where a request came from, for listings and the audit trail.
+pub(crate) struct ClientInfo {
+    pub(crate) user_agent: Option<HeaderValue>,
+    pub(crate) addr: ClientAddr,
+}
+
+impl ClientInfo {
+    /// The `User-Agent`, as text and at most 256 characters, as sessions and events keep it.
+    pub(super) fn user_agent_text(&self) -> Option<String> {
+        let text = self.user_agent.as_ref()?.to_str().ok()?;
+        Some(text.chars().take(256).collect())
+    }
+}
