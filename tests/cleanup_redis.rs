@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use common::wait::eventually;
 use common::FlakyStore;
-use sessionward::store::conformance::sample;
 use servers::trial;
+use sessionward::store::conformance::sample;
 use sessionward::store::{spawn_cleanup, RedisStore, SessionQuery, SessionState, SessionStore};
 
 async fn purges_expired_keeps_live(store: RedisStore) {

@@ -11,9 +11,9 @@ mod sql_support;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use servers::trial;
 use sessionward::store::conformance::{sample, unique_user};
 use sessionward::store::{SessionPatch, SessionStore, SessionTerms, SqliteStore};
-use servers::trial;
 use sql_support::TempDb;
 
 /// What an upgrade test needs of a store beyond the trait: its migration, and SQL run on its

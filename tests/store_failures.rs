@@ -581,9 +581,11 @@ fn main() -> ExitCode {
         postgres on on_postgres needs Postgres;
         redis on on_redis needs Redis;
     }
-    trials.extend(scenarios!(redis_cluster on on_redis_cluster needs RedisCluster:
-        logout_ends_a_session_rotated_after_it_loaded,
-        logout_ends_a_session_signed_in_after_it_loaded,
-    ));
+    trials.extend(
+        scenarios!(redis_cluster on on_redis_cluster needs RedisCluster:
+            logout_ends_a_session_rotated_after_it_loaded,
+            logout_ends_a_session_signed_in_after_it_loaded,
+        ),
+    );
     servers::run(trials)
 }

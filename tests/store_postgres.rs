@@ -12,10 +12,10 @@ use std::process::ExitCode;
 
 use std::time::Duration;
 
+use servers::{trial, Suite};
 use sessionward::store::conformance::{self, sample};
 use sessionward::store::{PostgresStore, SessionStore};
 use sessionward::StoreError;
-use servers::{trial, Suite};
 use sql_support::{drop_postgres_table, run_then_clean, sql_checks, unique_table};
 
 /// A store on a table of its own (not migrated yet).

@@ -61,8 +61,14 @@ fn summary() -> String {
                 "NOT RUN, its tests are reported as ignored: set {}",
                 suite.setting()
             ),
-            (true, Ok(value)) if !value.trim().is_empty() => format!("run ({} is set)", suite.var()),
-            (true, _) => format!("run on {} (CI=true, {} unset)", suite.setting(), suite.var()),
+            (true, Ok(value)) if !value.trim().is_empty() => {
+                format!("run ({} is set)", suite.var())
+            }
+            (true, _) => format!(
+                "run on {} (CI=true, {} unset)",
+                suite.setting(),
+                suite.var()
+            ),
         };
         lines.push(format!("  {:<15} {state}", suite.name()));
     }
@@ -90,7 +96,9 @@ fn main() -> ExitCode {
     let check = if missing_features().is_empty() || under_ci() {
         check
     } else {
-        check.with_kind("needs --all-features").with_ignored_flag(true)
+        check
+            .with_kind("needs --all-features")
+            .with_ignored_flag(true)
     };
     let conclusion = libtest_mimic::run(&args, vec![check]);
     if !args.list && args.format != Some(FormatSetting::Json) {

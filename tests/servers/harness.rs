@@ -90,7 +90,10 @@ pub fn expect_panic<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 }
 
 fn message(payload: &(dyn Any + Send)) -> String {
-    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
         (Some(text), _) => (*text).to_owned(),
         (_, Some(text)) => text.clone(),
         _ => "(a panic without a message)".to_owned(),

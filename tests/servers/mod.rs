@@ -9,8 +9,8 @@
 
 mod harness;
 
-pub use harness::{expect_panic, run, test};
 pub(crate) use harness::trial;
+pub use harness::{expect_panic, run, test};
 
 /// A store suite that runs against a real server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
