@@ -210,6 +210,7 @@ mod mysql {
 }
 
 fn main() -> ExitCode {
+    #[allow(unused_mut)] // only the server stores' features add tests
     let mut trials = vec![trial!(sqlite_upgrades_from_version_1)];
     #[cfg(feature = "postgres")]
     {

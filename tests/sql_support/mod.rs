@@ -9,9 +9,14 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::value::RawValue;
 use sessionward::store::conformance::{sample, unique_user};
-use sessionward::store::{spawn_cleanup, MySqlStore, PostgresStore, SessionPatch, SessionStore};
+#[cfg(feature = "mysql")]
+use sessionward::store::MySqlStore;
+#[cfg(feature = "postgres")]
+use sessionward::store::PostgresStore;
+use sessionward::store::{spawn_cleanup, SessionPatch, SessionStore};
 
 /// Drops a PostgreSQL test table and its migration record, then closes the pool.
+#[cfg(feature = "postgres")]
 pub async fn drop_postgres_table(store: PostgresStore) {
     sqlx::query(&format!(r#"DROP TABLE IF EXISTS "{}""#, store.table()))
         .execute(store.pool())
@@ -26,6 +31,7 @@ pub async fn drop_postgres_table(store: PostgresStore) {
 }
 
 /// Drops a MariaDB/MySQL test table and its migration record, then closes the pool.
+#[cfg(feature = "mysql")]
 pub async fn drop_mysql_table(store: MySqlStore) {
     sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
         .execute(store.pool())
