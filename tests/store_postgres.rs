@@ -9,7 +9,6 @@ mod servers;
 mod sql_support;
 
 use std::process::ExitCode;
-
 use std::time::Duration;
 
 use servers::{trial, Suite};
