@@ -5,11 +5,14 @@ mod common;
 #[allow(dead_code)] // the suites use different parts
 #[path = "redis_support/mod.rs"]
 mod redis_support;
+mod servers;
 
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use common::wait::eventually;
 use common::FlakyStore;
+use servers::trial;
 use sessionward::store::conformance::sample;
 use sessionward::store::{spawn_cleanup, RedisStore, SessionQuery, SessionState, SessionStore};
 
@@ -77,18 +80,16 @@ async fn purges_expired_keeps_live(store: RedisStore) {
     store.delete(&live_key).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone() {
-    let Some(store) = redis_support::standalone_store("cleanup").await else {
-        return;
-    };
+    let store = redis_support::standalone_store("cleanup").await;
     purges_expired_keeps_live(store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster() {
-    let Some((_cluster, store)) = redis_support::cluster_store("cleanup").await else {
-        return;
-    };
+    let (_cluster, store) = redis_support::cluster_store("cleanup").await;
     purges_expired_keeps_live(store).await;
+}
+
+fn main() -> ExitCode {
+    servers::run([trial!(Redis: standalone), trial!(RedisCluster: cluster)])
 }

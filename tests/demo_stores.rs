@@ -1,7 +1,7 @@
 //! The demo's `SESSIONWARD_STORE` forms (docs/demo-http.md): each one opens its store, and
 //! the demo served over it signs a user in and out over real HTTP on loopback. The forms that
 //! need a server use the store suites' servers, variables and CI rule (a missing server fails
-//! under `CI=true`, and is reported as skipped otherwise).
+//! under `CI=true`, and its test is reported as ignored otherwise).
 
 mod common;
 
@@ -11,12 +11,16 @@ mod demo;
 #[allow(dead_code)] // uses a few of the helpers
 #[path = "redis_support/mod.rs"]
 mod redis_support;
+mod servers;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
+use std::process::ExitCode;
+
 use common::{serve, WithSession};
 use serde_json::Value;
-use sql_support::{server_url, TempDb, MYSQL, POSTGRES};
+use servers::{trial, Suite};
+use sql_support::TempDb;
 
 /// Opens `spec` as the demo does, serves the demo over it, and signs alice in and out.
 async fn signs_in_and_out(spec: &str) {
@@ -35,7 +39,6 @@ async fn signs_in_and_out(spec: &str) {
     assert_eq!(res.status(), 401, "{spec}: the token is dead after logout");
 }
 
-#[tokio::test]
 async fn memory_and_sqlite() {
     signs_in_and_out("memory").await;
     let db = TempDb::new();
@@ -43,37 +46,24 @@ async fn memory_and_sqlite() {
     assert!(db.0.exists(), "sqlite:PATH creates the file");
 }
 
-#[tokio::test]
 async fn postgres() {
-    let Some(url) = server_url(POSTGRES, "demo over PostgreSQL") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     signs_in_and_out(&url).await;
 }
 
-#[tokio::test]
 async fn mysql_and_its_mariadb_spelling() {
-    let Some(url) = server_url(MYSQL, "demo over MySQL") else {
-        return;
-    };
+    let url = Suite::MySql.value();
     signs_in_and_out(&url).await;
     signs_in_and_out(&url.replacen("mysql://", "mariadb://", 1)).await;
 }
 
-#[tokio::test]
 async fn redis() {
-    let Some(url) = redis_support::standalone_url() else {
-        return;
-    };
+    let url = redis_support::standalone_url();
     signs_in_and_out(&url).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster() {
-    let Some(ports) = redis_support::cluster_ports() else {
-        return;
-    };
-    let cluster = redis_support::Cluster::start(ports);
+    let cluster = redis_support::Cluster::start(redis_support::cluster_ports());
     let nodes: Vec<String> = cluster
         .ports()
         .iter()
@@ -82,7 +72,6 @@ async fn redis_cluster() {
     signs_in_and_out(&format!("redis-cluster://{}", nodes.join(","))).await;
 }
 
-#[tokio::test]
 async fn an_unknown_form_is_refused_with_the_list_of_forms() {
     for spec in ["", "mongodb://localhost", "sqlite", "file:/tmp/x"] {
         let err = demo::open_store(spec)
@@ -96,7 +85,6 @@ async fn an_unknown_form_is_refused_with_the_list_of_forms() {
     }
 }
 
-#[tokio::test]
 async fn an_incomplete_form_says_what_is_missing() {
     for (spec, says) in [
         ("sqlite:", "sqlite: needs a file path"),
@@ -111,4 +99,16 @@ async fn an_incomplete_form_says_what_is_missing() {
         assert!(err.contains(says), "{spec:?}: {err}");
         assert!(err.contains("accepted forms"), "{spec:?}: {err}");
     }
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(memory_and_sqlite),
+        trial!(Postgres: postgres),
+        trial!(MySql: mysql_and_its_mariadb_spelling),
+        trial!(Redis: redis),
+        trial!(RedisCluster: redis_cluster),
+        trial!(an_unknown_form_is_refused_with_the_list_of_forms),
+        trial!(an_incomplete_form_says_what_is_missing),
+    ])
 }

@@ -6,32 +6,28 @@ mod common;
 #[allow(dead_code)] // the suites use different parts
 #[path = "redis_support/mod.rs"]
 mod redis_support;
+mod servers;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
-use common::assert_round_trips;
-use sessionward::store::{MemoryStore, MySqlStore, PostgresStore, SqliteStore};
-use sql_support::{
-    drop_mysql_table, drop_postgres_table, run_then_clean, server_url, unique_table, TempDb, MYSQL,
-    POSTGRES,
-};
+use std::process::ExitCode;
 
-#[tokio::test]
+use common::assert_round_trips;
+use servers::{trial, Suite};
+use sessionward::store::{MemoryStore, MySqlStore, PostgresStore, SqliteStore};
+use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
+
 async fn memory() {
     assert_round_trips(MemoryStore::default()).await;
 }
 
-#[tokio::test]
 async fn sqlite() {
     let file = TempDb::new();
     assert_round_trips(SqliteStore::open(&file.0).await.unwrap()).await;
 }
 
-#[tokio::test]
 async fn postgres() {
-    let Some(url) = server_url(POSTGRES, "PostgreSQL round trips") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     let store = PostgresStore::connect(&url)
         .await
         .unwrap()
@@ -45,11 +41,8 @@ async fn postgres() {
     .await;
 }
 
-#[tokio::test]
 async fn mysql() {
-    let Some(url) = server_url(MYSQL, "MySQL round trips") else {
-        return;
-    };
+    let url = Suite::MySql.value();
     let store = MySqlStore::connect(&url)
         .await
         .unwrap()
@@ -59,18 +52,23 @@ async fn mysql() {
     run_then_clean(assert_round_trips(store.clone()), drop_mysql_table(store)).await;
 }
 
-#[tokio::test]
 async fn redis() {
-    let Some(store) = redis_support::standalone_store("rt").await else {
-        return;
-    };
+    let store = redis_support::standalone_store("rt").await;
     assert_round_trips(store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster() {
-    let Some((_cluster, store)) = redis_support::cluster_store("rt").await else {
-        return;
-    };
+    let (_cluster, store) = redis_support::cluster_store("rt").await;
     assert_round_trips(store).await;
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(memory),
+        trial!(sqlite),
+        trial!(Postgres: postgres),
+        trial!(MySql: mysql),
+        trial!(Redis: redis),
+        trial!(RedisCluster: redis_cluster),
+    ])
 }

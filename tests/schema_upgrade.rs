@@ -2,14 +2,16 @@
 //! sessions stored before the upgrade keep working, on the layer's timeouts, and can take
 //! terms afterwards. Version 1 is made from version 2 by dropping the columns version 2 added.
 //!
-//! SQLite always runs; PostgreSQL and MySQL need their server variables (see tests/README.md).
+//! SQLite always runs; PostgreSQL and MySQL need their server variables (see tests/README.md),
+//! and without them are reported as ignored.
 
-#![cfg(feature = "sqlite")]
-
+mod servers;
 mod sql_support;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use servers::trial;
 use sessionward::store::conformance::{sample, unique_user};
 use sessionward::store::{SessionPatch, SessionStore, SessionTerms, SqliteStore};
 use sql_support::TempDb;
@@ -88,7 +90,6 @@ impl Upgradable for SqliteStore {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_upgrades_from_version_1() {
     let file = TempDb::new();
     let store = SqliteStore::open(&file.0).await.expect("open");
@@ -100,9 +101,8 @@ async fn sqlite_upgrades_from_version_1() {
 mod postgres {
     use sessionward::store::PostgresStore;
 
-    use super::sql_support::{
-        drop_postgres_table, run_then_clean, server_url, unique_table, POSTGRES,
-    };
+    use super::servers::Suite;
+    use super::sql_support::{drop_postgres_table, run_then_clean, unique_table};
     use super::{upgrade_keeps_sessions, Upgradable};
 
     impl Upgradable for PostgresStore {
@@ -137,11 +137,8 @@ mod postgres {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres_upgrades_from_version_1() {
-        let Some(url) = server_url(POSTGRES, "PostgreSQL schema upgrade") else {
-            return;
-        };
+    pub async fn postgres_upgrades_from_version_1() {
+        let url = Suite::Postgres.value();
         let store = PostgresStore::connect(&url)
             .await
             .expect("connect")
@@ -160,7 +157,8 @@ mod postgres {
 mod mysql {
     use sessionward::store::MySqlStore;
 
-    use super::sql_support::{drop_mysql_table, run_then_clean, server_url, unique_table, MYSQL};
+    use super::servers::Suite;
+    use super::sql_support::{drop_mysql_table, run_then_clean, unique_table};
     use super::{upgrade_keeps_sessions, Upgradable};
 
     impl Upgradable for MySqlStore {
@@ -195,11 +193,8 @@ mod mysql {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn mysql_upgrades_from_version_1() {
-        let Some(url) = server_url(MYSQL, "MySQL schema upgrade") else {
-            return;
-        };
+    pub async fn mysql_upgrades_from_version_1() {
+        let url = Suite::MySql.value();
         let store = MySqlStore::connect(&url)
             .await
             .expect("connect")
@@ -212,4 +207,20 @@ mod mysql {
         )
         .await;
     }
+}
+
+fn main() -> ExitCode {
+    #[allow(unused_mut)] // only the server stores' features add tests
+    let mut trials = vec![trial!(sqlite_upgrades_from_version_1)];
+    #[cfg(feature = "postgres")]
+    {
+        use postgres::postgres_upgrades_from_version_1;
+        trials.push(trial!(Postgres: postgres_upgrades_from_version_1));
+    }
+    #[cfg(feature = "mysql")]
+    {
+        use mysql::mysql_upgrades_from_version_1;
+        trials.push(trial!(MySql: mysql_upgrades_from_version_1));
+    }
+    servers::run(trials)
 }

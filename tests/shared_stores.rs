@@ -16,28 +16,25 @@ mod demo;
 #[allow(dead_code)]
 #[path = "redis_support/mod.rs"]
 mod redis_support;
+mod servers;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{header, serve, session_set_cookie, Server, WithSession};
 use serde_json::{json, Value};
+use servers::{trial, Suite};
 use sessionward::store::{MySqlStore, PostgresStore, RedisStore, SessionStore};
 use sql_support::{
-    drop_mysql_table, drop_postgres_table, random_hex, run_then_clean, server_url, unique_table,
-    TestServer, MYSQL, POSTGRES,
+    drop_mysql_table, drop_postgres_table, random_hex, run_then_clean, unique_table,
 };
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
-
-const REDIS: TestServer = TestServer {
-    var: "SESSIONWARD_TEST_REDIS",
-    default: redis_support::DEFAULT_URL,
-};
 
 async fn demo_instance<S: SessionStore>(store: S) -> Server {
     serve(demo::app().layer(demo::session_layer(store))).await
@@ -80,11 +77,8 @@ async fn assert_instances_share(a: &Server, b: &Server) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_through_postgres() {
-    let Some(url) = server_url(POSTGRES, "shared PostgreSQL instances") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     let table = unique_table();
     let store_a = PostgresStore::connect(&url)
         .await
@@ -108,11 +102,8 @@ async fn two_instances_share_sessions_through_postgres() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_through_redis() {
-    let Some(url) = server_url(REDIS, "shared Redis instances") else {
-        return;
-    };
+    let url = Suite::Redis.value();
     let prefix = format!("swtest:{}:", random_hex(12));
     let store_a = RedisStore::connect(&url)
         .await
@@ -324,11 +315,8 @@ where
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_is_503_and_recovers() {
-    let Some(url) = server_url(POSTGRES, "PostgreSQL outage") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     // The store's own pool: idle connections are pinged, checkouts wait at most 3 s.
     let open = |url: String, table: String| async move {
         let store = PostgresStore::connect(&url)
@@ -342,11 +330,8 @@ async fn postgres_outage_is_503_and_recovers() {
     sql_outage_is_503_and_recovers(&url, 5432, open, drop_postgres_table).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_outage_is_503_and_recovers() {
-    let Some(url) = server_url(MYSQL, "MariaDB/MySQL outage") else {
-        return;
-    };
+    let url = Suite::MySql.value();
     let open = |url: String, table: String| async move {
         let store = MySqlStore::connect(&url)
             .await
@@ -359,11 +344,8 @@ async fn mysql_outage_is_503_and_recovers() {
     sql_outage_is_503_and_recovers(&url, 3306, open, drop_mysql_table).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_is_503_and_recovers() {
-    let Some(url) = server_url(REDIS, "Redis outage") else {
-        return;
-    };
+    let url = Suite::Redis.value();
     let relay = Relay::start(socket_of(&url, 6379)).await;
     let store = RedisStore::connect(&through_relay(&url, &relay, 6379))
         .await
@@ -373,12 +355,20 @@ async fn redis_outage_is_503_and_recovers() {
     assert_outage_and_recovery(&server, &relay).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster_outage_is_503_and_recovers() {
-    let Some((cluster, store)) = redis_support::cluster_store("outage").await else {
-        return;
-    };
+    let (cluster, store) = redis_support::cluster_store("outage").await;
     let server = demo_instance(store).await;
     // Each request waits out the store's 2 s response timeout before its 503.
     assert_outage_and_recovery(&server, &cluster).await;
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(Postgres: two_instances_share_sessions_through_postgres),
+        trial!(Redis: two_instances_share_sessions_through_redis),
+        trial!(Postgres: postgres_outage_is_503_and_recovers),
+        trial!(MySql: mysql_outage_is_503_and_recovers),
+        trial!(Redis: redis_outage_is_503_and_recovers),
+        trial!(RedisCluster: redis_cluster_outage_is_503_and_recovers),
+    ])
 }

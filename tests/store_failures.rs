@@ -11,17 +11,20 @@
 //! connection a relay cuts just before the chosen step and restores at the next store call (the
 //! issue's "transient" failure: the store answers again by the time the layer writes). The
 //! logout race also runs on a Redis Cluster. Real servers are gated as in the other server
-//! suites: set `SESSIONWARD_TEST_POSTGRES`, `SESSIONWARD_TEST_REDIS`,
-//! `SESSIONWARD_TEST_REDIS_CLUSTER`, or run under `CI=true`.
+//! suites (tests/README.md): set `SESSIONWARD_TEST_POSTGRES`, `SESSIONWARD_TEST_REDIS`,
+//! `SESSIONWARD_TEST_REDIS_CLUSTER`, or run under `CI=true`; without, their tests are reported
+//! as ignored.
 
 mod common;
 #[allow(dead_code)]
 #[path = "redis_support/mod.rs"]
 mod redis_support;
+mod servers;
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 
 use std::future::Future;
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::Path;
@@ -33,11 +36,12 @@ use common::faults::{FaultyStore, Op};
 use common::{routes, serve, session_set_cookie, set_cookie, Server, WithSession};
 use reqwest::{RequestBuilder, Response};
 use serde_json::{json, Value};
+use servers::Suite;
 use sessionward::store::{
     MemoryStore, PostgresStore, RedisStore, SessionQuery, SessionRecord, SessionState, SessionStore,
 };
 use sessionward::{Session, SessionError, SessionLayer};
-use sql_support::{drop_postgres_table, random_hex, run_then_clean, server_url, POSTGRES};
+use sql_support::{drop_postgres_table, random_hex, run_then_clean};
 
 /// The behaviour tests' routes, and one that changes data before signing in.
 fn app() -> Router {
@@ -484,9 +488,7 @@ async fn on_postgres<F>(scenario: impl FnOnce(Rig<PostgresStore>) -> F + Send + 
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let Some(url) = server_url(POSTGRES, "store failures on PostgreSQL") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     let table = sql_support::unique_table();
     let open = |url: String| {
         let table = table.clone();
@@ -511,9 +513,7 @@ where
 
 /// Redis through a relay, under a key prefix of its own.
 async fn on_redis<F: Future<Output = ()>>(scenario: impl FnOnce(Rig<RedisStore>) -> F) {
-    let Some(url) = redis_support::standalone_url() else {
-        return;
-    };
+    let url = redis_support::standalone_url();
     let prefix = redis_support::unique_prefix("failures");
     let (relay, relayed) = Relay::to(&url, 6379).await;
     let store = RedisStore::connect(&relayed)
@@ -527,23 +527,29 @@ async fn on_redis<F: Future<Output = ()>>(scenario: impl FnOnce(Rig<RedisStore>)
     scenario(Rig::new(FaultyStore::wrap(store), view, Some(relay)).await).await;
 }
 
+/// The tests of `scenario`s on one backend, named `backend::scenario`; with `needs`, they need
+/// that suite's server.
 macro_rules! scenarios {
-    ($backend:ident on $on:ident: $($scenario:ident),+ $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$on(super::$scenario).await;
-                }
-            )+
+    ($backend:ident on $on:ident $(needs $suite:ident)?: $($scenario:ident),+ $(,)?) => {
+        {
+            let needs: Option<Suite> = None$(.or(Some(Suite::$suite)))?;
+            [$(
+                servers::test(
+                    needs,
+                    concat!(stringify!($backend), "::", stringify!($scenario)),
+                    2,
+                    || $on($scenario),
+                )
+            ),+]
         }
     };
 }
 
+/// Every scenario on every backend listed, added to `trials`.
 macro_rules! all_scenarios {
-    ($($backend:ident on $on:ident;)+) => {
+    ($trials:ident; $($backend:ident on $on:ident $(needs $suite:ident)?;)+) => {
         $(
-            scenarios!($backend on $on:
+            $trials.extend(scenarios!($backend on $on $(needs $suite)?:
                 login_failing_at_rotate_leaves_a_planted_token_anonymous,
                 login_with_data_failing_at_rotate_leaves_the_token_anonymous,
                 login_failing_at_rotate_keeps_the_signed_in_user,
@@ -556,27 +562,30 @@ macro_rules! all_scenarios {
                 first_write_failing_makes_no_session,
                 logout_ends_a_session_rotated_after_it_loaded,
                 logout_ends_a_session_signed_in_after_it_loaded,
-            );
+            ));
         )+
     };
 }
 
-all_scenarios! {
-    memory on on_memory;
-    memory_at_once on on_memory_at_once;
-    postgres on on_postgres;
-    redis on on_redis;
-}
-
 /// Item 2 on a Redis Cluster, where a rotation moves the record between slots in four steps.
 async fn on_redis_cluster<F: Future<Output = ()>>(scenario: impl FnOnce(Rig<RedisStore>) -> F) {
-    let Some((_cluster, store)) = redis_support::cluster_store("failures").await else {
-        return;
-    };
+    let (_cluster, store) = redis_support::cluster_store("failures").await;
     scenario(Rig::new(FaultyStore::wrap(store.clone()), store, None).await).await;
 }
 
-scenarios!(redis_cluster on on_redis_cluster:
-    logout_ends_a_session_rotated_after_it_loaded,
-    logout_ends_a_session_signed_in_after_it_loaded,
-);
+fn main() -> ExitCode {
+    let mut trials = Vec::new();
+    all_scenarios! { trials;
+        memory on on_memory;
+        memory_at_once on on_memory_at_once;
+        postgres on on_postgres needs Postgres;
+        redis on on_redis needs Redis;
+    }
+    trials.extend(
+        scenarios!(redis_cluster on on_redis_cluster needs RedisCluster:
+            logout_ends_a_session_rotated_after_it_loaded,
+            logout_ends_a_session_signed_in_after_it_loaded,
+        ),
+    );
+    servers::run(trials)
+}

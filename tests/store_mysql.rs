@@ -1,32 +1,33 @@
 //! The MySQL / MariaDB store against a real server: the conformance suite, the SQL checks,
 //! migrations and corrupt rows. Each test uses a table of its own and drops it afterwards.
 //!
-//! Set `SESSIONWARD_TEST_MYSQL=mysql://root@127.0.0.1:3306/test` to run it; under
-//! `CI=true` that URL is the default, and an unreachable server fails the suite.
+//! Set `SESSIONWARD_TEST_MYSQL=mysql://root@127.0.0.1:3306/test` to run it (without it the
+//! tests needing the server are reported as ignored); under `CI=true` that URL is the default,
+//! and an unreachable server fails the suite.
 
+mod servers;
 mod sql_support;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use servers::{trial, Suite};
 use sessionward::store::conformance::{self, sample};
 use sessionward::store::{MySqlStore, SessionStore};
 use sessionward::StoreError;
-use sql_support::{drop_mysql_table, run_then_clean, server_url, sql_checks, unique_table, MYSQL};
+use sql_support::{drop_mysql_table, run_then_clean, sql_checks, unique_table};
 
-/// A store on a table of its own (not migrated yet), or `None` when the suite is skipped.
-async fn store() -> Option<MySqlStore> {
-    let url = server_url(MYSQL, "MySQL store suite")?;
+/// A store on a table of its own (not migrated yet).
+async fn store() -> MySqlStore {
+    let url = Suite::MySql.value();
     let store = MySqlStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"));
-    Some(store.with_table(&unique_table()).expect("valid table name"))
+    store.with_table(&unique_table()).expect("valid table name")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_conformance_suite_twice() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -39,11 +40,8 @@ async fn passes_the_conformance_suite_twice() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_sql_checks() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -55,11 +53,8 @@ async fn passes_the_sql_checks() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_is_idempotent_versioned_and_indexed() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -105,9 +100,8 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
     .await;
 }
 
-#[tokio::test]
 async fn table_names_are_validated() {
-    let pool = sqlx::mysql::MySqlPoolOptions::new().connect_lazy(MYSQL.default);
+    let pool = sqlx::mysql::MySqlPoolOptions::new().connect_lazy(Suite::MySql.default_value());
     let pool = pool.expect("a lazy pool connects to nothing");
     sql_support::table_names_are_validated(|name| {
         MySqlStore::new(pool.clone())
@@ -116,7 +110,6 @@ async fn table_names_are_validated() {
     });
 }
 
-#[tokio::test]
 async fn an_unreachable_server_is_a_backend_error() {
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .acquire_timeout(Duration::from_millis(300))
@@ -134,11 +127,8 @@ type CorruptRow = (
     Option<&'static str>,
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_rows_are_errors_not_panics() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -177,4 +167,15 @@ async fn corrupt_rows_are_errors_not_panics() {
         drop_mysql_table(store),
     )
     .await;
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(MySql: passes_the_conformance_suite_twice),
+        trial!(MySql: passes_the_sql_checks),
+        trial!(MySql: migrate_is_idempotent_versioned_and_indexed),
+        trial!(table_names_are_validated),
+        trial!(an_unreachable_server_is_a_backend_error),
+        trial!(MySql: corrupt_rows_are_errors_not_panics),
+    ])
 }

@@ -1,34 +1,33 @@
 //! The PostgreSQL store against a real server: the conformance suite, the SQL checks,
 //! migrations and corrupt rows. Each test uses a table of its own and drops it afterwards.
 //!
-//! Set `SESSIONWARD_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test` to run it; under
-//! `CI=true` that URL is the default, and an unreachable server fails the suite.
+//! Set `SESSIONWARD_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test` to run it (without
+//! it the tests needing the server are reported as ignored); under `CI=true` that URL is the
+//! default, and an unreachable server fails the suite.
 
+mod servers;
 mod sql_support;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use servers::{trial, Suite};
 use sessionward::store::conformance::{self, sample};
 use sessionward::store::{PostgresStore, SessionStore};
 use sessionward::StoreError;
-use sql_support::{
-    drop_postgres_table, run_then_clean, server_url, sql_checks, unique_table, POSTGRES,
-};
+use sql_support::{drop_postgres_table, run_then_clean, sql_checks, unique_table};
 
-/// A store on a table of its own (not migrated yet), or `None` when the suite is skipped.
-async fn store() -> Option<PostgresStore> {
-    let url = server_url(POSTGRES, "PostgreSQL store suite")?;
+/// A store on a table of its own (not migrated yet).
+async fn store() -> PostgresStore {
+    let url = Suite::Postgres.value();
     let store = PostgresStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"));
-    Some(store.with_table(&unique_table()).expect("valid table name"))
+    store.with_table(&unique_table()).expect("valid table name")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_conformance_suite_twice() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -41,11 +40,8 @@ async fn passes_the_conformance_suite_twice() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_sql_checks() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -57,11 +53,8 @@ async fn passes_the_sql_checks() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_is_idempotent_versioned_and_indexed() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -109,9 +102,8 @@ async fn migrate_is_idempotent_versioned_and_indexed() {
     .await;
 }
 
-#[tokio::test]
 async fn table_names_are_validated() {
-    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(POSTGRES.default);
+    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(Suite::Postgres.default_value());
     let pool = pool.expect("a lazy pool connects to nothing");
     sql_support::table_names_are_validated(|name| {
         PostgresStore::new(pool.clone())
@@ -120,7 +112,6 @@ async fn table_names_are_validated() {
     });
 }
 
-#[tokio::test]
 async fn an_unreachable_server_is_a_backend_error() {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(300))
@@ -130,11 +121,8 @@ async fn an_unreachable_server_is_a_backend_error() {
     sql_support::unreachable_server_is_a_backend_error(&store, store.migrate()).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_rows_are_errors_not_panics() {
-    let Some(store) = store().await else {
-        return;
-    };
+    let store = store().await;
     let s = store.clone();
     run_then_clean(
         async move {
@@ -172,4 +160,15 @@ async fn corrupt_rows_are_errors_not_panics() {
         drop_postgres_table(store),
     )
     .await;
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(Postgres: passes_the_conformance_suite_twice),
+        trial!(Postgres: passes_the_sql_checks),
+        trial!(Postgres: migrate_is_idempotent_versioned_and_indexed),
+        trial!(table_names_are_validated),
+        trial!(an_unreachable_server_is_a_backend_error),
+        trial!(Postgres: corrupt_rows_are_errors_not_panics),
+    ])
 }

@@ -1,11 +1,14 @@
 //! The Redis store against real servers: the standalone Redis named by
 //! `SESSIONWARD_TEST_REDIS` and a three-master Redis Cluster started by the test
-//! (`SESSIONWARD_TEST_REDIS_CLUSTER`). See `redis_support` for the gating rules.
+//! (`SESSIONWARD_TEST_REDIS_CLUSTER`). Without its variable a suite's tests are reported as
+//! ignored; under `CI=true` they run against the defaults (tests/README.md).
 
 mod redis_checks;
 #[allow(dead_code)] // uses most, not all, of the helpers
 mod redis_support;
+mod servers;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use sessionward::store::conformance::{self, sample, unique_user};
@@ -23,6 +26,7 @@ use redis_checks::keys::{
 };
 use redis_checks::{clean_up, Raw};
 use redis_support::{cluster_ports, standalone_url, unique_prefix, Cluster};
+use servers::{expect_panic, trial};
 
 /// Tests on the shared standalone server hold this for reading; the one that kills every
 /// client connection holds it for writing, so it never breaks another test's connection.
@@ -32,8 +36,8 @@ async fn shared() -> RwLockReadGuard<'static, ()> {
     SERVER.read().await
 }
 
-async fn standalone(tag: &str) -> Option<(RedisStore, Raw)> {
-    let url = standalone_url()?;
+async fn standalone(tag: &str) -> (RedisStore, Raw) {
+    let url = standalone_url();
     let store = RedisStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot reach the Redis at {url}: {err}"))
@@ -43,102 +47,75 @@ async fn standalone(tag: &str) -> Option<(RedisStore, Raw)> {
         .get_multiplexed_async_connection()
         .await
         .unwrap_or_else(|err| panic!("cannot reach the Redis at {url}: {err}"));
-    Some((store, Raw::Standalone(raw)))
+    (store, Raw::Standalone(raw))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Standalone Redis.
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_passes_the_conformance_suite_twice() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("conformance").await else {
-        return;
-    };
+    let (store, raw) = standalone("conformance").await;
     conformance::run(&store).await;
     conformance::run(&store).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_ttls_follow_deadlines() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("ttl").await else {
-        return;
-    };
+    let (store, raw) = standalone("ttl").await;
     ttls_follow_deadlines(&store, &raw).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_rotate_leaves_one_working_token() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("rotate").await else {
-        return;
-    };
+    let (store, raw) = standalone("rotate").await;
     rotate_leaves_one_working_token(&store, &raw).await;
     revocation_beats_a_concurrent_rotation(&store).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_concurrent_updates_of_different_keys_all_persist() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("concurrent").await else {
-        return;
-    };
+    let (store, raw) = standalone("concurrent").await;
     concurrent_updates_all_persist(&store).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_odd_keys_round_trip() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("odd").await else {
-        return;
-    };
+    let (store, raw) = standalone("odd").await;
     odd_keys_round_trip(&store).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_query_lists_every_session_of_its_prefix() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("query").await else {
-        return;
-    };
+    let (store, raw) = standalone("query").await;
     query_lists_every_session(&store).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_delete_expired_cleans_indexes() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("purge").await else {
-        return;
-    };
+    let (store, raw) = standalone("purge").await;
     delete_expired_cleans_indexes(&store, &raw).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_corrupt_data_is_an_error() {
     let _shared = shared().await;
-    let Some((store, raw)) = standalone("corrupt").await else {
-        return;
-    };
+    let (store, raw) = standalone("corrupt").await;
     corrupt_data_is_an_error(&store, &raw).await;
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_recovers_after_the_connection_drops() {
     // Killing every client would break the other tests' connections: run alone.
     let _alone = SERVER.write().await;
-    let Some((store, raw)) = standalone("reconnect").await else {
-        return;
-    };
+    let (store, raw) = standalone("reconnect").await;
     let killer = raw.clone();
     recovers(&store, async move || {
         // SKIPME defaults to yes: the killing connection survives.
@@ -151,7 +128,6 @@ async fn standalone_recovers_after_the_connection_drops() {
     clean_up(&store, &raw).await;
 }
 
-#[tokio::test]
 async fn unreachable_server_is_a_backend_error() {
     // Needs no server: nothing listens on port 1.
     let started = std::time::Instant::now();
@@ -172,36 +148,27 @@ async fn unreachable_server_is_a_backend_error() {
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
 }
 
-#[test]
-#[should_panic(expected = "braces")]
-fn a_prefix_with_braces_is_refused() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+async fn a_prefix_with_braces_is_refused() {
     // Building a store needs a connection object, not a server: a lazy manager connects on
     // first use.
     let client = redis::Client::open("redis://127.0.0.1:1").expect("URL");
-    let manager = runtime.block_on(async {
-        redis::aio::ConnectionManager::new_lazy_with_config(
-            client,
-            redis::aio::ConnectionManagerConfig::new(),
-        )
-        .expect("lazy manager")
+    let manager = redis::aio::ConnectionManager::new_lazy_with_config(
+        client,
+        redis::aio::ConnectionManagerConfig::new(),
+    )
+    .expect("lazy manager");
+    let refusal = expect_panic(move || {
+        let _ = RedisStore::from_manager(manager).with_prefix("app:{tag}:");
     });
-    let _ = RedisStore::from_manager(manager).with_prefix("app:{tag}:");
+    assert!(refusal.contains("braces"), "{refusal}");
 }
 
 // ---------------------------------------------------------------------------------------------
 // Redis Cluster: three masters started by this test, stopped when it ends (pass or fail).
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_suite() {
-    let Some(ports) = cluster_ports() else {
-        return;
-    };
-    let cluster = Cluster::start(ports);
+    let cluster = Cluster::start(cluster_ports());
     let urls = cluster.urls();
     let store = RedisStore::connect_cluster(&urls)
         .await
@@ -252,4 +219,21 @@ async fn cluster_suite() {
     })
     .await;
     drop(cluster);
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(Redis: standalone_passes_the_conformance_suite_twice),
+        trial!(Redis: standalone_ttls_follow_deadlines),
+        trial!(Redis: standalone_rotate_leaves_one_working_token),
+        trial!(Redis: standalone_concurrent_updates_of_different_keys_all_persist),
+        trial!(Redis: standalone_odd_keys_round_trip),
+        trial!(Redis: standalone_query_lists_every_session_of_its_prefix),
+        trial!(Redis: standalone_delete_expired_cleans_indexes),
+        trial!(Redis: standalone_corrupt_data_is_an_error),
+        trial!(Redis: standalone_recovers_after_the_connection_drops),
+        trial!(unreachable_server_is_a_backend_error),
+        trial!(a_prefix_with_braces_is_refused),
+        trial!(RedisCluster: cluster_suite),
+    ])
 }

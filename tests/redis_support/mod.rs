@@ -2,75 +2,38 @@
 //! `SESSIONWARD_TEST_REDIS`, and a three-master Redis Cluster this module starts on free loopback
 //! ports (and stops again, also when a test fails).
 //!
-//! Gating: with the variable unset and `CI` not `true`, a suite prints one `skipped: …` line
-//! and passes; under `CI=true` an unset variable means the default, and a server that cannot be
-//! reached (or a cluster that cannot be started) fails the test.
-//!
-//! Each test file that declares this module puts `#[allow(dead_code)]` on the declaration, as
-//! each uses a different subset.
+//! Which server, and whether to start a cluster at all, is `servers::Suite`'s business
+//! (`Suite::Redis`, `Suite::RedisCluster`): each test file that declares this module also
+//! declares `mod servers`, and puts `#[allow(dead_code)]` on this one, as each uses a different
+//! subset.
 
-use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The standalone server used when `CI=true` and `SESSIONWARD_TEST_REDIS` is unset.
-pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+use crate::servers::Suite;
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+/// The standalone server's URL.
+pub fn standalone_url() -> String {
+    Suite::Redis.value()
 }
 
-/// Prints a skip line on the real stderr (the test harness captures `eprintln!`), once per
-/// suite however many of its tests are skipped.
-fn skip(once: &Once, line: &str) {
-    once.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "skipped: {line}");
-    });
-}
-
-static STANDALONE_SKIPPED: Once = Once::new();
-static CLUSTER_SKIPPED: Once = Once::new();
-
-/// The standalone server's URL, or `None` (after printing why) when the suite is skipped.
-pub fn standalone_url() -> Option<String> {
-    match std::env::var("SESSIONWARD_TEST_REDIS") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if under_ci() => Some(DEFAULT_URL.to_owned()),
-        _ => {
-            skip(
-                &STANDALONE_SKIPPED,
-                &format!("Redis store suite (set SESSIONWARD_TEST_REDIS={DEFAULT_URL} to run it)"),
-            );
-            None
-        }
-    }
-}
-
-/// Where the cluster's nodes go: `Some(None)` for free ports found here, `Some(Some(base))` for
-/// `base`, `base + 1`, `base + 2`; `None` (after printing why) when the suite is skipped.
-pub fn cluster_ports() -> Option<Option<u16>> {
-    match std::env::var("SESSIONWARD_TEST_REDIS_CLUSTER") {
-        Ok(value) => match value.trim() {
-            "" | "1" | "true" | "yes" | "auto" => Some(None),
-            base => match base.parse::<u16>() {
-                Ok(base) if (1024..=55_530).contains(&base) => Some(Some(base)),
-                _ => panic!(
-                    "SESSIONWARD_TEST_REDIS_CLUSTER must be 1 or a base port in 1024..=55530, got {base:?}"
-                ),
-            },
+/// Where the cluster's nodes go, from `SESSIONWARD_TEST_REDIS_CLUSTER`: `None` for free ports
+/// found here (`1`), `Some(base)` for `base`, `base + 1`, `base + 2`.
+///
+/// # Panics
+/// On any other value.
+pub fn cluster_ports() -> Option<u16> {
+    let value = Suite::RedisCluster.value();
+    match value.trim() {
+        "1" | "true" | "yes" | "auto" => None,
+        base => match base.parse::<u16>() {
+            Ok(base) if (1024..=55_530).contains(&base) => Some(base),
+            _ => panic!(
+                "SESSIONWARD_TEST_REDIS_CLUSTER must be 1 or a base port in 1024..=55530, got {base:?}"
+            ),
         },
-        Err(_) if under_ci() => Some(None),
-        Err(_) => {
-            skip(
-                &CLUSTER_SKIPPED,
-                "Redis Cluster store suite (set SESSIONWARD_TEST_REDIS_CLUSTER=1, or a base port, \
-                 to start a three-master cluster on loopback and run it)",
-            );
-            None
-        }
     }
 }
 
@@ -83,24 +46,24 @@ pub fn unique_prefix(tag: &str) -> String {
     format!("sessionward-test:{tag}:{}-{nanos}:", std::process::id())
 }
 
-/// A store on the standalone server under a fresh prefix, or `None` when its suite is not run.
-pub async fn standalone_store(tag: &str) -> Option<sessionward::store::RedisStore> {
-    let url = standalone_url()?;
+/// A store on the standalone server under a fresh prefix.
+pub async fn standalone_store(tag: &str) -> sessionward::store::RedisStore {
+    let url = standalone_url();
     let store = sessionward::store::RedisStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot reach the Redis at {url}: {err}"));
-    Some(store.with_prefix(unique_prefix(tag)))
+    store.with_prefix(unique_prefix(tag))
 }
 
-/// A cluster started for the caller, and a store on it under a fresh prefix; `None` when the
-/// cluster suite is not run. Keep the cluster: it stops when dropped.
-pub async fn cluster_store(tag: &str) -> Option<(Cluster, sessionward::store::RedisStore)> {
-    let cluster = Cluster::start(cluster_ports()?);
+/// A cluster started for the caller, and a store on it under a fresh prefix. Keep the
+/// cluster: it stops when dropped.
+pub async fn cluster_store(tag: &str) -> (Cluster, sessionward::store::RedisStore) {
+    let cluster = Cluster::start(cluster_ports());
     let urls = cluster.urls();
     let store = sessionward::store::RedisStore::connect_cluster(&urls)
         .await
         .unwrap_or_else(|err| panic!("cannot reach the cluster at {urls:?}: {err}"));
-    Some((cluster, store.with_prefix(unique_prefix(tag))))
+    (cluster, store.with_prefix(unique_prefix(tag)))
 }
 
 /// A three-master Redis Cluster on loopback, stopped when dropped.

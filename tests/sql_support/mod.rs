@@ -1,20 +1,22 @@
-//! Shared by the SQL store suites: which server to test, names and files no other run uses,
-//! cleanup that also runs after a failure, and checks every SQL store must pass beyond the
-//! conformance suite.
+//! Shared by the SQL store suites: names and files no other run uses, cleanup that also runs
+//! after a failure, and checks every SQL store must pass beyond the conformance suite. Which
+//! server a suite runs against is `servers::Suite`'s business.
 #![allow(dead_code)] // each suite uses a different subset
 
-use std::collections::BTreeSet;
 use std::future::Future;
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use serde_json::value::RawValue;
 use sessionward::store::conformance::{sample, unique_user};
-use sessionward::store::{spawn_cleanup, MySqlStore, PostgresStore, SessionPatch, SessionStore};
+#[cfg(feature = "mysql")]
+use sessionward::store::MySqlStore;
+#[cfg(feature = "postgres")]
+use sessionward::store::PostgresStore;
+use sessionward::store::{spawn_cleanup, SessionPatch, SessionStore};
 
 /// Drops a PostgreSQL test table and its migration record, then closes the pool.
+#[cfg(feature = "postgres")]
 pub async fn drop_postgres_table(store: PostgresStore) {
     sqlx::query(&format!(r#"DROP TABLE IF EXISTS "{}""#, store.table()))
         .execute(store.pool())
@@ -29,6 +31,7 @@ pub async fn drop_postgres_table(store: PostgresStore) {
 }
 
 /// Drops a MariaDB/MySQL test table and its migration record, then closes the pool.
+#[cfg(feature = "mysql")]
 pub async fn drop_mysql_table(store: MySqlStore) {
     sqlx::query(&format!("DROP TABLE IF EXISTS `{}`", store.table()))
         .execute(store.pool())
@@ -40,47 +43,6 @@ pub async fn drop_mysql_table(store: MySqlStore) {
         .await
         .expect("forget the test table's version");
     store.pool().close().await;
-}
-
-/// A server the suites can run against: the variable that names it, and the URL used when
-/// `CI=true` leaves the variable unset.
-#[derive(Clone, Copy)]
-pub struct TestServer {
-    pub var: &'static str,
-    pub default: &'static str,
-}
-
-pub const POSTGRES: TestServer = TestServer {
-    var: "SESSIONWARD_TEST_POSTGRES",
-    default: "postgres://postgres@127.0.0.1:5432/test",
-};
-
-pub const MYSQL: TestServer = TestServer {
-    var: "SESSIONWARD_TEST_MYSQL",
-    default: "mysql://root@127.0.0.1:3306/test",
-};
-
-/// The URL of the server a suite runs against: `$var` when set; under `CI=true` the default
-/// (a missing server must fail there, never skip); otherwise `None`, after one line on stderr
-/// (once per suite and test binary, however many of its tests skip).
-pub fn server_url(server: TestServer, suite: &str) -> Option<String> {
-    let TestServer { var, default } = server;
-    static SKIPS_NOTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    if let Ok(url) = std::env::var(var) {
-        if !url.is_empty() {
-            return Some(url);
-        }
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        return Some(default.to_owned());
-    }
-    let mut noted = SKIPS_NOTED.lock().unwrap_or_else(|e| e.into_inner());
-    if noted.insert(suite.to_owned()) {
-        // Straight to the process's stderr: the test harness would swallow `eprintln!`.
-        let line = format!("skipped: {suite} (set {var}={default} to run it)\n");
-        let _ = std::io::stderr().write_all(line.as_bytes());
-    }
-    None
 }
 
 /// A fresh random lowercase-hex string of `len` characters (at most 64).
