@@ -4,20 +4,21 @@
 //! a lock of its own (an advisory lock, a named lock, a Redis lease, an in-process mutex):
 //! without it this race fails (the steps alone read the same counts in parallel).
 //!
-//! The server stores need their variables, as the store suites do.
+//! The server stores need their variables, as the store suites do; without one, its test is
+//! reported as ignored.
 
 #[allow(dead_code)] // the cluster helpers this file does not use
 mod redis_support;
+mod servers;
 mod sql_support;
 
+use std::process::ExitCode;
+
+use servers::{trial, Suite};
 use sessionward::store::conformance;
 use sessionward::store::{MySqlStore, PostgresStore, SqliteStore};
-use sql_support::{
-    drop_mysql_table, drop_postgres_table, run_then_clean, server_url, unique_table, TempDb, MYSQL,
-    POSTGRES,
-};
+use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_logins_racing_never_pass_the_limits() {
     let file = TempDb::new();
     let store = SqliteStore::open(&file.0).await.expect("open");
@@ -25,11 +26,8 @@ async fn sqlite_logins_racing_never_pass_the_limits() {
     store.pool().close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_logins_racing_never_pass_the_limits() {
-    let Some(url) = server_url(POSTGRES, "PostgreSQL session caps race") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     let store = PostgresStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"))
@@ -40,7 +38,7 @@ async fn postgres_logins_racing_never_pass_the_limits() {
         async move {
             s.migrate().await.expect("migrate");
             conformance::logins_racing_never_pass_the_limits(&s).await;
-            // A second store on the same table (another instance of the app) shares the locks.
+            // Twice: the second run finds the first run's sessions in the table.
             conformance::logins_racing_never_pass_the_limits(&s).await;
         },
         drop_postgres_table(store),
@@ -48,11 +46,8 @@ async fn postgres_logins_racing_never_pass_the_limits() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_logins_racing_never_pass_the_limits() {
-    let Some(url) = server_url(MYSQL, "MySQL session caps race") else {
-        return;
-    };
+    let url = Suite::MySql.value();
     let store = MySqlStore::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"))
@@ -69,18 +64,22 @@ async fn mysql_logins_racing_never_pass_the_limits() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_logins_racing_never_pass_the_limits() {
-    let Some(store) = redis_support::standalone_store("admit").await else {
-        return;
-    };
+    let store = redis_support::standalone_store("admit").await;
     conformance::logins_racing_never_pass_the_limits(&store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_cluster_logins_racing_never_pass_the_limits() {
-    let Some((_cluster, store)) = redis_support::cluster_store("admit").await else {
-        return;
-    };
+    let (_cluster, store) = redis_support::cluster_store("admit").await;
     conformance::logins_racing_never_pass_the_limits(&store).await;
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(sqlite_logins_racing_never_pass_the_limits, workers = 4),
+        trial!(Postgres: postgres_logins_racing_never_pass_the_limits, workers = 4),
+        trial!(MySql: mysql_logins_racing_never_pass_the_limits, workers = 4),
+        trial!(Redis: redis_logins_racing_never_pass_the_limits, workers = 4),
+        trial!(RedisCluster: redis_cluster_logins_racing_never_pass_the_limits, workers = 4),
+    ])
 }

@@ -3,7 +3,8 @@
 //! `session_caps.rs` cover that one): each instance has its own connection to the server, so
 //! what one revokes or evicts must be refused by the other on its next request.
 //!
-//! The server stores need their variables, as the store suites do.
+//! The server stores need their variables, as the store suites do; without one, its test is
+//! reported as ignored.
 
 mod common;
 #[allow(dead_code)] // the demo's `main` is not used here
@@ -11,19 +12,19 @@ mod common;
 mod demo;
 #[allow(dead_code)] // the cluster helpers this file does not use
 mod redis_support;
+mod servers;
 mod sql_support;
 
 use std::future::Future;
+use std::process::ExitCode;
 
 use common::{serve, set_cookie, Server, WithSession};
 use serde_json::{json, Value};
+use servers::{trial, Suite};
 use sessionward::store::{
     MySqlStore, Overflow, PostgresStore, RedisStore, SessionStore, SqliteStore,
 };
-use sql_support::{
-    drop_mysql_table, drop_postgres_table, run_then_clean, server_url, unique_table, TempDb, MYSQL,
-    POSTGRES,
-};
+use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
 
 /// Two demo instances over `store` and its clone-from-elsewhere `other`: one with the demo's
 /// layer, one with a per-user cap of 2 that evicts (as an app would configure every instance;
@@ -132,7 +133,11 @@ async fn devices_across_instances(a: &Server, b: &Server) {
     let (watch, _) = login(b, "alice", "wonderland", "watch").await;
     assert_eq!(me(a, &phone).await, 200, "two sessions: within the cap");
     let (car, _) = login(b, "alice", "wonderland", "car").await;
-    assert_eq!(me(a, &phone).await, 401, "the least recently seen one is evicted");
+    assert_eq!(
+        me(a, &phone).await,
+        401,
+        "the least recently seen one is evicted"
+    );
     assert_eq!(me(a, &watch).await, 200);
     assert_eq!(me(a, &car).await, 200);
     assert_eq!(me(a, &bob).await, 200, "other users are not counted");
@@ -153,7 +158,6 @@ where
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite() {
     let file = TempDb::new();
     let a = SqliteStore::open(&file.0).await.expect("open");
@@ -162,11 +166,8 @@ async fn sqlite() {
     devices_across_instances(&a, &b).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
-    let Some(url) = server_url(POSTGRES, "PostgreSQL devices across instances") else {
-        return;
-    };
+    let url = Suite::Postgres.value();
     let table = unique_table();
     let connect = || async {
         PostgresStore::connect(&url)
@@ -181,11 +182,8 @@ async fn postgres() {
     on_sql(a.clone(), b, drop_postgres_table(a)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql() {
-    let Some(url) = server_url(MYSQL, "MySQL devices across instances") else {
-        return;
-    };
+    let url = Suite::MySql.value();
     let table = unique_table();
     let connect = || async {
         MySqlStore::connect(&url)
@@ -200,11 +198,8 @@ async fn mysql() {
     on_sql(a.clone(), b, drop_mysql_table(a)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
-    let Some(url) = redis_support::standalone_url() else {
-        return;
-    };
+    let url = redis_support::standalone_url();
     let prefix = redis_support::unique_prefix("devices");
     let connect = || async {
         RedisStore::connect(&url)
@@ -216,15 +211,22 @@ async fn redis() {
     devices_across_instances(&a, &b).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster() {
-    let Some((cluster, a)) = redis_support::cluster_store("devices").await else {
-        return;
-    };
+    let (cluster, a) = redis_support::cluster_store("devices").await;
     let b = RedisStore::connect_cluster(&cluster.urls())
         .await
         .expect("the cluster")
         .with_prefix(a.prefix().to_owned());
     let (a, b) = instances(a, b).await;
     devices_across_instances(&a, &b).await;
+}
+
+fn main() -> ExitCode {
+    servers::run([
+        trial!(sqlite),
+        trial!(Postgres: postgres),
+        trial!(MySql: mysql),
+        trial!(Redis: redis),
+        trial!(RedisCluster: redis_cluster),
+    ])
 }
