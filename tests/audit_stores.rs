@@ -46,6 +46,9 @@ async fn login(
     (status, token, res.json().await.unwrap_or(Value::Null))
 }
 
+/// What is checked of each event: kind, public session id, user, reason.
+type Seen<'a> = (AuditKind, Option<String>, Option<&'a str>, Option<&'a str>);
+
 /// The script, on the demo over `store` with a cap of 2 sessions per user (evicting).
 async fn scripted_run<S: SessionStore>(store: S) {
     let recorder = Recorder::default();
@@ -104,7 +107,7 @@ async fn scripted_run<S: SessionStore>(store: S) {
     assert_eq!(res.status(), 204);
 
     let events = recorder.take(&handle).await;
-    let seen: Vec<(AuditKind, Option<String>, Option<&str>, Option<&str>)> = events
+    let seen: Vec<Seen<'_>> = events
         .iter()
         .map(|e| {
             (
