@@ -10,6 +10,9 @@
 //!
 //! * `bare`: plain axum, same handlers without a session (an `AtomicU64` instead), the baseline;
 //! * `sessionward`: [`sessionward::SessionLayer`] over its `MemoryStore`;
+//! * `sessionward-audit-cap`: the same with the audit trail on (the `tracing` sink) and a cap of
+//!   5 sessions per user (evicting): the features a request does not use must cost it nothing,
+//!   and `/new` pays for its one `session_created` event;
 //! * `tower-sessions`: `tower_sessions::SessionManagerLayer` (0.15) over its `MemoryStore`.
 //!
 //! `/r` and `/rw` send the cookie of a session created beforehand. `/new` sends no cookie; it
@@ -37,6 +40,17 @@ use tokio::runtime::Runtime;
 /// sessionward over its in-memory store.
 fn sessionward() -> Router {
     support::routers::sessionward(sessionward::store::MemoryStore::default())
+}
+
+/// sessionward over its in-memory store, auditing to `tracing`, with a per-user cap.
+fn sessionward_audit_cap() -> Router {
+    use sessionward::audit::TracingAudit;
+    use sessionward::store::{MemoryStore, Overflow};
+    support::routers::sessionward_with(
+        sessionward::SessionLayer::new(MemoryStore::default())
+            .audit(TracingAudit::default())
+            .max_sessions_per_user(5, Overflow::EvictLeastRecentlyUsed),
+    )
 }
 
 // ---- bare axum: the baseline ------------------------------------------------------------------
@@ -92,9 +106,10 @@ fn tower_sessions() -> Router {
 /// Builds a fresh router (with a fresh, empty store) for one stack.
 type MakeRouter = fn() -> Router;
 
-const STACKS: [(&str, MakeRouter); 3] = [
+const STACKS: [(&str, MakeRouter); 4] = [
     ("bare", bare),
     ("sessionward", sessionward),
+    ("sessionward-audit-cap", sessionward_audit_cap),
     ("tower-sessions", tower_sessions),
 ];
 

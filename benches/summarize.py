@@ -15,6 +15,8 @@ from criterion_results import criterion_dir, median_ns
 
 ROUTES = ["r", "rw", "new"]
 STACKS = ["bare", "sessionward", "tower-sessions"]
+# Measured in the same run: sessionward with the audit trail (tracing sink) and a per-user cap.
+EXTRA = "sessionward-audit-cap"
 
 
 def main():
@@ -33,6 +35,17 @@ def main():
         ratio = f"{sw_added / ts_added:.2f}" if ts_added > 0 else "n/a"
         print(f"| `/{route}` | {bare:,.0f} | {sw:,.0f} (+{sw_added:,.0f}) "
               f"| {ts:,.0f} (+{ts_added:,.0f}) | {ratio} |")
+    print()
+    print("| route | sessionward with audit + cap ns (added) | added cost, it / tower-sessions |")
+    print("|---|---:|---:|")
+    for route in ROUTES:
+        bare, extra, ts = (median_ns(base, route, s) for s in ("bare", EXTRA, "tower-sessions"))
+        if None in (bare, extra, ts):
+            print(f"| `/{route}` | (not measured) | |")
+            continue
+        added, ts_added = extra - bare, ts - bare
+        ratio = f"{added / ts_added:.2f}" if ts_added > 0 else "n/a"
+        print(f"| `/{route}` | {extra:,.0f} (+{added:,.0f}) | {ratio} |")
     print()
     print("Median time per request (criterion `median.point_estimate`), in-process through "
           "`Router::oneshot` on a tokio current-thread runtime; `cargo bench -p sessionward-bench --bench requests`.")

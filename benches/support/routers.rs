@@ -5,9 +5,16 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 
-/// sessionward over `store`.
+/// sessionward over `store`, with the layer's defaults.
 pub fn sessionward<S: sessionward::store::SessionStore>(store: S) -> Router {
-    use sessionward::{Session, SessionError, SessionLayer};
+    sessionward_with(sessionward::SessionLayer::new(store))
+}
+
+/// sessionward through `layer` (a layer configured beyond its defaults).
+pub fn sessionward_with<S: sessionward::store::SessionStore>(
+    layer: sessionward::SessionLayer<S>,
+) -> Router {
+    use sessionward::{Session, SessionError};
 
     async fn read(session: Session) -> Result<String, SessionError> {
         Ok(session.get::<u64>("n").await?.unwrap_or(0).to_string())
@@ -25,7 +32,7 @@ pub fn sessionward<S: sessionward::store::SessionStore>(store: S) -> Router {
         .route("/r", get(read))
         .route("/rw", get(read_write))
         .route("/new", get(new))
-        .layer(SessionLayer::new(store))
+        .layer(layer)
         // As `axum::serve` does: turn handlers into routes once, not on every request.
         .with_state(())
 }

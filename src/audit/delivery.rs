@@ -5,25 +5,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
-
 use super::handle::Counters;
+use super::queue::{Message, Queue};
 use super::warning::RateLimit;
-use super::{AuditEvent, AuditSink};
+use super::AuditSink;
 
-/// What travels through the queue.
-pub(super) enum Message {
-    Event(AuditEvent),
-    /// Flush the sink, then say so.
-    Flush(oneshot::Sender<()>),
-}
-
-/// Starts the thread. It owns the sink, and ends when every sender is gone.
-pub(super) fn start(
-    sink: Box<dyn AuditSink>,
-    receiver: mpsc::Receiver<Message>,
-    counters: Arc<Counters>,
-) {
+/// Starts the thread. It owns the sink, and ends when the queue is closed and delivered.
+pub(super) fn start(sink: Box<dyn AuditSink>, queue: Arc<Queue>, counters: Arc<Counters>) {
     let mut delivery = Delivery {
         sink,
         counters,
@@ -31,7 +19,10 @@ pub(super) fn start(
     };
     std::thread::Builder::new()
         .name("sessionward-audit".to_owned())
-        .spawn(move || delivery.run(receiver))
+        .spawn(move || {
+            queue.serve_from(std::thread::current());
+            delivery.run(&queue);
+        })
         .expect("cannot start the audit thread");
 }
 
@@ -42,17 +33,23 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn run(&mut self, mut receiver: mpsc::Receiver<Message>) {
-        while let Some(message) = receiver.blocking_recv() {
-            self.handle(message);
-            // Deliver what is queued already, then flush once the queue runs dry: a buffered
-            // sink is durable soon after a burst without a flush per event.
-            while let Ok(message) = receiver.try_recv() {
-                self.handle(message);
+    fn run(&mut self, queue: &Queue) {
+        let mut batch = Vec::new();
+        loop {
+            queue.take_into(&mut batch);
+            let idle = batch.is_empty();
+            if !idle {
+                for message in batch.drain(..) {
+                    self.handle(message);
+                }
+                // One flush per batch: a buffered sink is durable soon after a burst, without
+                // a flush per event.
+                self.call(|sink| sink.flush());
             }
-            self.call(|sink| sink.flush());
+            if !queue.wait(idle) {
+                return;
+            }
         }
-        self.call(|sink| sink.flush());
     }
 
     fn handle(&mut self, message: Message) {

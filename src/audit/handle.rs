@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::delivery::{self, Message};
+use super::delivery;
+use super::queue::Queue;
 use super::warning::RateLimit;
 use super::{AuditEvent, AuditSink};
 
@@ -32,7 +33,7 @@ pub struct AuditHandle {
 
 /// What the handle's clones and the delivery thread share.
 struct Shared {
-    sender: mpsc::Sender<Message>,
+    queue: Arc<Queue>,
     counters: Arc<Counters>,
     dropping: RateLimit,
 }
@@ -58,12 +59,12 @@ impl AuditHandle {
     /// # Panics
     /// If the operating system cannot start a thread.
     pub fn with_capacity(sink: impl AuditSink, capacity: usize) -> Self {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let queue = Arc::new(Queue::new(capacity));
         let counters = Arc::new(Counters::default());
-        delivery::start(Box::new(sink), receiver, Arc::clone(&counters));
+        delivery::start(Box::new(sink), Arc::clone(&queue), Arc::clone(&counters));
         Self {
             shared: Arc::new(Shared {
-                sender,
+                queue,
                 counters,
                 dropping: RateLimit::new(),
             }),
@@ -73,7 +74,7 @@ impl AuditHandle {
     /// Queues `event` for the sink without waiting: for events an app reports itself. When
     /// the queue is full the event is dropped and counted.
     pub fn record(&self, event: AuditEvent) {
-        if self.shared.sender.try_send(Message::Event(event)).is_ok() {
+        if self.shared.queue.push(event) {
             return;
         }
         let dropped = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -97,14 +98,19 @@ impl AuditHandle {
     }
 
     /// Waits until every event recorded before this call has reached the sink, and the sink
-    /// has flushed: for tests, and at shutdown. Unlike recording, this waits for room in the
-    /// queue, so it waits as long as a stuck sink is stuck.
+    /// has flushed: for tests, and at shutdown. It waits as long as a stuck sink is stuck.
     pub async fn flush(&self) {
         let (done, flushed) = oneshot::channel();
-        if self.shared.sender.send(Message::Flush(done)).await.is_ok() {
-            // An error means the thread is gone: nothing is left to wait for.
-            let _ = flushed.await;
-        }
+        self.shared.queue.push_flush(done);
+        // An error means the thread is gone: nothing is left to wait for.
+        let _ = flushed.await;
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: the thread delivers what is queued, then ends.
+        self.queue.close();
     }
 }
 

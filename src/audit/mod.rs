@@ -66,6 +66,7 @@ mod event;
 mod fan_out;
 mod handle;
 mod json_lines;
+mod queue;
 mod sink;
 mod tracing_sink;
 mod warning;
