@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Session;
 use crate::error::SessionError;
-use crate::store::SessionRecord;
+use crate::store::{EndReason, EndTarget, Ended, SessionRecord};
 use crate::token::SessionId;
 
 /// One of the signed-in user's sessions, as [`Session::list_mine`] lists it: where and when it
@@ -111,7 +111,8 @@ impl Session {
             .await?
             .iter()
             .any(|record| record.id == *id);
-        Ok(mine && store.delete_by_id(id).await?)
+        let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
+        Ok(mine && store.end(EndTarget::Id(id), ended).await? > 0)
     }
 
     /// Ends every session of the signed-in user but the current one, returning how many.
@@ -123,7 +124,12 @@ impl Session {
             return Ok(0);
         };
         let store = &self.inner.shared.store;
-        Ok(store.delete_by_user(&user, Some(&current)).await?)
+        let others = EndTarget::User {
+            user: &user,
+            except: Some(&current),
+        };
+        let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
+        Ok(store.end(others, ended).await?)
     }
 
     /// Ends every session of the signed-in user, the current one included (which is then

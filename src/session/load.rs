@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use super::{Session, State};
 use crate::error::{SessionError, StoreError};
-use crate::store::SessionRecord;
+use crate::store::{EndTarget, Ended, SessionRecord};
 use crate::token::{SessionToken, TokenHash};
 
 /// Where the one store read of a request stands.
@@ -22,8 +22,8 @@ pub(super) enum Load {
 enum Pending {
     /// The store answers only asynchronously.
     Unknown,
-    /// The record had passed a deadline: it is to be deleted.
-    Expired,
+    /// The record had passed a deadline: it is to be ended (deleted, or marked so).
+    Expired(Ended),
     /// The store failed.
     Failed(StoreError),
 }
@@ -92,7 +92,7 @@ impl Session {
                                 state.record = Some(record);
                                 return Ok(state);
                             }
-                            Some(Ok(Some(_))) => Pending::Expired,
+                            Some(Ok(Some(record))) => Pending::Expired(expiry(&record, now)),
                             Some(Err(err)) => Pending::Failed(err),
                         };
                         state.load = Load::InProgress;
@@ -115,8 +115,9 @@ impl Session {
     }
 
     /// Reads and validates the record under `key`, unless `pending` already says what a store
-    /// that answers at once found: `None` when unknown or expired (an expired one is deleted,
-    /// and marked so rejections can say "session_expired").
+    /// that answers at once found: `None` when unknown or expired (an expired one is ended:
+    /// deleted, or kept marked with its expiry by a store that retains ended sessions; and the
+    /// request is marked so rejections can say "session_expired").
     async fn read_record(
         &self,
         key: TokenHash,
@@ -124,20 +125,29 @@ impl Session {
         pending: Pending,
     ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
         let store = &*self.inner.shared.store;
-        match pending {
+        let ended = match pending {
             Pending::Failed(err) => return Err(err.into()),
-            Pending::Expired => {}
+            Pending::Expired(ended) => ended,
             // Unknown token: never adopted. A new session, if any, gets a fresh token. The
             // expired record is dropped here, not held across the delete: the future of every
             // handler that reads its session stays a record's size smaller.
             Pending::Unknown => match store.load(&key).await? {
                 None => return Ok(None),
                 Some(record) if record.is_active(now) => return Ok(Some((key, record))),
-                Some(_) => {}
+                Some(record) => expiry(&record, now),
             },
-        }
-        store.delete(&key).await?;
+        };
+        store.end(EndTarget::Key(&key), ended).await?;
         self.state().expired = true;
         Ok(None)
     }
+}
+
+/// Why and when an inactive record stopped: its expiry (a store's `load` never returns a
+/// session that was ended otherwise).
+fn expiry(record: &SessionRecord, now: SystemTime) -> Ended {
+    record.end(now).unwrap_or_else(|| {
+        // Unreachable for an inactive record; an absolute expiry is the safe reading.
+        Ended::new(now, crate::store::EndReason::ExpiredAbsolute)
+    })
 }

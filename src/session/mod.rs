@@ -15,7 +15,9 @@ use crate::client_ip::ClientAddr;
 use crate::config;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
-use crate::store::{Admission, Admitted, SessionData, SessionPatch, SessionRecord};
+use crate::store::{
+    Admission, Admitted, EndReason, EndTarget, Ended, SessionData, SessionPatch, SessionRecord,
+};
 use crate::timeout_policy::{self, Login};
 use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
@@ -417,7 +419,8 @@ impl Session {
 
     /// Ends the session: deletes it from the store at once (its token is dead everywhere) and
     /// clears the cookie (`Max-Age=0`). The session is deleted by its public id, so it ends
-    /// even if a concurrent request has just rotated it to a new token.
+    /// even if a concurrent request has just rotated it to a new token. A store that retains
+    /// ended sessions keeps it instead, marked [`EndReason::LoggedOut`], for admins to list.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
@@ -428,7 +431,12 @@ impl Session {
             state.key.and(state.record.as_ref().map(|r| r.id))
         };
         if let Some(id) = id {
-            self.inner.shared.store.delete_by_id(&id).await?;
+            let ended = Ended::new(SystemTime::now(), EndReason::LoggedOut);
+            self.inner
+                .shared
+                .store
+                .end(EndTarget::Id(&id), ended)
+                .await?;
         }
         let mut state = self.state();
         state.record = None;
@@ -562,6 +570,7 @@ impl Session {
                 .map(|ua| ua.chars().take(256).collect()),
             ip: self.client_ip(),
             terms: None,
+            ended: None,
         }
     }
 }
@@ -590,7 +599,7 @@ impl std::fmt::Debug for Session {
 /// refused by a limit.
 fn admitted(admission: Admitted) -> Result<bool, SessionError> {
     match admission {
-        // Evicted sessions are deleted already; their next request finds no session.
+        // Evicted sessions are ended already; their next request finds no session.
         Admitted::SignedIn { .. } => Ok(true),
         Admitted::Gone => Ok(false),
         Admitted::Refused(limit) => Err(SessionError::SessionLimit(limit)),

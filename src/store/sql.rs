@@ -238,6 +238,7 @@ where
         user_agent: column(row, 7)?,
         ip,
         terms,
+        ended: None,
     })
 }
 

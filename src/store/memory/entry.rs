@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::store::record::Entry as DataEntry;
-use crate::store::{SessionData, SessionPatch, SessionRecord, SessionTerms};
+use crate::store::{EndReason, Ended, SessionData, SessionPatch, SessionRecord, SessionTerms};
 use crate::token::SessionId;
 
 /// One session, compact: most sessions are anonymous with a value or two.
@@ -30,6 +30,8 @@ struct Extra {
     ip: Option<IpAddr>,
     /// Terms granted at login by a timeout policy: sessions without a user have none.
     terms: Option<SessionTerms>,
+    /// The end mark of a session kept after it ended (retention): rare, so it lives here.
+    ended: Option<(Millis, EndReason)>,
 }
 
 impl Extra {
@@ -40,13 +42,14 @@ impl Extra {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         })
     }
 }
 
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(
-    std::mem::size_of::<Extra>() == 80,
+    std::mem::size_of::<Extra>() == 96,
     "`user_at` fits in the padding of `Extra`"
 );
 
@@ -69,7 +72,8 @@ impl Entry {
         let extra = (record.user.is_some()
             || record.user_agent.is_some()
             || record.ip.is_some()
-            || record.terms.is_some())
+            || record.terms.is_some()
+            || record.ended.is_some())
         .then(|| {
             Box::new(Extra {
                 user: record.user.map(String::into_boxed_str),
@@ -77,6 +81,7 @@ impl Entry {
                 user_agent: record.user_agent.map(String::into_boxed_str),
                 ip: record.ip,
                 terms: record.terms,
+                ended: record.ended.map(|e| (Millis::from_system(e.at), e.reason)),
             })
         });
         Self {
@@ -103,6 +108,9 @@ impl Entry {
             user_agent: extra.and_then(|e| e.user_agent.as_deref().map(str::to_owned)),
             ip: extra.and_then(|e| e.ip),
             terms: extra.and_then(|e| e.terms),
+            ended: extra
+                .and_then(|e| e.ended)
+                .map(|(at, reason)| Ended::new(at.to_system(), reason)),
         }
     }
 
@@ -122,8 +130,31 @@ impl Entry {
         }
     }
 
+    /// Whether the session is valid at `now`: before both deadlines and its end, if ended.
     pub(super) fn is_active(&self, now: Millis) -> bool {
-        now < self.expires_at.min(self.idle_expires_at)
+        now < self.deadline()
+    }
+
+    /// Whether the session was ended and is only kept for listing (retention).
+    pub(super) fn is_ended(&self) -> bool {
+        self.extra.as_deref().is_some_and(|e| e.ended.is_some())
+    }
+
+    /// When the session stopped being valid, or will: the earlier deadline, or its end.
+    pub(super) fn deadline(&self) -> Millis {
+        let deadline = self.expires_at.min(self.idle_expires_at);
+        match self.extra.as_deref().and_then(|e| e.ended) {
+            Some((at, _)) => at.min(deadline),
+            None => deadline,
+        }
+    }
+
+    /// Marks the session ended (once: a second end keeps the first mark).
+    pub(super) fn end(&mut self, ended: Ended) {
+        let extra = self.extra.get_or_insert_with(Extra::empty);
+        if extra.ended.is_none() {
+            extra.ended = Some((Millis::from_system(ended.at), ended.reason));
+        }
     }
 
     /// Applies `patch`, returning the user before it when the patch changed the user.
@@ -194,6 +225,7 @@ mod tests {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         };
         let mut entry = Entry::from_record(record);
         // A request's copy, held while the write happens, as a handler holds its session.

@@ -202,6 +202,7 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
         user_agent: meta.user_agent,
         ip: meta.ip,
         terms,
+        ended: None,
     }))
 }
 
@@ -278,6 +279,7 @@ mod tests {
             idle_expires_at: at + Duration::from_secs(600),
             user_agent: Some("ua".to_owned()),
             ip: Some("::1".parse().unwrap()),
+            ended: None,
             terms: Some(SessionTerms {
                 idle_timeout: Duration::from_millis(900_123),
                 persistent: true,
