@@ -57,6 +57,8 @@ async fn standalone_passes_the_conformance_suite_twice() {
         return;
     };
     conformance::run(&store).await;
+    // With retention, then without again on keys that hold ended sessions.
+    conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
     clean_up(&store, &raw).await;
 }
@@ -217,6 +219,7 @@ async fn cluster_suite() {
     );
 
     conformance::run(&store).await;
+    conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
     ttls_follow_deadlines(&store, &raw).await;
     rotate_leaves_one_working_token(&store, &raw).await;

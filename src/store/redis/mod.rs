@@ -16,6 +16,7 @@ use crate::error::StoreError;
 mod admit_lock;
 mod codec;
 mod conn;
+mod ending;
 mod keys;
 mod operations;
 mod scripts;
@@ -127,6 +128,19 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 /// never expire under a live session; the idle deadline, which renewals move, never passes the
 /// absolute one, so a renewal writes only the record.
 ///
+/// # Retention
+///
+/// With [`with_retention`](Self::with_retention) a period `p`, every record lives until `p`
+/// after it stopped being valid: its TTL counts from its deadline plus `p` (indexes likewise),
+/// so expired sessions stay listable as expired. [`end`](crate::store::SessionStore::end)
+/// marks the record with a field `e` (the end time and reason) in one script, which also sets
+/// the record's TTL to what is left of `p` after the end; the id and user indexes are made to
+/// outlive it, so the session stays listable by user. `load` (still one `HGETALL`) returns
+/// nothing for a marked record, and the patch, rotate and seal scripts refuse it (one field
+/// check inside the script, also without retention), so an ended session never comes back.
+/// `delete_expired` purges what stopped `p` ago or earlier. A revocation that meets a record
+/// sealed by a cluster rotation in flight ends the session as without retention: deleted.
+///
 /// # Admin listing
 ///
 /// [`query`](crate::store::SessionStore::query) without a user enumerates sessions with `SCAN` on every
@@ -146,6 +160,7 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 pub struct RedisStore {
     conn: Conn,
     keys: Keys,
+    retention: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -289,6 +304,7 @@ impl RedisStore {
         Self {
             conn: Conn::Standalone(manager),
             keys: Keys::new(Self::DEFAULT_PREFIX),
+            retention: None,
         }
     }
 
@@ -314,6 +330,7 @@ impl RedisStore {
         Self {
             conn: Conn::Cluster(conn),
             keys: Keys::new(Self::DEFAULT_PREFIX),
+            retention: None,
         }
     }
 
@@ -338,6 +355,37 @@ impl RedisStore {
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.keys = Keys::new(prefix);
         self
+    }
+
+    /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
+    /// with why and when they ended, so that admins can list them; see
+    /// [Retention](Self#retention). Off by default (ending a session deletes it); a zero
+    /// `period` turns it off. Every instance sharing the keys should use the same period.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379")
+    ///     .await?
+    ///     .with_retention(Duration::from_secs(86_400));
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, period: std::time::Duration) -> Self {
+        self.retention = (!period.is_zero()).then_some(period);
+        self
+    }
+
+    /// The retention period in milliseconds (0 without retention).
+    fn retention_ms(&self) -> u64 {
+        self.retention
+            .map_or(0, |p| u64::try_from(p.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The prefix of every key of this store.
