@@ -21,6 +21,7 @@ use redis_checks::keys::{
     delete_expired_cleans_indexes, revocation_beats_a_concurrent_rotation,
     rotate_leaves_one_working_token, ttls_follow_deadlines,
 };
+use redis_checks::retention::{ended_records_keep_the_period, PERIOD};
 use redis_checks::{clean_up, Raw};
 use redis_support::{cluster_ports, standalone_url, unique_prefix, Cluster};
 
@@ -60,6 +61,16 @@ async fn standalone_passes_the_conformance_suite_twice() {
     // With retention, then without again on keys that hold ended sessions.
     conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
+    clean_up(&store, &raw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_ended_records_keep_the_period() {
+    let _shared = shared().await;
+    let Some((store, raw)) = standalone("kept").await else {
+        return;
+    };
+    ended_records_keep_the_period(&store.clone().with_retention(PERIOD), &raw).await;
     clean_up(&store, &raw).await;
 }
 
@@ -222,6 +233,7 @@ async fn cluster_suite() {
     conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
     ttls_follow_deadlines(&store, &raw).await;
+    ended_records_keep_the_period(&store.clone().with_retention(PERIOD), &raw).await;
     rotate_leaves_one_working_token(&store, &raw).await;
     revocation_beats_a_concurrent_rotation(&store).await;
     concurrent_updates_all_persist(&store).await;
