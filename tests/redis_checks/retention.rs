@@ -43,11 +43,7 @@ pub async fn ended_records_keep_the_period(store: &RedisStore, raw: &Raw) {
         PERIOD,
     );
     assert_outlives("the id index", raw.pttl(&id_key).await, PERIOD);
-    assert_outlives(
-        "the user index",
-        raw.pttl(&keys.user(&user)).await,
-        PERIOD,
-    );
+    assert_outlives("the user index", raw.pttl(&keys.user(&user)).await, PERIOD);
     assert!(
         raw.zscore(&keys.user(&user), &record.id).await.is_some(),
         "the ended session stays in its user's index"
@@ -64,6 +60,9 @@ pub async fn ended_records_keep_the_period(store: &RedisStore, raw: &Raw) {
         .await
         .expect("query");
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].ended.map(|e| e.reason), Some(EndReason::LoggedOut));
+    assert_eq!(
+        listed[0].ended.map(|e| e.reason),
+        Some(EndReason::LoggedOut)
+    );
     assert_eq!(store.delete_by_user(&user, None).await.expect("cleanup"), 1);
 }
