@@ -79,6 +79,8 @@ pub enum Overflow {
 /// The store change a login makes, as [`SessionStore::admit`](super::SessionStore::admit)
 /// receives it.
 #[derive(Debug)]
+// The record moves on into the store; boxing it would cost an allocation per login.
+#[allow(clippy::large_enum_variant)]
 pub enum Admission<'a> {
     /// A new signed-in session, as [`create`](super::SessionStore::create) stores it.
     Create {
