@@ -96,6 +96,11 @@ const SERVER: Server = Server {
 /// `DELETE … WHERE deadline <= ?` on the `deadline` index. MySQL commits DDL at once, so
 /// `migrate` is not one transaction: it runs under `GET_LOCK`, and each step can be run again
 /// after a failure.
+///
+/// With [`with_retention`](Self::with_retention), [`end`](SessionStore::end) is one
+/// `UPDATE … SET ended_at = ?, end_reason = ?, deadline = LEAST(deadline, ?) WHERE … AND ended_at
+/// IS NULL`; `load`, `update` and `rotate` add `AND ended_at IS NULL` to their key lookup, so
+/// an ended row's token finds nothing, and `delete_expired` purges `deadline <= now - period`.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub struct MySqlStore {

@@ -89,6 +89,11 @@ const SERVER: Server = Server {
 /// Cloning shares the pool. Expired rows stay until
 /// [`delete_expired`](SessionStore::delete_expired) runs: start
 /// [`spawn_cleanup`](crate::store::spawn_cleanup).
+///
+/// With [`with_retention`](Self::with_retention), [`end`](SessionStore::end) is one
+/// `UPDATE … SET ended_at = $1, end_reason = $2, deadline = LEAST(deadline, $3) WHERE … AND ended_at
+/// IS NULL`; `load`, `update` and `rotate` add `AND ended_at IS NULL` to their key lookup, so
+/// an ended row's token finds nothing, and `delete_expired` purges `deadline <= now - period`.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct PostgresStore {
