@@ -14,7 +14,7 @@
 //! | operation | meaning |
 //! |---|---|
 //! | [`create`](SessionStore::create) | insert; fails with [`StoreError::Conflict`] if the key or id exists |
-//! | [`load`](SessionStore::load) | one round trip; may return an expired record (the caller checks) |
+//! | [`load`](SessionStore::load) | one round trip; may return an expired record (the caller checks), never an ended one |
 //! | [`update`](SessionStore::update) | apply a per-key [`SessionPatch`] only if the record still exists |
 //! | [`rotate`](SessionStore::rotate) | atomically move a record to a new key (and patch it) |
 //! | [`delete`](SessionStore::delete), [`delete_by_id`](SessionStore::delete_by_id) | idempotent |
@@ -168,7 +168,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads a session by key, in one round trip. A store may return a record that is past its
-    /// deadlines; the caller validates it.
+    /// deadlines; the caller validates it. A session that was [`end`](Self::end)ed (and is kept
+    /// for listing) is never returned: its key reads as unknown.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails; an unknown key is `Ok(None)`.
@@ -180,7 +181,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Applies `patch` to the session under `key` if it still exists, returning whether it did.
     ///
     /// Data keys are changed one by one, so concurrent updates of different keys both persist,
-    /// and a deleted session is never brought back.
+    /// and a deleted or ended session is never brought back (`false`).
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
@@ -191,7 +192,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Moves the session under `old` to `new` and applies `patch`, atomically: afterwards
-    /// exactly one of the two keys exists. Returns `false` (and changes nothing) if `old` is gone.
+    /// exactly one of the two keys exists. Returns `false` (and changes nothing) if `old` is gone
+    /// or ended.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] if `new` exists; [`StoreError::Backend`] when the store fails.
