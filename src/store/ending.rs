@@ -13,12 +13,16 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use serde::Serialize;
+
 use crate::token::{SessionId, TokenHash};
 
 /// Why a session ended.
 ///
-/// Rotating a session's token is no end: the session lives on under its new token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Rotating a session's token is no end: the session lives on under its new token. Serializes
+/// as its [`as_str`](Self::as_str) name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EndReason {
     /// The user logged out ([`Session::logout`](crate::Session::logout)).
@@ -105,4 +109,21 @@ pub enum EndTarget<'a> {
         /// The session to leave alone.
         except: Option<&'a SessionId>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for reason in EndReason::ALL {
+            assert_eq!(EndReason::parse(reason.as_str()), Some(reason));
+            assert_eq!(reason.to_string(), reason.as_str());
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+        assert_eq!(EndReason::parse("rotated"), None);
+        assert_eq!(EndReason::parse(""), None);
+    }
 }
