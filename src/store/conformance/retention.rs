@@ -241,6 +241,22 @@ pub(super) async fn ended_sessions_are_never_used_again<S: SessionStore>(store: 
         ),
         "an ended session's key cannot be created again"
     );
+    let (live, record) = sample(None, Duration::ZERO);
+    store.create(&live, record).await.expect("create");
+    assert!(
+        matches!(
+            store
+                .rotate(&live, &keys[1].0, &SessionPatch::default())
+                .await,
+            Err(StoreError::Conflict)
+        ),
+        "nor rotated onto"
+    );
+    assert!(
+        load(store, &live).await.is_some(),
+        "a refused rotate keeps the session"
+    );
+    assert!(store.delete(&live).await.expect("delete"));
     // Purged once the period has passed since the end, not before.
     store
         .delete_expired(at + period - Duration::from_secs(1))
