@@ -96,6 +96,7 @@ pub(super) async fn ended_sessions_are_never_used_again<S: SessionStore>(store: 
             EndReason::Revoked,
         ][n]
     };
+    let before = store.count_active(now).await.expect("count_active");
     // By id, by key, and the rest of the user's but the first (which is ended already).
     let ended = |n| Ended::new(at, reason_of(n));
     let by_id = EndTarget::Id(&keys[0].1.id);
@@ -138,6 +139,12 @@ pub(super) async fn ended_sessions_are_never_used_again<S: SessionStore>(store: 
         store.count_by_user(&user, now).await.expect("count"),
         0,
         "ended sessions are not counted"
+    );
+    let after = store.count_active(now).await.expect("count_active");
+    assert_eq!(
+        (after.sessions, after.users),
+        (before.sessions - 6, before.users - 1),
+        "ended sessions and their user leave the store-wide count"
     );
     assert!(
         store
