@@ -404,6 +404,7 @@ fn populated(rt: &Runtime, per_user: u64, now: SystemTime) -> (MemoryStore, Vec<
                 user_agent: None,
                 ip: None,
                 terms: None,
+                ended: None,
             };
             let key = TokenHash(mixed(2 * n + 1));
             store.create(&key, record).await.expect("distinct keys");
@@ -479,6 +480,7 @@ fn write_one_key(rt: &Runtime) {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         };
         rt.block_on(store.create(&key, record)).expect("created");
         let patch = SessionPatch {

@@ -41,7 +41,8 @@
 //!    that never touches its session costs no store round trip.
 //! 3. The first use of the session loads it (one read). The record is checked: it must exist,
 //!    be within its absolute deadline, then within its idle deadline; an expired one is
-//!    deleted and the request sees no session.
+//!    ended (deleted, or kept marked as expired by a store with retention) and the request
+//!    sees no session.
 //! 4. After the handler, the layer writes what changed in one call (per-key, so concurrent
 //!    requests changing different keys both keep theirs), renews the idle deadline at most
 //!    once per [`SessionConfig::renewal_interval`], and sets or clears the cookie with
@@ -69,6 +70,17 @@
 //! [`SessionLayer::audit`] reports logins, logouts, rotations, revocations, evictions,
 //! expiries and refused tokens to an [`audit::AuditSink`] (`tracing`, JSON lines, a broadcast
 //! channel, or your own), off the request path: see [`audit`].
+//!
+//! # Retention of ended sessions
+//!
+//! Off by default: a logout, a revocation, an eviction by a session cap, or an expiry deletes
+//! the session. A store built with `with_retention(period)` keeps ended sessions for `period`
+//! instead, marked with their [`EndReason`](store::EndReason) and time
+//! ([`SessionRecord::ended`](store::SessionRecord::ended)), for admins to list under
+//! [`SessionState::Expired`](store::SessionState::Expired);
+//! [`spawn_cleanup`](store::spawn_cleanup) purges them once the period has passed. An ended
+//! session is never usable again: its token is refused as an unknown one. See
+//! [`SessionStore::end`](store::SessionStore::end).
 //!
 //! # Cargo features
 //!

@@ -24,3 +24,12 @@ async fn memory_store_logins_racing_never_pass_the_limits() {
     let boxed = sessionward::store::BoxedStore::new(store);
     conformance::logins_racing_never_pass_the_limits(&boxed).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_with_retention_passes_the_conformance_suite() {
+    let store = MemoryStore::default().with_retention(std::time::Duration::from_secs(86_400));
+    conformance::run(&store).await;
+    conformance::run(&store).await;
+    let boxed = sessionward::store::BoxedStore::new(store);
+    conformance::run(&boxed).await;
+}

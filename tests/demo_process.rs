@@ -256,6 +256,7 @@ fn a_setting_it_cannot_use_exits_with_status_2_and_says_why() {
         ("SESSIONWARD_MAX_SESSIONS", "0"),
         ("SESSIONWARD_SESSION_OVERFLOW", "drop-oldest"),
         ("SESSIONWARD_MAX_TOTAL_SESSIONS", "many"),
+        ("SESSIONWARD_RETENTION", "a day"),
     ] {
         let mut demo = Demo::spawn(&[(name, value)], Stdio::piped());
         let status = demo.exit();
@@ -297,5 +298,14 @@ fn the_session_cap_variables_reach_the_layer() {
     for _ in 0..2 {
         let login = finish_login(demo.start_login()).unwrap();
         assert!(login.starts_with("HTTP/1.1 200 OK"), "{login}");
+    }
+}
+
+#[test]
+fn retention_on_or_off_serves_logins() {
+    for retention in ["0", "3600"] {
+        let demo = Demo::start_with(&[("SESSIONWARD_RETENTION", retention)]);
+        let login = finish_login(demo.start_login()).unwrap();
+        assert!(login.starts_with("HTTP/1.1 200 OK"), "{retention}: {login}");
     }
 }

@@ -24,7 +24,7 @@ use sql_support::TempDb;
 
 /// Opens `spec` as the demo does, serves the demo over it, and signs alice in and out.
 async fn signs_in_and_out(spec: &str) {
-    let store = demo::open_store(spec)
+    let store = demo::open_store(spec, demo::DEFAULT_RETENTION)
         .await
         .unwrap_or_else(|err| panic!("{spec}: {err}"));
     let server = serve(demo::app().layer(demo::session_layer(store))).await;
@@ -74,7 +74,7 @@ async fn redis_cluster() {
 
 async fn an_unknown_form_is_refused_with_the_list_of_forms() {
     for spec in ["", "mongodb://localhost", "sqlite", "file:/tmp/x"] {
-        let err = demo::open_store(spec)
+        let err = demo::open_store(spec, demo::DEFAULT_RETENTION)
             .await
             .err()
             .unwrap_or_else(|| panic!("{spec:?} was accepted"));
@@ -92,7 +92,7 @@ async fn an_incomplete_form_says_what_is_missing() {
         ("redis-cluster://", "needs at least one HOST:PORT"),
         ("redis-cluster://,", "needs at least one HOST:PORT"),
     ] {
-        let err = demo::open_store(spec)
+        let err = demo::open_store(spec, demo::DEFAULT_RETENTION)
             .await
             .err()
             .unwrap_or_else(|| panic!("{spec:?} was accepted"));

@@ -1,6 +1,7 @@
-//! Upgrading a SQL table from schema version 1 (before timeout policies) to version 2: the
-//! sessions stored before the upgrade keep working, on the layer's timeouts, and can take
-//! terms afterwards. Version 1 is made from version 2 by dropping the columns version 2 added.
+//! Upgrading a SQL table from an older schema version to the current one (3): the sessions
+//! stored before the upgrade keep working, on the layer's timeouts, can take terms (version 2)
+//! and can be ended and kept for listing (version 3, retention) afterwards. An older table is
+//! made from the current one by dropping the columns the later versions added.
 //!
 //! SQLite always runs; PostgreSQL and MySQL need their server variables (see tests/README.md),
 //! and without them are reported as ignored.
@@ -9,32 +10,73 @@ mod servers;
 mod sql_support;
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use servers::trial;
 use sessionward::store::conformance::{sample, unique_user};
-use sessionward::store::{SessionPatch, SessionStore, SessionTerms, SqliteStore};
+use sessionward::store::{
+    EndReason, EndTarget, Ended, SessionPatch, SessionQuery, SessionState, SessionStore,
+    SessionTerms, SqliteStore,
+};
 use sql_support::TempDb;
+
+/// The current schema version.
+const CURRENT: i64 = 3;
+
+/// The columns each version added, from version 2 on.
+const ADDED: [(i64, [&str; 2]); 2] = [
+    (2, ["idle_timeout", "persistent_cookie"]),
+    (3, ["ended_at", "end_reason"]),
+];
 
 /// What an upgrade test needs of a store beyond the trait: its migration, and SQL run on its
 /// own database.
-trait Upgradable: SessionStore {
+trait Upgradable: SessionStore + Sized {
     async fn migrate_table(&self);
-    /// Makes the table a version-1 table: drops the version-2 columns and the version.
-    async fn downgrade_to_v1(&self);
+    async fn drop_column(&self, column: &str);
+    async fn set_version(&self, version: i64);
     async fn version(&self) -> i64;
+    /// The same store, keeping ended sessions for a day.
+    fn retaining(&self) -> Self;
+
+    /// Makes the table a version-`to` table: drops the later columns and sets the version.
+    async fn downgrade(&self, to: i64) {
+        for (_, columns) in ADDED.iter().filter(|(version, _)| *version > to) {
+            for column in columns {
+                self.drop_column(column).await;
+            }
+        }
+        self.set_version(to).await;
+    }
 }
 
-/// Stores a session, downgrades, migrates, and checks the session survives and takes terms.
+/// From each older version: stores sessions, downgrades, migrates, and checks the sessions
+/// survive, take terms, and can be ended and listed as ended.
 async fn upgrade_keeps_sessions<S: Upgradable>(store: &S) {
     store.migrate_table().await;
-    let (key, record) = sample(Some(&unique_user("upgrade")), Duration::ZERO);
+    for from in 1..CURRENT {
+        upgrade_from(store, from).await;
+    }
+}
+
+async fn upgrade_from<S: Upgradable>(store: &S, from: i64) {
+    let user = unique_user("upgrade");
+    let (key, record) = sample(Some(&user), Duration::ZERO);
     store.create(&key, record.clone()).await.expect("create");
-    // The row now lives in a version-1 table, as if stored before the upgrade.
-    store.downgrade_to_v1().await;
-    assert_eq!(store.version().await, 1);
+    let (other_key, other) = sample(Some(&user), Duration::from_secs(10));
+    store
+        .create(&other_key, other.clone())
+        .await
+        .expect("create");
+    // The rows now live in an older table, as if stored before the upgrade.
+    store.downgrade(from).await;
+    assert_eq!(store.version().await, from);
     store.migrate_table().await;
-    assert_eq!(store.version().await, 2, "migrate upgrades to version 2");
+    assert_eq!(
+        store.version().await,
+        CURRENT,
+        "migrate upgrades version {from} to the current one"
+    );
     let got = store
         .load(&key)
         .await
@@ -44,6 +86,7 @@ async fn upgrade_keeps_sessions<S: Upgradable>(store: &S) {
     assert_eq!(got.user, record.user);
     assert_eq!(got.data, record.data);
     assert_eq!(got.terms, None, "an old session is on the layer's timeouts");
+    assert_eq!(got.ended, None, "an old session is not ended");
     let terms = SessionTerms {
         idle_timeout: Duration::from_secs(900),
         persistent: true,
@@ -55,8 +98,41 @@ async fn upgrade_keeps_sessions<S: Upgradable>(store: &S) {
     assert!(store.update(&key, &login).await.expect("update"));
     let got = store.load(&key).await.expect("load").expect("still there");
     assert_eq!(got.terms, Some(terms), "the upgraded table keeps terms");
+    // An old session ends and is kept for listing on the upgraded table.
+    let now = SystemTime::now();
+    let ended = Ended::new(now, EndReason::LoggedOut);
+    let retaining = store.retaining();
+    assert_eq!(
+        retaining
+            .end(EndTarget::Id(&other.id), ended)
+            .await
+            .expect("end"),
+        1
+    );
+    assert!(store.load(&other_key).await.expect("load").is_none());
+    let listed = store
+        .query(&SessionQuery {
+            state: SessionState::Expired,
+            user: Some(user.clone()),
+            now,
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .expect("query");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, other.id);
+    assert_eq!(
+        listed[0].ended.map(|e| e.reason),
+        Some(EndReason::LoggedOut)
+    );
     store.migrate_table().await;
-    assert_eq!(store.version().await, 2, "a second migrate changes nothing");
+    assert_eq!(
+        store.version().await,
+        CURRENT,
+        "a second migrate changes nothing"
+    );
+    assert_eq!(store.delete_by_user(&user, None).await.expect("cleanup"), 2);
 }
 
 impl Upgradable for SqliteStore {
@@ -64,21 +140,23 @@ impl Upgradable for SqliteStore {
         self.migrate().await.expect("migrate");
     }
 
-    async fn downgrade_to_v1(&self) {
-        for column in ["idle_timeout", "persistent_cookie"] {
-            sqlx::query(&format!(
-                r#"ALTER TABLE "{}" DROP COLUMN {column}"#,
-                self.table()
-            ))
-            .execute(self.pool())
-            .await
-            .expect("drop a version-2 column");
-        }
-        sqlx::query("UPDATE sessionward_migrations SET version = 1 WHERE table_name = ?1")
+    async fn drop_column(&self, column: &str) {
+        sqlx::query(&format!(
+            r#"ALTER TABLE "{}" DROP COLUMN {column}"#,
+            self.table()
+        ))
+        .execute(self.pool())
+        .await
+        .expect("drop a column");
+    }
+
+    async fn set_version(&self, version: i64) {
+        sqlx::query("UPDATE sessionward_migrations SET version = ?1 WHERE table_name = ?2")
+            .bind(version)
             .bind(self.table())
             .execute(self.pool())
             .await
-            .expect("set version 1");
+            .expect("set the version");
     }
 
     async fn version(&self) -> i64 {
@@ -88,9 +166,13 @@ impl Upgradable for SqliteStore {
             .await
             .expect("version")
     }
+
+    fn retaining(&self) -> Self {
+        self.clone().with_retention(Duration::from_secs(86_400))
+    }
 }
 
-async fn sqlite_upgrades_from_version_1() {
+async fn sqlite_upgrades_from_every_older_version() {
     let file = TempDb::new();
     let store = SqliteStore::open(&file.0).await.expect("open");
     upgrade_keeps_sessions(&store).await;
@@ -110,19 +192,23 @@ mod postgres {
             self.migrate().await.expect("migrate");
         }
 
-        async fn downgrade_to_v1(&self) {
+        async fn drop_column(&self, column: &str) {
             sqlx::query(&format!(
-                r#"ALTER TABLE "{}" DROP COLUMN idle_timeout, DROP COLUMN persistent_cookie"#,
+                "ALTER TABLE \"{}\" DROP COLUMN {column}",
                 self.table()
             ))
             .execute(self.pool())
             .await
-            .expect("drop the version-2 columns");
-            sqlx::query("UPDATE sessionward_migrations SET version = 1 WHERE table_name = $1")
+            .expect("drop a column");
+        }
+
+        async fn set_version(&self, version: i64) {
+            sqlx::query("UPDATE sessionward_migrations SET version = $1 WHERE table_name = $2")
+                .bind(i32::try_from(version).expect("small"))
                 .bind(self.table())
                 .execute(self.pool())
                 .await
-                .expect("set version 1");
+                .expect("set the version");
         }
 
         async fn version(&self) -> i64 {
@@ -135,9 +221,14 @@ mod postgres {
             .expect("version");
             version.into()
         }
+
+        fn retaining(&self) -> Self {
+            self.clone()
+                .with_retention(std::time::Duration::from_secs(86_400))
+        }
     }
 
-    pub async fn postgres_upgrades_from_version_1() {
+    pub async fn postgres_upgrades_from_every_older_version() {
         let url = Suite::Postgres.value();
         let store = PostgresStore::connect(&url)
             .await
@@ -166,19 +257,23 @@ mod mysql {
             self.migrate().await.expect("migrate");
         }
 
-        async fn downgrade_to_v1(&self) {
+        async fn drop_column(&self, column: &str) {
             sqlx::query(&format!(
-                "ALTER TABLE `{}` DROP COLUMN idle_timeout, DROP COLUMN persistent_cookie",
+                "ALTER TABLE `{}` DROP COLUMN {column}",
                 self.table()
             ))
             .execute(self.pool())
             .await
-            .expect("drop the version-2 columns");
-            sqlx::query("UPDATE sessionward_migrations SET version = 1 WHERE table_name = ?")
+            .expect("drop a column");
+        }
+
+        async fn set_version(&self, version: i64) {
+            sqlx::query("UPDATE sessionward_migrations SET version = ? WHERE table_name = ?")
+                .bind(i32::try_from(version).expect("small"))
                 .bind(self.table())
                 .execute(self.pool())
                 .await
-                .expect("set version 1");
+                .expect("set the version");
         }
 
         async fn version(&self) -> i64 {
@@ -191,9 +286,14 @@ mod mysql {
             .expect("version");
             version.into()
         }
+
+        fn retaining(&self) -> Self {
+            self.clone()
+                .with_retention(std::time::Duration::from_secs(86_400))
+        }
     }
 
-    pub async fn mysql_upgrades_from_version_1() {
+    pub async fn mysql_upgrades_from_every_older_version() {
         let url = Suite::MySql.value();
         let store = MySqlStore::connect(&url)
             .await
@@ -211,16 +311,16 @@ mod mysql {
 
 fn main() -> ExitCode {
     #[allow(unused_mut)] // only the server stores' features add tests
-    let mut trials = vec![trial!(sqlite_upgrades_from_version_1)];
+    let mut trials = vec![trial!(sqlite_upgrades_from_every_older_version)];
     #[cfg(feature = "postgres")]
     {
-        use postgres::postgres_upgrades_from_version_1;
-        trials.push(trial!(Postgres: postgres_upgrades_from_version_1));
+        use postgres::postgres_upgrades_from_every_older_version;
+        trials.push(trial!(Postgres: postgres_upgrades_from_every_older_version));
     }
     #[cfg(feature = "mysql")]
     {
-        use mysql::mysql_upgrades_from_version_1;
-        trials.push(trial!(MySql: mysql_upgrades_from_version_1));
+        use mysql::mysql_upgrades_from_every_older_version;
+        trials.push(trial!(MySql: mysql_upgrades_from_every_older_version));
     }
     servers::run(trials)
 }

@@ -24,6 +24,7 @@ use redis_checks::keys::{
     delete_expired_cleans_indexes, revocation_beats_a_concurrent_rotation,
     rotate_leaves_one_working_token, ttls_follow_deadlines,
 };
+use redis_checks::retention::{ended_records_keep_the_period, PERIOD};
 use redis_checks::{clean_up, Raw};
 use redis_support::{cluster_ports, standalone_url, unique_prefix, Cluster};
 use servers::{expect_panic, trial};
@@ -58,7 +59,16 @@ async fn standalone_passes_the_conformance_suite_twice() {
     let _shared = shared().await;
     let (store, raw) = standalone("conformance").await;
     conformance::run(&store).await;
+    // With retention, then without again on keys that hold ended sessions.
+    conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
+    clean_up(&store, &raw).await;
+}
+
+async fn standalone_ended_records_keep_the_period() {
+    let _shared = shared().await;
+    let (store, raw) = standalone("kept").await;
+    ended_records_keep_the_period(&store.clone().with_retention(PERIOD), &raw).await;
     clean_up(&store, &raw).await;
 }
 
@@ -184,8 +194,10 @@ async fn cluster_suite() {
     );
 
     conformance::run(&store).await;
+    conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
     ttls_follow_deadlines(&store, &raw).await;
+    ended_records_keep_the_period(&store.clone().with_retention(PERIOD), &raw).await;
     rotate_leaves_one_working_token(&store, &raw).await;
     revocation_beats_a_concurrent_rotation(&store).await;
     concurrent_updates_all_persist(&store).await;
@@ -224,6 +236,7 @@ async fn cluster_suite() {
 fn main() -> ExitCode {
     servers::run([
         trial!(Redis: standalone_passes_the_conformance_suite_twice),
+        trial!(Redis: standalone_ended_records_keep_the_period),
         trial!(Redis: standalone_ttls_follow_deadlines),
         trial!(Redis: standalone_rotate_leaves_one_working_token),
         trial!(Redis: standalone_concurrent_updates_of_different_keys_all_persist),

@@ -19,7 +19,9 @@
 //! `SESSIONWARD_REMEMBER_TIMEOUT` (seconds, idle and absolute, for a login with "remember me";
 //! 604800), `SESSIONWARD_MAX_SESSIONS` and `SESSIONWARD_SESSION_OVERFLOW` (sessions per user,
 //! and `evict` or `reject` beyond it; unlimited, evict), `SESSIONWARD_MAX_TOTAL_SESSIONS`
-//! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_TRUSTED_PROXIES`
+//! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_RETENTION` (seconds an
+//! ended session stays listable by admins, with its end reason; 86400, 0 for off),
+//! `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `SESSIONWARD_AUDIT_LOG` (a file the audit trail is appended to as JSON lines;
 //! unset: audit events are log lines), `RUST_LOG` (`info`). Logs go to
@@ -54,6 +56,10 @@ mod timeouts;
 use pages::LoginFailure;
 pub use store_setting::open_store;
 
+/// How long the demo keeps ended sessions for admins to list, unless `SESSIONWARD_RETENTION`
+/// says otherwise: a day.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(86_400);
+
 const USERS: &[(&str, &str)] = &[
     ("alice", "wonderland"),
     ("bob", "builder"),
@@ -83,7 +89,9 @@ async fn main() {
     let idle = timeout_or("SESSIONWARD_IDLE_TIMEOUT", 1800);
     let absolute = timeout_or("SESSIONWARD_ABSOLUTE_TIMEOUT", 28800);
     let spec = std::env::var("SESSIONWARD_STORE").unwrap_or_else(|_| "memory".to_owned());
-    let store = match open_store(&spec).await {
+    let retention =
+        Duration::from_secs(env_or("SESSIONWARD_RETENTION", DEFAULT_RETENTION.as_secs()));
+    let store = match open_store(&spec, retention).await {
         Ok(store) => store,
         Err(err) => {
             // Not the value itself: a database URL may carry a password.

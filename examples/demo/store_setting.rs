@@ -1,6 +1,8 @@
 //! `SESSIONWARD_STORE`: which store the demo runs on. Only the stores whose cargo features
 //! were enabled are built in; naming another says which feature to add.
 
+use std::time::Duration;
+
 use sessionward::store::{BoxedStore, MemoryStore};
 
 /// The accepted forms, for error messages.
@@ -91,24 +93,30 @@ impl StoreSetting {
 /// | `mysql://…` or `mariadb://…` | MySQL / MariaDB | `mysql` |
 /// | `redis://…` | standalone Redis | `redis` |
 /// | `redis-cluster://HOST:PORT,HOST:PORT,…` | Redis Cluster, from any of its nodes | `redis` |
-pub async fn open_store(spec: &str) -> Result<BoxedStore, String> {
+///
+/// Ended sessions are kept for `retention` (`SESSIONWARD_RETENTION`; zero: not at all).
+pub async fn open_store(spec: &str, retention: Duration) -> Result<BoxedStore, String> {
     let setting = StoreSetting::parse(spec)?;
     #[allow(unused)] // with no store feature, only the memory store is opened
     let fail = |err: sessionward::StoreError| err.to_string();
     match setting {
-        StoreSetting::Memory => Ok(BoxedStore::new(MemoryStore::default())),
+        StoreSetting::Memory => Ok(BoxedStore::new(
+            MemoryStore::default().with_retention(retention),
+        )),
         #[cfg(feature = "sqlite")]
         StoreSetting::Sqlite(path) => {
             let store = sessionward::store::SqliteStore::open(&path)
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .with_retention(retention);
             Ok(BoxedStore::new(store))
         }
         #[cfg(feature = "postgres")]
         StoreSetting::Postgres(url) => {
             let store = sessionward::store::PostgresStore::connect(&url)
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .with_retention(retention);
             store.migrate().await.map_err(fail)?;
             Ok(BoxedStore::new(store))
         }
@@ -116,7 +124,8 @@ pub async fn open_store(spec: &str) -> Result<BoxedStore, String> {
         StoreSetting::MySql(url) => {
             let store = sessionward::store::MySqlStore::connect(&url)
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .with_retention(retention);
             store.migrate().await.map_err(fail)?;
             Ok(BoxedStore::new(store))
         }
@@ -124,14 +133,16 @@ pub async fn open_store(spec: &str) -> Result<BoxedStore, String> {
         StoreSetting::Redis(url) => {
             let store = sessionward::store::RedisStore::connect(&url)
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .with_retention(retention);
             Ok(BoxedStore::new(store))
         }
         #[cfg(feature = "redis")]
         StoreSetting::RedisCluster(nodes) => {
             let store = sessionward::store::RedisStore::connect_cluster(&nodes)
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .with_retention(retention);
             Ok(BoxedStore::new(store))
         }
         #[allow(unreachable_patterns)] // every store built in

@@ -10,7 +10,7 @@ impl Session {
     /// (`false`), or was refused by a limit; evictions and refusals are audited.
     pub(super) fn admitted(&self, user: &str, admission: Admitted) -> Result<bool, SessionError> {
         match admission {
-            // Evicted sessions are deleted already; their next request finds no session.
+            // Evicted sessions are ended already; their next request finds no session.
             Admitted::SignedIn { evicted } => {
                 self.audit_evicted(&evicted);
                 Ok(true)

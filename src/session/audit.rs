@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use super::Session;
 use crate::audit::{AuditEvent, AuditKind};
-use crate::store::SessionRecord;
+use crate::store::{EndReason, Ended, SessionRecord};
 use crate::token::SessionId;
 
 /// What the layer's write at the end of a request means for the audit trail, once saved.
@@ -103,12 +103,11 @@ impl Session {
 
     /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`
     /// without an audit sink.
-    pub(super) fn expiry(&self, record: &SessionRecord, now: SystemTime) -> Option<Expiry> {
+    pub(super) fn expiry(&self, record: &SessionRecord, ended: &Ended) -> Option<Expiry> {
         self.inner.shared.config.audit.as_ref()?;
-        let kind = if now >= record.expires_at {
-            AuditKind::ExpiredAbsolute
-        } else {
-            AuditKind::ExpiredIdle
+        let kind = match ended.reason {
+            EndReason::ExpiredAbsolute => AuditKind::ExpiredAbsolute,
+            _ => AuditKind::ExpiredIdle,
         };
         Some(Expiry {
             kind,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Session;
 use crate::audit::AuditKind;
 use crate::error::SessionError;
-use crate::store::SessionRecord;
+use crate::store::{EndReason, EndTarget, Ended, SessionRecord};
 use crate::token::SessionId;
 
 /// One of the signed-in user's sessions, as [`Session::list_mine`] lists it: where and when it
@@ -112,7 +112,8 @@ impl Session {
             .await?
             .iter()
             .any(|record| record.id == *id);
-        let revoked = mine && store.delete_by_id(id).await?;
+        let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
+        let revoked = mine && store.end(EndTarget::Id(id), ended).await? > 0;
         if revoked {
             self.audit(AuditKind::Revoked, Some(*id), Some(&user), None);
         }
@@ -137,7 +138,12 @@ impl Session {
         } else {
             Vec::new()
         };
-        let revoked = store.delete_by_user(&user, Some(&current)).await?;
+        let others = EndTarget::User {
+            user: &user,
+            except: Some(&current),
+        };
+        let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
+        let revoked = store.end(others, ended).await?;
         for record in listed.iter().filter(|r| r.id != current) {
             self.audit(AuditKind::Revoked, Some(record.id), Some(&user), None);
         }

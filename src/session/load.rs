@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::audit::Expiry;
 use super::{Session, State};
 use crate::error::{Presented, SessionError, StoreError};
-use crate::store::SessionRecord;
+use crate::store::{EndTarget, Ended, SessionRecord};
 use crate::token::{SessionToken, TokenHash};
 
 /// Where the one store read of a request stands.
@@ -23,9 +23,9 @@ pub(super) enum Load {
 enum Pending {
     /// The store answers only asynchronously.
     Unknown,
-    /// The record had passed a deadline: it is to be deleted (and reported, with an audit
-    /// sink).
-    Expired(Option<Expiry>),
+    /// The record had passed a deadline: it is to be ended (deleted, or marked so) and
+    /// reported, with an audit sink.
+    Expired(Ended, Option<Expiry>),
     /// The store failed.
     Failed(StoreError),
 }
@@ -98,7 +98,10 @@ impl Session {
                                 state.record = Some(record);
                                 return Ok(state);
                             }
-                            Some(Ok(Some(record))) => Pending::Expired(self.expiry(&record, now)),
+                            Some(Ok(Some(record))) => {
+                                let ended = expiry(&record, now);
+                                Pending::Expired(ended, self.expiry(&record, &ended))
+                            }
                             Some(Err(err)) => Pending::Failed(err),
                         };
                         state.load = Load::InProgress;
@@ -121,8 +124,9 @@ impl Session {
     }
 
     /// Reads and validates the record under `key`, unless `pending` already says what a store
-    /// that answers at once found: `None` when unknown or expired (an expired one is deleted,
-    /// and marked so rejections can say "session_expired").
+    /// that answers at once found: `None` when unknown or expired (an expired one is ended:
+    /// deleted, or kept marked with its expiry by a store that retains ended sessions; and the
+    /// request is marked so rejections can say "session_expired").
     async fn read_record(
         &self,
         key: TokenHash,
@@ -130,9 +134,9 @@ impl Session {
         pending: Pending,
     ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
         let store = &*self.inner.shared.store;
-        let expiry = match pending {
+        let (ended, reported) = match pending {
             Pending::Failed(err) => return Err(err.into()),
-            Pending::Expired(expiry) => expiry,
+            Pending::Expired(ended, reported) => (ended, reported),
             // Unknown token: never adopted. A new session, if any, gets a fresh token. The
             // expired record is dropped here, not held across the delete: the future of every
             // handler that reads its session stays a record's size smaller.
@@ -142,14 +146,26 @@ impl Session {
                     return Ok(None);
                 }
                 Some(record) if record.is_active(now) => return Ok(Some((key, record))),
-                Some(record) => self.expiry(&record, now),
+                Some(record) => {
+                    let ended = expiry(&record, now);
+                    (ended, self.expiry(&record, &ended))
+                }
             },
         };
-        // Only the request that deleted it reports it: concurrent ones found it expired too.
-        if store.delete(&key).await? {
-            self.audit_expiry(expiry);
+        // Only the request that ended it reports it: concurrent ones found it expired too.
+        if store.end(EndTarget::Key(&key), ended).await? > 0 {
+            self.audit_expiry(reported);
         }
         self.state().expired = true;
         Ok(None)
     }
+}
+
+/// Why and when an inactive record stopped: its expiry (a store's `load` never returns a
+/// session that was ended otherwise).
+fn expiry(record: &SessionRecord, now: SystemTime) -> Ended {
+    record.end(now).unwrap_or_else(|| {
+        // Unreachable for an inactive record; an absolute expiry is the safe reading.
+        Ended::new(now, crate::store::EndReason::ExpiredAbsolute)
+    })
 }

@@ -14,7 +14,9 @@ use crate::audit::AuditKind;
 use crate::config;
 use crate::error::{Presented, SessionError, SessionRejection};
 use crate::layer::Shared;
-use crate::store::{Admission, SessionData, SessionPatch, SessionRecord};
+use crate::store::{
+    Admission, EndReason, EndTarget, Ended, SessionData, SessionPatch, SessionRecord,
+};
 use crate::timeout_policy::{self, Login};
 use crate::token::{
     generate, generate_id, generate_token, Credential, SessionId, SessionToken, TokenHash,
@@ -423,7 +425,8 @@ impl Session {
 
     /// Ends the session: deletes it from the store at once (its token is dead everywhere) and
     /// clears the cookie (`Max-Age=0`). The session is deleted by its public id, so it ends
-    /// even if a concurrent request has just rotated it to a new token.
+    /// even if a concurrent request has just rotated it to a new token. A store that retains
+    /// ended sessions keeps it instead, marked [`EndReason::LoggedOut`], for admins to list.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails; the session is then still alive.
@@ -437,7 +440,9 @@ impl Session {
                 .and(state.record.as_ref().map(|r| (r.id, user(r))))
         };
         if let Some((id, user)) = ended {
-            if self.inner.shared.store.delete_by_id(&id).await? {
+            let ended = Ended::new(SystemTime::now(), EndReason::LoggedOut);
+            let store = &self.inner.shared.store;
+            if store.end(EndTarget::Id(&id), ended).await? > 0 {
                 self.audit(AuditKind::Logout, Some(id), user.as_deref(), None);
             }
         }
@@ -569,6 +574,7 @@ impl Session {
             user_agent: client.user_agent_text(),
             ip: self.client_ip(),
             terms: None,
+            ended: None,
         }
     }
 }

@@ -80,6 +80,8 @@ pub enum Overflow {
 /// The store change a login makes, as [`SessionStore::admit`](super::SessionStore::admit)
 /// receives it.
 #[derive(Debug)]
+// The record moves on into the store; boxing it would cost an allocation per login.
+#[allow(clippy::large_enum_variant)]
 pub enum Admission<'a> {
     /// A new signed-in session, as [`create`](super::SessionStore::create) stores it.
     Create {
@@ -104,7 +106,8 @@ pub enum Admission<'a> {
 #[derive(Debug, PartialEq)]
 pub enum Admitted {
     /// The session is signed in. `evicted` holds the sessions of the same user that were
-    /// deleted to make room, as they were just before.
+    /// ended to make room (deleted, or marked [`EndReason::Evicted`](super::EndReason::Evicted)
+    /// by a store that retains ended sessions), as they were just before.
     SignedIn {
         /// The evicted sessions.
         evicted: Vec<SessionRecord>,
@@ -186,7 +189,7 @@ pub(crate) fn counts(record: &SessionRecord, now: SystemTime) -> bool {
 
 /// Admits a login with the store's own operations, one after another: reads the sessions that
 /// count, decides with [`SessionLimits::decide`], signs in, then ends the sessions the decision
-/// evicts. This is [`SessionStore::admit`](super::SessionStore::admit)'s default; alone it is
+/// evicts (with [`SessionStore::end`](super::SessionStore::end)). This is [`SessionStore::admit`](super::SessionStore::admit)'s default; alone it is
 /// not atomic (two logins may read the same counts), so a store that overrides `admit` calls it
 /// while holding a lock that every admission of the same user (or of the store, for a total
 /// limit) takes: see [`SessionLimits::lock_scope`].
@@ -227,7 +230,8 @@ pub async fn admit_in_steps<S: super::SessionStore + ?Sized>(
     }
     let mut evicted = Vec::with_capacity(evict.len());
     for record in evict {
-        if store.delete_by_id(&record.id).await? {
+        let ended = super::Ended::new(now, super::EndReason::Evicted);
+        if store.end(super::EndTarget::Id(&record.id), ended).await? > 0 {
             evicted.push(record.clone());
         }
     }
@@ -254,6 +258,7 @@ mod tests {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         }
     }
 

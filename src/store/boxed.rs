@@ -1,12 +1,12 @@
 //! [`BoxedStore`]: any store behind one type, for apps that pick their backend at run time.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::erased::BoxFuture;
 use super::{
-    ActiveCounts, Admission, Admitted, SessionLimits, SessionPatch, SessionQuery, SessionRecord,
-    SessionStore,
+    ActiveCounts, Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch, SessionQuery,
+    SessionRecord, SessionStore,
 };
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
@@ -79,6 +79,12 @@ trait DynStore: Send + Sync + 'static {
         except: Option<&'a SessionId>,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
     fn delete_expired(&self, now: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn end<'a>(
+        &'a self,
+        target: EndTarget<'a>,
+        ended: Ended,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn retention(&self) -> Option<Duration>;
     fn query<'a>(
         &'a self,
         query: &'a SessionQuery,
@@ -161,6 +167,16 @@ impl<S: SessionStore> DynStore for S {
     fn delete_expired(&self, now: SystemTime) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(SessionStore::delete_expired(self, now))
     }
+    fn end<'a>(
+        &'a self,
+        target: EndTarget<'a>,
+        ended: Ended,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(SessionStore::end(self, target, ended))
+    }
+    fn retention(&self) -> Option<Duration> {
+        SessionStore::retention(self)
+    }
     fn query<'a>(
         &'a self,
         query: &'a SessionQuery,
@@ -241,6 +257,12 @@ impl SessionStore for BoxedStore {
     }
     async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
         self.0.delete_expired(now).await
+    }
+    async fn end(&self, target: EndTarget<'_>, ended: Ended) -> Result<u64, StoreError> {
+        self.0.end(target, ended).await
+    }
+    fn retention(&self) -> Option<Duration> {
+        self.0.retention()
     }
     async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
         self.0.query(query).await

@@ -10,6 +10,9 @@ use super::SessionStore;
 /// [`delete_expired`](SessionStore::delete_expired) every `period`, for as long as the
 /// returned handle is not aborted. A failing store is logged and tried again next period.
 ///
+/// On a store with a [`retention`](SessionStore::retention) period, that purges the sessions
+/// that ended or expired longer than the retention period ago, and keeps the others listable.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

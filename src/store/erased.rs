@@ -6,10 +6,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{Admission, Admitted, SessionLimits, SessionPatch, SessionRecord, SessionStore};
+use super::{
+    Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch, SessionRecord, SessionStore,
+};
 use crate::error::StoreError;
 use crate::session::Write;
-use crate::token::{SessionId, TokenHash};
+use crate::token::TokenHash;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -31,18 +33,16 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         new: &'a TokenHash,
         patch: &'a SessionPatch,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn delete_by_id<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn end<'a>(
+        &'a self,
+        target: EndTarget<'a>,
+        ended: Ended,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
     fn list_by_user<'a>(
         &'a self,
         user: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>>;
-    fn delete_by_user<'a>(
-        &'a self,
-        user: &'a str,
-        except: Option<&'a SessionId>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>>;
     fn admit<'a>(
         &'a self,
         user: &'a str,
@@ -84,11 +84,12 @@ impl<S: SessionStore> ErasedStore for S {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::rotate(self, old, new, patch))
     }
-    fn delete<'a>(&'a self, key: &'a TokenHash) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(SessionStore::delete(self, key))
-    }
-    fn delete_by_id<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(SessionStore::delete_by_id(self, id))
+    fn end<'a>(
+        &'a self,
+        target: EndTarget<'a>,
+        ended: Ended,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(SessionStore::end(self, target, ended))
     }
     fn list_by_user<'a>(
         &'a self,
@@ -96,13 +97,6 @@ impl<S: SessionStore> ErasedStore for S {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Vec<SessionRecord>, StoreError>> {
         Box::pin(SessionStore::list_by_user(self, user, now))
-    }
-    fn delete_by_user<'a>(
-        &'a self,
-        user: &'a str,
-        except: Option<&'a SessionId>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(SessionStore::delete_by_user(self, user, except))
     }
     fn admit<'a>(
         &'a self,

@@ -14,18 +14,19 @@
 //! | operation | meaning |
 //! |---|---|
 //! | [`create`](SessionStore::create) | insert; fails with [`StoreError::Conflict`] if the key or id exists |
-//! | [`load`](SessionStore::load) | one round trip; may return an expired record (the caller checks) |
+//! | [`load`](SessionStore::load) | one round trip; may return an expired record (the caller checks), never an ended one |
 //! | [`update`](SessionStore::update) | apply a per-key [`SessionPatch`] only if the record still exists |
 //! | [`rotate`](SessionStore::rotate) | atomically move a record to a new key (and patch it) |
 //! | [`delete`](SessionStore::delete), [`delete_by_id`](SessionStore::delete_by_id) | idempotent |
 //! | [`list_by_user`](SessionStore::list_by_user), [`count_by_user`](SessionStore::count_by_user), [`delete_by_user`](SessionStore::delete_by_user) | the per-user index |
-//! | [`delete_expired`](SessionStore::delete_expired) | purge, run by [`spawn_cleanup`] |
+//! | [`end`](SessionStore::end) | end sessions for a reason: delete them, or with retention mark them ended |
+//! | [`delete_expired`](SessionStore::delete_expired) | purge, run by [`spawn_cleanup`] (after the retention period, if any) |
 //! | [`query`](SessionStore::query) | admin listing by state, user and page |
 //! | [`admit`](SessionStore::admit) | a login under [`SessionLimits`]: check, evict or refuse, and sign in, atomically |
 //! | [`count_active`](SessionStore::count_active) | active signed-in sessions and users |
 
 use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
@@ -43,6 +44,7 @@ pub mod conformance;
     feature = "redis"
 ))]
 mod connect_error;
+mod ending;
 pub(crate) mod erased;
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -87,6 +89,7 @@ pub use admission::{
 };
 pub use boxed::BoxedStore;
 pub use cleanup::spawn_cleanup;
+pub use ending::{EndReason, EndTarget, Ended};
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;
 pub use record::{SessionData, SessionPatch, SessionRecord, SessionTerms};
@@ -97,7 +100,8 @@ pub enum SessionState {
     /// Sessions valid at the query's `now`.
     #[default]
     Active,
-    /// Sessions past a deadline but not yet purged.
+    /// Sessions past a deadline, or ended (on a store that retains ended sessions), but not
+    /// yet purged: [`SessionRecord::end`] tells why and when each one stopped.
     Expired,
     /// Both.
     All,
@@ -164,7 +168,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads a session by key, in one round trip. A store may return a record that is past its
-    /// deadlines; the caller validates it.
+    /// deadlines; the caller validates it. A session that was [`end`](Self::end)ed (and is kept
+    /// for listing) is never returned: its key reads as unknown.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails; an unknown key is `Ok(None)`.
@@ -176,7 +181,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Applies `patch` to the session under `key` if it still exists, returning whether it did.
     ///
     /// Data keys are changed one by one, so concurrent updates of different keys both persist,
-    /// and a deleted session is never brought back.
+    /// and a deleted or ended session is never brought back (`false`).
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
@@ -187,7 +192,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Moves the session under `old` to `new` and applies `patch`, atomically: afterwards
-    /// exactly one of the two keys exists. Returns `false` (and changes nothing) if `old` is gone.
+    /// exactly one of the two keys exists. Returns `false` (and changes nothing) if `old` is gone
+    /// or ended.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] if `new` exists; [`StoreError::Backend`] when the store fails.
@@ -242,7 +248,10 @@ pub trait SessionStore: Send + Sync + 'static {
         except: Option<&SessionId>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Deletes every session past a deadline at `now`, returning how many.
+    /// Deletes every session past a deadline at `now`, returning how many. A store with a
+    /// [`retention`](Self::retention) period `p` deletes instead the sessions that stopped
+    /// being valid (a deadline passed, or they were [`end`](Self::end)ed) at or before
+    /// `now - p`, ended ones included, and keeps the others for admins to list.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
@@ -250,6 +259,42 @@ pub trait SessionStore: Send + Sync + 'static {
         &self,
         now: SystemTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Ends the sessions `target` names for `ended.reason`, returning how many it ended.
+    ///
+    /// Without retention (the default) this is [`delete`](Self::delete),
+    /// [`delete_by_id`](Self::delete_by_id) or [`delete_by_user`](Self::delete_by_user). A
+    /// store with a [`retention`](Self::retention) period instead marks each session that is
+    /// not ended yet with `ended` ([`SessionRecord::ended`]), so it stays listable until
+    /// [`delete_expired`](Self::delete_expired) purges it; from then on its token finds
+    /// nothing (`load` returns `None`, `update` and `rotate` return `false`), it is never
+    /// active, and no operation but a delete changes it again. The layer calls this for a
+    /// logout, a revocation, an eviction and an expired session presented by a client.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    fn end(
+        &self,
+        target: EndTarget<'_>,
+        ended: Ended,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let _ = ended;
+        async move {
+            Ok(match target {
+                EndTarget::Key(key) => u64::from(self.delete(key).await?),
+                EndTarget::Id(id) => u64::from(self.delete_by_id(id).await?),
+                EndTarget::User { user, except } => self.delete_by_user(user, except).await?,
+            })
+        }
+    }
+
+    /// How long this store keeps ended sessions, or `None` (the default) when ending a session
+    /// deletes it. With a period `p`, [`delete_expired`](Self::delete_expired) at `now` purges
+    /// the sessions that stopped being valid (by a deadline or an [`end`](Self::end)) at or
+    /// before `now - p`.
+    fn retention(&self) -> Option<Duration> {
+        None
+    }
 
     /// [`load`](Self::load) without waiting, for a store that can answer at once (it keeps
     /// sessions in this process's memory); `None` means "call `load`". The layer tries this

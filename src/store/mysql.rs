@@ -3,13 +3,13 @@
 //! See [`MySqlStore`] for an example, the table layout and how each operation runs.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::pool::PoolConnection;
 
 use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
-use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
 use super::sql_admit::AdmitLocks;
 use super::sql_connect::{self, Server};
 use super::sql_patch::{Dialect, PatchStatements};
@@ -18,7 +18,7 @@ use crate::error::StoreError;
 use crate::token::TokenHash;
 
 /// The schema version [`MySqlStore::migrate`] brings a table to.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 /// The server-wide lock that serialises concurrent `migrate` calls.
 const MIGRATE_LOCK: &str = "sessionward_migrate";
 /// How long `migrate` waits for another process's migration, in seconds.
@@ -73,7 +73,9 @@ const SERVER: Server = Server {
 ///     user_agent      TEXT,
 ///     ip              VARCHAR(45),
 ///     idle_timeout    BIGINT,          -- ms, set with the next one by a timeout policy at
-///     persistent_cookie BOOLEAN        -- login; NULL: the layer's own timeouts
+///     persistent_cookie BOOLEAN,       -- login; NULL: the layer's own timeouts
+///     ended_at        BIGINT,          -- retention: when and why the session ended
+///     end_reason      VARCHAR(32)      -- (`logged_out`, …); NULL: not ended
 /// ) ENGINE = InnoDB, DEFAULT CHARSET = utf8mb4;
 /// ```
 ///
@@ -94,12 +96,18 @@ const SERVER: Server = Server {
 /// `DELETE … WHERE deadline <= ?` on the `deadline` index. MySQL commits DDL at once, so
 /// `migrate` is not one transaction: it runs under `GET_LOCK`, and each step can be run again
 /// after a failure.
+///
+/// With [`with_retention`](Self::with_retention), [`end`](SessionStore::end) is one
+/// `UPDATE … SET ended_at = ?, end_reason = ?, deadline = LEAST(deadline, ?) WHERE … AND ended_at
+/// IS NULL`; `load`, `update` and `rotate` add `AND ended_at IS NULL` to their key lookup, so
+/// an ended row's token finds nothing, and `delete_expired` purges `deadline <= now - period`.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub struct MySqlStore {
     pool: MySqlPool,
     sql: Arc<Statements>,
     admit_locks: AdmitLocks<MySql>,
+    retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for MySqlStore {
@@ -138,6 +146,7 @@ impl MySqlStore {
             pool,
             sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
             admit_locks: AdmitLocks::new(),
+            retention: None,
         }
     }
 
@@ -195,6 +204,31 @@ impl MySqlStore {
         sql::check_table(name)?;
         self.sql = Arc::new(Statements::new(name));
         Ok(self)
+    }
+
+    /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
+    /// with why and when they ended, so that admins can list them;
+    /// [`delete_expired`](SessionStore::delete_expired) purges them once `period` has passed.
+    /// Off by default (ending a session deletes its row); a zero `period` turns it off.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::MySqlStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = MySqlStore::connect("mysql://root@127.0.0.1:3306/app")
+    ///     .await?
+    ///     .with_retention(Duration::from_secs(86_400));
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, period: Duration) -> Self {
+        self.retention = (!period.is_zero()).then_some(period);
+        self
     }
 
     /// The session table's name.
@@ -303,6 +337,12 @@ async fn migrate_locked(conn: &mut MySqlConnection, table: &str) -> Result<(), S
                 .map_err(StoreError::backend)?;
         }
     }
+    if version < 3 && !has_column(conn, table, "ended_at").await? {
+        sqlx::query(&schema_v3(table))
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::backend)?;
+    }
     sqlx::query(
         "INSERT INTO sessionward_migrations (table_name, version) VALUES (?, ?) \
          ON DUPLICATE KEY UPDATE version = ?",
@@ -359,6 +399,33 @@ fn schema_v2(table: &str) -> String {
     )
 }
 
+/// Version 3: the end of a session kept after it ended (retention; `NULL`: not ended).
+fn schema_v3(table: &str) -> String {
+    format!(
+        "ALTER TABLE `{table}` ADD COLUMN ended_at BIGINT NULL, \
+         ADD COLUMN end_reason VARCHAR(32) CHARACTER SET ascii NULL"
+    )
+}
+
+/// Whether `table` has the column `name` already: MySQL commits each DDL statement on its
+/// own, so a migration stopped before its version row finds its columns there next time.
+async fn has_column(
+    conn: &mut MySqlConnection,
+    table: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let present: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+    )
+    .bind(table)
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::backend)?;
+    Ok(present > 0)
+}
+
 /// The SQL text of every operation, for one table.
 struct Statements {
     table: String,
@@ -374,6 +441,7 @@ struct Statements {
     delete_by_user: String,
     delete_by_user_except: String,
     delete_expired: String,
+    end: EndStatements,
 }
 
 /// MySQL's spelling of a patch's functions.
@@ -385,7 +453,7 @@ const DIALECT: Dialect = Dialect {
 impl Statements {
     fn new(table: &str) -> Self {
         let t = format!("`{table}`");
-        let select = format!("SELECT {} FROM {t}", sql::COLUMNS);
+        let select = format!("SELECT {}, {} FROM {t}", sql::COLUMNS, sql::END_COLUMNS);
         Self {
             table: table.to_owned(),
             insert: format!(
@@ -393,7 +461,8 @@ impl Statements {
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 sql::COLUMNS
             ),
-            load: format!("{select} WHERE token_hash = ?"),
+            // An ended session (kept for listing) is never found by its token.
+            load: format!("{select} WHERE token_hash = ? AND ended_at IS NULL"),
             patch: PatchStatements::new(&DIALECT, &t),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?"),
@@ -405,6 +474,7 @@ impl Statements {
             delete_by_user: format!("DELETE FROM {t} WHERE user_name = ?"),
             delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = ? AND id <> ?"),
             delete_expired: format!("DELETE FROM {t} WHERE deadline <= ?"),
+            end: EndStatements::new(&t, DIALECT.least, Placeholder::Question),
             select,
         }
     }

@@ -3,13 +3,13 @@
 //! See [`PostgresStore`] for an example, the table layout and how each operation runs.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 
 use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
-use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
 use super::sql_admit::AdmitLocks;
 use super::sql_connect::{self, Server};
 use super::sql_patch::PatchParams;
@@ -18,7 +18,7 @@ use crate::error::StoreError;
 use crate::token::TokenHash;
 
 /// The schema version [`PostgresStore::migrate`] brings a table to.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 /// Key of the advisory lock that serialises concurrent `migrate` calls ("sesnward").
 const MIGRATE_LOCK: i64 = 0x7365_736e_7761_7264;
 /// How [`PostgresStore::connect`] names the server and the URLs it takes.
@@ -65,7 +65,9 @@ const SERVER: Server = Server {
 ///     user_agent      TEXT,
 ///     ip              TEXT,
 ///     idle_timeout    BIGINT,                 -- ms, set with the next one by a timeout
-///     persistent_cookie BOOLEAN               -- policy at login; NULL: the layer's own
+///     persistent_cookie BOOLEAN,              -- policy at login; NULL: the layer's own
+///     ended_at        BIGINT,                 -- retention: when and why the session ended
+///     end_reason      TEXT                    -- (`logged_out`, …); NULL: not ended
 /// );
 /// ```
 ///
@@ -87,12 +89,18 @@ const SERVER: Server = Server {
 /// Cloning shares the pool. Expired rows stay until
 /// [`delete_expired`](SessionStore::delete_expired) runs: start
 /// [`spawn_cleanup`](crate::store::spawn_cleanup).
+///
+/// With [`with_retention`](Self::with_retention), [`end`](SessionStore::end) is one
+/// `UPDATE … SET ended_at = $1, end_reason = $2, deadline = LEAST(deadline, $3) WHERE … AND ended_at
+/// IS NULL`; `load`, `update` and `rotate` add `AND ended_at IS NULL` to their key lookup, so
+/// an ended row's token finds nothing, and `delete_expired` purges `deadline <= now - period`.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
     admit_locks: AdmitLocks<Postgres>,
+    retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -131,6 +139,7 @@ impl PostgresStore {
             pool,
             sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
             admit_locks: AdmitLocks::new(),
+            retention: None,
         }
     }
 
@@ -189,6 +198,31 @@ impl PostgresStore {
         sql::check_table(name)?;
         self.sql = Arc::new(Statements::new(name));
         Ok(self)
+    }
+
+    /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
+    /// with why and when they ended, so that admins can list them;
+    /// [`delete_expired`](SessionStore::delete_expired) purges them once `period` has passed.
+    /// Off by default (ending a session deletes its row); a zero `period` turns it off.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::PostgresStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
+    ///     .await?
+    ///     .with_retention(Duration::from_secs(86_400));
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, period: Duration) -> Self {
+        self.retention = (!period.is_zero()).then_some(period);
+        self
     }
 
     /// The session table's name.
@@ -265,6 +299,12 @@ impl PostgresStore {
                 .await
                 .map_err(StoreError::backend)?;
         }
+        if version < 3 {
+            sqlx::query(&schema_v3(table))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+        }
         sqlx::query(
             "INSERT INTO sessionward_migrations (table_name, version) VALUES ($1, $2) \
              ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version",
@@ -319,6 +359,11 @@ fn schema_v2(table: &str) -> String {
     )
 }
 
+/// Version 3: the end of a session kept after it ended (retention; `NULL`: not ended).
+fn schema_v3(table: &str) -> String {
+    format!(r#"ALTER TABLE "{table}" ADD COLUMN ended_at BIGINT, ADD COLUMN end_reason TEXT"#)
+}
+
 /// The SQL text of every operation, for one table.
 struct Statements {
     table: String,
@@ -334,6 +379,7 @@ struct Statements {
     delete_by_user: String,
     delete_by_user_except: String,
     delete_expired: String,
+    end: EndStatements,
 }
 
 /// The `SET` list of `update` and `rotate`: binds the patch from parameter `$first` on (see
@@ -366,7 +412,8 @@ impl Statements {
         let t = format!("\"{table}\"");
         let select = format!(
             "SELECT id, user_name, data::text, created_at, last_seen_at, expires_at, \
-             idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie FROM {t}"
+             idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie, {} FROM {t}",
+            sql::END_COLUMNS
         );
         Self {
             table: table.to_owned(),
@@ -375,10 +422,14 @@ impl Statements {
                  VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 columns = sql::COLUMNS
             ),
-            load: format!("{select} WHERE token_hash = $1"),
-            update: format!("UPDATE {t} SET {} WHERE token_hash = $1", set_patch(2)),
+            // An ended session (kept for listing) is never found by its token, nor changed.
+            load: format!("{select} WHERE token_hash = $1 AND ended_at IS NULL"),
+            update: format!(
+                "UPDATE {t} SET {} WHERE token_hash = $1 AND ended_at IS NULL",
+                set_patch(2)
+            ),
             rotate: format!(
-                "UPDATE {t} SET token_hash = $2, {} WHERE token_hash = $1",
+                "UPDATE {t} SET token_hash = $2, {} WHERE token_hash = $1 AND ended_at IS NULL",
                 set_patch(3)
             ),
             delete: format!("DELETE FROM {t} WHERE token_hash = $1"),
@@ -393,6 +444,7 @@ impl Statements {
             delete_by_user: format!("DELETE FROM {t} WHERE user_name = $1"),
             delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = $1 AND id <> $2"),
             delete_expired: format!("DELETE FROM {t} WHERE deadline <= $1"),
+            end: EndStatements::new(&t, "LEAST", Placeholder::Dollar),
             select,
         }
     }
@@ -521,7 +573,9 @@ mod tests {
     #[test]
     fn statements_number_their_parameters_in_bind_order() {
         let sql = Statements::new("t");
-        assert!(sql.update.ends_with("WHERE token_hash = $1"));
+        assert!(sql
+            .update
+            .ends_with("WHERE token_hash = $1 AND ended_at IS NULL"));
         assert!(sql.update.contains("$8, expires_at)"));
         assert!(sql.update.contains("COALESCE($10, persistent_cookie)"));
         assert!(!sql.update.contains("$11"));

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::value::RawValue;
 
+use super::ending::{EndReason, Ended};
 use crate::token::SessionId;
 
 /// One session as a store keeps it (without its key, the token hash).
@@ -32,6 +33,10 @@ pub struct SessionRecord {
     /// The timeouts a [`TimeoutPolicy`](crate::TimeoutPolicy) chose at login, or `None` for
     /// the layer's own.
     pub terms: Option<SessionTerms>,
+    /// When and why the session was ended (logged out, revoked, evicted, or expired and seen),
+    /// on a store that retains ended sessions; `None` for a session nobody ended. An ended
+    /// session is never active again: see [`end`](Self::end) for the reason a listing shows.
+    pub ended: Option<Ended>,
 }
 
 /// What a [`TimeoutPolicy`](crate::TimeoutPolicy) granted one session at login, kept with it
@@ -54,9 +59,30 @@ impl SessionTerms {
 }
 
 impl SessionRecord {
-    /// The earlier of the two deadlines: when this session stops being valid.
+    /// When this session stops being valid: the earlier of the two deadlines, or its end if
+    /// it was ended before them.
     pub fn deadline(&self) -> SystemTime {
-        self.expires_at.min(self.idle_expires_at)
+        let deadline = self.expires_at.min(self.idle_expires_at);
+        self.ended.map_or(deadline, |ended| ended.at.min(deadline))
+    }
+
+    /// Why and when this session stopped being valid, if it has by `now`: the first of its
+    /// [`ended`](Self::ended) mark and its two deadlines. A session that expired and was then
+    /// revoked shows as expired. This is what an admin listing of ended sessions shows, also
+    /// for an expired session that nobody presented (and so nobody marked) since.
+    pub fn end(&self, now: SystemTime) -> Option<Ended> {
+        if self.is_active(now) {
+            return None;
+        }
+        let expiry = if self.idle_expires_at < self.expires_at {
+            Ended::new(self.idle_expires_at, EndReason::ExpiredIdle)
+        } else {
+            Ended::new(self.expires_at, EndReason::ExpiredAbsolute)
+        };
+        Some(match self.ended {
+            Some(ended) if ended.at <= expiry.at => ended,
+            _ => expiry,
+        })
     }
 
     /// Whether the session is still valid at `now`.

@@ -25,7 +25,10 @@ use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{SessionData, SessionQuery, SessionRecord, SessionState, SessionTerms};
+use super::{
+    EndReason, EndTarget, Ended, SessionData, SessionQuery, SessionRecord, SessionState,
+    SessionTerms,
+};
 use crate::error::StoreError;
 use crate::token::SessionId;
 
@@ -147,9 +150,71 @@ pub(crate) fn user_text(user: &str) -> &str {
     user
 }
 
-/// The columns every `SELECT` reads, in this order (PostgreSQL casts `data` to text).
+/// The columns an `INSERT` writes (after `token_hash`) and every `SELECT` reads first, in
+/// this order (PostgreSQL casts `data` to text).
 pub(crate) const COLUMNS: &str = "id, user_name, data, created_at, last_seen_at, expires_at, \
      idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie";
+
+/// The columns every `SELECT` reads after [`COLUMNS`]: the end of a retained ended session
+/// (schema version 3). A new session has none, so `INSERT` leaves them `NULL`.
+pub(crate) const END_COLUMNS: &str = "ended_at, end_reason";
+
+/// The statements that end sessions with retention: mark rows not ended yet, and bring their
+/// `deadline` forward to the end, so that every query on `deadline` (listings, counts, the
+/// purge) treats the end as one more deadline.
+pub(crate) struct EndStatements {
+    key: String,
+    id: String,
+    user: String,
+    user_except: String,
+}
+
+impl EndStatements {
+    /// The statements for `table` (quoted), binding the end time, the reason, the end time
+    /// again, then the target (and the excepted id); `least` is the engine's `LEAST`.
+    pub(crate) fn new(table: &str, least: &str, style: Placeholder) -> Self {
+        let p = |n: usize| match style {
+            Placeholder::Dollar => format!("${n}"),
+            Placeholder::Question => "?".to_owned(),
+        };
+        let update = |target: String| {
+            format!(
+                "UPDATE {table} SET ended_at = {at}, end_reason = {reason}, \
+                 deadline = {least}(deadline, {at_again}) WHERE {target} AND ended_at IS NULL",
+                at = p(1),
+                reason = p(2),
+                at_again = p(3),
+            )
+        };
+        Self {
+            key: update(format!("token_hash = {}", p(4))),
+            id: update(format!("id = {}", p(4))),
+            user: update(format!("user_name = {}", p(4))),
+            user_except: update(format!("user_name = {} AND id <> {}", p(4), p(5))),
+        }
+    }
+
+    /// The statement for `target`.
+    pub(crate) fn get(&self, target: &EndTarget<'_>) -> &str {
+        match target {
+            EndTarget::Key(_) => &self.key,
+            EndTarget::Id(_) => &self.id,
+            EndTarget::User { except: None, .. } => &self.user,
+            EndTarget::User {
+                except: Some(_), ..
+            } => &self.user_except,
+        }
+    }
+}
+
+/// The `deadline` at or before which [`delete_expired`](super::SessionStore::delete_expired)
+/// at `now` purges, in milliseconds: `now`, or with retention `now - retention`.
+pub(crate) fn purge_cutoff(now: SystemTime, retention: Option<Duration>) -> i64 {
+    let kept = retention.map_or(0, |period| {
+        i64::try_from(period.as_millis()).unwrap_or(i64::MAX)
+    });
+    millis(now).saturating_sub(kept)
+}
 
 /// A [`SessionTerms`] idle timeout as the `idle_timeout` column keeps it: milliseconds.
 pub(crate) fn terms_millis(terms: &SessionTerms) -> i64 {
@@ -193,7 +258,8 @@ where
         .map_err(|err| StoreError::Corrupt(format!("column {index}: {err}")))
 }
 
-/// Decodes a row selected with [`COLUMNS`]; `U` is how the engine keeps the user name.
+/// Decodes a row selected with [`COLUMNS`] and [`END_COLUMNS`]; `U` is how the engine keeps
+/// the user name.
 pub(crate) fn decode_row<'r, R, U>(row: &'r R) -> Result<SessionRecord, StoreError>
 where
     R: Row,
@@ -218,6 +284,17 @@ where
         ),
         None => None,
     };
+    let ended = match column::<R, Option<i64>>(row, 11)? {
+        Some(ms) => {
+            let reason: Option<String> = column(row, 12)?;
+            let reason = reason
+                .as_deref()
+                .and_then(EndReason::parse)
+                .ok_or_else(|| StoreError::Corrupt(format!("end_reason {reason:?}")))?;
+            Some(Ended::new(from_millis(ms)?, reason))
+        }
+        None => None,
+    };
     let terms = match column::<R, Option<i64>>(row, 9)? {
         Some(ms) => Some(SessionTerms {
             idle_timeout: Duration::from_millis(
@@ -238,6 +315,7 @@ where
         user_agent: column(row, 7)?,
         ip,
         terms,
+        ended,
     })
 }
 

@@ -6,11 +6,14 @@
 //! generic over three engines would be longer than the code they share.
 
 /// Expands, inside a backend's `impl SessionStore`, to `delete`, `delete_by_id`,
-/// `list_by_user`, `count_by_user`, `count_active`, `delete_by_user`, `delete_expired` and `query`.
+/// `list_by_user`, `count_by_user`, `count_active`, `delete_by_user`, `delete_expired`, `end`,
+/// `retention` and `query`.
 ///
-/// The backend has `self.pool` (its sqlx pool), `self.sql` (its statements, with fields
-/// `delete`, `delete_by_id`, `count_by_user`, `count_active`, `delete_by_user`, `delete_by_user_except`,
-/// `delete_expired` and `select`) and a `decode` function for its rows. `placeholder` is its
+/// The backend has `self.pool` (its sqlx pool), `self.retention` (its retention period),
+/// `self.sql` (its statements, with fields `delete`, `delete_by_id`, `count_by_user`,
+/// `count_active`, `delete_by_user`, `delete_by_user_except`, `delete_expired`, `end` (an
+/// [`EndStatements`](crate::store::sql::EndStatements)) and `select`) and a `decode` function
+/// for its rows. `placeholder` is its
 /// parameter style; `user` turns a user name into what its user column binds.
 macro_rules! shared_sql_operations {
     (placeholder: $placeholder:expr, user: $user:path) => {
@@ -105,11 +108,51 @@ macro_rules! shared_sql_operations {
             now: std::time::SystemTime,
         ) -> Result<u64, $crate::error::StoreError> {
             let done = sqlx::query(&self.sql.delete_expired)
-                .bind($crate::store::sql::millis(now))
+                .bind($crate::store::sql::purge_cutoff(now, self.retention))
                 .execute(&self.pool)
                 .await
                 .map_err($crate::store::sql::db_error)?;
             Ok(done.rows_affected())
+        }
+
+        async fn end(
+            &self,
+            target: $crate::store::EndTarget<'_>,
+            ended: $crate::store::Ended,
+        ) -> Result<u64, $crate::error::StoreError> {
+            use $crate::store::EndTarget;
+            if self.retention.is_none() {
+                return Ok(match target {
+                    EndTarget::Key(key) => u64::from(self.delete(key).await?),
+                    EndTarget::Id(id) => u64::from(self.delete_by_id(id).await?),
+                    EndTarget::User { user, except } => self.delete_by_user(user, except).await?,
+                });
+            }
+            let at = $crate::store::sql::millis(ended.at);
+            let query = sqlx::query(self.sql.end.get(&target))
+                .bind(at)
+                .bind(ended.reason.as_str())
+                .bind(at);
+            let query = match target {
+                EndTarget::Key(key) => query.bind(&key.0[..]),
+                EndTarget::Id(id) => query.bind(&id.0[..]),
+                EndTarget::User { user, except } => {
+                    let query = query.bind($user(user));
+                    match except {
+                        Some(id) => query.bind(&id.0[..]),
+                        None => query,
+                    }
+                }
+            };
+            let done = query
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            Ok(done.rows_affected())
+        }
+
+        fn retention(&self) -> Option<std::time::Duration> {
+            self.retention
         }
 
         async fn query(

@@ -177,7 +177,8 @@ impl PatchStatements {
     pub(crate) fn new(dialect: &Dialect, table: &str) -> Self {
         let statement = |first, shape| {
             let set = dialect.set_list(first, shape);
-            format!("UPDATE {table} SET {set} WHERE token_hash = ?")
+            // An ended session (kept for listing) is never changed again.
+            format!("UPDATE {table} SET {set} WHERE token_hash = ? AND ended_at IS NULL")
         };
         Self {
             update: std::array::from_fn(|shape| statement(None, shape)),

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 
 use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
 use super::connect_error::ConnectError;
-use super::sql::{self, InvalidTableName, Placeholder};
+use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
 use super::sql_connect;
 use super::sql_patch::{Dialect, PatchStatements};
 use super::{SessionRecord, SessionStore};
@@ -20,7 +20,7 @@ use crate::error::StoreError;
 use crate::token::TokenHash;
 
 /// The schema version [`SqliteStore::migrate`] brings a table to.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Sessions in a SQLite database file: embedded (no server), and persistent, so a
 /// single-machine app keeps its sessions across restarts.
@@ -78,7 +78,9 @@ const SCHEMA_VERSION: i64 = 2;
 ///     user_agent      TEXT,
 ///     ip              TEXT,
 ///     idle_timeout    INTEGER,                      -- ms, set with the next one by a timeout
-///     persistent_cookie INTEGER                     -- policy at login; NULL: the layer's own
+///     persistent_cookie INTEGER,                    -- policy at login; NULL: the layer's own
+///     ended_at        INTEGER,                      -- retention: when and why the session
+///     end_reason      TEXT                          -- ended (`logged_out`, …); NULL: not ended
 /// ) WITHOUT ROWID;
 /// ```
 ///
@@ -95,6 +97,11 @@ const SCHEMA_VERSION: i64 = 2;
 /// `token_hash` (a clash with an existing key is a unique violation, reported as
 /// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= ?` on the
 /// `deadline` index. `migrate` is one `BEGIN IMMEDIATE` transaction.
+///
+/// With [`with_retention`](Self::with_retention), [`end`](SessionStore::end) is one
+/// `UPDATE … SET ended_at = ?, end_reason = ?, deadline = MIN(deadline, ?) WHERE … AND ended_at
+/// IS NULL`; `load`, `update` and `rotate` add `AND ended_at IS NULL` to their key lookup, so
+/// an ended row's token finds nothing, and `delete_expired` purges `deadline <= now - period`.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub struct SqliteStore {
@@ -104,6 +111,7 @@ pub struct SqliteStore {
     /// the process (shared by clones) makes admissions atomic without holding a connection
     /// that the admission's own steps would then wait for.
     admit_lock: Arc<tokio::sync::Mutex<()>>,
+    retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -140,6 +148,7 @@ impl SqliteStore {
             pool,
             sql: Arc::new(Statements::new(sql::DEFAULT_TABLE)),
             admit_lock: Arc::default(),
+            retention: None,
         }
     }
 
@@ -235,6 +244,31 @@ impl SqliteStore {
         Ok(self)
     }
 
+    /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
+    /// with why and when they ended, so that admins can list them;
+    /// [`delete_expired`](SessionStore::delete_expired) purges them once `period` has passed.
+    /// Off by default (ending a session deletes its row); a zero `period` turns it off.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::SqliteStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = SqliteStore::open("sessions.db")
+    ///     .await?
+    ///     .with_retention(Duration::from_secs(86_400));
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, period: Duration) -> Self {
+        self.retention = (!period.is_zero()).then_some(period);
+        self
+    }
+
     /// The session table's name.
     pub fn table(&self) -> &str {
         &self.sql.table
@@ -305,6 +339,14 @@ impl SqliteStore {
         }
         if version < 2 {
             for statement in schema_v2(table) {
+                sqlx::query(&statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+            }
+        }
+        if version < 3 {
+            for statement in schema_v3(table) {
                 sqlx::query(&statement)
                     .execute(&mut *tx)
                     .await
@@ -399,6 +441,14 @@ fn schema_v2(table: &str) -> [String; 2] {
     ]
 }
 
+/// Version 3: the end of a session kept after it ended (retention; `NULL`: not ended).
+fn schema_v3(table: &str) -> [String; 2] {
+    [
+        format!(r#"ALTER TABLE "{table}" ADD COLUMN ended_at INTEGER"#),
+        format!(r#"ALTER TABLE "{table}" ADD COLUMN end_reason TEXT"#),
+    ]
+}
+
 /// The SQL text of every operation, for one table.
 struct Statements {
     table: String,
@@ -414,6 +464,7 @@ struct Statements {
     delete_by_user: String,
     delete_by_user_except: String,
     delete_expired: String,
+    end: EndStatements,
 }
 
 /// SQLite's spelling of a patch's functions.
@@ -425,7 +476,7 @@ const DIALECT: Dialect = Dialect {
 impl Statements {
     fn new(table: &str) -> Self {
         let t = format!("\"{table}\"");
-        let select = format!("SELECT {} FROM {t}", sql::COLUMNS);
+        let select = format!("SELECT {}, {} FROM {t}", sql::COLUMNS, sql::END_COLUMNS);
         Self {
             table: table.to_owned(),
             insert: format!(
@@ -433,7 +484,7 @@ impl Statements {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 sql::COLUMNS
             ),
-            load: format!("{select} WHERE token_hash = ?1"),
+            load: format!("{select} WHERE token_hash = ?1 AND ended_at IS NULL"),
             patch: PatchStatements::new(&DIALECT, &t),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?1"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?1"),
@@ -447,6 +498,7 @@ impl Statements {
             delete_by_user: format!("DELETE FROM {t} WHERE user_name = ?1"),
             delete_by_user_except: format!("DELETE FROM {t} WHERE user_name = ?1 AND id <> ?2"),
             delete_expired: format!("DELETE FROM {t} WHERE deadline <= ?1"),
+            end: EndStatements::new(&t, DIALECT.least, Placeholder::Question),
             select,
         }
     }

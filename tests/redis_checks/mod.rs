@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod keys;
+pub mod retention;
 
 use std::time::Duration;
 

@@ -20,11 +20,15 @@ use crate::error::StoreError;
 use crate::token::{generate, SessionId, TokenHash};
 
 mod limits;
+mod retention;
 mod terms;
 
 pub use limits::logins_racing_never_pass_the_limits;
 
 /// Runs every check against `store`. Panics on the first broken rule.
+///
+/// The checks follow the store's [`retention`](SessionStore::retention): run the suite on a
+/// store with retention and on one without.
 ///
 /// Must run inside a Tokio runtime: the concurrency check spawns tasks (on a multi-thread
 /// runtime they really run in parallel).
@@ -43,6 +47,8 @@ pub async fn run<S: SessionStore + Clone>(store: &S) {
     terms::terms_round_trip(store).await;
     limits::admit_follows_the_limits(store).await;
     limits::count_active_counts_signed_in_sessions(store).await;
+    retention::ended_sessions_are_never_used_again(store).await;
+    retention::expired_sessions_show_their_expiry(store).await;
 }
 
 /// A fresh key and an active session record for `user`, created at `now - age`.
@@ -61,6 +67,7 @@ pub fn sample(user: Option<&str>, age: Duration) -> (TokenHash, SessionRecord) {
         user_agent: Some("conformance/1.0".to_owned()),
         ip: Some([127, 0, 0, 1].into()),
         terms: None,
+        ended: None,
     };
     (token.hash(), record)
 }
@@ -464,7 +471,12 @@ async fn delete_expired_purges_only_expired<S: SessionStore>(store: &S) {
     ] {
         store.create(key, record.clone()).await.expect("create");
     }
-    let purged = store.delete_expired(now).await.expect("delete_expired");
+    // With retention, sessions are purged only once the period has passed after their end.
+    let period = store.retention().unwrap_or_default();
+    let purged = store
+        .delete_expired(now + period)
+        .await
+        .expect("delete_expired");
     assert!(
         purged >= 2,
         "delete_expired reports at least the two expired sessions, got {purged}"

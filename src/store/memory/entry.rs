@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::store::record::Entry as DataEntry;
-use crate::store::{SessionData, SessionPatch, SessionRecord, SessionTerms};
+use crate::store::{EndReason, Ended, SessionData, SessionPatch, SessionRecord, SessionTerms};
 use crate::token::SessionId;
 
 /// One session, compact: most sessions are anonymous with a value or two.
@@ -30,6 +30,18 @@ struct Extra {
     ip: Option<IpAddr>,
     /// Terms granted at login by a timeout policy: sessions without a user have none.
     terms: Option<SessionTerms>,
+    /// The end of a session kept after it ended (retention): rare, so boxed once more.
+    ended: Option<Box<EndMark>>,
+}
+
+/// Why and when a session ended, and its deadlines before: the entry's own deadlines are
+/// brought forward to the end, so that every scan (counts, listings, the purge) sees an ended
+/// session as past its deadline from the inline fields alone, as it sees any other.
+struct EndMark {
+    at: Millis,
+    reason: EndReason,
+    expires_at: Millis,
+    idle_expires_at: Millis,
 }
 
 impl Extra {
@@ -40,13 +52,14 @@ impl Extra {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         })
     }
 }
 
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(
-    std::mem::size_of::<Extra>() == 80,
+    std::mem::size_of::<Extra>() == 88,
     "`user_at` fits in the padding of `Extra`"
 );
 
@@ -69,7 +82,8 @@ impl Entry {
         let extra = (record.user.is_some()
             || record.user_agent.is_some()
             || record.ip.is_some()
-            || record.terms.is_some())
+            || record.terms.is_some()
+            || record.ended.is_some())
         .then(|| {
             Box::new(Extra {
                 user: record.user.map(String::into_boxed_str),
@@ -77,9 +91,10 @@ impl Entry {
                 user_agent: record.user_agent.map(String::into_boxed_str),
                 ip: record.ip,
                 terms: record.terms,
+                ended: None,
             })
         });
-        Self {
+        let mut entry = Self {
             id: record.id,
             created_at: Millis::from_system(record.created_at),
             last_seen_at: Millis::from_system(record.last_seen_at),
@@ -87,22 +102,32 @@ impl Entry {
             idle_expires_at: Millis::from_system(record.idle_expires_at),
             data: record.data.into_shared(),
             extra,
+        };
+        if let Some(ended) = record.ended {
+            entry.end(ended);
         }
+        entry
     }
 
     pub(super) fn to_record(&self) -> SessionRecord {
         let extra = self.extra.as_deref();
+        let mark = extra.and_then(|e| e.ended.as_deref());
+        let (expires_at, idle_expires_at) = match mark {
+            Some(mark) => (mark.expires_at, mark.idle_expires_at),
+            None => (self.expires_at, self.idle_expires_at),
+        };
         SessionRecord {
             id: self.id,
             user: self.user().map(str::to_owned),
             data: SessionData::from_shared(Arc::clone(&self.data)),
             created_at: self.created_at.to_system(),
             last_seen_at: self.last_seen_at.to_system(),
-            expires_at: self.expires_at.to_system(),
-            idle_expires_at: self.idle_expires_at.to_system(),
+            expires_at: expires_at.to_system(),
+            idle_expires_at: idle_expires_at.to_system(),
             user_agent: extra.and_then(|e| e.user_agent.as_deref().map(str::to_owned)),
             ip: extra.and_then(|e| e.ip),
             terms: extra.and_then(|e| e.terms),
+            ended: mark.map(|m| Ended::new(m.at.to_system(), m.reason)),
         }
     }
 
@@ -122,8 +147,38 @@ impl Entry {
         }
     }
 
+    /// Whether the session is valid at `now`: before both deadlines (an ended session's are
+    /// at its end).
     pub(super) fn is_active(&self, now: Millis) -> bool {
-        now < self.expires_at.min(self.idle_expires_at)
+        now < self.deadline()
+    }
+
+    /// When the session stopped being valid, or will.
+    pub(super) fn deadline(&self) -> Millis {
+        self.expires_at.min(self.idle_expires_at)
+    }
+
+    /// Whether the session was ended and is only kept for listing (retention).
+    pub(super) fn is_ended(&self) -> bool {
+        self.extra.as_deref().is_some_and(|e| e.ended.is_some())
+    }
+
+    /// Marks the session ended (once: a second end keeps the first mark), bringing its
+    /// deadlines forward to the end.
+    pub(super) fn end(&mut self, ended: Ended) {
+        let extra = self.extra.get_or_insert_with(Extra::empty);
+        if extra.ended.is_some() {
+            return;
+        }
+        let at = Millis::from_system(ended.at);
+        extra.ended = Some(Box::new(EndMark {
+            at,
+            reason: ended.reason,
+            expires_at: self.expires_at,
+            idle_expires_at: self.idle_expires_at,
+        }));
+        self.expires_at = self.expires_at.min(at);
+        self.idle_expires_at = self.idle_expires_at.min(at);
     }
 
     /// Applies `patch`, returning the user before it when the patch changed the user.
@@ -194,6 +249,7 @@ mod tests {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         };
         let mut entry = Entry::from_record(record);
         // A request's copy, held while the write happens, as a handler holds its session.
@@ -220,5 +276,41 @@ mod tests {
             Some("\"b\"")
         );
         assert_eq!(before.data.len(), 3);
+    }
+
+    #[test]
+    fn an_end_brings_the_deadlines_forward_but_reports_them_as_they_were() {
+        let now = SystemTime::now();
+        let record = SessionRecord {
+            id: SessionId([9; 16]),
+            user: None,
+            data: SessionData::default(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + Duration::from_secs(3600),
+            idle_expires_at: now + Duration::from_secs(600),
+            user_agent: None,
+            ip: None,
+            terms: None,
+            ended: None,
+        };
+        let mut entry = Entry::from_record(record.clone());
+        let at = now + Duration::from_secs(60);
+        entry.end(Ended::new(at, EndReason::Revoked));
+        entry.end(Ended::new(now, EndReason::LoggedOut));
+        assert!(entry.is_ended());
+        let inside = Millis::from_system(now + Duration::from_secs(30));
+        let after = Millis::from_system(at);
+        assert!(entry.is_active(inside) && !entry.is_active(after));
+        let got = entry.to_record();
+        let ms = |t: SystemTime| Millis::from_system(t).0;
+        assert_eq!(ms(got.expires_at), ms(record.expires_at));
+        assert_eq!(ms(got.idle_expires_at), ms(record.idle_expires_at));
+        let ended = got.ended.expect("ended");
+        assert_eq!(ended.reason, EndReason::Revoked, "the first end stays");
+        assert_eq!(ms(ended.at), ms(at));
+        // A record that carries its end comes back the same.
+        let again = Entry::from_record(got.clone()).to_record();
+        assert_eq!(again, got);
     }
 }

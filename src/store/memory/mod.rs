@@ -1,11 +1,11 @@
 //! The in-memory store: the embedded default and the reference implementation of the contract.
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{
-    ActiveCounts, Admission, Admitted, SessionLimits, SessionPatch, SessionQuery, SessionRecord,
-    SessionStore,
+    ActiveCounts, Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch, SessionQuery,
+    SessionRecord, SessionStore,
 };
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
@@ -26,16 +26,21 @@ use table::{Key, Table};
 /// Each session is kept compactly (timestamps as milliseconds, rarely-set fields boxed
 /// together, sessions side by side in one vector with 4-byte indexes), about 200 bytes for an
 /// idle session holding one small value; see the README for the measurement.
+///
+/// With [`with_retention`](Self::with_retention), ended sessions stay listed (marked with
+/// their end) for a while; see [`SessionStore::end`].
 #[derive(Clone, Default)]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub struct MemoryStore {
     table: Arc<RwLock<Table>>,
+    retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
             .field("sessions", &self.len())
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -63,7 +68,28 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Number of sessions held, expired ones included.
+    /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
+    /// with why and when they ended, so that admins can list them;
+    /// [`delete_expired`](SessionStore::delete_expired) purges them once `period` has passed.
+    /// Off by default (ending a session deletes it); a zero `period` turns it off. Applies to
+    /// this handle and its clones made afterwards.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionward::store::{MemoryStore, SessionStore};
+    ///
+    /// let store = MemoryStore::new().with_retention(Duration::from_secs(86_400));
+    /// assert_eq!(store.retention(), Some(Duration::from_secs(86_400)));
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, period: Duration) -> Self {
+        self.retention = (!period.is_zero()).then_some(period);
+        self
+    }
+
+    /// Number of sessions held, expired and ended ones included.
     pub fn len(&self) -> usize {
         self.read().len()
     }
@@ -84,6 +110,17 @@ impl MemoryStore {
     }
 }
 
+/// The record of an entry that was not ended: an ended session's token finds nothing.
+fn live(entry: &Entry) -> Option<SessionRecord> {
+    (!entry.is_ended()).then(|| entry.to_record())
+}
+
+/// The instant before which sessions that stopped being valid are purged at `now`.
+fn purge_before(now: SystemTime, retention: Option<Duration>) -> Millis {
+    let cutoff = retention.map_or(Some(now), |period| now.checked_sub(period));
+    Millis::from_system(cutoff.unwrap_or(SystemTime::UNIX_EPOCH))
+}
+
 fn newest_first(records: &mut [SessionRecord]) {
     records.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
 }
@@ -98,7 +135,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self.read().get(&Key::of(key)).map(Entry::to_record))
+        Ok(self.read().get(&Key::of(key)).and_then(live))
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
@@ -109,7 +146,7 @@ impl SessionStore for MemoryStore {
 
     // Everything here happens under a lock, at once: no future needed.
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
-        Some(Ok(self.read().get(&Key::of(key)).map(Entry::to_record)))
+        Some(Ok(self.read().get(&Key::of(key)).and_then(live)))
     }
 
     fn create_now(
@@ -144,7 +181,7 @@ impl SessionStore for MemoryStore {
         if table.get(&new).is_some() {
             return Err(StoreError::Conflict);
         }
-        if !table.rekey(&old, new) {
+        if table.get(&old).is_some_and(Entry::is_ended) || !table.rekey(&old, new) {
             return Ok(false);
         }
         table.modify(&new, |entry| entry.apply(patch));
@@ -202,11 +239,40 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        let now = Millis::from_system(now);
+        // Without retention: every session past a deadline (`deadline <= now`).
+        let cutoff = purge_before(now, self.retention);
         let mut table = self.write();
-        let deleted = table.remove_where(|e| !e.is_active(now));
+        let deleted = table.remove_where(|e| e.deadline() <= cutoff);
         table.shrink_if_sparse();
         Ok(deleted)
+    }
+
+    async fn end(&self, target: EndTarget<'_>, ended: Ended) -> Result<u64, StoreError> {
+        if self.retention.is_none() {
+            return Ok(match target {
+                EndTarget::Key(key) => u64::from(self.delete(key).await?),
+                EndTarget::Id(id) => u64::from(self.delete_by_id(id).await?),
+                EndTarget::User { user, except } => self.delete_by_user(user, except).await?,
+            });
+        }
+        let mut table = self.write();
+        Ok(match target {
+            EndTarget::Key(key) => u64::from(table.end(&Key::of(key), ended)),
+            EndTarget::Id(id) => u64::from(table.end_id(id, ended)),
+            EndTarget::User { user, except } => {
+                let mut count = 0;
+                for id in table.user_ids(user) {
+                    if Some(&id) != except && table.end_id(&id, ended) {
+                        count += 1;
+                    }
+                }
+                count
+            }
+        })
+    }
+
+    fn retention(&self) -> Option<Duration> {
+        self.retention
     }
 
     async fn admit(
@@ -230,7 +296,7 @@ impl SessionStore for MemoryStore {
                 if table.get(&Key::of(new)).is_some() {
                     return Err(StoreError::Conflict);
                 }
-                let Some(entry) = table.get(&Key::of(old)) else {
+                let Some(entry) = table.get(&Key::of(old)).filter(|e| !e.is_ended()) else {
                     return Ok(Admitted::Gone);
                 };
                 (
@@ -267,9 +333,13 @@ impl SessionStore for MemoryStore {
                 table.modify(&new, |entry| entry.apply(patch));
             }
         }
+        let evicted_at = Ended::new(now, super::EndReason::Evicted);
         let evicted = evict
             .into_iter()
-            .filter(|record| table.remove_id(&record.id).is_some())
+            .filter(|record| match self.retention {
+                Some(_) => table.end_id(&record.id, evicted_at),
+                None => table.remove_id(&record.id).is_some(),
+            })
             .cloned()
             .collect();
         Ok(Admitted::SignedIn { evicted })

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use hashbrown::HashTable;
 
 use super::entry::{Entry, Millis};
-use crate::store::ActiveCounts;
+use crate::store::{ActiveCounts, Ended};
 use crate::token::{SessionId, TokenHash};
 
 /// The first 128 bits of a token hash: the memory store's key.
@@ -145,8 +145,9 @@ impl Table {
         Ok(())
     }
 
-    /// Changes the session under `key` with `change`, keeping the user index in step.
-    /// `change` returns the previous user when it changed the user.
+    /// Changes the session under `key` with `change`, keeping the user index in step, unless
+    /// it is gone or ended (then `false`). `change` returns the previous user when it changed
+    /// the user.
     pub(super) fn modify(
         &mut self,
         key: &Key,
@@ -156,6 +157,10 @@ impl Table {
             return false;
         };
         let entry = &mut self.slots[at].entry;
+        // An ended session is kept for listing only: nothing changes it any more.
+        if entry.is_ended() {
+            return false;
+        }
         if let Some(previous) = change(entry) {
             // `change` left the place in the previous user's list as it was.
             let (id, user_at) = (entry.id, entry.user_at());
@@ -178,6 +183,31 @@ impl Table {
         let new_tag = tag(&new.0);
         self.by_key
             .insert_unique(spread(new_tag), Pos { at, tag: new_tag }, rehash);
+        true
+    }
+
+    /// Marks the session under `key` ended, returning whether it was not ended before.
+    pub(super) fn end(&mut self, key: &Key, ended: Ended) -> bool {
+        let Some(at) = self.position(key) else {
+            return false;
+        };
+        self.end_at(at, ended)
+    }
+
+    /// Marks the session with `id` ended, returning whether it was not ended before.
+    pub(super) fn end_id(&mut self, id: &SessionId, ended: Ended) -> bool {
+        let Some(at) = self.position_of_id(id) else {
+            return false;
+        };
+        self.end_at(at, ended)
+    }
+
+    fn end_at(&mut self, at: usize, ended: Ended) -> bool {
+        let entry = &mut self.slots[at].entry;
+        if entry.is_ended() {
+            return false;
+        }
+        entry.end(ended);
         true
     }
 
@@ -353,6 +383,7 @@ mod tests {
             user_agent: None,
             ip: None,
             terms: None,
+            ended: None,
         })
     }
 

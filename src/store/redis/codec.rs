@@ -7,7 +7,7 @@ use redis::Value;
 use serde_json::value::RawValue;
 
 use crate::error::StoreError;
-use crate::store::{SessionData, SessionRecord, SessionTerms};
+use crate::store::{EndReason, Ended, SessionData, SessionRecord, SessionTerms};
 use crate::token::SessionId;
 
 /// Field holding the metadata packed into one string (see [`encode`]).
@@ -19,6 +19,9 @@ pub(super) const DATA: &str = "d:";
 /// Field holding the [`SessionTerms`] a timeout policy granted (see [`terms_value`]); absent
 /// for a session on the layer's own timeouts.
 pub(super) const TERMS: &str = "t";
+/// Field holding the end of a session kept after it ended (retention; see [`end_value`]);
+/// absent for a session nobody ended. The scripts test for it by name.
+pub(super) const END: &str = "e";
 
 /// Width of each timestamp in [`META`]: milliseconds since the epoch, zero-padded.
 const STAMP: usize = 16;
@@ -82,6 +85,9 @@ pub(super) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
     if let Some(terms) = &record.terms {
         fields.push((TERMS.to_owned(), terms_value(terms)));
     }
+    if let Some(ended) = &record.ended {
+        fields.push((END.to_owned(), end_value(ended)));
+    }
     for (key, value) in record.data.iter() {
         fields.push((data_field(key), value.get().to_owned()));
     }
@@ -96,6 +102,21 @@ pub(super) fn terms_value(terms: &SessionTerms) -> String {
         terms.idle_timeout_millis(),
         u8::from(terms.persistent)
     )
+}
+
+/// The [`END`] field's value: when the session ended ([`stamp`]), then the reason's name.
+pub(super) fn end_value(ended: &Ended) -> String {
+    format!("{}{}", stamp(ended.at), ended.reason.as_str())
+}
+
+/// Reads an [`END`] value; `None` if it is not laid out as [`end_value`] writes it.
+fn parse_end(value: &str) -> Option<Ended> {
+    let ms: u64 = value.get(..STAMP)?.parse().ok()?;
+    let reason = EndReason::parse(value.get(STAMP..)?)?;
+    Some(Ended::new(
+        UNIX_EPOCH.checked_add(Duration::from_millis(ms))?,
+        reason,
+    ))
 }
 
 /// Reads a [`TERMS`] value; `None` if it is not laid out as [`terms_value`] writes it.
@@ -162,6 +183,7 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
     let mut meta = None;
     let mut user = None;
     let mut terms = None;
+    let mut ended = None;
     let mut data = Vec::with_capacity(pairs.len());
     for (field, value) in pairs {
         let value = String::from_utf8(value).map_err(|_| corrupt("a field is not UTF-8 text"))?;
@@ -186,6 +208,10 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
                     parse_terms(&value).ok_or_else(|| corrupt(&format!("bad terms {value:?}")))?,
                 );
             }
+            b"e" => {
+                ended =
+                    Some(parse_end(&value).ok_or_else(|| corrupt(&format!("bad end {value:?}")))?);
+            }
             // Fields a later version may add.
             _ => {}
         }
@@ -202,6 +228,7 @@ pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
         user_agent: meta.user_agent,
         ip: meta.ip,
         terms,
+        ended,
     }))
 }
 
@@ -278,6 +305,7 @@ mod tests {
             idle_expires_at: at + Duration::from_secs(600),
             user_agent: Some("ua".to_owned()),
             ip: Some("::1".parse().unwrap()),
+            ended: None,
             terms: Some(SessionTerms {
                 idle_timeout: Duration::from_millis(900_123),
                 persistent: true,
@@ -309,6 +337,21 @@ mod tests {
         let fields = encode(&record);
         assert!(fields.iter().all(|(name, _)| name != TERMS));
         assert_eq!(decode(as_reply(fields)).unwrap().unwrap(), record);
+    }
+
+    #[test]
+    fn an_end_round_trips_for_every_reason() {
+        for reason in EndReason::ALL {
+            let mut record = sample();
+            record.ended = Some(Ended::new(record.created_at, reason));
+            assert_eq!(decode(as_reply(encode(&record))).unwrap().unwrap(), record);
+        }
+        let mut fields = encode(&sample());
+        fields.push((END.to_owned(), "12revoked".to_owned()));
+        assert!(matches!(
+            decode(as_reply(fields)),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::error::StoreError;
 mod admit_lock;
 mod codec;
 mod conn;
+mod ending;
 mod keys;
 mod operations;
 mod scripts;
@@ -63,7 +64,7 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 ///
 /// | key | type | holds | expires |
 /// |---|---|---|---|
-/// | `<prefix>{<token-hash-hex>}:s` | hash | the record, under its current token hash: `m` the metadata packed into one string (absolute deadline, idle deadline, last seen, created, each 16 zero-padded digits of ms since the epoch; the 22-character public id; then the IP address and user agent if known), `u` the user, and one field `d:<key>` per data key holding its JSON text | at the deadline |
+/// | `<prefix>{<token-hash-hex>}:s` | hash | the record, under its current token hash: `m` the metadata packed into one string (absolute deadline, idle deadline, last seen, created, each 16 zero-padded digits of ms since the epoch; the 22-character public id; then the IP address and user agent if known), `u` the user, `e` the end of a session kept after it ended (see Retention), and one field `d:<key>` per data key holding its JSON text | at the deadline (with retention: the period after it) |
 /// | `<prefix>{<id>}:i` | string | the token hash the session is stored under now | no earlier than the absolute deadline (plus a minute) |
 /// | `<prefix>{u:<user>}:sessions` | sorted set | public ids of the user's sessions, scored by when they were indexed (server clock) | no earlier than the latest absolute deadline of its sessions (plus a minute) |
 /// | `<prefix>{<token-hash-hex>}:m` | hash | on a cluster only, for the moment a rotation moves the record: the record, sealed | as the record |
@@ -95,6 +96,7 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 /// | `rotate` | standalone: one script: refuse if the new record exists (`Conflict`), `RENAME` the record to the new token hash, apply the patch, point the id index at it. Atomic: the old token is dead and the new one live at the same instant. Cluster (the two token hashes live in different slots): 1. script: seal the record (rename it within its slot; the old token is dead from this instant, and no update can land on it); 2. script: write the record, patched, under the new token hash (`Conflict` if taken: then the seal is undone); 3. point the id index at the new hash; 4. drop the sealed record, unless a revocation marked it meanwhile, in which case the new record is deleted too and `rotate` returns `false`. Should the process die between steps, the session ends (it fails closed) |
 /// | `delete` | script: delete the record; then the id index (if it still names this token hash) and the user index entry |
 /// | `delete_by_id`, `delete_by_user` | `GET` the id index, then the delete script on the record it names (for `delete_by_user`, only if the record's user is this user). On a cluster a record sealed by a rotation in flight is marked revoked instead, and the rotation drops the session; should the rotation have moved the session meanwhile, the id index names the new token hash and the revocation follows it |
+/// | `end` | without retention, as `delete`, `delete_by_id` or `delete_by_user`; with it, the same lookups, then a script marks the record (field `e`) and sets its TTL, then the indexes are made to outlive it |
 /// | `list_by_user`, `count_by_user` | `ZRANGE` user index, `GET` each id index, `HGETALL` each record; ids whose id index is gone, or whose record belongs to someone else, are pruned (only when indexed over ten minutes ago, so an id a create in flight has just indexed survives) |
 /// | `delete_expired` | `SCAN` of the store's keys on every master; per record a script deletes it if past its deadline (then its id index and user index entries); user indexes are pruned of ids whose id index is gone (with the same ten-minute margin) |
 /// | `query` | with a user: the user index; without: `SCAN` of the records on every master; then filter, sort and page |
@@ -127,6 +129,19 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 /// never expire under a live session; the idle deadline, which renewals move, never passes the
 /// absolute one, so a renewal writes only the record.
 ///
+/// # Retention
+///
+/// With [`with_retention`](Self::with_retention) a period `p`, every record lives until `p`
+/// after it stopped being valid: its TTL counts from its deadline plus `p` (indexes likewise),
+/// so expired sessions stay listable as expired. [`end`](crate::store::SessionStore::end)
+/// marks the record with a field `e` (the end time and reason) in one script, which also sets
+/// the record's TTL to what is left of `p` after the end; the id and user indexes are made to
+/// outlive it, so the session stays listable by user. `load` (still one `HGETALL`) returns
+/// nothing for a marked record, and the patch, rotate and seal scripts refuse it (one field
+/// check inside the script, also without retention), so an ended session never comes back.
+/// `delete_expired` purges what stopped `p` ago or earlier. A revocation that meets a record
+/// sealed by a cluster rotation in flight ends the session as without retention: deleted.
+///
 /// # Admin listing
 ///
 /// [`query`](crate::store::SessionStore::query) without a user enumerates sessions with `SCAN` on every
@@ -146,6 +161,7 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 pub struct RedisStore {
     conn: Conn,
     keys: Keys,
+    retention: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -289,6 +305,7 @@ impl RedisStore {
         Self {
             conn: Conn::Standalone(manager),
             keys: Keys::new(Self::DEFAULT_PREFIX),
+            retention: None,
         }
     }
 
@@ -314,6 +331,7 @@ impl RedisStore {
         Self {
             conn: Conn::Cluster(conn),
             keys: Keys::new(Self::DEFAULT_PREFIX),
+            retention: None,
         }
     }
 
@@ -338,6 +356,37 @@ impl RedisStore {
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.keys = Keys::new(prefix);
         self
+    }
+
+    /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
+    /// with why and when they ended, so that admins can list them; see
+    /// [Retention](Self#retention). Off by default (ending a session deletes it); a zero
+    /// `period` turns it off. Every instance sharing the keys should use the same period.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379")
+    ///     .await?
+    ///     .with_retention(Duration::from_secs(86_400));
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, period: std::time::Duration) -> Self {
+        self.retention = (!period.is_zero()).then_some(period);
+        self
+    }
+
+    /// The retention period in milliseconds (0 without retention).
+    fn retention_ms(&self) -> u64 {
+        self.retention
+            .map_or(0, |p| u64::try_from(p.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The prefix of every key of this store.

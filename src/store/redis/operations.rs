@@ -8,6 +8,7 @@ use redis::Value;
 use super::admit_lock::Lease;
 use super::codec::{self, decode, int, millis};
 use super::conn::{unexpected, Scan};
+use super::ending::{EndMark, Ending};
 use super::keys::Kind;
 use super::scripts::{
     CREATE, CREATE_STANDALONE, FINISH, ROTATE_STANDALONE, SEAL, UNLINK_ID, UNSEAL,
@@ -19,8 +20,8 @@ use super::steps::{
 use super::{RedisStore, BATCH, INDEX_SLACK_MS};
 use crate::error::StoreError;
 use crate::store::{
-    admit_in_steps, Admission, Admitted, SessionLimits, SessionPatch, SessionQuery, SessionRecord,
-    SessionStore,
+    admit_in_steps, Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch,
+    SessionQuery, SessionRecord, SessionStore,
 };
 use crate::token::{SessionId, TokenHash};
 
@@ -42,7 +43,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
-        let now = now_ms();
+        let now = self.ttl_clock();
         let hex = key.to_hex();
         let ttl = ttl_ms(millis(record.deadline()), now);
         let cover = cover_ms(millis(record.expires_at), now);
@@ -98,11 +99,12 @@ impl SessionStore for RedisStore {
         let reply = self
             .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&key.to_hex())))
             .await?;
-        decode(reply)
+        // An ended session (kept for listing) is never found by its token.
+        Ok(decode(reply)?.filter(|record| record.ended.is_none()))
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.ttl_clock();
         let hex = key.to_hex();
         let indexed = self
             .index_patch_user(&self.keys.record(&hex), patch, now)
@@ -124,7 +126,7 @@ impl SessionStore for RedisStore {
         new: &TokenHash,
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.ttl_clock();
         let (old_hex, new_hex) = (old.to_hex(), new.to_hex());
         let (old_rec, new_rec) = (self.keys.record(&old_hex), self.keys.record(&new_hex));
         let indexed = self.index_patch_user(&old_rec, patch, now).await?;
@@ -197,6 +199,7 @@ impl SessionStore for RedisStore {
             for (id, revoked) in chunk.iter().zip(results) {
                 match revoked {
                     Revoked::Done => deleted += 1,
+                    Revoked::AlreadyEnded => {}
                     // Gone, or now another user's session.
                     Revoked::Unindexed | Revoked::NotFound => stale.push(*id),
                 }
@@ -207,7 +210,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        let now = millis(now).to_string();
+        let now = millis(now).saturating_sub(self.retention_ms()).to_string();
         let mut scan = Scan::new(self.keys.scan_all());
         let mut conn = self.conn();
         let mut purged = 0;
@@ -243,6 +246,39 @@ impl SessionStore for RedisStore {
             }
         }
         Ok(purged)
+    }
+
+    async fn end(&self, target: EndTarget<'_>, ended: Ended) -> Result<u64, StoreError> {
+        if self.retention.is_none() {
+            return Ok(match target {
+                EndTarget::Key(key) => u64::from(self.delete(key).await?),
+                EndTarget::Id(id) => u64::from(self.delete_by_id(id).await?),
+                EndTarget::User { user, except } => self.delete_by_user(user, except).await?,
+            });
+        }
+        let mark = EndMark {
+            value: codec::end_value(&ended),
+            ttl: ttl_ms(
+                millis(ended.at).saturating_add(self.retention_ms()),
+                now_ms(),
+            ),
+        };
+        Ok(match target {
+            EndTarget::Key(key) => {
+                let hex = key.to_hex();
+                let ending = self.end_record(&hex, "t", None, "", &mark).await?;
+                u64::from(matches!(ending, Ending::Ended))
+            }
+            EndTarget::Id(id) => u64::from(matches!(
+                self.end_by_id(id, None, &mark).await?,
+                Revoked::Done
+            )),
+            EndTarget::User { user, except } => self.end_by_user(user, except, &mark).await?,
+        })
+    }
+
+    fn retention(&self) -> Option<std::time::Duration> {
+        self.retention
     }
 
     async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {

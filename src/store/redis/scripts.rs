@@ -105,14 +105,22 @@ local m = r[1] or ''
 return {string.sub(m, 65, 86), r[2] and 1 or 0, r[2] or '', string.sub(m, 1, 16)}
 ";
 
-/// Applies a patch to the record stored under a token hash, if there is one (its existence
-/// under this key is the compare-and-set: a rotation moves it away, a delete removes it).
+/// The Lua condition that the record `key` was ended (kept for listing only): such a record
+/// is never patched, rotated or sealed.
+fn ended(key: &str) -> String {
+    format!("redis.call('HEXISTS', {key}, 'e') == 1")
+}
+
+/// Applies a patch to the record stored under a token hash, if there is one and it was not
+/// ended (its existence under this key is the compare-and-set: a rotation moves it away, a
+/// delete removes it, an end marks it).
 ///
 /// `KEYS[1]` record; `ARGV` as [`PATCH_BODY`], triples from 10. Returns false when there is
 /// no record, else the report.
 pub(super) static PATCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "local rec = KEYS[1]\nif redis.call('EXISTS', rec) == 0 then return false end\n{}{}",
+        "local rec = KEYS[1]\nif redis.call('EXISTS', rec) == 0 or {} then return false end\n{}{}",
+        ended("rec"),
         PATCH_BODY.replace("FIRST", "10"),
         PATCH_REPORT
     ))
@@ -124,12 +132,12 @@ pub(super) static PATCH: LazyLock<Script> = LazyLock::new(|| {
 /// `KEYS[1]` old record, `KEYS[2]` new record (different slots: standalone only). `ARGV` as
 /// [`PATCH_BODY`], then 10 the key prefix, 11 the new token hash hex, 12 how long (ms) the id
 /// index outlives the absolute deadline; triples from 13. The id index key is computed, not
-/// passed. Returns false when there is no old record, -1 when the new one exists (nothing
-/// changed), else the report.
+/// passed. Returns false when there is no old record (or it was ended), -1 when the new one
+/// exists (nothing changed), else the report.
 pub(super) static ROTATE_STANDALONE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('EXISTS', KEYS[1]) == 0 or {} then return false end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 local rec = KEYS[2]
@@ -143,6 +151,7 @@ if m and #m >= 86 then
     string.format('%d', cover + tonumber(ARGV[12])))
 end
 {}",
+        ended("KEYS[1]"),
         PATCH_BODY.replace("FIRST", "13"),
         PATCH_REPORT
     ))
@@ -151,16 +160,17 @@ end
 /// First step of a rotation on a cluster: seals the record (renames it within its slot, so the
 /// old token is dead at once and no update can land on it) and returns its fields.
 ///
-/// `KEYS[1]` record, `KEYS[2]` sealed record. Returns false when there is no record, else the
-/// `HGETALL` of the sealed record.
+/// `KEYS[1]` record, `KEYS[2]` sealed record. Returns false when there is no record (or it
+/// was ended), else the `HGETALL` of the sealed record.
 pub(super) static SEAL: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
         r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('EXISTS', KEYS[1]) == 0 or {} then return false end
 redis.call('RENAME', KEYS[1], KEYS[2])
 return redis.call('HGETALL', KEYS[2])
 ",
-    )
+        ended("KEYS[1]")
+    ))
 });
 
 /// Undoes [`SEAL`] when the rotation cannot go on, unless the session was revoked meanwhile
@@ -197,18 +207,18 @@ return 1 - revoked
 /// the session when it finishes.
 ///
 /// `KEYS[1]` record, `KEYS[2]` sealed record (same slot). `ARGV[1]` mode: 't' any (delete by
-/// token), 'i' any (revocation), 'u' user is `ARGV[3]`, 'x' past its deadline at `ARGV[3]` (ms;
-/// unreadable deadlines count as past); `ARGV[2]` the public id it must hold, or ''.
+/// token), 'i' any (revocation), 'u' user is `ARGV[3]`, 'x' past its deadline, or ended, at
+/// `ARGV[3]` (ms; unreadable deadlines count as past); `ARGV[2]` the public id it must hold, or ''.
 /// Returns false when nothing matched, otherwise `{id, has_user, user}`.
 pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local mode = ARGV[1]
 local function fields(key)
-  local r = redis.call('HMGET', key, 'm', 'u')
+  local r = redis.call('HMGET', key, 'm', 'u', 'e')
   local m = r[1] or ''
   return string.sub(m, 65, 86), r[2], tonumber(string.sub(m, 1, 16)),
-    tonumber(string.sub(m, 17, 32))
+    tonumber(string.sub(m, 17, 32)), tonumber(string.sub(r[3] or '', 1, 16))
 end
 local function matches(id, user)
   if ARGV[2] ~= '' and id ~= ARGV[2] then return false end
@@ -216,9 +226,13 @@ local function matches(id, user)
   return true
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local id, user, e, x = fields(KEYS[1])
+  local id, user, e, x, ended = fields(KEYS[1])
   if not matches(id, user) then return false end
-  if mode == 'x' and e and x and math.min(e, x) > tonumber(ARGV[3]) then return false end
+  if mode == 'x' and e and x then
+    local stop = math.min(e, x)
+    if ended then stop = math.min(stop, ended) end
+    if stop > tonumber(ARGV[3]) then return false end
+  end
   redis.call('DEL', KEYS[1])
   return {id, user and 1 or 0, user or ''}
 end
@@ -227,6 +241,44 @@ if (mode == 'i' or mode == 'u') and redis.call('EXISTS', KEYS[2]) == 1 then
   if not matches(id, user) then return false end
   redis.call('HSET', KEYS[2], 'r', '1')
   return {id, user and 1 or 0, user or ''}
+end
+return false
+",
+    )
+});
+
+/// Marks a record ended (retention), if it matches as for [`DELETE`] and is not ended yet, and
+/// gives it the TTL of the retention period; a revocation that finds the record sealed by a
+/// rotation in flight marks it revoked as [`DELETE`] does (the rotation then drops it).
+///
+/// `KEYS[1]` record, `KEYS[2]` sealed record (same slot). `ARGV[1]` mode 't', 'i' or 'u' and
+/// `ARGV[2]`, `ARGV[3]` as for [`DELETE`]; `ARGV[4]` the end field's value; `ARGV[5]` the TTL
+/// (ms). Returns false when nothing matched, 0 when the record was ended already, otherwise
+/// `{id, has_user, user}`.
+pub(super) static END: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local mode = ARGV[1]
+local function matches(id, user)
+  if ARGV[2] ~= '' and id ~= ARGV[2] then return false end
+  if mode == 'u' and user ~= ARGV[3] then return false end
+  return true
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 and (i == 1 or mode ~= 't') then
+    local r = redis.call('HMGET', key, 'm', 'u', 'e')
+    local id, user = string.sub(r[1] or '', 65, 86), r[2]
+    if not matches(id, user) then return false end
+    if i == 2 then
+      redis.call('HSET', key, 'r', '1')
+    elseif r[3] then
+      return 0
+    else
+      redis.call('HSET', key, 'e', ARGV[4])
+      redis.call('PEXPIRE', key, ARGV[5])
+    end
+    return {id, user and 1 or 0, user or ''}
+  end
 end
 return false
 ",

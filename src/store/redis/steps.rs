@@ -373,6 +373,8 @@ pub(super) enum Indexed {
 /// How a revocation by id ended.
 pub(super) enum Revoked {
     Done,
+    /// The session was ended already (retention): kept, and still indexed.
+    AlreadyEnded,
     /// The id index is gone: the session ended long ago.
     Unindexed,
     /// The index names no matching record.
@@ -421,16 +423,16 @@ impl Patched {
     }
 }
 
-/// What [`DELETE`] reports about the record it deleted.
-struct Deleted {
+/// What [`DELETE`] (and the end script) reports about the record it deleted (or ended).
+pub(super) struct Deleted {
     /// `None` for a record whose metadata was unreadable.
-    id: Option<SessionId>,
-    user: Option<String>,
+    pub(super) id: Option<SessionId>,
+    pub(super) user: Option<String>,
 }
 
 impl Deleted {
-    fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
-        let bad = || unexpected("the delete script");
+    pub(super) fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
+        let bad = || unexpected("the delete or end script");
         let items = match reply {
             Value::Nil => return Ok(None),
             Value::Array(items) if items.len() == 3 => items,

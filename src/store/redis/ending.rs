@@ -1,0 +1,143 @@
+//! Ending sessions with retention: the [`END`] script marks a record ended and gives it what is
+//! left of the retention period; the indexes are made to outlive it so that the session stays
+//! listable, by user too, until it is purged.
+
+use futures_util::future::try_join_all;
+use redis::Value;
+
+use super::codec::int;
+use super::conn::unexpected;
+use super::scripts::END;
+use super::steps::{now_ms, Deleted, Revoked};
+use super::{RedisStore, BATCH, INDEX_SLACK_MS};
+use crate::error::StoreError;
+use crate::token::SessionId;
+
+/// An end to write: the end field's value, and the record's TTL from now (ms).
+pub(super) struct EndMark {
+    pub(super) value: String,
+    pub(super) ttl: u64,
+}
+
+/// What the [`END`] script did.
+pub(super) enum Ending {
+    /// It marked the record ended (or, sealed by a rotation in flight, revoked).
+    Ended,
+    /// The record was ended already: kept, and still indexed.
+    AlreadyEnded,
+    /// No matching record.
+    NotFound,
+}
+
+impl RedisStore {
+    /// The clock that record and index TTLs count from: now, or with retention now minus the
+    /// period, so that every record lives the period past its deadline.
+    pub(super) fn ttl_clock(&self) -> u64 {
+        now_ms().saturating_sub(self.retention_ms())
+    }
+
+    /// Marks the record under `hex` ended if it matches (see [`END`]), then makes its id index
+    /// and user index entry outlive it.
+    pub(super) async fn end_record(
+        &self,
+        hex: &str,
+        mode: &str,
+        id: Option<&SessionId>,
+        user: &str,
+        mark: &EndMark,
+    ) -> Result<Ending, StoreError> {
+        let mut call = END.prepare_invoke();
+        call.key(self.keys.record(hex))
+            .key(self.keys.sealed(hex))
+            .arg(mode)
+            .arg(id.map(ToString::to_string).unwrap_or_default())
+            .arg(user)
+            .arg(&mark.value)
+            .arg(mark.ttl);
+        let reply = self.invoke(&call).await?;
+        if matches!(reply, Value::Int(_)) {
+            return match int(reply) {
+                Some(0) => Ok(Ending::AlreadyEnded),
+                _ => Err(unexpected("the end script")),
+            };
+        }
+        let Some(ended) = Deleted::from_reply(reply)? else {
+            return Ok(Ending::NotFound);
+        };
+        if let Some(id) = &ended.id {
+            let cover = mark.ttl.saturating_add(INDEX_SLACK_MS);
+            let id_key = self.keys.id(id);
+            let keep = redis::cmd("PEXPIRE").arg(&id_key).arg(cover).clone();
+            let keep_id = self.query_cmd(&keep);
+            let keep_user = async {
+                match &ended.user {
+                    Some(user) => self.index_user(user, id, cover).await,
+                    None => Ok(()),
+                }
+            };
+            futures_util::future::try_join(keep_id, keep_user).await?;
+        }
+        Ok(Ending::Ended)
+    }
+
+    /// Ends the session `id` (of `user` only, if given), following its id index as
+    /// [`revoke`](Self::revoke) does.
+    pub(super) async fn end_by_id(
+        &self,
+        id: &SessionId,
+        user: Option<&str>,
+        mark: &EndMark,
+    ) -> Result<Revoked, StoreError> {
+        let mut seen: Option<String> = None;
+        for _ in 0..4 {
+            let Some(hex) = self.resolve(id).await? else {
+                return Ok(Revoked::Unindexed);
+            };
+            if seen.as_deref() == Some(hex.as_str()) {
+                break;
+            }
+            let (mode, arg) = match user {
+                Some(user) => ("u", user),
+                None => ("i", ""),
+            };
+            match self.end_record(&hex, mode, Some(id), arg, mark).await? {
+                Ending::Ended => return Ok(Revoked::Done),
+                Ending::AlreadyEnded => return Ok(Revoked::AlreadyEnded),
+                Ending::NotFound => {}
+            }
+            seen = Some(hex);
+        }
+        Ok(Revoked::NotFound)
+    }
+
+    /// Ends every session of `user` but `except`, returning how many it ended; ids that lead
+    /// nowhere are pruned from the user index, ended ones kept.
+    pub(super) async fn end_by_user(
+        &self,
+        user: &str,
+        except: Option<&SessionId>,
+        mark: &EndMark,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<SessionId> = self
+            .user_ids(user)
+            .await?
+            .into_iter()
+            .filter(|id| Some(id) != except)
+            .collect();
+        let mut ended = 0;
+        let mut stale = Vec::new();
+        for chunk in ids.chunks(BATCH) {
+            let results =
+                try_join_all(chunk.iter().map(|id| self.end_by_id(id, Some(user), mark))).await?;
+            for (id, result) in chunk.iter().zip(results) {
+                match result {
+                    Revoked::Done => ended += 1,
+                    Revoked::AlreadyEnded => {}
+                    Revoked::Unindexed | Revoked::NotFound => stale.push(*id),
+                }
+            }
+        }
+        self.prune_user(user, &stale).await?;
+        Ok(ended)
+    }
+}
