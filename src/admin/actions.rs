@@ -1,0 +1,209 @@
+//! Ending sessions: one by id, all of a user's, or all of a user's but one; shared by the admin
+//! routes and the remote routes, and reported to the app's hook as [`AdminAction`]s.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Extension, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::access::Caller;
+use super::error::AdminError;
+use super::Admin;
+use crate::store::SessionStore;
+use crate::token::SessionId;
+
+/// Something the admin or remote routes did or refused, for the app's
+/// [`on_action`](super::AdminRouter::on_action) hook (an audit trail, a live feed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AdminAction {
+    /// One session was ended by its id.
+    SessionRevoked {
+        /// The session's public id.
+        session_id: SessionId,
+        /// Whose request it was.
+        by: Actor,
+    },
+    /// Every session of a user was ended.
+    UserRevoked {
+        /// The user.
+        user: String,
+        /// How many sessions ended.
+        revoked: u64,
+        /// Whose request it was.
+        by: Actor,
+    },
+    /// Every session of a user but one was ended.
+    OthersRevoked {
+        /// The user.
+        user: String,
+        /// The session kept.
+        kept: SessionId,
+        /// How many sessions ended.
+        revoked: u64,
+        /// Whose request it was.
+        by: Actor,
+    },
+    /// A remote call was refused for its secret (403).
+    RemoteDenied {
+        /// What was wrong with the secret.
+        reason: Denial,
+        /// The caller's IP, as the session layer sees it (or the peer address), if known.
+        client_ip: Option<IpAddr>,
+        /// The path it asked for.
+        path: String,
+    },
+}
+
+/// Who asked for an [`AdminAction`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Actor {
+    /// A signed-in admin, through the admin routes.
+    Admin {
+        /// The admin's user name.
+        user: String,
+    },
+    /// Another server, through the remote routes.
+    Remote,
+}
+
+/// Why a remote call was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Denial {
+    /// No `X-Sessionward-Secret` header.
+    MissingSecret,
+    /// A secret that is not the configured one.
+    WrongSecret,
+}
+
+/// The optional body of the user routes: `{"session_id": "…"}`, or nothing.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    session_id: Option<String>,
+}
+
+/// The body's target, reading an empty body as `{}`.
+pub(crate) fn target(body: &Bytes) -> Result<Option<String>, AdminError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice::<Target>(body)
+        .map(|t| t.session_id)
+        .map_err(|_| AdminError::InvalidBody)
+}
+
+/// A path segment, or 404 when it cannot be read (bad percent-encoding).
+fn segment(path: Result<Path<String>, PathRejection>) -> Result<String, AdminError> {
+    path.map(|Path(s)| s).map_err(|_| AdminError::NotFound)
+}
+
+/// `POST /sessions/{id}/revoke`: 204, or 404 for an id no session has.
+pub(crate) async fn revoke_session(
+    State(admin): State<Arc<Admin>>,
+    Extension(Caller(by)): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let id = SessionId::parse(&segment(id)?).ok_or(AdminError::NotFound)?;
+    if !admin.store.delete_by_id(&id).await? {
+        return Err(AdminError::NotFound);
+    }
+    admin.report(&AdminAction::SessionRevoked {
+        session_id: id,
+        by: Actor::Admin { user: by },
+    });
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /users/{user}/revoke`: 204, however many sessions the user had.
+pub(crate) async fn revoke_user(
+    State(admin): State<Arc<Admin>>,
+    Extension(Caller(by)): Extension<Caller>,
+    user: Result<Path<String>, PathRejection>,
+) -> Result<Response, AdminError> {
+    let user = segment(user)?;
+    let revoked = admin.store.delete_by_user(&user, None).await?;
+    admin.report(&AdminAction::UserRevoked {
+        user,
+        revoked,
+        by: Actor::Admin { user: by },
+    });
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /users/{user}/keep` `{"session_id"?}`: 200 `{"kept": id, "revoked": n}`.
+pub(crate) async fn keep(
+    State(admin): State<Arc<Admin>>,
+    Extension(Caller(by)): Extension<Caller>,
+    user: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let user = segment(user)?;
+    let target = target(&body)?;
+    keep_one(&admin, user, target, Actor::Admin { user: by }).await
+}
+
+/// Keeps `target` (default: the newest) of `user`'s active sessions and ends the others; 404
+/// when `target` is not one of them, or the user has none.
+pub(crate) async fn keep_one(
+    admin: &Admin,
+    user: String,
+    target: Option<String>,
+    by: Actor,
+) -> Result<Response, AdminError> {
+    let sessions = admin.store.list_by_user(&user, SystemTime::now()).await?;
+    let kept = match target {
+        None => sessions.first(),
+        Some(id) => {
+            let id = SessionId::parse(&id).ok_or(AdminError::NotFound)?;
+            sessions.iter().find(|s| s.id == id)
+        }
+    }
+    .ok_or(AdminError::NotFound)?
+    .id;
+    let revoked = admin.store.delete_by_user(&user, Some(&kept)).await?;
+    admin.report(&AdminAction::OthersRevoked {
+        user,
+        kept,
+        revoked,
+        by,
+    });
+    Ok(Json(json!({ "kept": kept, "revoked": revoked })).into_response())
+}
+
+/// Ends `target` if it is one of `user`'s active sessions, or else (no target) all of the
+/// user's sessions; returns how many ended.
+pub(crate) async fn revoke_for_user(
+    admin: &Admin,
+    user: String,
+    target: Option<String>,
+    by: Actor,
+) -> Result<u64, AdminError> {
+    let Some(id) = target else {
+        let revoked = admin.store.delete_by_user(&user, None).await?;
+        admin.report(&AdminAction::UserRevoked { user, revoked, by });
+        return Ok(revoked);
+    };
+    // Another user's session id ends nothing: the path names whose sessions are meant.
+    let Some(id) = SessionId::parse(&id) else {
+        return Ok(0);
+    };
+    let sessions = admin.store.list_by_user(&user, SystemTime::now()).await?;
+    if !sessions.iter().any(|s| s.id == id) || !admin.store.delete_by_id(&id).await? {
+        return Ok(0);
+    }
+    admin.report(&AdminAction::SessionRevoked { session_id: id, by });
+    Ok(1)
+}

@@ -1,0 +1,180 @@
+//! An admin API to mount in an axum app: list and export sessions, end them, count them, and
+//! watch a live dashboard; and routes for other servers to end sessions with a shared secret.
+//!
+//! [`AdminRouter`] builds an [`axum::Router`] to nest under a path of the app (say `/admin`),
+//! inside the app's [`SessionLayer`](crate::SessionLayer). Every route needs a signed-in
+//! session that the app's authorization predicate accepts: without a session the answer is
+//! 401 (as [`Authenticated`](crate::Authenticated) gives it), with one the predicate refuses
+//! 403 `{"error": "forbidden"}`.
+//!
+//! | route (under the mount path) | answer |
+//! |---|---|
+//! | `GET /` | the dashboard: an HTML page, no external assets, live from `GET /events` |
+//! | `GET /events` | server-sent events: the app's events (see [`AdminRouter::events`]) and `stats` |
+//! | `GET /sessions?state=active\|expired\|all&user=U&format=json\|csv&offset=N&limit=N` | a page of sessions |
+//! | `GET /stats` | `{"active": n, "users": m}`: active signed-in sessions and distinct users |
+//! | `POST /sessions/{id}/revoke` | ends one session: 204, or 404 |
+//! | `POST /users/{user}/revoke` | ends every session of a user: 204 |
+//! | `POST /users/{user}/keep` `{"session_id"?}` | keeps one session of a user (default: the newest) and ends the others: `{"kept": id, "revoked": n}`, or 404 |
+//!
+//! The `POST` routes need `Content-Type: application/json` (415 otherwise) and refuse a
+//! browser's cross-site request (`Sec-Fetch-Site: cross-site` or `same-site`, 403
+//! `{"error": "cross_origin"}`): an HTML form on another site cannot send either, so a
+//! signed-in admin's browser cannot be made to end sessions. Listings and exports hold a
+//! session's public id, user, times, user agent and IP: never its token, token hash or data.
+//! Every answer has `Cache-Control: no-store`; every error is JSON `{"error": code}`.
+//!
+//! [`RemoteRouter`] serves `POST /users/{user}/revoke` and `POST /users/{user}/keep` to other
+//! servers, authorized by a shared secret in the `X-Sessionward-Secret` header instead of a
+//! session.
+//!
+//! ```
+//! use axum::Router;
+//! use sessionward::admin::{AdminRouter, RemoteRouter};
+//! use sessionward::store::MemoryStore;
+//! use sessionward::SessionLayer;
+//!
+//! let store = MemoryStore::default();
+//! let (events, _) = tokio::sync::broadcast::channel::<serde_json::Value>(64);
+//! let admin = AdminRouter::new(store.clone())
+//!     // Who may use it: here the user named "admin"; an app would read its own roles.
+//!     .authorize(|record| record.user.as_deref() == Some("admin"))
+//!     .events(&events)
+//!     .into_router();
+//! let remote = RemoteRouter::new(store.clone(), "a secret of at least 16 bytes")
+//!     .expect("a long enough secret")
+//!     .into_router();
+//! let app: Router = Router::new()
+//!     .nest("/admin", admin)
+//!     .nest("/remote", remote)
+//!     .layer(SessionLayer::new(store));
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::store::{BoxedStore, SessionRecord, SessionStore};
+
+mod access;
+mod actions;
+mod dashboard;
+mod error;
+mod export;
+mod listing;
+mod live;
+mod remote;
+mod stats;
+
+pub use actions::{Actor, AdminAction, Denial};
+pub use error::AdminError;
+pub use remote::{RemoteRouter, ShortSecret, SECRET_HEADER};
+
+/// Decides whether a signed-in session may use the admin routes.
+type Authorize = dyn Fn(&SessionRecord) -> bool + Send + Sync;
+/// Told of every session the admin or remote routes end, and of every refused remote call.
+pub(crate) type OnAction = Arc<dyn Fn(&AdminAction) + Send + Sync>;
+
+/// What the admin routes share.
+pub(crate) struct Admin {
+    pub(crate) store: BoxedStore,
+    authorize: Box<Authorize>,
+    pub(crate) on_action: Option<OnAction>,
+    feed: Option<live::Feed>,
+    stats_every: Duration,
+}
+
+impl Admin {
+    /// Tells the app's hook, if any, of `action`.
+    pub(crate) fn report(&self, action: &AdminAction) {
+        if let Some(hook) = &self.on_action {
+            hook(action);
+        }
+    }
+}
+
+/// Builds the admin API's [`Router`]; see the [module docs](self) for its routes.
+///
+/// Until [`authorize`](Self::authorize) is called, every signed-in caller is refused (403).
+#[must_use = "call into_router and nest the router in the app"]
+pub struct AdminRouter {
+    admin: Admin,
+}
+
+impl AdminRouter {
+    /// The admin API over `store`: the store the app's session layer uses (a clone of it).
+    pub fn new<S: SessionStore>(store: S) -> Self {
+        Self {
+            admin: Admin {
+                store: BoxedStore::new(store),
+                authorize: Box::new(|_| false),
+                on_action: None,
+                feed: None,
+                stats_every: Duration::from_secs(15),
+            },
+        }
+    }
+
+    /// Who may use the admin routes: `allow` gets the caller's signed-in session record (its
+    /// user and data) and says yes or no.
+    pub fn authorize(mut self, allow: impl Fn(&SessionRecord) -> bool + Send + Sync + 'static) -> Self {
+        self.admin.authorize = Box::new(allow);
+        self
+    }
+
+    /// Streams every value sent on `events` to `GET /events` (the dashboard's live feed), as a
+    /// server-sent event whose `data` is the value in JSON, followed by a fresh `stats` event.
+    pub fn events<E>(mut self, events: &broadcast::Sender<E>) -> Self
+    where
+        E: Serialize + Clone + Send + 'static,
+    {
+        self.admin.feed = Some(live::Feed::new(events.clone()));
+        self
+    }
+
+    /// How often `GET /events` sends a `stats` event when nothing else happens (15 s unless
+    /// set; at least one second).
+    pub fn stats_every(mut self, every: Duration) -> Self {
+        self.admin.stats_every = every.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Calls `hook` after each session the admin routes end, with what was done and by whom:
+    /// the place to write an audit trail.
+    pub fn on_action(mut self, hook: impl Fn(&AdminAction) + Send + Sync + 'static) -> Self {
+        self.admin.on_action = Some(Arc::new(hook));
+        self
+    }
+
+    /// The router, to nest under the app's admin path inside its session layer.
+    pub fn into_router(self) -> Router {
+        let admin = Arc::new(self.admin);
+        Router::new()
+            .route("/", get(dashboard::page))
+            .route("/events", get(live::events))
+            .route("/sessions", get(listing::list))
+            .route("/stats", get(stats::stats))
+            .route("/sessions/{id}/revoke", post(actions::revoke_session))
+            .route("/users/{user}/revoke", post(actions::revoke_user))
+            .route("/users/{user}/keep", post(actions::keep))
+            .route_layer(middleware::from_fn_with_state(
+                Arc::clone(&admin),
+                access::admins_only,
+            ))
+            .with_state(admin)
+    }
+}
+
+impl std::fmt::Debug for AdminRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminRouter")
+            .field("events", &self.admin.feed.is_some())
+            .field("stats_every", &self.admin.stats_every)
+            .finish_non_exhaustive()
+    }
+}

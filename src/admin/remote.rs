@@ -1,0 +1,187 @@
+//! Routes for other servers: end sessions of a user from another host, authorized by a shared
+//! secret instead of a session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{OriginalUri, Path, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::actions::{self, Actor, AdminAction, Denial};
+use super::error::AdminError;
+use super::Admin;
+use crate::store::{BoxedStore, SessionStore};
+use crate::Session;
+
+/// The header that carries the shared secret.
+pub const SECRET_HEADER: &str = "x-sessionward-secret";
+
+/// Builds the remote routes, to nest under a path of the app (say `/remote`):
+///
+/// | route | answer |
+/// |---|---|
+/// | `POST /users/{user}/revoke` `{"session_id"?}` | ends that session of the user (if it is one of theirs), or all of the user's: 200 `{"revoked": n}` |
+/// | `POST /users/{user}/keep` `{"session_id"?}` | keeps that session (default: the newest) and ends the user's others: 200 `{"kept": id, "revoked": n}`; 404 when the id is not one of the user's active sessions |
+///
+/// Each request must carry the secret in `X-Sessionward-Secret`; a missing or wrong one is 403
+/// `{"error": "forbidden"}` and is reported to the [`on_action`](Self::on_action) hook as
+/// [`AdminAction::RemoteDenied`]. The secret is compared in constant time (SHA-256 digests of
+/// both, compared with `subtle`), so timing reveals neither its bytes nor its length. An app
+/// with no secret configured should not mount these routes at all.
+#[must_use = "call into_router and nest the router in the app"]
+pub struct RemoteRouter {
+    admin: Admin,
+    digest: [u8; 32],
+}
+
+/// A secret too short to resist guessing: [`RemoteRouter::new`] wants at least
+/// [`MIN_LEN`](Self::MIN_LEN) bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShortSecret;
+
+impl ShortSecret {
+    /// The shortest secret accepted, in bytes.
+    pub const MIN_LEN: usize = 16;
+}
+
+impl std::fmt::Display for ShortSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the remote secret needs at least {} bytes", Self::MIN_LEN)
+    }
+}
+
+impl std::error::Error for ShortSecret {}
+
+impl RemoteRouter {
+    /// The remote routes over `store` (the store the app's sessions are in), for callers that
+    /// present `secret`.
+    ///
+    /// # Errors
+    /// [`ShortSecret`] for a secret under 16 bytes.
+    pub fn new<S: SessionStore>(store: S, secret: impl AsRef<[u8]>) -> Result<Self, ShortSecret> {
+        let secret = secret.as_ref();
+        if secret.len() < ShortSecret::MIN_LEN {
+            return Err(ShortSecret);
+        }
+        Ok(Self {
+            admin: Admin {
+                store: BoxedStore::new(store),
+                authorize: Box::new(|_| false),
+                on_action: None,
+                feed: None,
+                stats_every: Duration::from_secs(15),
+            },
+            digest: Sha256::digest(secret).into(),
+        })
+    }
+
+    /// Calls `hook` after each session these routes end, and on each refused call: the place
+    /// to write an audit trail.
+    pub fn on_action(mut self, hook: impl Fn(&AdminAction) + Send + Sync + 'static) -> Self {
+        self.admin.on_action = Some(Arc::new(hook));
+        self
+    }
+
+    /// The router, to nest under the app's path for these routes.
+    pub fn into_router(self) -> Router {
+        let remote = Arc::new(Remote {
+            admin: self.admin,
+            digest: self.digest,
+        });
+        Router::new()
+            .route("/users/{user}/revoke", post(revoke))
+            .route("/users/{user}/keep", post(keep))
+            .route_layer(middleware::from_fn_with_state(
+                Arc::clone(&remote),
+                secret_holders_only,
+            ))
+            .with_state(remote)
+    }
+}
+
+impl std::fmt::Debug for RemoteRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the digest: it would let a reader test guesses offline.
+        f.debug_struct("RemoteRouter").finish_non_exhaustive()
+    }
+}
+
+struct Remote {
+    admin: Admin,
+    digest: [u8; 32],
+}
+
+/// 403 unless the request carries the secret; a refusal is reported to the hook.
+async fn secret_holders_only(
+    State(remote): State<Arc<Remote>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let denial = match request.headers().get(SECRET_HEADER) {
+        None => Some(Denial::MissingSecret),
+        Some(presented) => {
+            let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+            if bool::from(digest.ct_eq(&remote.digest)) {
+                None
+            } else {
+                Some(Denial::WrongSecret)
+            }
+        }
+    };
+    let Some(reason) = denial else {
+        return next.run(request).await;
+    };
+    // The session layer's view of the client (it knows the trusted proxies), else the peer.
+    let client_ip = request
+        .extensions()
+        .get::<Session>()
+        .and_then(Session::client_ip)
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip())
+        });
+    // The path as the client sent it, not as left after the app's `nest` took its prefix.
+    let path = match request.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path().to_owned(),
+        None => request.uri().path().to_owned(),
+    };
+    remote.admin.report(&AdminAction::RemoteDenied {
+        reason,
+        client_ip,
+        path,
+    });
+    AdminError::Forbidden.into_response()
+}
+
+async fn revoke(
+    State(remote): State<Arc<Remote>>,
+    user: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let Path(user) = user.map_err(|_| AdminError::NotFound)?;
+    let target = actions::target(&body)?;
+    let revoked = actions::revoke_for_user(&remote.admin, user, target, Actor::Remote).await?;
+    Ok(Json(json!({ "revoked": revoked })).into_response())
+}
+
+async fn keep(
+    State(remote): State<Arc<Remote>>,
+    user: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let Path(user) = user.map_err(|_| AdminError::NotFound)?;
+    let target = actions::target(&body)?;
+    actions::keep_one(&remote.admin, user, target, Actor::Remote).await
+}
