@@ -19,7 +19,9 @@
 //! `SESSIONWARD_REMEMBER_TIMEOUT` (seconds, idle and absolute, for a login with "remember me";
 //! 604800), `SESSIONWARD_MAX_SESSIONS` and `SESSIONWARD_SESSION_OVERFLOW` (sessions per user,
 //! and `evict` or `reject` beyond it; unlimited, evict), `SESSIONWARD_MAX_TOTAL_SESSIONS`
-//! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_TRUSTED_PROXIES`
+//! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_REMOTE_SECRET` (at least
+//! 16 bytes: enables the `/remote` routes for other servers; unset, they do not exist),
+//! `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
@@ -42,6 +44,7 @@ use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
 };
 
+mod admin;
 mod devices;
 mod pages;
 mod session_limits;
@@ -95,12 +98,17 @@ async fn main() {
         std::process::exit(2);
     });
     spawn_cleanup(store.clone(), Duration::from_secs(60));
-    let layer = session_limits::from_env(session_layer(store))
+    let layer = session_limits::from_env(session_layer(store.clone()))
         .idle_timeout(idle)
         .absolute_timeout(absolute)
         .timeout_policy(timeouts::DemoPolicy::from_env())
         .trusted_proxies(proxies);
-    let app = app().layer(layer);
+    let remote_secret = std::env::var("SESSIONWARD_REMOTE_SECRET").ok();
+    let app = admin::with_admin(app(), store, remote_secret.as_deref()).unwrap_or_else(|err| {
+        eprintln!("SESSIONWARD_REMOTE_SECRET: {err}");
+        std::process::exit(2);
+    });
+    let app = app.layer(layer);
 
     let mut stop = shutdown::Stop::listen();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -163,7 +171,8 @@ pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
         .timeout_policy(timeouts::DemoPolicy::default())
 }
 
-/// The demo's routes, without the session layer (the tests add one).
+/// The demo's routes, without the admin routes (see [`admin::with_admin`]) and the session
+/// layer (the tests add them).
 pub fn app() -> Router {
     Router::new()
         .route("/", get(home))
@@ -227,6 +236,7 @@ fn is_form(req: &Request) -> bool {
 /// `POST /login`, with a JSON body or an HTML form. Errors answer in kind: JSON
 /// `{"error": …}` for JSON, the login page again for a form.
 async fn login(session: Session, req: Request) -> Response {
+    let feed = admin::Feed::of(&req);
     if is_form(&req) {
         let fields = Form::<LoginForm>::from_request(req, &())
             .await
@@ -243,7 +253,7 @@ async fn login(session: Session, req: Request) -> Response {
                     password,
                     remember,
                 };
-                sign_in(&session, creds, true).await
+                sign_in(&session, creds, true, feed).await
             }
             Ok(fields) => pages::login_failed(
                 LoginFailure::InvalidBody,
@@ -253,13 +263,18 @@ async fn login(session: Session, req: Request) -> Response {
         }
     } else {
         match Json::<Credentials>::from_request(req, &()).await {
-            Ok(Json(creds)) => sign_in(&session, creds, false).await,
+            Ok(Json(creds)) => sign_in(&session, creds, false, feed).await,
             Err(_) => error(StatusCode::BAD_REQUEST, "invalid_body"),
         }
     }
 }
 
-async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response {
+async fn sign_in(
+    session: &Session,
+    creds: Credentials,
+    form: bool,
+    feed: Option<admin::Feed>,
+) -> Response {
     if !check(&creds) {
         // Debug-quoted: a name with a line break cannot forge a log line.
         tracing::info!(user = ?creds.username, "login failed");
@@ -276,6 +291,9 @@ async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response 
             return pages::login_failed(LoginFailure::SessionLimit, &creds.username);
         }
         Err(err) => return err.into_response(),
+    }
+    if let Some(feed) = feed {
+        feed.announce("login", &creds.username);
     }
     // A bearer client gets no cookie, and login has just killed the token it sent: the new
     // one must be in the body, whatever the request's body was (a redirect would lose it).
@@ -297,8 +315,16 @@ async fn sign_in(session: &Session, creds: Credentials, form: bool) -> Response 
 }
 
 async fn logout(session: Session, req: Request) -> Response {
+    // Who is signing out, for the admin's live feed (the logout reads the session anyway).
+    let user = match admin::Feed::of(&req) {
+        Some(feed) => session.user().await.ok().flatten().map(|user| (feed, user)),
+        None => None,
+    };
     if let Err(err) = session.logout().await {
         return err.into_response();
+    }
+    if let Some((feed, user)) = user {
+        feed.announce("logout", &user);
     }
     if is_form(&req) {
         Redirect::to("/").into_response()

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_core::extract::FromRequestParts;
-use http::{header, HeaderValue, Method};
+use http::{header, HeaderValue};
 
 use super::error::AdminError;
 use super::Admin;
@@ -18,7 +18,7 @@ use crate::Authenticated;
 pub(crate) struct Caller(pub(crate) String);
 
 /// The middleware in front of every admin route: 401 without a signed-in session, 403 when the
-/// predicate refuses it, then the cross-site checks for unsafe methods.
+/// predicate refuses it.
 pub(crate) async fn admins_only(
     State(admin): State<Arc<Admin>>,
     request: Request,
@@ -52,14 +52,17 @@ async fn check(admin: &Admin, parts: &mut http::request::Parts) -> Result<Caller
     if !(admin.authorize)(&record) {
         return Err(AdminError::Forbidden);
     }
-    if !is_safe(&parts.method) {
-        forgery_checks(parts)?;
-    }
     Ok(Caller(user.user().to_owned()))
 }
 
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+/// The middleware in front of each admin route that changes something, after
+/// [`admins_only`]: refuses a request that a page of another site could have made.
+pub(crate) async fn unforged(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match forgery_checks(&parts) {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(err) => err.into_response(),
+    }
 }
 
 /// A page on another site can make a browser send a form (urlencoded, multipart or plain

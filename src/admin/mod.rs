@@ -54,11 +54,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::middleware;
-use axum::routing::{get, post};
+use http::StatusCode;
+use axum::handler::Handler;
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::error::json_error;
 use crate::store::{BoxedStore, SessionRecord, SessionStore};
 
 mod access;
@@ -159,15 +162,28 @@ impl AdminRouter {
             .route("/events", get(live::events))
             .route("/sessions", get(listing::list))
             .route("/stats", get(stats::stats))
-            .route("/sessions/{id}/revoke", post(actions::revoke_session))
-            .route("/users/{user}/revoke", post(actions::revoke_user))
-            .route("/users/{user}/keep", post(actions::keep))
+            .route("/sessions/{id}/revoke", unsafe_post(actions::revoke_session))
+            .route("/users/{user}/revoke", unsafe_post(actions::revoke_user))
+            .route("/users/{user}/keep", unsafe_post(actions::keep))
+            .method_not_allowed_fallback(|| async {
+                json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            })
             .route_layer(middleware::from_fn_with_state(
                 Arc::clone(&admin),
                 access::admins_only,
             ))
             .with_state(admin)
     }
+}
+
+/// A `POST` route that changes something: behind the cross-site checks (after the admin
+/// check, which every route has).
+fn unsafe_post<H, T>(handler: H) -> MethodRouter<Arc<Admin>>
+where
+    H: Handler<T, Arc<Admin>>,
+    T: 'static,
+{
+    post(handler).route_layer(middleware::from_fn(access::unforged))
 }
 
 impl std::fmt::Debug for AdminRouter {

@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use http::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -20,6 +21,7 @@ use subtle::ConstantTimeEq;
 use super::actions::{self, Actor, AdminAction, Denial};
 use super::error::AdminError;
 use super::Admin;
+use crate::error::json_error;
 use crate::store::{BoxedStore, SessionStore};
 use crate::Session;
 
@@ -101,6 +103,9 @@ impl RemoteRouter {
         Router::new()
             .route("/users/{user}/revoke", post(revoke))
             .route("/users/{user}/keep", post(keep))
+            .method_not_allowed_fallback(|| async {
+                json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            })
             .route_layer(middleware::from_fn_with_state(
                 Arc::clone(&remote),
                 secret_holders_only,
