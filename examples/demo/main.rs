@@ -53,6 +53,7 @@ mod store_setting;
 mod timeouts;
 
 use pages::LoginFailure;
+pub use admin::with_admin;
 pub use store_setting::open_store;
 
 const USERS: &[(&str, &str)] = &[
