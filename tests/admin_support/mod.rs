@@ -193,3 +193,90 @@ impl Events {
         }
     }
 }
+
+/// The admin API end to end over `store`, for the suites of each backend: listing and paging,
+/// CSV, stats, keep, revoke one, revoke a user, and the remote routes; each ended token is
+/// refused. `store` must hold no other session.
+pub async fn runs_on<S: SessionStore + Clone>(store: S) {
+    let server = demo_server(store, Some(SECRET)).await;
+    let admin = login(&server, "admin").await;
+    let alices = [login(&server, "alice").await, login(&server, "alice").await];
+    let bobs = [login(&server, "bob").await, login(&server, "bob").await];
+
+    let everyone = ids(&list(&server, &admin, "state=all").await);
+    assert_eq!(everyone.len(), 5);
+    let mut paged = Vec::new();
+    for offset in [0, 2, 4] {
+        paged.extend(ids(&list(&server, &admin, &format!("limit=2&offset={offset}")).await));
+    }
+    assert_eq!(paged, everyone, "pages cover every session once, newest first");
+    // Two logins in one millisecond tie on a store that keeps milliseconds: compare as sets.
+    let mut alice_ids = ids(&list(&server, &admin, "user=alice").await);
+    alice_ids.sort();
+    let mut expected = vec![
+        session_id(&server, &alices[0]).await,
+        session_id(&server, &alices[1]).await,
+    ];
+    expected.sort();
+    assert_eq!(alice_ids, expected);
+    let csv = server
+        .get("/admin/sessions?format=csv&state=all")
+        .session(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows = csv::Reader::from_reader(csv.as_bytes()).records().count();
+    assert_eq!(rows, 5);
+    let stats: Value = server
+        .get("/admin/stats")
+        .session(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, json!({"active": 5, "users": 3}));
+
+    let kept = session_id(&server, &alices[1]).await;
+    let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({"session_id": kept})).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"kept": kept, "revoked": 1}));
+    assert!(!signed_in(&server, &alices[0]).await);
+    assert!(signed_in(&server, &alices[1]).await);
+    let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({})).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"kept": kept, "revoked": 0}), "the only one is the newest");
+
+    let id = session_id(&server, &bobs[0]).await;
+    let res = admin_post(&server, &admin, &format!("/admin/sessions/{id}/revoke"), json!({})).await;
+    assert_eq!(res.status(), 204);
+    assert!(!signed_in(&server, &bobs[0]).await);
+    let res = admin_post(&server, &admin, "/admin/users/bob/revoke", json!({})).await;
+    assert_eq!(res.status(), 204);
+    assert!(!signed_in(&server, &bobs[1]).await);
+
+    let res = server
+        .post("/remote/users/alice/revoke")
+        .header("x-sessionward-secret", SECRET)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"revoked": 1}));
+    assert!(!signed_in(&server, &alices[1]).await);
+    let stats: Value = server
+        .get("/admin/stats")
+        .session(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, json!({"active": 1, "users": 1}));
+}
