@@ -4,10 +4,10 @@
 
 mod common;
 
+mod admin_support;
 #[allow(dead_code)] // the demo's `main` is not used here
 #[path = "../examples/demo/main.rs"]
 mod demo;
-mod admin_support;
 
 use admin_support::{demo_server, login, session_id, signed_in};
 use common::{header, Server, WithSession};

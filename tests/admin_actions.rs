@@ -4,10 +4,10 @@
 
 mod common;
 
+mod admin_support;
 #[allow(dead_code)] // the demo's `main` is not used here
 #[path = "../examples/demo/main.rs"]
 mod demo;
-mod admin_support;
 
 use std::time::Duration;
 
@@ -31,14 +31,26 @@ async fn revoking_one_session_ends_only_that_one() {
     let path = format!("/admin/sessions/{id}/revoke");
     let res = admin_post(&server, &admin, &path, json!({})).await;
     assert_eq!(res.status(), 204);
-    assert!(!signed_in(&server, &first).await, "the revoked token is refused");
-    assert!(signed_in(&server, &second).await, "the other session lives on");
+    assert!(
+        !signed_in(&server, &first).await,
+        "the revoked token is refused"
+    );
+    assert!(
+        signed_in(&server, &second).await,
+        "the other session lives on"
+    );
     let res = admin_post(&server, &admin, &path, json!({})).await;
     assert_eq!(res.status(), 404, "already gone");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
     for bad in ["not-an-id", "AAAAAAAAAAAAAAAAAAAAAA"] {
-        let res = admin_post(&server, &admin, &format!("/admin/sessions/{bad}/revoke"), json!({})).await;
+        let res = admin_post(
+            &server,
+            &admin,
+            &format!("/admin/sessions/{bad}/revoke"),
+            json!({}),
+        )
+        .await;
         assert_eq!(res.status(), 404, "{bad}");
     }
 }
@@ -94,8 +106,18 @@ async fn keep_keeps_the_session_named_and_refuses_another_users() {
     let newer = login(&server, "alice").await;
     let bob = login(&server, "bob").await;
     let bobs_id = session_id(&server, &bob).await;
-    for target in [json!(bobs_id), json!("not-an-id"), json!("AAAAAAAAAAAAAAAAAAAAAA")] {
-        let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({"session_id": target})).await;
+    for target in [
+        json!(bobs_id),
+        json!("not-an-id"),
+        json!("AAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
+        let res = admin_post(
+            &server,
+            &admin,
+            "/admin/users/alice/keep",
+            json!({"session_id": target}),
+        )
+        .await;
         assert_eq!(res.status(), 404, "{target}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"], "not_found");
@@ -104,7 +126,13 @@ async fn keep_keeps_the_session_named_and_refuses_another_users() {
     assert!(signed_in(&server, &bob).await, "a 404 ends nothing");
 
     let id = session_id(&server, &oldest).await;
-    let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({"session_id": id})).await;
+    let res = admin_post(
+        &server,
+        &admin,
+        "/admin/users/alice/keep",
+        json!({"session_id": id}),
+    )
+    .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body, json!({"kept": id, "revoked": 1}));
     assert!(signed_in(&server, &oldest).await);
@@ -138,7 +166,12 @@ async fn stats_count_active_signed_in_sessions_and_users() {
     login(&server, "alice").await;
     login(&server, "bob").await;
     // Neither an anonymous session nor an expired one counts.
-    let res = server.put("/api/prefs").json(&json!({"theme": "dark"})).send().await.unwrap();
+    let res = server
+        .put("/api/prefs")
+        .json(&json!({"theme": "dark"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     insert(&store, Some("carol"), Duration::from_secs(60), expire).await;
     assert_eq!(stats(&server).await, json!({"active": 4, "users": 3}));

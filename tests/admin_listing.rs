@@ -3,10 +3,10 @@
 
 mod common;
 
+mod admin_support;
 #[allow(dead_code)] // the demo's `main` is not used here
 #[path = "../examples/demo/main.rs"]
 mod demo;
-mod admin_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -43,7 +43,12 @@ async fn lists_by_state_and_user_newest_first() {
     let active = list(&server, &admin, "").await;
     assert_eq!(
         ids(&active),
-        [admins.clone(), bobs.id.to_string(), anonymous.id.to_string(), old.id.to_string()],
+        [
+            admins.clone(),
+            bobs.id.to_string(),
+            anonymous.id.to_string(),
+            old.id.to_string()
+        ],
         "active by default, newest first, anonymous sessions included"
     );
     let row = &active["sessions"][1];
@@ -69,7 +74,11 @@ async fn lists_by_state_and_user_newest_first() {
     let active_alice = list(&server, &admin, "state=active&user=alice").await;
     assert_eq!(ids(&active_alice), [old.id.to_string()]);
     assert!(ids(&list(&server, &admin, "user=nobody").await).is_empty());
-    assert_eq!(ids(&list(&server, &admin, "user=").await).len(), 4, "an empty user is no filter");
+    assert_eq!(
+        ids(&list(&server, &admin, "user=").await).len(),
+        4,
+        "an empty user is no filter"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +133,11 @@ async fn a_bad_query_is_400() {
 }
 
 /// The CSV export of `query`, parsed: the header row and the rows.
-async fn csv_rows(server: &common::Server, admin: &str, query: &str) -> (Vec<String>, Vec<Vec<String>>) {
+async fn csv_rows(
+    server: &common::Server,
+    admin: &str,
+    query: &str,
+) -> (Vec<String>, Vec<Vec<String>>) {
     let res = server
         .get(&format!("/admin/sessions?format=csv&{query}"))
         .session(admin)
@@ -142,7 +155,12 @@ async fn csv_rows(server: &common::Server, admin: &str, query: &str) -> (Vec<Str
     );
     let text = res.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let head = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let head = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows = reader
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
@@ -170,7 +188,10 @@ async fn csv_export_matches_the_json_listing_and_quotes_what_it_must() {
             assert_eq!(cell, expected, "{column}");
         }
     }
-    assert_eq!(rows[1][7], agent, "commas, quotes and line breaks survive quoting");
+    assert_eq!(
+        rows[1][7], agent,
+        "commas, quotes and line breaks survive quoting"
+    );
     let (_, alices) = csv_rows(&server, &admin, "user=alice&limit=1").await;
     assert_eq!(alices.len(), 1);
 }
@@ -189,9 +210,14 @@ async fn csv_cells_that_a_spreadsheet_would_run_are_made_text() {
         "\r=1",
     ];
     for (age, agent) in hostile.iter().enumerate() {
-        insert(&store, Some(agent), Duration::from_secs(60 + age as u64), |r| {
-            r.user_agent = Some((*agent).to_owned());
-        })
+        insert(
+            &store,
+            Some(agent),
+            Duration::from_secs(60 + age as u64),
+            |r| {
+                r.user_agent = Some((*agent).to_owned());
+            },
+        )
         .await;
     }
     let (_, rows) = csv_rows(&server, &admin, "").await;
@@ -234,10 +260,18 @@ async fn no_listing_or_export_holds_a_token_or_its_hash() {
             .unwrap();
         bodies.push(res.text().await.unwrap());
     }
-    let stats = server.get("/admin/stats").session(&admin).send().await.unwrap();
+    let stats = server
+        .get("/admin/stats")
+        .session(&admin)
+        .send()
+        .await
+        .unwrap();
     bodies.push(stats.text().await.unwrap());
     for token in &tokens {
-        let hash = SessionToken::parse(token.as_bytes()).unwrap().hash().to_hex();
+        let hash = SessionToken::parse(token.as_bytes())
+            .unwrap()
+            .hash()
+            .to_hex();
         for body in &bodies {
             assert!(!body.contains(token.as_str()), "a token in {body}");
             assert!(!body.contains(&hash), "a token hash in {body}");

@@ -4,10 +4,10 @@
 
 mod common;
 
+mod admin_support;
 #[allow(dead_code)] // the demo's `main` is not used here
 #[path = "../examples/demo/main.rs"]
 mod demo;
-mod admin_support;
 
 use admin_support::{admin_post, demo_server, login, Events, SECRET};
 use common::{header, WithSession};
@@ -25,14 +25,22 @@ async fn the_dashboard_is_one_page_with_no_external_assets() {
         Some("text/html; charset=utf-8")
     );
     let policy = header(res.headers(), "content-security-policy").expect("a CSP");
-    assert!(policy.starts_with("default-src 'none'; script-src 'sha256-"), "{policy}");
+    assert!(
+        policy.starts_with("default-src 'none'; script-src 'sha256-"),
+        "{policy}"
+    );
     assert!(!policy.contains("unsafe-inline"), "{policy}");
     let page = res.text().await.unwrap();
     let lower = page.to_ascii_lowercase();
     for external in ["http://", "https://", "//cdn", "<link", "src=", "@import"] {
         assert!(!lower.contains(external), "the page has {external:?}");
     }
-    for part in ["data-stat=\"active\"", "id=\"events\"", "EventSource", "/events"] {
+    for part in [
+        "data-stat=\"active\"",
+        "id=\"events\"",
+        "EventSource",
+        "/events",
+    ] {
         assert!(page.contains(part), "the page lacks {part:?}");
     }
 }
@@ -48,13 +56,20 @@ async fn the_feed_brings_each_login_and_logout_with_fresh_stats() {
     let admin = login(&server, "admin").await;
     let mut events = Events::open(&server, &admin).await;
     let first = events.next().await;
-    assert_eq!(first.name.as_deref(), Some("stats"), "the stream opens with the stats");
+    assert_eq!(
+        first.name.as_deref(),
+        Some("stats"),
+        "the stream opens with the stats"
+    );
     assert_eq!(json_of(&first), json!({"active": 1, "users": 1}));
 
     let alice = login(&server, "alice").await;
     let event = events.until(|e| e.name.is_none()).await;
     let data = json_of(&event);
-    assert_eq!((data["event"].as_str(), data["user"].as_str()), (Some("login"), Some("alice")));
+    assert_eq!(
+        (data["event"].as_str(), data["user"].as_str()),
+        (Some("login"), Some("alice"))
+    );
     let stats = events.next().await;
     assert_eq!(stats.name.as_deref(), Some("stats"));
     assert_eq!(json_of(&stats), json!({"active": 2, "users": 2}));
@@ -63,7 +78,10 @@ async fn the_feed_brings_each_login_and_logout_with_fresh_stats() {
     assert_eq!(res.status(), 204);
     let event = events.until(|e| e.name.is_none()).await;
     let data = json_of(&event);
-    assert_eq!((data["event"].as_str(), data["user"].as_str()), (Some("logout"), Some("alice")));
+    assert_eq!(
+        (data["event"].as_str(), data["user"].as_str()),
+        (Some("logout"), Some("alice"))
+    );
     let stats = events.until(|e| e.name.as_deref() == Some("stats")).await;
     assert_eq!(json_of(&stats), json!({"active": 1, "users": 1}));
 }
@@ -77,7 +95,9 @@ async fn the_feed_brings_what_the_admin_and_remote_routes_do() {
 
     let res = admin_post(&server, &admin, "/admin/users/bob/revoke", json!({})).await;
     assert_eq!(res.status(), 204);
-    let event = events.until(|e| e.name.is_none() && e.data.contains("user_revoked")).await;
+    let event = events
+        .until(|e| e.name.is_none() && e.data.contains("user_revoked"))
+        .await;
     let data = json_of(&event);
     assert_eq!(data["user"], "bob");
     assert_eq!(data["revoked"], 1);

@@ -4,10 +4,10 @@
 
 mod common;
 
+mod admin_support;
 #[allow(dead_code)] // the demo's `main` is not used here
 #[path = "../examples/demo/main.rs"]
 mod demo;
-mod admin_support;
 
 use admin_support::{demo_server, login, session_id, signed_in, SECRET};
 use common::Server;
@@ -15,7 +15,12 @@ use serde_json::{json, Value};
 use sessionward::admin::RemoteRouter;
 use sessionward::store::MemoryStore;
 
-fn remote(server: &Server, path: &str, secret: Option<&str>, body: Value) -> reqwest::RequestBuilder {
+fn remote(
+    server: &Server,
+    path: &str,
+    secret: Option<&str>,
+    body: Value,
+) -> reqwest::RequestBuilder {
     let req = server.post(path).json(&body);
     match secret {
         Some(secret) => req.header("x-sessionward-secret", secret),
@@ -77,12 +82,22 @@ async fn a_missing_or_wrong_secret_is_403() {
 #[tokio::test]
 async fn the_secret_ends_one_or_all_sessions_of_a_user() {
     let server = demo_server(MemoryStore::default(), Some(SECRET)).await;
-    let alices = [login(&server, "alice").await, login(&server, "alice").await, login(&server, "alice").await];
+    let alices = [
+        login(&server, "alice").await,
+        login(&server, "alice").await,
+        login(&server, "alice").await,
+    ];
     let bob = login(&server, "bob").await;
     let path = "/remote/users/alice/revoke";
 
     let id = session_id(&server, &alices[0]).await;
-    let (status, body) = answer(remote(&server, path, Some(SECRET), json!({"session_id": id}))).await;
+    let (status, body) = answer(remote(
+        &server,
+        path,
+        Some(SECRET),
+        json!({"session_id": id}),
+    ))
+    .await;
     assert_eq!((status, body), (200, json!({"revoked": 1})));
     assert!(!signed_in(&server, &alices[0]).await);
     assert!(signed_in(&server, &alices[1]).await);
@@ -90,7 +105,13 @@ async fn the_secret_ends_one_or_all_sessions_of_a_user() {
     // Another user's session, an unknown or a malformed id: nothing to end.
     let bobs_id = session_id(&server, &bob).await;
     for other in [bobs_id.as_str(), id.as_str(), "not-an-id"] {
-        let (status, body) = answer(remote(&server, path, Some(SECRET), json!({"session_id": other}))).await;
+        let (status, body) = answer(remote(
+            &server,
+            path,
+            Some(SECRET),
+            json!({"session_id": other}),
+        ))
+        .await;
         assert_eq!((status, body), (200, json!({"revoked": 0})), "{other}");
     }
     assert!(signed_in(&server, &bob).await);
@@ -113,11 +134,23 @@ async fn the_secret_keeps_one_session_and_ends_the_others() {
     let alice = login(&server, "alice").await;
     let path = "/remote/users/bob/keep";
     let alices_id = session_id(&server, &alice).await;
-    let (status, body) = answer(remote(&server, path, Some(SECRET), json!({"session_id": alices_id}))).await;
+    let (status, body) = answer(remote(
+        &server,
+        path,
+        Some(SECRET),
+        json!({"session_id": alices_id}),
+    ))
+    .await;
     assert_eq!((status, body), (404, json!({"error": "not_found"})));
 
     let id = session_id(&server, &older).await;
-    let (status, body) = answer(remote(&server, path, Some(SECRET), json!({"session_id": id}))).await;
+    let (status, body) = answer(remote(
+        &server,
+        path,
+        Some(SECRET),
+        json!({"session_id": id}),
+    ))
+    .await;
     assert_eq!((status, body), (200, json!({"kept": id, "revoked": 1})));
     assert!(signed_in(&server, &older).await);
     assert!(!signed_in(&server, &newer).await);
@@ -125,7 +158,10 @@ async fn the_secret_keeps_one_session_and_ends_the_others() {
     let newest = login(&server, "bob").await;
     let newest_id = session_id(&server, &newest).await;
     let (status, body) = answer(remote(&server, path, Some(SECRET), json!({}))).await;
-    assert_eq!((status, body), (200, json!({"kept": newest_id, "revoked": 1})));
+    assert_eq!(
+        (status, body),
+        (200, json!({"kept": newest_id, "revoked": 1}))
+    );
     assert!(signed_in(&server, &newest).await);
     assert!(!signed_in(&server, &older).await);
     assert!(signed_in(&server, &alice).await);

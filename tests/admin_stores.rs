@@ -5,15 +5,12 @@
 
 mod common;
 
+mod admin_support;
 #[allow(dead_code)] // the demo's `main` is not used here
 #[path = "../examples/demo/main.rs"]
 mod demo;
-mod admin_support;
 #[allow(dead_code)] // the cluster helpers this file does not use
-#[path = "redis_support/mod.rs"]
 mod redis_support;
-#[allow(dead_code)] // uses a few of the helpers
-#[path = "sql_support/mod.rs"]
 mod sql_support;
 
 use sessionward::store::{MySqlStore, PostgresStore, SqliteStore};

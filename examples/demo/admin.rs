@@ -65,7 +65,10 @@ pub fn with_admin<S: SessionStore + Clone>(
         move |action: &AdminAction| {
             // TODO(audit): at merge, record `action` in the audit trail (src/audit) here, and
             // feed the dashboard from the audit broadcast sink instead of this channel.
-            if let AdminAction::RemoteDenied { reason, client_ip, .. } = action {
+            if let AdminAction::RemoteDenied {
+                reason, client_ip, ..
+            } = action
+            {
                 tracing::warn!(?reason, ?client_ip, "remote call refused");
             }
             let mut event = serde_json::to_value(action).unwrap_or(Value::Null);

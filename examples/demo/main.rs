@@ -52,8 +52,8 @@ mod shutdown;
 mod store_setting;
 mod timeouts;
 
-use pages::LoginFailure;
 pub use admin::with_admin;
+use pages::LoginFailure;
 pub use store_setting::open_store;
 
 const USERS: &[(&str, &str)] = &[
@@ -105,7 +105,7 @@ async fn main() {
         .timeout_policy(timeouts::DemoPolicy::from_env())
         .trusted_proxies(proxies);
     let remote_secret = std::env::var("SESSIONWARD_REMOTE_SECRET").ok();
-    let app = admin::with_admin(app(), store, remote_secret.as_deref()).unwrap_or_else(|err| {
+    let app = with_admin(app(), store, remote_secret.as_deref()).unwrap_or_else(|err| {
         eprintln!("SESSIONWARD_REMOTE_SECRET: {err}");
         std::process::exit(2);
     });

@@ -19,7 +19,14 @@ const COLUMNS: &[(&str, Cell)] = &[
     ("id", |r, _| Some(r.id.to_string())),
     ("user", |r, _| r.user.clone()),
     ("state", |r, now| {
-        Some(if r.is_active(now) { "active" } else { "expired" }.to_owned())
+        Some(
+            if r.is_active(now) {
+                "active"
+            } else {
+                "expired"
+            }
+            .to_owned(),
+        )
     }),
     ("created_at", |r, _| Some(rfc3339(r.created_at))),
     ("last_seen_at", |r, _| Some(rfc3339(r.last_seen_at))),

@@ -53,11 +53,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware;
-use http::StatusCode;
 use axum::handler::Handler;
+use axum::middleware;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use http::StatusCode;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -125,7 +125,10 @@ impl AdminRouter {
 
     /// Who may use the admin routes: `allow` gets the caller's signed-in session record (its
     /// user and data) and says yes or no.
-    pub fn authorize(mut self, allow: impl Fn(&SessionRecord) -> bool + Send + Sync + 'static) -> Self {
+    pub fn authorize(
+        mut self,
+        allow: impl Fn(&SessionRecord) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.admin.authorize = Box::new(allow);
         self
     }
@@ -162,7 +165,10 @@ impl AdminRouter {
             .route("/events", get(live::events))
             .route("/sessions", get(listing::list))
             .route("/stats", get(stats::stats))
-            .route("/sessions/{id}/revoke", unsafe_post(actions::revoke_session))
+            .route(
+                "/sessions/{id}/revoke",
+                unsafe_post(actions::revoke_session),
+            )
             .route("/users/{user}/revoke", unsafe_post(actions::revoke_user))
             .route("/users/{user}/keep", unsafe_post(actions::keep))
             .method_not_allowed_fallback(|| async {

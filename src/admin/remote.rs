@@ -58,7 +58,11 @@ impl ShortSecret {
 
 impl std::fmt::Display for ShortSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the remote secret needs at least {} bytes", Self::MIN_LEN)
+        write!(
+            f,
+            "the remote secret needs at least {} bytes",
+            Self::MIN_LEN
+        )
     }
 }
 

@@ -81,7 +81,12 @@ pub fn ids(page: &Value) -> Vec<String> {
 }
 
 /// `POST` to an admin route with a JSON body, as the admin.
-pub async fn admin_post(server: &Server, admin: &str, path: &str, body: Value) -> reqwest::Response {
+pub async fn admin_post(
+    server: &Server,
+    admin: &str,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
     server
         .post(path)
         .session(admin)
@@ -207,9 +212,17 @@ pub async fn runs_on<S: SessionStore + Clone>(store: S) {
     assert_eq!(everyone.len(), 5);
     let mut paged = Vec::new();
     for offset in [0, 2, 4] {
-        paged.extend(ids(&list(&server, &admin, &format!("limit=2&offset={offset}")).await));
+        paged.extend(ids(&list(
+            &server,
+            &admin,
+            &format!("limit=2&offset={offset}"),
+        )
+        .await));
     }
-    assert_eq!(paged, everyone, "pages cover every session once, newest first");
+    assert_eq!(
+        paged, everyone,
+        "pages cover every session once, newest first"
+    );
     // Two logins in one millisecond tie on a store that keeps milliseconds: compare as sets.
     let mut alice_ids = ids(&list(&server, &admin, "user=alice").await);
     alice_ids.sort();
@@ -242,17 +255,33 @@ pub async fn runs_on<S: SessionStore + Clone>(store: S) {
     assert_eq!(stats, json!({"active": 5, "users": 3}));
 
     let kept = session_id(&server, &alices[1]).await;
-    let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({"session_id": kept})).await;
+    let res = admin_post(
+        &server,
+        &admin,
+        "/admin/users/alice/keep",
+        json!({"session_id": kept}),
+    )
+    .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body, json!({"kept": kept, "revoked": 1}));
     assert!(!signed_in(&server, &alices[0]).await);
     assert!(signed_in(&server, &alices[1]).await);
     let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({})).await;
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body, json!({"kept": kept, "revoked": 0}), "the only one is the newest");
+    assert_eq!(
+        body,
+        json!({"kept": kept, "revoked": 0}),
+        "the only one is the newest"
+    );
 
     let id = session_id(&server, &bobs[0]).await;
-    let res = admin_post(&server, &admin, &format!("/admin/sessions/{id}/revoke"), json!({})).await;
+    let res = admin_post(
+        &server,
+        &admin,
+        &format!("/admin/sessions/{id}/revoke"),
+        json!({}),
+    )
+    .await;
     assert_eq!(res.status(), 204);
     assert!(!signed_in(&server, &bobs[0]).await);
     let res = admin_post(&server, &admin, "/admin/users/bob/revoke", json!({})).await;
