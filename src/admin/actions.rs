@@ -17,7 +17,7 @@ use serde_json::json;
 use super::access::Caller;
 use super::error::AdminError;
 use super::Admin;
-use crate::store::SessionStore;
+use crate::store::{BoxedStore, SessionStore};
 use crate::token::SessionId;
 
 /// Something the admin or remote routes did or refused, for the app's
@@ -88,6 +88,36 @@ pub enum Denial {
     WrongSecret,
 }
 
+/// Told of every session the admin or remote routes end, and of every refused remote call.
+type OnAction = Box<dyn Fn(&AdminAction) + Send + Sync>;
+
+/// The store and the app's hook: what ending sessions needs, on the admin and the remote
+/// routes alike.
+pub(crate) struct Sessions {
+    pub(crate) store: BoxedStore,
+    on_action: Option<OnAction>,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: BoxedStore) -> Self {
+        Self {
+            store,
+            on_action: None,
+        }
+    }
+
+    pub(crate) fn on_action(&mut self, hook: impl Fn(&AdminAction) + Send + Sync + 'static) {
+        self.on_action = Some(Box::new(hook));
+    }
+
+    /// Tells the app's hook, if any, of `action`.
+    pub(crate) fn report(&self, action: &AdminAction) {
+        if let Some(hook) = &self.on_action {
+            hook(action);
+        }
+    }
+}
+
 /// The optional body of the user routes: `{"session_id": "…"}`, or nothing.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -117,10 +147,10 @@ pub(crate) async fn revoke_session(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AdminError> {
     let id = SessionId::parse(&segment(id)?).ok_or(AdminError::NotFound)?;
-    if !admin.store.delete_by_id(&id).await? {
+    if !admin.sessions.store.delete_by_id(&id).await? {
         return Err(AdminError::NotFound);
     }
-    admin.report(&AdminAction::SessionRevoked {
+    admin.sessions.report(&AdminAction::SessionRevoked {
         session_id: id,
         by: Actor::Admin { user: by },
     });
@@ -134,8 +164,8 @@ pub(crate) async fn revoke_user(
     user: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AdminError> {
     let user = segment(user)?;
-    let revoked = admin.store.delete_by_user(&user, None).await?;
-    admin.report(&AdminAction::UserRevoked {
+    let revoked = admin.sessions.store.delete_by_user(&user, None).await?;
+    admin.sessions.report(&AdminAction::UserRevoked {
         user,
         revoked,
         by: Actor::Admin { user: by },
@@ -152,29 +182,32 @@ pub(crate) async fn keep(
 ) -> Result<Response, AdminError> {
     let user = segment(user)?;
     let target = target(&body)?;
-    keep_one(&admin, user, target, Actor::Admin { user: by }).await
+    keep_one(&admin.sessions, user, target, Actor::Admin { user: by }).await
 }
 
 /// Keeps `target` (default: the newest) of `user`'s active sessions and ends the others; 404
 /// when `target` is not one of them, or the user has none.
 pub(crate) async fn keep_one(
-    admin: &Admin,
+    sessions: &Sessions,
     user: String,
     target: Option<String>,
     by: Actor,
 ) -> Result<Response, AdminError> {
-    let sessions = admin.store.list_by_user(&user, SystemTime::now()).await?;
+    let active = sessions
+        .store
+        .list_by_user(&user, SystemTime::now())
+        .await?;
     let kept = match target {
-        None => sessions.first(),
+        None => active.first(),
         Some(id) => {
             let id = SessionId::parse(&id).ok_or(AdminError::NotFound)?;
-            sessions.iter().find(|s| s.id == id)
+            active.iter().find(|s| s.id == id)
         }
     }
     .ok_or(AdminError::NotFound)?
     .id;
-    let revoked = admin.store.delete_by_user(&user, Some(&kept)).await?;
-    admin.report(&AdminAction::OthersRevoked {
+    let revoked = sessions.store.delete_by_user(&user, Some(&kept)).await?;
+    sessions.report(&AdminAction::OthersRevoked {
         user,
         kept,
         revoked,
@@ -186,24 +219,27 @@ pub(crate) async fn keep_one(
 /// Ends `target` if it is one of `user`'s active sessions, or else (no target) all of the
 /// user's sessions; returns how many ended.
 pub(crate) async fn revoke_for_user(
-    admin: &Admin,
+    sessions: &Sessions,
     user: String,
     target: Option<String>,
     by: Actor,
 ) -> Result<u64, AdminError> {
     let Some(id) = target else {
-        let revoked = admin.store.delete_by_user(&user, None).await?;
-        admin.report(&AdminAction::UserRevoked { user, revoked, by });
+        let revoked = sessions.store.delete_by_user(&user, None).await?;
+        sessions.report(&AdminAction::UserRevoked { user, revoked, by });
         return Ok(revoked);
     };
     // Another user's session id ends nothing: the path names whose sessions are meant.
     let Some(id) = SessionId::parse(&id) else {
         return Ok(0);
     };
-    let sessions = admin.store.list_by_user(&user, SystemTime::now()).await?;
-    if !sessions.iter().any(|s| s.id == id) || !admin.store.delete_by_id(&id).await? {
+    let active = sessions
+        .store
+        .list_by_user(&user, SystemTime::now())
+        .await?;
+    if !active.iter().any(|s| s.id == id) || !sessions.store.delete_by_id(&id).await? {
         return Ok(0);
     }
-    admin.report(&AdminAction::SessionRevoked { session_id: id, by });
+    sessions.report(&AdminAction::SessionRevoked { session_id: id, by });
     Ok(1)
 }

@@ -72,7 +72,7 @@ pub(crate) async fn list(
         // One more than the page, to tell whether another page follows.
         limit: limit + 1,
     };
-    let mut records = admin.store.query(&query).await?;
+    let mut records = admin.sessions.store.query(&query).await?;
     let more = records.len() > limit;
     records.truncate(limit);
     if params.format.unwrap_or_default() == Format::Csv {

@@ -74,31 +74,20 @@ mod live;
 mod remote;
 mod stats;
 
+use actions::Sessions;
 pub use actions::{Actor, AdminAction, Denial};
 pub use error::AdminError;
 pub use remote::{RemoteRouter, ShortSecret, SECRET_HEADER};
 
 /// Decides whether a signed-in session may use the admin routes.
 type Authorize = dyn Fn(&SessionRecord) -> bool + Send + Sync;
-/// Told of every session the admin or remote routes end, and of every refused remote call.
-pub(crate) type OnAction = Arc<dyn Fn(&AdminAction) + Send + Sync>;
 
 /// What the admin routes share.
 pub(crate) struct Admin {
-    pub(crate) store: BoxedStore,
+    pub(crate) sessions: Sessions,
     authorize: Box<Authorize>,
-    pub(crate) on_action: Option<OnAction>,
     feed: Option<live::Feed>,
     stats_every: Duration,
-}
-
-impl Admin {
-    /// Tells the app's hook, if any, of `action`.
-    pub(crate) fn report(&self, action: &AdminAction) {
-        if let Some(hook) = &self.on_action {
-            hook(action);
-        }
-    }
 }
 
 /// Builds the admin API's [`Router`]; see the [module docs](self) for its routes.
@@ -114,9 +103,8 @@ impl AdminRouter {
     pub fn new<S: SessionStore>(store: S) -> Self {
         Self {
             admin: Admin {
-                store: BoxedStore::new(store),
+                sessions: Sessions::new(BoxedStore::new(store)),
                 authorize: Box::new(|_| false),
-                on_action: None,
                 feed: None,
                 stats_every: Duration::from_secs(15),
             },
@@ -153,7 +141,7 @@ impl AdminRouter {
     /// Calls `hook` after each session the admin routes end, with what was done and by whom:
     /// the place to write an audit trail.
     pub fn on_action(mut self, hook: impl Fn(&AdminAction) + Send + Sync + 'static) -> Self {
-        self.admin.on_action = Some(Arc::new(hook));
+        self.admin.sessions.on_action(hook);
         self
     }
 

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
@@ -18,9 +17,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::actions::{self, Actor, AdminAction, Denial};
+use super::actions::{self, Actor, AdminAction, Denial, Sessions};
 use super::error::AdminError;
-use super::Admin;
 use crate::error::json_error;
 use crate::store::{BoxedStore, SessionStore};
 use crate::Session;
@@ -42,7 +40,7 @@ pub const SECRET_HEADER: &str = "x-sessionward-secret";
 /// with no secret configured should not mount these routes at all.
 #[must_use = "call into_router and nest the router in the app"]
 pub struct RemoteRouter {
-    admin: Admin,
+    sessions: Sessions,
     digest: [u8; 32],
 }
 
@@ -80,13 +78,7 @@ impl RemoteRouter {
             return Err(ShortSecret);
         }
         Ok(Self {
-            admin: Admin {
-                store: BoxedStore::new(store),
-                authorize: Box::new(|_| false),
-                on_action: None,
-                feed: None,
-                stats_every: Duration::from_secs(15),
-            },
+            sessions: Sessions::new(BoxedStore::new(store)),
             digest: Sha256::digest(secret).into(),
         })
     }
@@ -94,14 +86,14 @@ impl RemoteRouter {
     /// Calls `hook` after each session these routes end, and on each refused call: the place
     /// to write an audit trail.
     pub fn on_action(mut self, hook: impl Fn(&AdminAction) + Send + Sync + 'static) -> Self {
-        self.admin.on_action = Some(Arc::new(hook));
+        self.sessions.on_action(hook);
         self
     }
 
     /// The router, to nest under the app's path for these routes.
     pub fn into_router(self) -> Router {
         let remote = Arc::new(Remote {
-            admin: self.admin,
+            sessions: self.sessions,
             digest: self.digest,
         });
         Router::new()
@@ -126,7 +118,7 @@ impl std::fmt::Debug for RemoteRouter {
 }
 
 struct Remote {
-    admin: Admin,
+    sessions: Sessions,
     digest: [u8; 32],
 }
 
@@ -136,18 +128,8 @@ async fn secret_holders_only(
     request: Request,
     next: Next,
 ) -> Response {
-    let denial = match request.headers().get(SECRET_HEADER) {
-        None => Some(Denial::MissingSecret),
-        Some(presented) => {
-            let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-            if bool::from(digest.ct_eq(&remote.digest)) {
-                None
-            } else {
-                Some(Denial::WrongSecret)
-            }
-        }
-    };
-    let Some(reason) = denial else {
+    let presented = request.headers().get(SECRET_HEADER).map(|v| v.as_bytes());
+    let Err(reason) = check(&remote.digest, presented) else {
         return next.run(request).await;
     };
     // The session layer's view of the client (it knows the trusted proxies), else the peer.
@@ -166,12 +148,25 @@ async fn secret_holders_only(
         Some(OriginalUri(uri)) => uri.path().to_owned(),
         None => request.uri().path().to_owned(),
     };
-    remote.admin.report(&AdminAction::RemoteDenied {
+    remote.sessions.report(&AdminAction::RemoteDenied {
         reason,
         client_ip,
         path,
     });
     AdminError::Forbidden.into_response()
+}
+
+/// Whether `presented` is the secret whose SHA-256 is `digest`. Digests are compared, not the
+/// secrets, and with `subtle`'s constant-time equality: the time taken depends neither on how
+/// many leading bytes match nor on the presented secret's length.
+fn check(digest: &[u8; 32], presented: Option<&[u8]>) -> Result<(), Denial> {
+    let presented = presented.ok_or(Denial::MissingSecret)?;
+    let presented: [u8; 32] = Sha256::digest(presented).into();
+    if bool::from(presented.ct_eq(digest)) {
+        Ok(())
+    } else {
+        Err(Denial::WrongSecret)
+    }
 }
 
 async fn revoke(
@@ -181,7 +176,7 @@ async fn revoke(
 ) -> Result<Response, AdminError> {
     let Path(user) = user.map_err(|_| AdminError::NotFound)?;
     let target = actions::target(&body)?;
-    let revoked = actions::revoke_for_user(&remote.admin, user, target, Actor::Remote).await?;
+    let revoked = actions::revoke_for_user(&remote.sessions, user, target, Actor::Remote).await?;
     Ok(Json(json!({ "revoked": revoked })).into_response())
 }
 
@@ -192,5 +187,29 @@ async fn keep(
 ) -> Result<Response, AdminError> {
     let Path(user) = user.map_err(|_| AdminError::NotFound)?;
     let target = actions::target(&body)?;
-    actions::keep_one(&remote.admin, user, target, Actor::Remote).await
+    actions::keep_one(&remote.sessions, user, target, Actor::Remote).await
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::{check, Denial};
+
+    #[test]
+    fn only_the_very_secret_passes() {
+        let secret = b"sixteen-byte-key";
+        let digest: [u8; 32] = Sha256::digest(secret).into();
+        assert_eq!(check(&digest, Some(secret)), Ok(()));
+        assert_eq!(check(&digest, None), Err(Denial::MissingSecret));
+        for wrong in [
+            &b""[..],
+            b"sixteen-byte-ke",
+            b"sixteen-byte-keyy",
+            b"sixteen-byte-kez",
+            b"Sixteen-byte-key",
+        ] {
+            assert_eq!(check(&digest, Some(wrong)), Err(Denial::WrongSecret));
+        }
+    }
 }

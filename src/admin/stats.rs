@@ -13,7 +13,7 @@ use crate::store::SessionStore;
 
 /// The stats as JSON: `{"active": n, "users": m}`.
 pub(crate) async fn current(admin: &Admin) -> Result<Value, AdminError> {
-    let counts = admin.store.count_active(SystemTime::now()).await?;
+    let counts = admin.sessions.store.count_active(SystemTime::now()).await?;
     Ok(json!({ "active": counts.sessions, "users": counts.users }))
 }
 
