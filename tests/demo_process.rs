@@ -256,6 +256,7 @@ fn a_setting_it_cannot_use_exits_with_status_2_and_says_why() {
         ("SESSIONWARD_MAX_SESSIONS", "0"),
         ("SESSIONWARD_SESSION_OVERFLOW", "drop-oldest"),
         ("SESSIONWARD_MAX_TOTAL_SESSIONS", "many"),
+        ("SESSIONWARD_REMOTE_SECRET", "too short"),
     ] {
         let mut demo = Demo::spawn(&[(name, value)], Stdio::piped());
         let status = demo.exit();
@@ -298,4 +299,42 @@ fn the_session_cap_variables_reach_the_layer() {
         let login = finish_login(demo.start_login()).unwrap();
         assert!(login.starts_with("HTTP/1.1 200 OK"), "{login}");
     }
+}
+
+/// Sends `POST path` with an empty JSON body and `headers`, and reads the whole response.
+fn post(addr: &str, path: &str, headers: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\n{headers}Connection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn the_remote_secret_variable_enables_the_remote_routes() {
+    let path = "/remote/users/alice/revoke";
+    let demo = Demo::start();
+    let answer = post(
+        &demo.addr,
+        path,
+        "X-Sessionward-Secret: a-secret-of-the-demo\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 404 Not Found"), "{answer}");
+
+    let demo = Demo::start_with(&[("SESSIONWARD_REMOTE_SECRET", "a-secret-of-the-demo")]);
+    let answer = post(
+        &demo.addr,
+        path,
+        "X-Sessionward-Secret: a-secret-of-the-demo\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with(r#"{"revoked":0}"#), "{answer}");
+    let answer = post(&demo.addr, path, "X-Sessionward-Secret: not-the-secret\r\n");
+    assert!(answer.starts_with("HTTP/1.1 403 Forbidden"), "{answer}");
 }
