@@ -338,3 +338,43 @@ fn the_remote_secret_variable_enables_the_remote_routes() {
     let answer = post(&demo.addr, path, "X-Sessionward-Secret: not-the-secret\r\n");
     assert!(answer.starts_with("HTTP/1.1 403 Forbidden"), "{answer}");
 }
+
+#[test]
+fn an_open_admin_dashboard_does_not_hold_up_the_shutdown() {
+    let mut demo = Demo::start();
+    let body = r#"{"username":"admin","password":"admin-demo"}"#;
+    let mut login = TcpStream::connect(&demo.addr).unwrap();
+    login.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        login,
+        "POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        demo.addr,
+        body.len()
+    )
+    .unwrap();
+    let head = read_head(&mut login);
+    let cookie = head
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .and_then(|line| line.split(';').next())
+        .unwrap_or_else(|| panic!("no cookie: {head}"))
+        .to_owned();
+    let mut events = TcpStream::connect(&demo.addr).unwrap();
+    events.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        events,
+        "GET /admin/events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+        demo.addr
+    )
+    .unwrap();
+    let head = read_head(&mut events);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    demo.signal("TERM");
+    demo.wait_for("stopped");
+    let status = demo.exit();
+    assert!(status.success(), "{status}; output: {:#?}", demo.seen);
+    // The stream was ended, not cut: it reads to its end.
+    let mut rest = Vec::new();
+    events.read_to_end(&mut rest).unwrap();
+}

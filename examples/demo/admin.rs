@@ -3,6 +3,7 @@
 //! `/remote`. The dashboard's live feed carries the demo's logins, logouts and the sessions the
 //! admin and remote routes end.
 
+use std::future::Future;
 use std::time::SystemTime;
 
 use axum::extract::Request;
@@ -50,7 +51,8 @@ fn is_admin(record: &SessionRecord) -> bool {
 }
 
 /// `app` with the admin routes over `store` and, given a secret, the remote routes; and the
-/// live feed, for the login and logout routes to announce on.
+/// live feed, for the login and logout routes to announce on. The admin's event streams end
+/// when `shutdown` completes, so that open dashboards do not hold up a graceful shutdown.
 ///
 /// # Errors
 /// [`ShortSecret`] for a remote secret under 16 bytes.
@@ -58,6 +60,7 @@ pub fn with_admin<S: SessionStore + Clone>(
     app: Router,
     store: S,
     remote_secret: Option<&str>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Router, ShortSecret> {
     let feed = Feed::new();
     let report = {
@@ -80,6 +83,7 @@ pub fn with_admin<S: SessionStore + Clone>(
         .authorize(is_admin)
         .events(&feed.0)
         .on_action(report.clone())
+        .shutdown_on(shutdown)
         .into_router();
     let mut app = app.nest("/admin", admin);
     // Without a secret the remote routes do not exist: 404 like any unknown path.

@@ -105,7 +105,12 @@ async fn main() {
         .timeout_policy(timeouts::DemoPolicy::from_env())
         .trusted_proxies(proxies);
     let remote_secret = std::env::var("SESSIONWARD_REMOTE_SECRET").ok();
-    let app = with_admin(app(), store, remote_secret.as_deref()).unwrap_or_else(|err| {
+    // Told when the shutdown starts, to end the admin's open event streams.
+    let (shutting_down, mut shutdown_seen) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        let _ = shutdown_seen.wait_for(|started| *started).await;
+    };
+    let app = with_admin(app(), store, remote_secret.as_deref(), shutdown).unwrap_or_else(|err| {
         eprintln!("SESSIONWARD_REMOTE_SECRET: {err}");
         std::process::exit(2);
     });
@@ -126,6 +131,7 @@ async fn main() {
     let stopping = async move {
         let signal = stop.next().await;
         tracing::info!("shutting down ({signal})");
+        let _ = shutting_down.send(true);
         tokio::spawn(async move {
             let signal = stop.next().await;
             tracing::warn!("{signal} again: stopping without waiting for requests in flight");

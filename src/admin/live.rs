@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::future::{self, BoxFuture, FutureExt, Shared};
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -17,6 +18,9 @@ use super::{stats, Admin};
 
 /// The app's events, each as JSON text; `None` when some were missed (a slow reader).
 type Items = BoxStream<'static, Option<String>>;
+
+/// The app's shutdown signal, awaited by every event stream.
+pub(crate) type Shutdown = Shared<BoxFuture<'static, ()>>;
 
 /// A source of the app's events, of any serializable type.
 pub(crate) struct Feed(Box<dyn Fn() -> Items + Send + Sync>);
@@ -78,6 +82,10 @@ pub(crate) async fn events(
         Some((Trigger::Tick, ticks))
     });
     let feed = feed.map(|item| item.map_or(Trigger::Missed, Trigger::Event));
+    let shutdown = match &admin.shutdown {
+        Some(signal) => signal.clone().boxed(),
+        None => future::pending().boxed(),
+    };
     let events = stream::select(feed, ticks)
         .then(move |trigger| {
             let admin = Arc::clone(&admin);
@@ -94,6 +102,7 @@ pub(crate) async fn events(
                 stream::iter(out.into_iter().map(Ok))
             }
         })
-        .flatten();
+        .flatten()
+        .take_until(shutdown);
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -50,6 +50,7 @@
 //!     .layer(SessionLayer::new(store));
 //! ```
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,7 @@ use axum::handler::Handler;
 use axum::middleware;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use futures_util::FutureExt;
 use http::StatusCode;
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -88,6 +90,7 @@ pub(crate) struct Admin {
     authorize: Box<Authorize>,
     feed: Option<live::Feed>,
     stats_every: Duration,
+    shutdown: Option<live::Shutdown>,
 }
 
 /// Builds the admin API's [`Router`]; see the [module docs](self) for its routes.
@@ -107,6 +110,7 @@ impl AdminRouter {
                 authorize: Box::new(|_| false),
                 feed: None,
                 stats_every: Duration::from_secs(15),
+                shutdown: None,
             },
         }
     }
@@ -135,6 +139,14 @@ impl AdminRouter {
     /// set; at least one second).
     pub fn stats_every(mut self, every: Duration) -> Self {
         self.admin.stats_every = every.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Ends every `GET /events` stream once `signal` completes. An event stream never ends on
+    /// its own, so without this an open dashboard holds up a graceful shutdown (as axum's
+    /// `with_graceful_shutdown`) that waits for every response to finish: pass the same signal.
+    pub fn shutdown_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.admin.shutdown = Some(signal.boxed().shared());
         self
     }
 

@@ -18,7 +18,8 @@ pub const SECRET: &str = "remote-secret-for-the-admin-tests";
 
 /// The demo over `store` with its admin routes, and its remote routes when `secret` is given.
 pub async fn demo_server<S: SessionStore + Clone>(store: S, secret: Option<&str>) -> Server {
-    let app = demo::with_admin(demo::app(), store.clone(), secret).expect("a long secret");
+    let app = demo::with_admin(demo::app(), store.clone(), secret, std::future::pending())
+        .expect("a long secret");
     serve(app.layer(demo::session_layer(store))).await
 }
 
