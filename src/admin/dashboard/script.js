@@ -22,9 +22,33 @@
     document.getElementById("active").textContent = String(stats.active);
     document.getElementById("users").textContent = String(stats.users);
   });
+  // One line per event: its kind and the fields a person looks for, or the raw JSON of an
+  // event of another shape.
+  function describe(data) {
+    var event;
+    try {
+      event = JSON.parse(data);
+    } catch (err) {
+      return data;
+    }
+    var kind = event && (event.event || event.action);
+    if (typeof kind !== "string") {
+      return data;
+    }
+    var by = event.by && event.by.kind === "admin" ? "by " + event.by.user : event.by && event.by.kind;
+    return [
+      kind,
+      event.user,
+      event.session_id || (event.kept && "kept " + event.kept),
+      typeof event.revoked === "number" ? event.revoked + " ended" : null,
+      by,
+      event.reason,
+      event.client_ip && "from " + event.client_ip
+    ].filter(function (part) { return part; }).join("  ");
+  }
   source.onmessage = function (e) {
     var item = document.createElement("li");
-    item.textContent = new Date().toLocaleTimeString() + "  " + e.data;
+    item.textContent = new Date().toLocaleTimeString() + "  " + describe(e.data);
     list.insertBefore(item, list.firstChild);
     while (list.children.length > MAX_EVENTS) {
       list.removeChild(list.lastChild);
