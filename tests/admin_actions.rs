@@ -14,7 +14,7 @@ use std::time::Duration;
 use admin_support::{admin_post, demo_server, expire, insert, login, session_id, signed_in};
 use common::{Server, WithSession};
 use serde_json::{json, Value};
-use sessionward::store::MemoryStore;
+use sessionward::store::{MemoryStore, SessionStore};
 
 async fn server() -> (Server, String) {
     let server = demo_server(MemoryStore::default(), None).await;
@@ -72,20 +72,22 @@ async fn revoking_a_user_ends_all_their_sessions() {
 
 #[tokio::test]
 async fn keep_keeps_the_newest_session_by_default() {
-    let (server, admin) = server().await;
-    let mut tokens = Vec::new();
-    for _ in 0..3 {
-        tokens.push(login(&server, "alice").await);
-    }
+    let store = MemoryStore::default();
+    let server = demo_server(store.clone(), None).await;
+    let admin = login(&server, "admin").await;
+    // Older sessions an hour apart (stores keep milliseconds: logins in one would tie).
+    let (older, _) = insert(&store, Some("alice"), Duration::from_secs(7200), |_| {}).await;
+    let (old, _) = insert(&store, Some("alice"), Duration::from_secs(3600), |_| {}).await;
+    let newest_token = login(&server, "alice").await;
     let bob = login(&server, "bob").await;
-    let newest = session_id(&server, &tokens[2]).await;
+    let newest = session_id(&server, &newest_token).await;
     let res = admin_post(&server, &admin, "/admin/users/alice/keep", json!({})).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body, json!({"kept": newest, "revoked": 2}));
-    assert!(!signed_in(&server, &tokens[0]).await);
-    assert!(!signed_in(&server, &tokens[1]).await);
-    assert!(signed_in(&server, &tokens[2]).await);
+    assert_eq!(store.load(&older).await.unwrap(), None);
+    assert_eq!(store.load(&old).await.unwrap(), None);
+    assert!(signed_in(&server, &newest_token).await);
     assert!(signed_in(&server, &bob).await, "another user is untouched");
     // An empty body is the same as `{}`.
     let res = server
@@ -140,6 +142,13 @@ async fn keep_keeps_the_session_named_and_refuses_another_users() {
 
     let res = admin_post(&server, &admin, "/admin/users/nobody/keep", json!({})).await;
     assert_eq!(res.status(), 404, "a user without sessions");
+    let huge = json!({ "session_id": "x".repeat(5000) });
+    let res = admin_post(&server, &admin, "/admin/users/alice/keep", huge).await;
+    assert_eq!(res.status(), 413);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"], "too_large");
+    let res = admin_post(&server, &admin, "/admin/users/%FF/keep", json!({})).await;
+    assert_eq!(res.status(), 404, "a user name that is not UTF-8");
     for body in [json!([1]), json!({"session_id": 7}), json!({"other": 1})] {
         let res = admin_post(&server, &admin, "/admin/users/alice/keep", body.clone()).await;
         assert_eq!(res.status(), 400, "{body}");

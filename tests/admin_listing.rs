@@ -119,6 +119,7 @@ async fn a_bad_query_is_400() {
         "limit=ten",
         "offset=-1",
         "offset=99999999999999999999999",
+        "user=%FF",
     ] {
         let res = server
             .get(&format!("/admin/sessions?{query}"))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -125,12 +125,22 @@ struct Target {
     session_id: Option<String>,
 }
 
+/// The most a body of these routes may hold: `{"session_id": "…"}` needs far less.
+pub(crate) const MAX_BODY: usize = 4096;
+
 /// The body's target, reading an empty body as `{}`.
-pub(crate) fn target(body: &Bytes) -> Result<Option<String>, AdminError> {
+pub(crate) fn target(body: Result<Bytes, BytesRejection>) -> Result<Option<String>, AdminError> {
+    let body = body.map_err(|err| {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AdminError::TooLarge
+        } else {
+            AdminError::InvalidBody
+        }
+    })?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice::<Target>(body)
+    serde_json::from_slice::<Target>(&body)
         .map(|t| t.session_id)
         .map_err(|_| AdminError::InvalidBody)
 }
@@ -178,10 +188,10 @@ pub(crate) async fn keep(
     State(admin): State<Arc<Admin>>,
     Extension(Caller(by)): Extension<Caller>,
     user: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
     let user = segment(user)?;
-    let target = target(&body)?;
+    let target = target(body)?;
     keep_one(&admin.sessions, user, target, Actor::Admin { user: by }).await
 }
 

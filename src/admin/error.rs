@@ -26,6 +26,8 @@ pub enum AdminError {
     InvalidQuery,
     /// The body is not the JSON object the route reads: 400 `invalid_body`.
     InvalidBody,
+    /// The body is over 4 KiB: 413 `too_large`.
+    TooLarge,
     /// The session or user named is not there: 404 `not_found`.
     NotFound,
     /// The caller's session could not be read.
@@ -43,6 +45,7 @@ impl fmt::Display for AdminError {
             Self::JsonRequired => f.write_str("Content-Type: application/json required"),
             Self::InvalidQuery => f.write_str("invalid query string"),
             Self::InvalidBody => f.write_str("invalid request body"),
+            Self::TooLarge => f.write_str("request body too large"),
             Self::NotFound => f.write_str("not found"),
             Self::Session(err) => err.fmt(f),
             Self::Store(err) => err.fmt(f),
@@ -67,6 +70,7 @@ impl IntoResponse for AdminError {
             Self::JsonRequired => json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required"),
             Self::InvalidQuery => json_error(StatusCode::BAD_REQUEST, "invalid_query"),
             Self::InvalidBody => json_error(StatusCode::BAD_REQUEST, "invalid_body"),
+            Self::TooLarge => json_error(StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::NotFound => json_error(StatusCode::NOT_FOUND, "not_found"),
             Self::Session(err) => err.into_response(),
             Self::Store(err) => err.into_response(),

@@ -54,6 +54,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::middleware;
 use axum::routing::{get, post, MethodRouter};
@@ -178,6 +179,7 @@ impl AdminRouter {
                 Arc::clone(&admin),
                 access::admins_only,
             ))
+            .layer(DefaultBodyLimit::max(actions::MAX_BODY))
             .with_state(admin)
     }
 }

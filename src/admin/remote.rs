@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -106,6 +107,7 @@ impl RemoteRouter {
                 Arc::clone(&remote),
                 secret_holders_only,
             ))
+            .layer(DefaultBodyLimit::max(actions::MAX_BODY))
             .with_state(remote)
     }
 }
@@ -172,10 +174,10 @@ fn check(digest: &[u8; 32], presented: Option<&[u8]>) -> Result<(), Denial> {
 async fn revoke(
     State(remote): State<Arc<Remote>>,
     user: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
     let Path(user) = user.map_err(|_| AdminError::NotFound)?;
-    let target = actions::target(&body)?;
+    let target = actions::target(body)?;
     let revoked = actions::revoke_for_user(&remote.sessions, user, target, Actor::Remote).await?;
     Ok(Json(json!({ "revoked": revoked })).into_response())
 }
@@ -183,10 +185,10 @@ async fn revoke(
 async fn keep(
     State(remote): State<Arc<Remote>>,
     user: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
     let Path(user) = user.map_err(|_| AdminError::NotFound)?;
-    let target = actions::target(&body)?;
+    let target = actions::target(body)?;
     actions::keep_one(&remote.sessions, user, target, Actor::Remote).await
 }
 
