@@ -74,6 +74,8 @@ async fn lists_by_state_and_user_newest_first() {
     let active_alice = list(&server, &admin, "state=active&user=alice").await;
     assert_eq!(ids(&active_alice), [old.id.to_string()]);
     assert!(ids(&list(&server, &admin, "user=nobody").await).is_empty());
+    // Bytes that are not UTF-8 are read as U+FFFD, as form decoding does: no such user.
+    assert!(ids(&list(&server, &admin, "user=%FF").await).is_empty());
     assert_eq!(
         ids(&list(&server, &admin, "user=").await).len(),
         4,
@@ -119,7 +121,6 @@ async fn a_bad_query_is_400() {
         "limit=ten",
         "offset=-1",
         "offset=99999999999999999999999",
-        "user=%FF",
     ] {
         let res = server
             .get(&format!("/admin/sessions?{query}"))
