@@ -94,6 +94,7 @@
 //! | `mysql` | `store::MySqlStore`: MySQL 8.0.16+ and MariaDB 10.3+ |
 //! | `redis` | `store::RedisStore`: standalone Redis or Redis Cluster |
 //! | `all-stores` | `sqlite`, `postgres`, `mysql` and `redis` |
+//! | `admin` | `admin`: a mountable admin API (list, export, end and count sessions; a live dashboard) and routes for other servers to end sessions with a shared secret |
 //! | `conformance` | `store::conformance`: the suite every [`SessionStore`](store::SessionStore) must pass, for your own backend's tests |
 //!
 //! Without `memory-store` (`default-features = false`), bring a store of your own or enable
@@ -105,6 +106,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 pub mod audit;
 mod authenticated;
 mod client_ip;

@@ -257,6 +257,7 @@ fn a_setting_it_cannot_use_exits_with_status_2_and_says_why() {
         ("SESSIONWARD_SESSION_OVERFLOW", "drop-oldest"),
         ("SESSIONWARD_MAX_TOTAL_SESSIONS", "many"),
         ("SESSIONWARD_RETENTION", "a day"),
+        ("SESSIONWARD_REMOTE_SECRET", "too short"),
     ] {
         let mut demo = Demo::spawn(&[(name, value)], Stdio::piped());
         let status = demo.exit();
@@ -308,4 +309,82 @@ fn retention_on_or_off_serves_logins() {
         let login = finish_login(demo.start_login()).unwrap();
         assert!(login.starts_with("HTTP/1.1 200 OK"), "{retention}: {login}");
     }
+}
+
+/// Sends `POST path` with an empty JSON body and `headers`, and reads the whole response.
+fn post(addr: &str, path: &str, headers: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\n{headers}Connection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn the_remote_secret_variable_enables_the_remote_routes() {
+    let path = "/remote/users/alice/revoke";
+    let demo = Demo::start();
+    let answer = post(
+        &demo.addr,
+        path,
+        "X-Sessionward-Secret: a-secret-of-the-demo\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 404 Not Found"), "{answer}");
+
+    let demo = Demo::start_with(&[("SESSIONWARD_REMOTE_SECRET", "a-secret-of-the-demo")]);
+    let answer = post(
+        &demo.addr,
+        path,
+        "X-Sessionward-Secret: a-secret-of-the-demo\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with(r#"{"revoked":0}"#), "{answer}");
+    let answer = post(&demo.addr, path, "X-Sessionward-Secret: not-the-secret\r\n");
+    assert!(answer.starts_with("HTTP/1.1 403 Forbidden"), "{answer}");
+}
+
+#[test]
+fn an_open_admin_dashboard_does_not_hold_up_the_shutdown() {
+    let mut demo = Demo::start();
+    let body = r#"{"username":"admin","password":"admin-demo"}"#;
+    let mut login = TcpStream::connect(&demo.addr).unwrap();
+    login.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        login,
+        "POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        demo.addr,
+        body.len()
+    )
+    .unwrap();
+    let head = read_head(&mut login);
+    let cookie = head
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .and_then(|line| line.split(';').next())
+        .unwrap_or_else(|| panic!("no cookie: {head}"))
+        .to_owned();
+    let mut events = TcpStream::connect(&demo.addr).unwrap();
+    events.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        events,
+        "GET /admin/events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+        demo.addr
+    )
+    .unwrap();
+    let head = read_head(&mut events);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    demo.signal("TERM");
+    demo.wait_for("stopped");
+    let status = demo.exit();
+    assert!(status.success(), "{status}; output: {:#?}", demo.seen);
+    // The stream was ended, not cut: it reads to its end.
+    let mut rest = Vec::new();
+    events.read_to_end(&mut rest).unwrap();
 }

@@ -21,6 +21,8 @@
 //! and `evict` or `reject` beyond it; unlimited, evict), `SESSIONWARD_MAX_TOTAL_SESSIONS`
 //! (signed-in sessions in the whole store; unlimited), `SESSIONWARD_RETENTION` (seconds an
 //! ended session stays listable by admins, with its end reason; 86400, 0 for off),
+//! `SESSIONWARD_REMOTE_SECRET` (at least
+//! 16 bytes: enables the `/remote` routes for other servers; unset, they do not exist),
 //! `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `SESSIONWARD_AUDIT_LOG` (a file the audit trail is appended to as JSON lines;
@@ -45,7 +47,8 @@ use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
 };
 
-mod audit;
+mod admin;
+pub mod audit;
 mod devices;
 mod pages;
 mod session_limits;
@@ -53,6 +56,7 @@ mod shutdown;
 mod store_setting;
 mod timeouts;
 
+pub use admin::with_admin;
 use pages::LoginFailure;
 pub use store_setting::open_store;
 
@@ -105,14 +109,25 @@ async fn main() {
         std::process::exit(2);
     });
     spawn_cleanup(store.clone(), Duration::from_secs(60));
-    let layer = session_limits::from_env(session_layer(store))
+    let layer = session_limits::from_env(session_layer(store.clone()))
         .idle_timeout(idle)
         .absolute_timeout(absolute)
         .timeout_policy(timeouts::DemoPolicy::from_env())
         .trusted_proxies(proxies);
-    let layer = audit::from_env(layer);
-    let audit = layer.config().audit().cloned();
-    let app = app().layer(layer);
+    let trail = audit::Trail::from_env();
+    let layer = layer.audit_through(trail.handle.clone());
+    let remote_secret = std::env::var("SESSIONWARD_REMOTE_SECRET").ok();
+    // Told when the shutdown starts, to end the admin's open event streams.
+    let (shutting_down, mut shutdown_seen) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        let _ = shutdown_seen.wait_for(|started| *started).await;
+    };
+    let app = with_admin(app(), store, remote_secret.as_deref(), &trail, shutdown);
+    let app = app.unwrap_or_else(|err| {
+        eprintln!("SESSIONWARD_REMOTE_SECRET: {err}");
+        std::process::exit(2);
+    });
+    let app = app.layer(layer);
 
     let mut stop = shutdown::Stop::listen();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -129,6 +144,7 @@ async fn main() {
     let stopping = async move {
         let signal = stop.next().await;
         tracing::info!("shutting down ({signal})");
+        let _ = shutting_down.send(true);
         tokio::spawn(async move {
             let signal = stop.next().await;
             tracing::warn!("{signal} again: stopping without waiting for requests in flight");
@@ -143,9 +159,7 @@ async fn main() {
     .await
     .expect("server error");
     // The audit events of the last requests reach their file before the demo exits.
-    if let Some(audit) = audit {
-        audit.flush().await;
-    }
+    trail.handle.flush().await;
     tracing::info!("stopped");
 }
 
@@ -179,7 +193,8 @@ pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
         .timeout_policy(timeouts::DemoPolicy::default())
 }
 
-/// The demo's routes, without the session layer (the tests add one).
+/// The demo's routes, without the admin routes (see [`admin::with_admin`]) and the session
+/// layer (the tests add them).
 pub fn app() -> Router {
     Router::new()
         .route("/", get(home))

@@ -38,6 +38,12 @@ impl BroadcastAudit {
     pub fn subscribe(&self) -> broadcast::Receiver<AuditEvent> {
         self.sender.subscribe()
     }
+
+    /// The channel's sender, for whatever takes one to subscribe from (such as the admin
+    /// dashboard's live feed, `AdminRouter::events`).
+    pub fn sender(&self) -> &broadcast::Sender<AuditEvent> {
+        &self.sender
+    }
 }
 
 impl AuditSink for BroadcastAudit {

@@ -48,11 +48,14 @@ pub enum AuditKind {
     RefreshReuse,
     /// A cross-site request was refused.
     CsrfRejected,
+    /// A call to the remote revocation routes was refused for its secret (reason
+    /// `missing_secret` or `wrong_secret`).
+    RemoteDenied,
 }
 
 impl AuditKind {
     /// Every kind, in the order declared.
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 14] = [
         Self::SessionCreated,
         Self::Login,
         Self::LoginFailed,
@@ -66,6 +69,7 @@ impl AuditKind {
         Self::InvalidToken,
         Self::RefreshReuse,
         Self::CsrfRejected,
+        Self::RemoteDenied,
     ];
 
     /// The snake-case name: `"login_failed"`.
@@ -84,6 +88,7 @@ impl AuditKind {
             Self::InvalidToken => "invalid_token",
             Self::RefreshReuse => "refresh_reuse",
             Self::CsrfRejected => "csrf_rejected",
+            Self::RemoteDenied => "remote_denied",
         }
     }
 }

@@ -23,9 +23,10 @@ impl TracingAudit {
     /// The level an event of `kind` is logged at.
     pub fn level(kind: AuditKind) -> Level {
         match kind {
-            AuditKind::LoginFailed | AuditKind::RefreshReuse | AuditKind::CsrfRejected => {
-                Level::WARN
-            }
+            AuditKind::LoginFailed
+            | AuditKind::RefreshReuse
+            | AuditKind::CsrfRejected
+            | AuditKind::RemoteDenied => Level::WARN,
             AuditKind::SessionCreated | AuditKind::Renewed => Level::DEBUG,
             _ => Level::INFO,
         }
