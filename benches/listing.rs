@@ -45,6 +45,7 @@ fn session(n: u64, user: &str) -> (TokenHash, SessionRecord) {
         user_agent: Some("bench".to_owned()),
         ip: None,
         terms: None,
+        ended: None,
     };
     (TokenHash(hash), record)
 }
