@@ -9,38 +9,10 @@ mod admin_support;
 #[path = "../examples/demo/main.rs"]
 mod demo;
 
-use admin_support::{demo_server, login, session_id, signed_in};
-use common::{header, Server, WithSession};
-use serde_json::{json, Value};
+use admin_support::{demo_server, error_of, login, request, session_id, signed_in, ROUTES};
+use common::{header, WithSession};
+use serde_json::json;
 use sessionward::store::MemoryStore;
-
-/// Every admin route, as (method, path); `{id}` is replaced by a real session id.
-const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/admin"),
-    ("GET", "/admin/events"),
-    ("GET", "/admin/sessions"),
-    ("GET", "/admin/sessions?state=all&format=csv"),
-    ("GET", "/admin/stats"),
-    ("POST", "/admin/sessions/{id}/revoke"),
-    ("POST", "/admin/users/bob/revoke"),
-    ("POST", "/admin/users/bob/keep"),
-];
-
-fn request(server: &Server, method: &str, path: &str) -> reqwest::RequestBuilder {
-    match method {
-        "GET" => server.get(path),
-        _ => server.post(path).json(&json!({})),
-    }
-}
-
-async fn error_of(res: reqwest::Response) -> String {
-    assert_eq!(
-        header(res.headers(), "content-type").as_deref(),
-        Some("application/json")
-    );
-    let body: Value = res.json().await.unwrap();
-    body["error"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn anonymous_callers_get_401_and_non_admins_403_on_every_route() {
@@ -48,24 +20,7 @@ async fn anonymous_callers_get_401_and_non_admins_403_on_every_route() {
     let bob = login(&server, "bob").await;
     let id = session_id(&server, &bob).await;
     let alice = login(&server, "alice").await;
-    for (method, path) in ROUTES {
-        let path = path.replace("{id}", &id);
-        let res = request(&server, method, &path).send().await.unwrap();
-        assert_eq!(res.status(), 401, "{method} {path} anonymous");
-        assert_eq!(
-            header(res.headers(), "www-authenticate").as_deref(),
-            Some("Bearer")
-        );
-        assert_eq!(error_of(res).await, "unauthenticated", "{method} {path}");
-
-        let res = request(&server, method, &path)
-            .session(&alice)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 403, "{method} {path} as alice");
-        assert_eq!(error_of(res).await, "forbidden", "{method} {path}");
-    }
+    admin_support::outsiders_are_refused_everywhere(&server, &id, &alice).await;
     // Nothing a refused caller sent ended a session.
     assert!(signed_in(&server, &bob).await);
 }

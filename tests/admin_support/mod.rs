@@ -11,7 +11,7 @@ use sessionward::audit::TracingAudit;
 use sessionward::store::{conformance, SessionRecord, SessionStore};
 use sessionward::token::TokenHash;
 
-use crate::common::{serve, set_cookie, Server, WithSession};
+use crate::common::{header, serve, set_cookie, Server, WithSession};
 use crate::demo;
 
 /// The remote secret the suites configure.
@@ -219,14 +219,67 @@ impl Events {
     }
 }
 
+/// Every admin route, as (method, path); `{id}` is replaced by a real session id.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin"),
+    ("GET", "/admin/events"),
+    ("GET", "/admin/sessions"),
+    ("GET", "/admin/sessions?state=all&format=csv"),
+    ("GET", "/admin/stats"),
+    ("POST", "/admin/sessions/{id}/revoke"),
+    ("POST", "/admin/users/bob/revoke"),
+    ("POST", "/admin/users/bob/keep"),
+];
+
+pub fn request(server: &Server, method: &str, path: &str) -> reqwest::RequestBuilder {
+    match method {
+        "GET" => server.get(path),
+        _ => server.post(path).json(&json!({})),
+    }
+}
+
+pub async fn error_of(res: reqwest::Response) -> String {
+    assert_eq!(
+        header(res.headers(), "content-type").as_deref(),
+        Some("application/json")
+    );
+    let body: Value = res.json().await.unwrap();
+    body["error"].as_str().unwrap().to_owned()
+}
+
+/// Every admin route answers 401 (with the `Bearer` challenge) to an anonymous caller and 403
+/// to `non_admin`'s token; `id` is a session id for the routes that take one.
+pub async fn outsiders_are_refused_everywhere(server: &Server, id: &str, non_admin: &str) {
+    for (method, path) in ROUTES {
+        let path = path.replace("{id}", id);
+        let res = request(server, method, &path).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{method} {path} anonymous");
+        assert_eq!(
+            header(res.headers(), "www-authenticate").as_deref(),
+            Some("Bearer")
+        );
+        assert_eq!(error_of(res).await, "unauthenticated", "{method} {path}");
+
+        let res = request(server, method, &path)
+            .session(non_admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{method} {path} as a non-admin");
+        assert_eq!(error_of(res).await, "forbidden", "{method} {path}");
+    }
+}
+
 /// The admin API end to end over `store`, for the suites of each backend: listing and paging,
-/// CSV, stats, keep, revoke one, revoke a user, and the remote routes; each ended token is
-/// refused. `store` must hold no other session.
+/// CSV, stats, keep, revoke one, revoke a user, and the remote routes; 401 and 403 for
+/// outsiders on every route; each ended token is refused. `store` must hold no other session.
 pub async fn runs_on<S: SessionStore + Clone>(store: S) {
     let server = demo_server(store, Some(SECRET)).await;
     let admin = login(&server, "admin").await;
     let alices = [login(&server, "alice").await, login(&server, "alice").await];
     let bobs = [login(&server, "bob").await, login(&server, "bob").await];
+    let bobs_id = session_id(&server, &bobs[0]).await;
+    outsiders_are_refused_everywhere(&server, &bobs_id, &alices[0]).await;
 
     let everyone = ids(&list(&server, &admin, "state=all").await);
     assert_eq!(everyone.len(), 5);
