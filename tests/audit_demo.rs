@@ -14,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
+use sessionward::token::SessionToken;
+
 /// Far beyond what the demo needs: only a line or answer that never comes runs into it.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -207,4 +209,51 @@ fn an_audit_log_it_cannot_open_stops_it_with_status_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SESSIONWARD_AUDIT_LOG"), "{stderr}");
+}
+
+#[test]
+fn no_token_or_token_hash_appears_in_the_logs() {
+    // Debug: the most the demo logs of its own (routine audit events included).
+    let mut demo = Demo::start(&[("RUST_LOG", "debug")]);
+    let prefs = demo.send("PUT", "/api/prefs", None, r#"{"theme":"dark"}"#);
+    assert_eq!(status(&prefs), "204");
+    let anonymous = cookie(&prefs);
+    let right = r#"{"username":"alice","password":"wonderland"}"#;
+    let login = demo.send("POST", "/login", Some(&anonymous), right);
+    assert_eq!(status(&login), "200");
+    let token = cookie(&login);
+    assert_eq!(
+        status(&demo.send("GET", "/api/me", Some(&token), "")),
+        "200"
+    );
+    assert_eq!(
+        status(&demo.send("POST", "/logout", Some(&token), "")),
+        "204"
+    );
+    // Refused tokens are logged (audited) too: a dead one and a malformed one.
+    assert_eq!(
+        status(&demo.send("GET", "/api/me", Some(&token), "")),
+        "401"
+    );
+    assert_eq!(status(&demo.send("GET", "/api/me", Some("x"), "")), "401");
+    demo.stop();
+    // Everything it printed: the lines read so far and the rest, up to its end of output.
+    let mut output = std::mem::take(&mut demo.seen);
+    output.extend(demo.lines.iter());
+    let output = output.join("\n");
+    assert!(output.contains("event=\"logout\""), "{output}");
+    for token in [&anonymous, &token] {
+        let hash = SessionToken::parse(token.as_bytes())
+            .unwrap()
+            .hash()
+            .to_hex();
+        assert!(
+            !output.contains(token.as_str()),
+            "a token in the logs: {output}"
+        );
+        assert!(
+            !output.contains(&hash),
+            "a token hash in the logs: {output}"
+        );
+    }
 }
