@@ -34,7 +34,7 @@ struct Delivery {
 
 impl Delivery {
     fn run(&mut self, queue: &Queue) {
-        let mut batch = Vec::new();
+        let mut batch = std::collections::VecDeque::new();
         loop {
             queue.take_into(&mut batch);
             let idle = batch.is_empty();

@@ -81,9 +81,10 @@ impl Queue {
         self.wake_if(true);
     }
 
-    /// Moves every queued message into `batch`.
-    pub(super) fn take_into(&self, batch: &mut Vec<Message>) {
-        batch.extend(self.lock().drain(..));
+    /// Swaps every queued message into `batch` (empty, and kept by the thread to swap in
+    /// again): the lock is held for a pointer swap, never while messages are moved.
+    pub(super) fn take_into(&self, batch: &mut VecDeque<Message>) {
+        std::mem::swap(&mut *self.lock(), batch);
     }
 
     /// Parks the thread until a message comes or, when `idle` is false (it has just delivered

@@ -35,6 +35,16 @@ impl TracingAudit {
 
 impl AuditSink for TracingAudit {
     fn record(&mut self, event: &AuditEvent) -> io::Result<()> {
+        let level = Self::level(event.event);
+        // Nothing listens at this level (no subscriber, or a filter): skip the formatting.
+        let listened = match level {
+            Level::WARN => tracing::enabled!(target: "sessionward::audit", Level::WARN),
+            Level::DEBUG => tracing::enabled!(target: "sessionward::audit", Level::DEBUG),
+            _ => tracing::enabled!(target: "sessionward::audit", Level::INFO),
+        };
+        if !listened {
+            return Ok(());
+        }
         let time = time::OffsetDateTime::from(event.time)
             .format(&Rfc3339)
             .map_err(io::Error::other)?;
@@ -57,7 +67,6 @@ impl AuditSink for TracingAudit {
                 )
             };
         }
-        let level = Self::level(event.event);
         if level == Level::WARN {
             emit!(Level::WARN);
         } else if level == Level::DEBUG {

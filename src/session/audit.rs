@@ -52,12 +52,24 @@ impl Session {
         user: Option<&str>,
         reason: Option<Cow<'static, str>>,
     ) {
+        self.audit_at(kind, SystemTime::now(), session_id, user, reason);
+    }
+
+    /// [`audit`](Self::audit) of something that happened at `time`, a time already read.
+    fn audit_at(
+        &self,
+        kind: AuditKind,
+        time: SystemTime,
+        session_id: Option<SessionId>,
+        user: Option<&str>,
+        reason: Option<Cow<'static, str>>,
+    ) {
         let Some(audit) = &self.inner.shared.config.audit else {
             return;
         };
         audit.record(AuditEvent {
             event: kind,
-            time: SystemTime::now(),
+            time,
             session_id,
             user: user.map(str::to_owned),
             ip: self.client_ip(),
@@ -97,8 +109,22 @@ impl Session {
             Written::Created(id) => (AuditKind::SessionCreated, id),
             Written::Renewed(id) => (AuditKind::Renewed, id),
         };
-        let user = self.state().record.as_ref().and_then(|r| r.user.clone());
-        self.audit(kind, Some(id), user.as_deref(), None);
+        let (user, time) = {
+            let state = self.state();
+            match state.record.as_ref().filter(|r| r.id == id) {
+                // The write's own time, read when it was made: the creation, or the renewal's
+                // last use.
+                Some(record) => {
+                    let time = match kind {
+                        AuditKind::SessionCreated => record.created_at,
+                        _ => record.last_seen_at,
+                    };
+                    (record.user.clone(), time)
+                }
+                None => (None, SystemTime::now()),
+            }
+        };
+        self.audit_at(kind, time, Some(id), user.as_deref(), None);
     }
 
     /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`
