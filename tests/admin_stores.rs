@@ -16,9 +16,9 @@ mod sql_support;
 
 use std::process::ExitCode;
 
-use servers::{trial, Suite};
-use sessionward::store::{MySqlStore, PostgresStore, SqliteStore};
-use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
+use servers::trial;
+use sessionward::store::SqliteStore;
+use sql_support::{on_fresh_mysql_table, on_fresh_postgres_table, TempDb};
 
 async fn sqlite() {
     let file = TempDb::new();
@@ -28,39 +28,11 @@ async fn sqlite() {
 }
 
 async fn postgres() {
-    let url = Suite::Postgres.value();
-    let store = PostgresStore::connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"))
-        .with_table(&unique_table())
-        .expect("valid table name");
-    let s = store.clone();
-    run_then_clean(
-        async move {
-            s.migrate().await.expect("migrate");
-            admin_support::runs_on(s).await;
-        },
-        drop_postgres_table(store),
-    )
-    .await;
+    on_fresh_postgres_table(admin_support::runs_on).await;
 }
 
 async fn mysql() {
-    let url = Suite::MySql.value();
-    let store = MySqlStore::connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"))
-        .with_table(&unique_table())
-        .expect("valid table name");
-    let s = store.clone();
-    run_then_clean(
-        async move {
-            s.migrate().await.expect("migrate");
-            admin_support::runs_on(s).await;
-        },
-        drop_mysql_table(store),
-    )
-    .await;
+    on_fresh_mysql_table(admin_support::runs_on).await;
 }
 
 async fn redis() {

@@ -14,10 +14,10 @@ mod sql_support;
 
 use std::process::ExitCode;
 
-use servers::{trial, Suite};
+use servers::trial;
 use sessionward::store::conformance;
-use sessionward::store::{MySqlStore, PostgresStore, SqliteStore};
-use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
+use sessionward::store::SqliteStore;
+use sql_support::{on_fresh_mysql_table, on_fresh_postgres_table, TempDb};
 
 async fn sqlite_logins_racing_never_pass_the_limits() {
     let file = TempDb::new();
@@ -27,40 +27,18 @@ async fn sqlite_logins_racing_never_pass_the_limits() {
 }
 
 async fn postgres_logins_racing_never_pass_the_limits() {
-    let url = Suite::Postgres.value();
-    let store = PostgresStore::connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"))
-        .with_table(&unique_table())
-        .expect("valid table name");
-    let s = store.clone();
-    run_then_clean(
-        async move {
-            s.migrate().await.expect("migrate");
-            conformance::logins_racing_never_pass_the_limits(&s).await;
-            // Twice: the second run finds the first run's sessions in the table.
-            conformance::logins_racing_never_pass_the_limits(&s).await;
-        },
-        drop_postgres_table(store),
-    )
+    on_fresh_postgres_table(|store| async move {
+        conformance::logins_racing_never_pass_the_limits(&store).await;
+        // Twice: the second run finds the first run's sessions in the table.
+        conformance::logins_racing_never_pass_the_limits(&store).await;
+    })
     .await;
 }
 
 async fn mysql_logins_racing_never_pass_the_limits() {
-    let url = Suite::MySql.value();
-    let store = MySqlStore::connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"))
-        .with_table(&unique_table())
-        .expect("valid table name");
-    let s = store.clone();
-    run_then_clean(
-        async move {
-            s.migrate().await.expect("migrate");
-            conformance::logins_racing_never_pass_the_limits(&s).await;
-        },
-        drop_mysql_table(store),
-    )
+    on_fresh_mysql_table(|store| async move {
+        conformance::logins_racing_never_pass_the_limits(&store).await;
+    })
     .await;
 }
 

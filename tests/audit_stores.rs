@@ -22,12 +22,10 @@ use std::time::SystemTime;
 use common::audit::{assert_no_token, Recorder, AGENT};
 use common::{set_cookie, Server, WithSession};
 use serde_json::{json, Value};
-use servers::{trial, Suite};
+use servers::trial;
 use sessionward::audit::{AuditHandle, AuditKind};
-use sessionward::store::{
-    MemoryStore, MySqlStore, Overflow, PostgresStore, SessionStore, SqliteStore,
-};
-use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
+use sessionward::store::{MemoryStore, Overflow, SessionStore, SqliteStore};
+use sql_support::{on_fresh_mysql_table, on_fresh_postgres_table, TempDb};
 
 async fn login(
     server: &Server,
@@ -167,27 +165,11 @@ async fn sqlite() {
 }
 
 async fn postgres() {
-    let url = Suite::Postgres.value();
-    let store = PostgresStore::connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"))
-        .with_table(&unique_table())
-        .unwrap();
-    store.migrate().await.expect("migrate");
-    let s = store.clone();
-    run_then_clean(scripted_run(s), drop_postgres_table(store)).await;
+    on_fresh_postgres_table(scripted_run).await;
 }
 
 async fn mysql() {
-    let url = Suite::MySql.value();
-    let store = MySqlStore::connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"))
-        .with_table(&unique_table())
-        .unwrap();
-    store.migrate().await.expect("migrate");
-    let s = store.clone();
-    run_then_clean(scripted_run(s), drop_mysql_table(store)).await;
+    on_fresh_mysql_table(scripted_run).await;
 }
 
 async fn redis() {

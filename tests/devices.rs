@@ -17,17 +17,7 @@ async fn server(store: MemoryStore) -> Server {
 
 /// Signs `user` in from a device named `agent`; returns the token and the public id.
 async fn login(server: &Server, user: &str, password: &str, agent: &str) -> (String, String) {
-    let res = server
-        .post("/login")
-        .header("user-agent", agent)
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let token = set_cookie(res.headers()).expect("a session cookie");
-    let body: Value = res.json().await.unwrap();
-    (token, body["session_id"].as_str().unwrap().to_owned())
+    server.demo_login_from(user, password, agent).await
 }
 
 async fn me_status(server: &Server, token: &str) -> u16 {

@@ -15,16 +15,15 @@ mod redis_support;
 mod servers;
 mod sql_support;
 
-use std::future::Future;
 use std::process::ExitCode;
 
-use common::{serve, set_cookie, Server, WithSession};
+use common::{serve, Server, WithSession};
 use serde_json::{json, Value};
 use servers::{trial, Suite};
 use sessionward::store::{
     MySqlStore, Overflow, PostgresStore, RedisStore, SessionStore, SqliteStore,
 };
-use sql_support::{drop_mysql_table, drop_postgres_table, run_then_clean, unique_table, TempDb};
+use sql_support::{on_fresh_mysql_table, on_fresh_postgres_table, TempDb};
 
 /// Two demo instances over `store` and its clone-from-elsewhere `other`: one with the demo's
 /// layer, one with a per-user cap of 2 that evicts (as an app would configure every instance;
@@ -40,17 +39,7 @@ async fn instances<S: SessionStore>(a: S, b: S) -> (Server, Server) {
 }
 
 async fn login(server: &Server, user: &str, password: &str, agent: &str) -> (String, String) {
-    let res = server
-        .post("/login")
-        .header("user-agent", agent)
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let token = set_cookie(res.headers()).expect("a session cookie");
-    let body: Value = res.json().await.unwrap();
-    (token, body["session_id"].as_str().unwrap().to_owned())
+    server.demo_login_from(user, password, agent).await
 }
 
 async fn me(server: &Server, token: &str) -> u16 {
@@ -143,59 +132,42 @@ async fn devices_across_instances(a: &Server, b: &Server) {
     assert_eq!(me(a, &bob).await, 200, "other users are not counted");
 }
 
-async fn on_sql<S, F>(a: S, b: S, cleanup: F)
-where
-    S: SessionStore + Clone,
-    F: Future<Output = ()> + Send + 'static,
-{
-    run_then_clean(
-        async move {
-            let (a, b) = instances(a, b).await;
-            devices_across_instances(&a, &b).await;
-        },
-        cleanup,
-    )
-    .await;
+/// The scenario through two instances, one over `a` and one over `b`.
+async fn across<S: SessionStore>(a: S, b: S) {
+    let (a, b) = instances(a, b).await;
+    devices_across_instances(&a, &b).await;
 }
 
 async fn sqlite() {
     let file = TempDb::new();
     let a = SqliteStore::open(&file.0).await.expect("open");
     let b = SqliteStore::open(&file.0).await.expect("open again");
-    let (a, b) = instances(a, b).await;
-    devices_across_instances(&a, &b).await;
+    across(a, b).await;
 }
 
 async fn postgres() {
-    let url = Suite::Postgres.value();
-    let table = unique_table();
-    let connect = || async {
-        PostgresStore::connect(&url)
+    on_fresh_postgres_table(|a| async move {
+        // The second instance's own pool, on the same table.
+        let b = PostgresStore::connect(&Suite::Postgres.value())
             .await
-            .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"))
-            .with_table(&table)
-            .unwrap()
-    };
-    let a = connect().await;
-    a.migrate().await.expect("migrate");
-    let b = connect().await;
-    on_sql(a.clone(), b, drop_postgres_table(a)).await;
+            .expect("PostgreSQL again")
+            .with_table(a.table())
+            .unwrap();
+        across(a, b).await;
+    })
+    .await;
 }
 
 async fn mysql() {
-    let url = Suite::MySql.value();
-    let table = unique_table();
-    let connect = || async {
-        MySqlStore::connect(&url)
+    on_fresh_mysql_table(|a| async move {
+        let b = MySqlStore::connect(&Suite::MySql.value())
             .await
-            .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"))
-            .with_table(&table)
-            .unwrap()
-    };
-    let a = connect().await;
-    a.migrate().await.expect("migrate");
-    let b = connect().await;
-    on_sql(a.clone(), b, drop_mysql_table(a)).await;
+            .expect("MySQL again")
+            .with_table(a.table())
+            .unwrap();
+        across(a, b).await;
+    })
+    .await;
 }
 
 async fn redis() {
@@ -207,8 +179,7 @@ async fn redis() {
             .unwrap_or_else(|err| panic!("cannot reach the Redis at {url}: {err}"))
             .with_prefix(prefix.clone())
     };
-    let (a, b) = instances(connect().await, connect().await).await;
-    devices_across_instances(&a, &b).await;
+    across(connect().await, connect().await).await;
 }
 
 async fn redis_cluster() {
@@ -217,8 +188,7 @@ async fn redis_cluster() {
         .await
         .expect("the cluster")
         .with_prefix(a.prefix().to_owned());
-    let (a, b) = instances(a, b).await;
-    devices_across_instances(&a, &b).await;
+    across(a, b).await;
 }
 
 fn main() -> ExitCode {

@@ -10,7 +10,7 @@ mod demo;
 
 use std::time::{Duration, SystemTime};
 
-use common::{serve, set_cookie, Server, WithSession};
+use common::{serve, Server, WithSession};
 use serde_json::{json, Value};
 use sessionward::store::{
     EndReason, MemoryStore, SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore,
@@ -25,16 +25,9 @@ async fn server(store: MemoryStore) -> Server {
 
 /// Signs `user` in; returns the token and the public id.
 async fn login(server: &Server, user: &str, password: &str) -> (String, String) {
-    let res = server
-        .post("/login")
-        .json(&json!({"username": user, "password": password}))
-        .send()
+    server
+        .demo_login_from(user, password, "retention-test")
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let token = set_cookie(res.headers()).expect("a session cookie");
-    let body: Value = res.json().await.unwrap();
-    (token, body["session_id"].as_str().unwrap().to_owned())
 }
 
 /// The status and error code `GET /api/me` answers with `token`.

@@ -1,6 +1,7 @@
 //! The SQLite store, on temporary files: the conformance suite, the SQL checks, persistence
 //! across a restart, migrations and corrupt rows. Needs no server, so it always runs.
 
+mod servers;
 mod sql_support;
 
 use std::time::{Duration, SystemTime};

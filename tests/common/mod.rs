@@ -79,6 +79,31 @@ impl Server {
         assert_eq!(res.status(), 200, "demo login");
         set_cookie(res.headers()).expect("login sets the session cookie")
     }
+
+    /// Signs a demo user in from a device that sends `agent` as its `User-Agent`; returns the
+    /// session token and the public session id.
+    pub async fn demo_login_from(
+        &self,
+        user: &str,
+        password: &str,
+        agent: &str,
+    ) -> (String, String) {
+        let res = self
+            .post("/login")
+            .header("user-agent", agent)
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "demo login of {user}");
+        let token = set_cookie(res.headers()).expect("login sets the session cookie");
+        let body: serde_json::Value = res.json().await.unwrap();
+        let id = body["session_id"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
+        (token, id)
+    }
 }
 
 /// Adds the session cookie to a request.

@@ -93,6 +93,41 @@ where
     }
 }
 
+/// Runs `body` on a store over a fresh, migrated table of the PostgreSQL server the suite
+/// names (`servers::Suite::Postgres`), then drops the table, even when `body` fails.
+#[cfg(feature = "postgres")]
+pub async fn on_fresh_postgres_table<B, F>(body: B)
+where
+    B: FnOnce(PostgresStore) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let url = crate::servers::Suite::Postgres.value();
+    let store = PostgresStore::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to PostgreSQL at {url}: {err}"))
+        .with_table(&unique_table())
+        .expect("valid table name");
+    store.migrate().await.expect("migrate");
+    run_then_clean(body(store.clone()), drop_postgres_table(store)).await;
+}
+
+/// [`on_fresh_postgres_table`] for the MySQL/MariaDB server (`servers::Suite::MySql`).
+#[cfg(feature = "mysql")]
+pub async fn on_fresh_mysql_table<B, F>(body: B)
+where
+    B: FnOnce(MySqlStore) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let url = crate::servers::Suite::MySql.value();
+    let store = MySqlStore::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to MySQL at {url}: {err}"))
+        .with_table(&unique_table())
+        .expect("valid table name");
+    store.migrate().await.expect("migrate");
+    run_then_clean(body(store.clone()), drop_mysql_table(store)).await;
+}
+
 pub fn raw(text: &str) -> Box<RawValue> {
     RawValue::from_string(text.to_owned()).expect("valid JSON")
 }
