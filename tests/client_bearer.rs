@@ -24,7 +24,12 @@ async fn signed_in_with(
 ) -> (Arc<ClientSession>, BearerService<Http>) {
     let session = Arc::new(session);
     session
-        .login(&mut http(), &server.uri("/api/token"), "alice", "wonderland")
+        .login(
+            &mut http(),
+            &server.uri("/api/token"),
+            "alice",
+            "wonderland",
+        )
         .await
         .unwrap();
     let layer = BearerLayer::new(server.uri("/api/token/refresh"), session.clone());
@@ -49,7 +54,11 @@ async fn refreshes_a_token_within_the_margin_of_its_expiry_before_sending() {
     let (session, mut api) = signed_in(&server).await;
     server.set_access_ttl(600);
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
-    assert_eq!(serial_of(response.unwrap()).await, 2, "sent with the refreshed token");
+    assert_eq!(
+        serial_of(response.unwrap()).await,
+        2,
+        "sent with the refreshed token"
+    );
     assert_eq!((server.refresh_calls(), server.api_calls()), (1, 1));
     assert_eq!(session.tokens().unwrap().refresh_token(), "refresh-2");
 
@@ -74,7 +83,11 @@ async fn a_401_refreshes_once_and_sends_the_request_once_more() {
     let (_, mut api) = signed_in(&server).await;
     server.reject_access_tokens();
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
-    assert_eq!(serial_of(response.unwrap()).await, 2, "retried with the new token");
+    assert_eq!(
+        serial_of(response.unwrap()).await,
+        2,
+        "retried with the new token"
+    );
     assert_eq!((server.refresh_calls(), server.api_calls()), (1, 2));
 }
 
@@ -107,7 +120,11 @@ async fn thirty_two_concurrent_requests_share_one_refresh() {
         })
         .collect();
     for task in tasks {
-        assert_eq!(task.await.unwrap(), 2, "every request used the one refreshed token");
+        assert_eq!(
+            task.await.unwrap(),
+            2,
+            "every request used the one refreshed token"
+        );
     }
     assert_eq!(server.refresh_calls(), 1);
     assert_eq!(server.api_calls(), REQUESTS);
@@ -127,14 +144,30 @@ async fn a_refused_refresh_is_session_expired_and_nothing_is_retried() {
     )
     .layer(http());
     server.reject_access_tokens();
-    let response = other.ready().await.unwrap().call(server.get("/api/me")).await;
+    let response = other
+        .ready()
+        .await
+        .unwrap()
+        .call(server.get("/api/me"))
+        .await;
     assert_eq!(serial_of(response.unwrap()).await, 2);
     let (refreshes, api_calls) = (server.refresh_calls(), server.api_calls());
 
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
-    assert!(matches!(response, Err(ClientError::SessionExpired)), "{response:?}");
-    assert_eq!(server.refresh_calls(), refreshes + 1, "one refresh, refused");
-    assert_eq!(server.api_calls(), api_calls + 1, "the 401'd request, not retried");
+    assert!(
+        matches!(response, Err(ClientError::SessionExpired)),
+        "{response:?}"
+    );
+    assert_eq!(
+        server.refresh_calls(),
+        refreshes + 1,
+        "one refresh, refused"
+    );
+    assert_eq!(
+        server.api_calls(),
+        api_calls + 1,
+        "the 401'd request, not retried"
+    );
     assert!(session.tokens().is_none(), "the tokens are forgotten");
 
     // Later requests fail the same way without asking the server.
@@ -148,9 +181,14 @@ async fn a_refused_refresh_is_session_expired_and_nothing_is_retried() {
 async fn a_refused_refresh_before_expiry_sends_nothing() {
     let server = TokenServer::start(20).await;
     let (session, mut api) = signed_in(&server).await;
-    session.set_tokens(TokenPair::new(session.tokens().unwrap().access_token(), "forged", None).unwrap());
+    session.set_tokens(
+        TokenPair::new(session.tokens().unwrap().access_token(), "forged", None).unwrap(),
+    );
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
-    assert!(matches!(response, Err(ClientError::SessionExpired)), "{response:?}");
+    assert!(
+        matches!(response, Err(ClientError::SessionExpired)),
+        "{response:?}"
+    );
     assert_eq!((server.refresh_calls(), server.api_calls()), (1, 0));
 }
 
@@ -162,7 +200,12 @@ async fn signing_in_again_after_an_expired_session_works() {
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
     assert!(matches!(response, Err(ClientError::SessionExpired)));
     session
-        .login(&mut http(), &server.uri("/api/token"), "alice", "wonderland")
+        .login(
+            &mut http(),
+            &server.uri("/api/token"),
+            "alice",
+            "wonderland",
+        )
         .await
         .unwrap();
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
@@ -175,7 +218,10 @@ async fn without_tokens_requests_fail_as_not_logged_in_and_send_nothing() {
     let session = Arc::new(ClientSession::new());
     let mut api = BearerLayer::new(server.uri("/api/token/refresh"), session.clone()).layer(http());
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
-    assert!(matches!(response, Err(ClientError::NotLoggedIn)), "{response:?}");
+    assert!(
+        matches!(response, Err(ClientError::NotLoggedIn)),
+        "{response:?}"
+    );
 
     session.set_tokens(TokenPair::new("opaque", "refresh", None).unwrap());
     session.sign_out();
@@ -190,7 +236,11 @@ async fn a_server_that_is_gone_is_a_transport_error() {
     let base = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let uri = |path: &str| -> http::Uri { format!("{base}{path}").parse().unwrap() };
-    let get = |path: &str| http::Request::get(uri(path)).body(Default::default()).unwrap();
+    let get = |path: &str| {
+        http::Request::get(uri(path))
+            .body(Default::default())
+            .unwrap()
+    };
 
     // Sending the request.
     let session = Arc::new(ClientSession::with_tokens(
@@ -198,12 +248,18 @@ async fn a_server_that_is_gone_is_a_transport_error() {
     ));
     let mut api = BearerLayer::new(uri("/api/token/refresh"), session.clone()).layer(http());
     let response = api.ready().await.unwrap().call(get("/api/me")).await;
-    assert!(matches!(response, Err(ClientError::Transport(_))), "{response:?}");
+    assert!(
+        matches!(response, Err(ClientError::Transport(_))),
+        "{response:?}"
+    );
 
     // Refreshing an expired token: the tokens are kept for when the server is back.
     let expired = TokenPair::new("opaque", "refresh", Some(Duration::ZERO)).unwrap();
     session.set_tokens(expired);
     let response = api.ready().await.unwrap().call(get("/api/me")).await;
-    assert!(matches!(response, Err(ClientError::Transport(_))), "{response:?}");
+    assert!(
+        matches!(response, Err(ClientError::Transport(_))),
+        "{response:?}"
+    );
     assert_eq!(session.tokens().unwrap().refresh_token(), "refresh");
 }

@@ -17,14 +17,26 @@ fn jwt(payload: &str) -> String {
 async fn login_obtains_the_first_pair() {
     let server = TokenServer::start(600).await;
     let before = SystemTime::now();
-    let pair = login(&mut http(), &server.uri("/api/token"), "alice", "wonderland")
-        .await
-        .unwrap();
+    let pair = login(
+        &mut http(),
+        &server.uri("/api/token"),
+        "alice",
+        "wonderland",
+    )
+    .await
+    .unwrap();
     assert_eq!(pair.refresh_token(), "refresh-1");
-    assert_eq!(pair.access_token().split('.').count(), 3, "the server's JWT");
+    assert_eq!(
+        pair.access_token().split('.').count(),
+        3,
+        "the server's JWT"
+    );
     // Read from the token's whole-second `exp`: ten minutes after the answer, give or take it.
     let expires_at = pair.expires_at().unwrap();
-    assert!(expires_at > before + Duration::from_secs(598), "{expires_at:?}");
+    assert!(
+        expires_at > before + Duration::from_secs(598),
+        "{expires_at:?}"
+    );
     assert!(expires_at <= SystemTime::now() + Duration::from_secs(600));
 }
 
@@ -33,10 +45,15 @@ async fn wrong_credentials_are_a_typed_error_and_leave_the_session_signed_out() 
     let server = TokenServer::start(600).await;
     let token = server.uri("/api/token");
     let wrong = login(&mut http(), &token, "alice", "guess").await;
-    assert!(matches!(wrong, Err(ClientError::InvalidCredentials)), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(ClientError::InvalidCredentials)),
+        "{wrong:?}"
+    );
 
     let session = ClientSession::new();
-    let wrong = session.login(&mut http(), &token, "mallory", "wonderland").await;
+    let wrong = session
+        .login(&mut http(), &token, "mallory", "wonderland")
+        .await;
     assert!(matches!(wrong, Err(ClientError::InvalidCredentials)));
     assert!(session.tokens().is_none());
     assert_eq!(server.latest_serial(), 0, "no pair was issued");
@@ -46,7 +63,13 @@ async fn wrong_credentials_are_a_typed_error_and_leave_the_session_signed_out() 
 async fn a_token_endpoint_that_is_not_one_is_a_typed_error() {
     let server = TokenServer::start(600).await;
     // No token endpoint at this path: 404 is neither a pair nor a refusal of the password.
-    let answer = login(&mut http(), &server.uri("/api/nothing"), "alice", "wonderland").await;
+    let answer = login(
+        &mut http(),
+        &server.uri("/api/nothing"),
+        "alice",
+        "wonderland",
+    )
+    .await;
     assert!(
         matches!(answer, Err(ClientError::TokenResponse(TokenResponseError::Status(s))) if s == 404),
         "{answer:?}"
@@ -59,7 +82,10 @@ async fn login_to_a_server_that_is_gone_is_a_transport_error() {
     let uri = format!("http://{}/api/token", closed.local_addr().unwrap());
     drop(closed);
     let answer = login(&mut http(), &uri.parse().unwrap(), "alice", "wonderland").await;
-    assert!(matches!(answer, Err(ClientError::Transport(_))), "{answer:?}");
+    assert!(
+        matches!(answer, Err(ClientError::Transport(_))),
+        "{answer:?}"
+    );
 }
 
 #[test]
@@ -81,7 +107,10 @@ fn the_expiry_is_the_jwt_exp_else_expires_in() {
         let pair = TokenPair::new(not_jwt.as_str(), "r", in_a_minute).unwrap();
         let expires_at = pair.expires_at().unwrap();
         assert!(expires_at >= before + Duration::from_secs(60), "{not_jwt}");
-        assert!(expires_at <= SystemTime::now() + Duration::from_secs(60), "{not_jwt}");
+        assert!(
+            expires_at <= SystemTime::now() + Duration::from_secs(60),
+            "{not_jwt}"
+        );
         let pair = TokenPair::new(not_jwt.as_str(), "r", None).unwrap();
         assert_eq!(pair.expires_at(), None, "{not_jwt}");
     }

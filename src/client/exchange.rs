@@ -31,7 +31,9 @@ where
     *request.method_mut() = Method::POST;
     *request.uri_mut() = endpoint.clone();
     let json_type = HeaderValue::from_static("application/json");
-    request.headers_mut().insert(CONTENT_TYPE, json_type.clone());
+    request
+        .headers_mut()
+        .insert(CONTENT_TYPE, json_type.clone());
     request.headers_mut().insert(ACCEPT, json_type);
 
     poll_fn(|cx| service.poll_ready(cx))
