@@ -95,7 +95,7 @@
 //! | `redis` | `store::RedisStore`: standalone Redis or Redis Cluster |
 //! | `all-stores` | `sqlite`, `postgres`, `mysql` and `redis` |
 //! | `admin` | `admin`: a mountable admin API (list, export, end and count sessions; a live dashboard) and routes for other servers to end sessions with a shared secret |
-//! | `client` | [`client`](crate::client): a tower layer for HTTP clients of a bearer-token API (adds the token, refreshes it before expiry or after a 401, once for many requests), and a login helper |
+//! | `client` | `client`: a tower layer for HTTP clients of a bearer-token API (adds the token, refreshes it before expiry or after a 401, once for many requests), and a login helper |
 //! | `conformance` | `store::conformance`: the suite every [`SessionStore`](store::SessionStore) must pass, for your own backend's tests |
 //!
 //! Without `memory-store` (`default-features = false`), bring a store of your own or enable

@@ -11,6 +11,7 @@ use sessionward::client::{
     BearerLayer, BearerService, ClientError, ClientSession, RefreshMargin, TokenPair,
 };
 use tokio::sync::Barrier;
+use tower::limit::ConcurrencyLimitLayer;
 use tower::{Layer, Service, ServiceExt};
 
 /// A session signed in as alice on `server`, and the layer around hyper's client.
@@ -78,6 +79,30 @@ async fn a_shorter_margin_keeps_the_token_longer() {
 }
 
 #[tokio::test]
+async fn a_margin_can_be_a_fraction_of_the_lifetime() {
+    let server = TokenServer::start(600).await;
+    let half = ClientSession::new().refresh_margin(RefreshMargin::Fraction(0.5));
+    let (_, mut api) = signed_in_with(&server, half).await;
+    let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
+    assert_eq!(
+        serial_of(response.unwrap()).await,
+        1,
+        "half of ten minutes is left"
+    );
+
+    // The whole lifetime as the margin: due as soon as it arrives.
+    let whole = ClientSession::new().refresh_margin(RefreshMargin::Fraction(1.0));
+    let (_, mut api) = signed_in_with(&server, whole).await;
+    let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
+    assert_eq!(
+        serial_of(response.unwrap()).await,
+        3,
+        "the login's pair 2, refreshed"
+    );
+    assert_eq!(server.refresh_calls(), 1);
+}
+
+#[tokio::test]
 async fn a_401_refreshes_once_and_sends_the_request_once_more() {
     let server = TokenServer::start(600).await;
     let (_, mut api) = signed_in(&server).await;
@@ -128,6 +153,55 @@ async fn thirty_two_concurrent_requests_share_one_refresh() {
     }
     assert_eq!(server.refresh_calls(), 1);
     assert_eq!(server.api_calls(), REQUESTS);
+}
+
+#[tokio::test]
+async fn a_refresh_waits_without_holding_the_inner_services_readiness() {
+    // One request at a time: the refresh needs the slot the waiting request was readied with.
+    let server = TokenServer::start(20).await;
+    let session = Arc::new(ClientSession::new());
+    session
+        .login(
+            &mut http(),
+            &server.uri("/api/token"),
+            "alice",
+            "wonderland",
+        )
+        .await
+        .unwrap();
+    let limited = ConcurrencyLimitLayer::new(1).layer(http());
+    let mut api = BearerLayer::new(server.uri("/api/token/refresh"), session).layer(limited);
+    let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
+    assert_eq!(serial_of(response.unwrap()).await, 2);
+    assert_eq!(server.refresh_calls(), 1);
+}
+
+#[tokio::test]
+async fn signing_out_during_a_refresh_wins_over_its_answer() {
+    let server = TokenServer::start(20).await;
+    let (session, api) = signed_in(&server).await;
+    let gate = server.gate_refreshes();
+    let request = tokio::spawn({
+        let (mut api, request) = (api.clone(), server.get("/api/me"));
+        async move { api.ready().await.unwrap().call(request).await.map(|_| ()) }
+    });
+    gate.arrived.notified().await;
+    session.sign_out();
+    gate.release.notify_one();
+    let outcome = request.await.unwrap();
+    assert!(
+        matches!(outcome, Err(ClientError::NotLoggedIn)),
+        "{outcome:?}"
+    );
+    assert!(session.tokens().is_none(), "still signed out");
+    assert_eq!(server.api_calls(), 0);
+}
+
+#[test]
+fn the_service_can_be_shared_between_tasks() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<BearerService<Http>>();
+    shareable::<Arc<ClientSession>>();
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@
 //! - adds `Authorization: Bearer <access token>` from the shared [`ClientSession`];
 //! - refreshes first if the access token is within its [`RefreshMargin`] of expiry (read from
 //!   the JWT's `exp` without checking the signature, else from the answer's `expires_in`);
-//! - on a 401, refreshes once and sends the request once more; a second 401 is returned as is;
+//! - on a 401, refreshes once and sends the request once more; a 401 to a request sent with a
+//!   token refreshed for it is returned as is, so nothing loops;
 //! - makes one refresh for all the requests that need it at the same time;
 //! - fails with a typed [`ClientError`]: [`NotLoggedIn`](ClientError::NotLoggedIn) (nothing is
 //!   sent), [`SessionExpired`](ClientError::SessionExpired) (the server refused the refresh
@@ -184,7 +185,14 @@ where
     let mut current = session.current()?;
     let refreshed = session.needs_refresh(&current.pair);
     if refreshed {
+        // Give back what readiness holds (a concurrency-limit permit, say) while waiting: the
+        // refresh may need it.
+        let spare = inner.clone();
+        drop(std::mem::replace(&mut inner, spare));
         current = refresh(&session, inner.clone(), &endpoint, current.generation).await?;
+        poll_fn(|cx| inner.poll_ready(cx))
+            .await
+            .map_err(ClientError::Transport)?;
     }
     let response = inner
         .call(with_bearer(request.clone(), &current))

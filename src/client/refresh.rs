@@ -44,9 +44,9 @@ where
         let _turn = turn; // released once the answer is stored
         let json = serde_json::json!({ "refresh_token": current.pair.refresh_token() });
         match post_for_tokens(&mut service, &endpoint, json.to_string()).await? {
-            Ok(pair) => Ok(session.refreshed(pair)),
+            Ok(pair) => session.refreshed(seen, pair),
             Err(StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN) => {
-                session.expire();
+                session.expire(seen);
                 Err(ClientError::SessionExpired)
             }
             // A server error leaves the pair: the refresh token may still be good.

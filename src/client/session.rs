@@ -76,12 +76,12 @@ impl ClientSession {
 
     /// Holds `pair` from now on (after a sign-in).
     pub fn set_tokens(&self, pair: TokenPair) {
-        self.update(Some(Arc::new(pair)), false);
+        self.update_if(None, Some(Arc::new(pair)), false);
     }
 
     /// Forgets the tokens: requests fail with [`ClientError::NotLoggedIn`].
     pub fn sign_out(&self) {
-        self.update(None, false);
+        self.update_if(None, None, false);
     }
 
     /// The current pair, for example to keep it across restarts.
@@ -100,16 +100,24 @@ impl ClientSession {
         })
     }
 
-    /// Stores a refreshed pair.
-    pub(crate) fn refreshed(&self, pair: TokenPair) -> Current {
+    /// Stores a refreshed pair, unless the app signed out or in again since the refresh
+    /// began (`seen`): its choice wins.
+    pub(crate) fn refreshed<E>(
+        &self,
+        seen: u64,
+        pair: TokenPair,
+    ) -> Result<Current, ClientError<E>> {
         let pair = Arc::new(pair);
-        let generation = self.update(Some(pair.clone()), false);
-        Current { pair, generation }
+        match self.update_if(seen, Some(pair.clone()), false) {
+            Some(generation) => Ok(Current { pair, generation }),
+            None => self.current(),
+        }
     }
 
-    /// The server refused the refresh token: the session is over.
-    pub(crate) fn expire(&self) {
-        self.update(None, true);
+    /// The server refused the refresh token: the session is over (unless the app signed in
+    /// again meanwhile).
+    pub(crate) fn expire(&self, seen: u64) {
+        self.update_if(seen, None, true);
     }
 
     /// Whether `pair` is within the margin of its expiry (or past it).
@@ -138,12 +146,21 @@ impl ClientSession {
         f(&self.state.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Replaces the state; returns its new generation.
-    fn update(&self, pair: Option<Arc<TokenPair>>, expired: bool) -> u64 {
+    /// Replaces the state if it is still at generation `seen` (or whatever it is, for `None`);
+    /// returns the new generation.
+    fn update_if(
+        &self,
+        seen: impl Into<Option<u64>>,
+        pair: Option<Arc<TokenPair>>,
+        expired: bool,
+    ) -> Option<u64> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if seen.into().is_some_and(|seen| seen != state.generation) {
+            return None;
+        }
         state.pair = pair;
         state.expired = expired;
         state.generation += 1;
-        state.generation
+        Some(state.generation)
     }
 }

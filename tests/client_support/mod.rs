@@ -21,6 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+use tokio::sync::Notify;
 
 /// The inner service of the client tests: hyper's own client.
 pub type Http = Client<HttpConnector, Full<Bytes>>;
@@ -41,6 +42,16 @@ pub struct Tokens {
     refresh: Mutex<HashSet<String>>,
     refresh_calls: AtomicUsize,
     api_calls: AtomicUsize,
+    /// When set, a refresh says it arrived and waits to be let through.
+    refresh_gate: Mutex<Option<Gate>>,
+}
+
+/// Holds refreshes at the server: `arrived` is notified when one comes in, and it answers once
+/// `release` is notified.
+#[derive(Clone, Default)]
+pub struct Gate {
+    pub arrived: Arc<Notify>,
+    pub release: Arc<Notify>,
 }
 
 pub struct TokenServer {
@@ -83,6 +94,13 @@ impl TokenServer {
     /// would); refresh tokens stay valid.
     pub fn reject_access_tokens(&self) {
         self.tokens.access.lock().unwrap().clear();
+    }
+
+    /// Holds every refresh from now on at the returned gate.
+    pub fn gate_refreshes(&self) -> Gate {
+        let gate = Gate::default();
+        *self.tokens.refresh_gate.lock().unwrap() = Some(gate.clone());
+        gate
     }
 
     pub fn refresh_calls(&self) -> usize {
@@ -153,6 +171,11 @@ async fn sign_in(State(tokens): State<Arc<Tokens>>, Json(body): Json<Value>) -> 
 
 async fn refresh(State(tokens): State<Arc<Tokens>>, Json(body): Json<Value>) -> Response {
     tokens.refresh_calls.fetch_add(1, Ordering::SeqCst);
+    let gate = tokens.refresh_gate.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        gate.arrived.notify_one();
+        gate.release.notified().await;
+    }
     let presented = body["refresh_token"].as_str().unwrap_or_default();
     if tokens.refresh.lock().unwrap().remove(presented) {
         return tokens.issue();
