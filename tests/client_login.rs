@@ -74,6 +74,28 @@ async fn a_token_endpoint_that_is_not_one_is_a_typed_error() {
         matches!(answer, Err(ClientError::TokenResponse(TokenResponseError::Status(s))) if s == 404),
         "{answer:?}"
     );
+    let answer = login(
+        &mut http(),
+        &server.uri("/api/not-json"),
+        "alice",
+        "wonderland",
+    )
+    .await;
+    assert!(
+        matches!(
+            answer,
+            Err(ClientError::TokenResponse(TokenResponseError::Json(_)))
+        ),
+        "{answer:?}"
+    );
+    let answer = login(&mut http(), &server.uri("/api/huge"), "alice", "wonderland").await;
+    assert!(
+        matches!(
+            answer,
+            Err(ClientError::TokenResponse(TokenResponseError::Body(_)))
+        ),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test]

@@ -69,6 +69,9 @@ impl TokenServer {
             .route("/api/token/refresh", post(refresh))
             .route("/api/me", get(me))
             .route("/api/always-401", get(always_401))
+            // Token endpoints that answer 200 with something else.
+            .route("/api/not-json", post(|| async { "welcome" }))
+            .route("/api/huge", post(|| async { "x".repeat(100 * 1024) }))
             .with_state(tokens.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
