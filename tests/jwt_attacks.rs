@@ -5,7 +5,6 @@ mod jwt_support;
 
 use std::net::TcpListener;
 
-use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use jwt_support::*;
 use rand::RngExt as _;
@@ -105,8 +104,7 @@ fn keys_are_never_taken_or_fetched_from_headers() {
 
     let tokens = mixed_tokens();
     let attacker = EncodingKey::from_ec_pem(EC_OTHER.as_bytes()).unwrap();
-    let attacker_jwk =
-        serde_json::to_value(Jwk::from_encoding_key(&attacker, Algorithm::ES256).unwrap()).unwrap();
+    let attacker_jwk = jwk_of(&attacker, Algorithm::ES256);
     let claims = claims_at(now());
     let cases = [
         // The attacker's own key embedded, under a kid the ring lacks, under ours, under none.
@@ -146,9 +144,7 @@ fn keys_are_never_taken_or_fetched_from_headers() {
     }
     // An HMAC secret embedded as a jwk is ignored as well.
     let attacker_secret = EncodingKey::from_secret(b"the attacker's own 32-byte secret").unwrap();
-    let secret_jwk =
-        serde_json::to_value(Jwk::from_encoding_key(&attacker_secret, Algorithm::HS256).unwrap())
-            .unwrap();
+    let secret_jwk = jwk_of(&attacker_secret, Algorithm::HS256);
     let token = craft(
         &json!({"alg": "HS256", "kid": "hs", "jwk": secret_jwk, "jku": url}),
         &claims,
@@ -319,12 +315,11 @@ fn malformed_tokens_get_a_typed_refusal() {
     // Validly signed, but the claims are not the expected JSON.
     for payload in [&b"not json"[..], b"[]", b"null", br#"{"exp":"soon"}"#] {
         let message = format!("{header}.{}", b64(payload));
-        let signature = jsonwebtoken::crypto::sign(
+        let signature = sign(
             message.as_bytes(),
             &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
             Algorithm::HS256,
-        )
-        .unwrap();
+        );
         let token = format!("{message}.{signature}");
         assert_eq!(tokens.verify(&token, now()), Err(InvalidToken::Malformed));
     }

@@ -67,6 +67,10 @@ const DEFAULT_TYPE: &str = "JWT";
 /// installs a default behind the application's back (which would make the application's own
 /// `CryptoProvider::install_default` fail).
 ///
+/// RS256 signatures come from the `rsa` crate 0.10, whose constant-time arithmetic closed the
+/// Marvin timing attack (RUSTSEC-2023-0071) of earlier versions; EdDSA and ES256 keys are
+/// still smaller and faster, and the better choice for new deployments.
+///
 /// ```
 /// # #[cfg(feature = "jwt")] {
 /// use std::time::{Duration, SystemTime};

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER as RUST_CRYPTO;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use sessionward::token::{AccessTokens, JwtAlgorithm, JwtKey, KeyRing};
@@ -78,11 +79,35 @@ pub fn b64_json(value: &Value) -> String {
     b64(&serde_json::to_vec(value).unwrap())
 }
 
+/// `key`'s signature of `message`, base64url. Like the crate, the tests call the RustCrypto
+/// backend directly, never `jsonwebtoken`'s process-wide default, so they also run with the
+/// `aws_lc_rs` backend compiled in (`--features jsonwebtoken/aws_lc_rs`).
+pub fn sign(message: &[u8], key: &EncodingKey, algorithm: Algorithm) -> String {
+    let signer = (RUST_CRYPTO.signer_factory)(&algorithm, key).unwrap();
+    b64(&signer.try_sign(message).unwrap())
+}
+
+/// The public JWK of an ES256 private key, or of an HMAC secret, as an attacker would embed it.
+pub fn jwk_of(key: &EncodingKey, algorithm: Algorithm) -> Value {
+    match algorithm {
+        Algorithm::ES256 => {
+            let (_, x, y) = (RUST_CRYPTO.key_utils.ec_pub_components_from_private_key)(
+                key.as_bytes(),
+                algorithm,
+            )
+            .unwrap();
+            json!({"kty": "EC", "crv": "P-256", "x": b64(&x), "y": b64(&y), "alg": "ES256"})
+        }
+        Algorithm::HS256 => json!({"kty": "oct", "k": b64(key.as_bytes()), "alg": "HS256"}),
+        other => panic!("no JWK for {other:?} in these tests"),
+    }
+}
+
 /// A token with exactly this header and these claims, signed with `key` as `algorithm` (the
 /// header's `alg` is whatever `header` says).
 pub fn craft(header: &Value, claims: &Value, key: &EncodingKey, algorithm: Algorithm) -> String {
     let message = format!("{}.{}", b64_json(header), b64_json(claims));
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, algorithm).unwrap();
+    let signature = sign(message.as_bytes(), key, algorithm);
     format!("{message}.{signature}")
 }
 
