@@ -1,4 +1,4 @@
-//! One JWT key: its `kid`, the one algorithm it is pinned to, and its key material, checked
+//! One JWT key: its `kid`, the algorithm it is pinned to, and its key material, checked
 //! when it is configured (HS secrets long enough, RSA moduli of 2048 bits or more, PEM that
 //! parses and a private key that signs what its public half verifies).
 
@@ -9,6 +9,9 @@ use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::jwk::EllipticCurve;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
+use super::jwt_algorithm::JwtAlgorithm;
+use super::key_error::KeyError;
+
 /// The one crypto backend every signature goes through, called directly rather than through
 /// `jsonwebtoken`'s process-wide default: that default panics when two backends are compiled
 /// in and nobody installed one, and installing ours would take the choice away from the app.
@@ -18,169 +21,7 @@ const BACKEND: &CryptoProvider = &RUST_CRYPTO;
 const MAX_KID_LEN: usize = 64;
 
 /// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3).
-const MIN_RSA_BITS: usize = 2048;
-
-/// The signature algorithm a key is pinned to. Verification takes the algorithm from the key
-/// a token's `kid` names, never from the token's header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum JwtAlgorithm {
-    /// HMAC with SHA-256; the secret must be at least 32 bytes.
-    Hs256,
-    /// HMAC with SHA-384; the secret must be at least 48 bytes.
-    Hs384,
-    /// HMAC with SHA-512; the secret must be at least 64 bytes.
-    Hs512,
-    /// RSASSA-PKCS1-v1_5 with SHA-256; the modulus must be at least 2048 bits.
-    Rs256,
-    /// ECDSA on P-256 with SHA-256.
-    Es256,
-    /// EdDSA with Ed25519.
-    EdDsa,
-}
-
-impl JwtAlgorithm {
-    /// The name a JWT header carries in `alg` (`"HS256"`, `"RS256"`, `"ES256"`, `"EdDSA"`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Hs256 => "HS256",
-            Self::Hs384 => "HS384",
-            Self::Hs512 => "HS512",
-            Self::Rs256 => "RS256",
-            Self::Es256 => "ES256",
-            Self::EdDsa => "EdDSA",
-        }
-    }
-
-    /// Whether this is an HMAC (shared secret) algorithm.
-    pub fn is_hmac(self) -> bool {
-        matches!(self, Self::Hs256 | Self::Hs384 | Self::Hs512)
-    }
-
-    /// The shortest secret accepted for an HMAC algorithm: the hash's output size, as RFC 7518
-    /// §3.2 requires. `None` for the public-key algorithms.
-    pub fn min_secret_len(self) -> Option<usize> {
-        match self {
-            Self::Hs256 => Some(32),
-            Self::Hs384 => Some(48),
-            Self::Hs512 => Some(64),
-            Self::Rs256 | Self::Es256 | Self::EdDsa => None,
-        }
-    }
-
-    fn backend(self) -> Algorithm {
-        match self {
-            Self::Hs256 => Algorithm::HS256,
-            Self::Hs384 => Algorithm::HS384,
-            Self::Hs512 => Algorithm::HS512,
-            Self::Rs256 => Algorithm::RS256,
-            Self::Es256 => Algorithm::ES256,
-            Self::EdDsa => Algorithm::EdDSA,
-        }
-    }
-}
-
-impl fmt::Display for JwtAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A key refused when it was configured. The message names the key by its `kid` and never
-/// contains key material.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// A `kid` must be 1 to 64 characters from `A–Z a–z 0–9 - _ .`.
-    InvalidKid,
-    /// Two keys in one ring have the same `kid`.
-    DuplicateKid(String),
-    /// An HMAC secret shorter than its algorithm's hash output (32 bytes for HS256).
-    SecretTooShort {
-        /// The key's id.
-        kid: String,
-        /// The key's algorithm.
-        algorithm: JwtAlgorithm,
-        /// The secret's length in bytes.
-        len: usize,
-        /// The shortest length accepted.
-        min: usize,
-    },
-    /// An RSA modulus under 2048 bits.
-    RsaKeyTooShort {
-        /// The key's id.
-        kid: String,
-        /// The modulus's length in bits.
-        bits: usize,
-    },
-    /// A secret given for a public-key algorithm, or a PEM key for an HMAC one.
-    WrongAlgorithm {
-        /// The key's id.
-        kid: String,
-        /// The algorithm asked for.
-        algorithm: JwtAlgorithm,
-    },
-    /// The PEM text is not a key of the algorithm's type, or its private half does not sign
-    /// what its public half verifies.
-    InvalidKey {
-        /// The key's id.
-        kid: String,
-        /// The algorithm asked for.
-        algorithm: JwtAlgorithm,
-    },
-    /// The ring's signing key has no private half (it was given as a public key).
-    NotSigningKey(String),
-    /// No key in the ring has this `kid`.
-    UnknownKid(String),
-    /// The signing key cannot be retired; rotate to another key first.
-    RetiringCurrent(String),
-    /// An entry of a `kid=secret,kid=secret` list is not `kid=secret` (counted from 1; the
-    /// entry itself is not echoed, as it may be a secret).
-    MalformedList {
-        /// The entry's position, from 1.
-        entry: usize,
-    },
-    /// A secret list with no entry.
-    Empty,
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidKid => {
-                f.write_str("a JWT key id must be 1 to 64 characters from A-Z a-z 0-9 - _ .")
-            }
-            Self::DuplicateKid(kid) => write!(f, "two JWT keys have the id {kid:?}"),
-            Self::SecretTooShort { kid, algorithm, len, min } => write!(
-                f,
-                "JWT key {kid:?}: an {algorithm} secret must be at least {min} bytes, this one has {len}"
-            ),
-            Self::RsaKeyTooShort { kid, bits } => write!(
-                f,
-                "JWT key {kid:?}: an RSA key must be at least {MIN_RSA_BITS} bits, this one has {bits}"
-            ),
-            Self::WrongAlgorithm { kid, algorithm } => {
-                write!(f, "JWT key {kid:?}: this kind of key cannot be used for {algorithm}")
-            }
-            Self::InvalidKey { kid, algorithm } => {
-                write!(f, "JWT key {kid:?}: not a usable {algorithm} key")
-            }
-            Self::NotSigningKey(kid) => {
-                write!(f, "JWT key {kid:?} has no private key, so it cannot sign")
-            }
-            Self::UnknownKid(kid) => write!(f, "no JWT key has the id {kid:?}"),
-            Self::RetiringCurrent(kid) => {
-                write!(f, "JWT key {kid:?} signs new tokens; rotate to another key before retiring it")
-            }
-            Self::MalformedList { entry } => {
-                write!(f, "JWT key list: entry {entry} is not kid=secret")
-            }
-            Self::Empty => f.write_str("JWT key list: no key"),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 
 /// A JWT key: a `kid`, the one algorithm it is pinned to, and its key material.
 ///

@@ -1,7 +1,9 @@
 //! The keys a service signs and verifies JWTs with: one current signing key, and every key
 //! still listed for verification, each found by its `kid`.
 
-use super::jwt_key::{JwtAlgorithm, JwtKey, KeyError};
+use super::jwt_algorithm::JwtAlgorithm;
+use super::jwt_key::JwtKey;
+use super::key_error::KeyError;
 
 /// The `kid` of the single key [`KeyRing::from_secret`] builds. Naming it lets a deployment
 /// move from one secret to a list without logging anyone out: `new=…,default=<old secret>`.

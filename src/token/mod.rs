@@ -13,11 +13,15 @@
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "jwt")]
+mod jwt_algorithm;
+#[cfg(feature = "jwt")]
 mod jwt_claims;
 #[cfg(feature = "jwt")]
 mod jwt_error;
 #[cfg(feature = "jwt")]
 mod jwt_key;
+#[cfg(feature = "jwt")]
+mod key_error;
 #[cfg(feature = "jwt")]
 mod key_ring;
 mod opaque;
@@ -33,13 +37,19 @@ pub use opaque::{SessionId, SessionToken, TokenHash};
 pub use jwt::{AccessTokens, MAX_LEEWAY, MAX_TOKEN_LEN};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_algorithm::JwtAlgorithm;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt_claims::{AccessClaims, IssuedToken};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt_error::{InvalidToken, IssueError};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-pub use jwt_key::{JwtAlgorithm, JwtKey, KeyError};
+pub use jwt_key::JwtKey;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use key_error::KeyError;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use key_ring::{KeyRing, DEFAULT_KID};
