@@ -70,6 +70,38 @@ fn every_algorithm_round_trips_and_public_keys_verify() {
 }
 
 #[test]
+fn rsa_keys_are_read_in_pkcs1_and_pkcs8_form() {
+    let pkcs1 = JwtKey::private_pem("rsa", JwtAlgorithm::Rs256, RSA_PKCS1).unwrap();
+    let token = AccessTokens::new(KeyRing::new(pkcs1).unwrap())
+        .issue("alice", session(), now())
+        .unwrap()
+        .token;
+    for public in [RSA_PUB, RSA_PKCS1_PUB] {
+        let key = JwtKey::public_pem("rsa", JwtAlgorithm::Rs256, public).unwrap();
+        let ring = KeyRing::new(JwtKey::hs256("hs", SECRET).unwrap())
+            .unwrap()
+            .with_verifying_key(key)
+            .unwrap();
+        assert!(AccessTokens::new(ring).verify(&token, now()).is_ok());
+    }
+    // A private key where a public one is expected is refused, not half-read.
+    for (algorithm, pem) in [
+        (JwtAlgorithm::Rs256, RSA),
+        (JwtAlgorithm::Rs256, RSA_PKCS1),
+        (JwtAlgorithm::Es256, EC),
+        (JwtAlgorithm::EdDsa, ED),
+    ] {
+        assert!(
+            matches!(
+                JwtKey::public_pem("k", algorithm, pem),
+                Err(KeyError::InvalidKey { .. })
+            ),
+            "{algorithm}"
+        );
+    }
+}
+
+#[test]
 fn each_token_has_its_own_jti_and_the_configured_lifetime() {
     let tokens = hs_tokens().lifetime(secs(60));
     let a = tokens.issue("alice", session(), now()).unwrap();

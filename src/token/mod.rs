@@ -8,7 +8,7 @@
 //!   Knowing it grants nothing.
 //!
 //! With the `jwt` feature, a session can also be named by short-lived signed JWT access
-//! tokens ([`AccessTokens`]), signed and verified with the keys of a [`KeyRing`].
+//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`.
 
 #[cfg(feature = "jwt")]
 mod jwt;

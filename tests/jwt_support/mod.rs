@@ -16,6 +16,8 @@ use sessionward::SessionId;
 
 pub const RSA: &str = include_str!("../fixtures/jwt/rsa.pem");
 pub const RSA_PUB: &str = include_str!("../fixtures/jwt/rsa.pub.pem");
+pub const RSA_PKCS1: &str = include_str!("../fixtures/jwt/rsa.pkcs1.pem");
+pub const RSA_PKCS1_PUB: &str = include_str!("../fixtures/jwt/rsa.pkcs1.pub.pem");
 pub const RSA_OTHER: &str = include_str!("../fixtures/jwt/rsa_other.pem");
 pub const RSA_1024: &str = include_str!("../fixtures/jwt/rsa1024.pem");
 pub const EC: &str = include_str!("../fixtures/jwt/ec.pem");
