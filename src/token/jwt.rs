@@ -45,9 +45,10 @@ const DEFAULT_TYPE: &str = "JWT";
 ///   HMAC secret;
 /// * a signature that does not verify (`bad_signature`);
 /// * a `typ` other than the one set with [`token_type`](Self::token_type) (`wrong_type`);
-/// * a missing claim (`missing_claim`); `exp` passed (`expired`), `nbf` ahead
-///   (`not_yet_valid`) or `iat` ahead (`issued_in_future`), each by more than the leeway;
-///   an `iss` or `aud` other than the configured one (`wrong_issuer`, `wrong_audience`).
+/// * claims that are not the expected JSON (`malformed`) or lack one (`missing_claim`);
+/// * `exp` passed (`expired`), `iat` ahead (`issued_in_future`) or `nbf` ahead
+///   (`not_yet_valid`), each by more than the leeway;
+/// * an `iss` or `aud` other than the configured one (`wrong_issuer`, `wrong_audience`).
 ///
 /// Time is a parameter (`now`) of [`issue`](Self::issue) and [`verify`](Self::verify), so
 /// the caller decides the clock.
@@ -55,10 +56,10 @@ const DEFAULT_TYPE: &str = "JWT";
 /// # Crypto backend
 ///
 /// Signatures are made and checked by `jsonwebtoken`'s RustCrypto backend (its
-/// `rust_crypto` feature), the only one this crate enables. RustCrypto is pure Rust: it needs
-/// no C compiler, CMake or assembler at build time (the `aws_lc_rs` backend builds AWS-LC
-/// from C sources) and builds faster and smaller, which suits a library that should not
-/// impose a toolchain on the apps that use it.
+/// `rust_crypto` feature), the only one this crate enables. RustCrypto is pure Rust, so the
+/// build needs no C compiler and links no native code (the `aws_lc_rs` backend compiles
+/// AWS-LC from C and assembly sources), which suits a library that should not impose a
+/// toolchain on the apps that use it.
 ///
 /// Another crate in the same build may enable `jsonwebtoken`'s `aws_lc_rs` feature too. Then
 /// `jsonwebtoken`'s own `encode` and `decode` would panic unless the application installed a
