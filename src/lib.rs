@@ -95,6 +95,7 @@
 //! | `redis` | `store::RedisStore`: standalone Redis or Redis Cluster |
 //! | `all-stores` | `sqlite`, `postgres`, `mysql` and `redis` |
 //! | `admin` | `admin`: a mountable admin API (list, export, end and count sessions; a live dashboard) and routes for other servers to end sessions with a shared secret |
+//! | `jwt` | `token::AccessTokens`: signed JWT access tokens for a session, a `token::KeyRing` with key rotation, strict verification (RFC 8725); the layer does not use them yet |
 //! | `conformance` | `store::conformance`: the suite every [`SessionStore`](store::SessionStore) must pass, for your own backend's tests |
 //!
 //! Without `memory-store` (`default-features = false`), bring a store of your own or enable
