@@ -6,7 +6,24 @@
 //!   stores it, only its [`TokenHash`], so a leaked store or log cannot be replayed;
 //! * a [`SessionId`], a separate public identifier used in listings, admin views and revocation.
 //!   Knowing it grants nothing.
+//!
+//! With the `jwt` feature, a session can also be named by short-lived signed JWT access
+//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`.
 
+#[cfg(feature = "jwt")]
+mod jwt;
+#[cfg(feature = "jwt")]
+mod jwt_algorithm;
+#[cfg(feature = "jwt")]
+mod jwt_claims;
+#[cfg(feature = "jwt")]
+mod jwt_error;
+#[cfg(feature = "jwt")]
+mod jwt_key;
+#[cfg(feature = "jwt")]
+mod key_error;
+#[cfg(feature = "jwt")]
+mod key_ring;
 mod opaque;
 mod presented;
 
@@ -14,3 +31,25 @@ pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
 
 pub use opaque::{SessionId, SessionToken, TokenHash};
+
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt::{AccessTokens, MAX_LEEWAY, MAX_TOKEN_LEN};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_algorithm::JwtAlgorithm;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_claims::{AccessClaims, IssuedToken};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_error::{InvalidToken, IssueError};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_key::JwtKey;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use key_error::KeyError;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use key_ring::{KeyRing, DEFAULT_KID};

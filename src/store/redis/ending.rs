@@ -1,6 +1,6 @@
-//! Ending sessions with retention: the [`END`] script marks a record ended and gives it what is
-//! left of the retention period; the indexes are made to outlive it so that the session stays
-//! listable, by user too, until it is purged.
+//! Ending sessions by id or by user: deleted, or, with retention, marked ended by the [`END`]
+//! script, which gives the record what is left of the retention period; the indexes are made to
+//! outlive it so that the session stays listable, by user too, until it is purged.
 
 use futures_util::future::try_join_all;
 use redis::Value;
@@ -80,14 +80,30 @@ impl RedisStore {
         Ok(Ending::Ended)
     }
 
-    /// Ends the session `id` (of `user` only, if given), following its id index as
-    /// [`revoke`](Self::revoke) does.
-    pub(super) async fn end_by_id(
+    /// Revokes the session `id` (of `user` only, if given): follows its id index and deletes
+    /// the record there. Should a rotation move the session meanwhile, the index names the new
+    /// token hash and the revocation follows it.
+    pub(super) async fn revoke(
         &self,
         id: &SessionId,
         user: Option<&str>,
-        mark: &EndMark,
     ) -> Result<Revoked, StoreError> {
+        self.follow_id(id, user, None).await
+    }
+
+    /// Follows the id index of `id` to its record and deletes it there, or ends it with `end`
+    /// (only `user`'s record, if given). A rotation that moves the session meanwhile makes
+    /// the index name the new token hash, which is then tried (a few times at most).
+    pub(super) async fn follow_id(
+        &self,
+        id: &SessionId,
+        user: Option<&str>,
+        end: Option<&EndMark>,
+    ) -> Result<Revoked, StoreError> {
+        let (mode, arg) = match user {
+            Some(user) => ("u", user),
+            None => ("i", ""),
+        };
         let mut seen: Option<String> = None;
         for _ in 0..4 {
             let Some(hex) = self.resolve(id).await? else {
@@ -96,27 +112,44 @@ impl RedisStore {
             if seen.as_deref() == Some(hex.as_str()) {
                 break;
             }
-            let (mode, arg) = match user {
-                Some(user) => ("u", user),
-                None => ("i", ""),
+            let done = match end {
+                None => self
+                    .delete_record(&hex, mode, Some(id), arg)
+                    .await?
+                    .then_some(Revoked::Done),
+                Some(mark) => match self.end_record(&hex, mode, Some(id), arg, mark).await? {
+                    Ending::Ended => Some(Revoked::Done),
+                    Ending::AlreadyEnded => Some(Revoked::AlreadyEnded),
+                    Ending::NotFound => None,
+                },
             };
-            match self.end_record(&hex, mode, Some(id), arg, mark).await? {
-                Ending::Ended => return Ok(Revoked::Done),
-                Ending::AlreadyEnded => return Ok(Revoked::AlreadyEnded),
-                Ending::NotFound => {}
+            if let Some(done) = done {
+                return Ok(done);
             }
             seen = Some(hex);
         }
         Ok(Revoked::NotFound)
     }
 
-    /// Ends every session of `user` but `except`, returning how many it ended; ids that lead
-    /// nowhere are pruned from the user index, ended ones kept.
-    pub(super) async fn end_by_user(
+    /// Ends the session `id` (of `user` only, if given), following its id index as
+    /// [`revoke`](Self::revoke) does.
+    pub(super) async fn end_by_id(
+        &self,
+        id: &SessionId,
+        user: Option<&str>,
+        mark: &EndMark,
+    ) -> Result<Revoked, StoreError> {
+        self.follow_id(id, user, Some(mark)).await
+    }
+
+    /// Ends every session of `user` but `except`: deleted, or with `end` marked ended;
+    /// returns how many ended. Ids that lead nowhere (or now to another user's session) are
+    /// pruned from the user index; ended ones are kept.
+    pub(super) async fn end_all_of_user(
         &self,
         user: &str,
         except: Option<&SessionId>,
-        mark: &EndMark,
+        end: Option<&EndMark>,
     ) -> Result<u64, StoreError> {
         let ids: Vec<SessionId> = self
             .user_ids(user)
@@ -128,7 +161,7 @@ impl RedisStore {
         let mut stale = Vec::new();
         for chunk in ids.chunks(BATCH) {
             let results =
-                try_join_all(chunk.iter().map(|id| self.end_by_id(id, Some(user), mark))).await?;
+                try_join_all(chunk.iter().map(|id| self.follow_id(id, Some(user), end))).await?;
             for (id, result) in chunk.iter().zip(results) {
                 match result {
                     Revoked::Done => ended += 1,

@@ -186,27 +186,7 @@ impl SessionStore for RedisStore {
         user: &str,
         except: Option<&SessionId>,
     ) -> Result<u64, StoreError> {
-        let ids: Vec<SessionId> = self
-            .user_ids(user)
-            .await?
-            .into_iter()
-            .filter(|id| Some(id) != except)
-            .collect();
-        let mut deleted = 0;
-        let mut stale = Vec::new();
-        for chunk in ids.chunks(BATCH) {
-            let results = try_join_all(chunk.iter().map(|id| self.revoke(id, Some(user)))).await?;
-            for (id, revoked) in chunk.iter().zip(results) {
-                match revoked {
-                    Revoked::Done => deleted += 1,
-                    Revoked::AlreadyEnded => {}
-                    // Gone, or now another user's session.
-                    Revoked::Unindexed | Revoked::NotFound => stale.push(*id),
-                }
-            }
-        }
-        self.prune_user(user, &stale).await?;
-        Ok(deleted)
+        self.end_all_of_user(user, except, None).await
     }
 
     async fn delete_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
@@ -273,7 +253,9 @@ impl SessionStore for RedisStore {
                 self.end_by_id(id, None, &mark).await?,
                 Revoked::Done
             )),
-            EndTarget::User { user, except } => self.end_by_user(user, except, &mark).await?,
+            EndTarget::User { user, except } => {
+                self.end_all_of_user(user, except, Some(&mark)).await?
+            }
         })
     }
 

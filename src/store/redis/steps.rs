@@ -205,34 +205,6 @@ impl RedisStore {
             .map(drop)
     }
 
-    /// Revokes the session `id` (of `user` only, if given): follows its id index and deletes
-    /// the record there. Should a rotation move the session meanwhile, the index names the new
-    /// token hash and the revocation follows it.
-    pub(super) async fn revoke(
-        &self,
-        id: &SessionId,
-        user: Option<&str>,
-    ) -> Result<Revoked, StoreError> {
-        let mut seen: Option<String> = None;
-        for _ in 0..4 {
-            let Some(hex) = self.resolve(id).await? else {
-                return Ok(Revoked::Unindexed);
-            };
-            if seen.as_deref() == Some(hex.as_str()) {
-                break;
-            }
-            let (mode, arg) = match user {
-                Some(user) => ("u", user),
-                None => ("i", ""),
-            };
-            if self.delete_record(&hex, mode, Some(id), arg).await? {
-                return Ok(Revoked::Done);
-            }
-            seen = Some(hex);
-        }
-        Ok(Revoked::NotFound)
-    }
-
     /// Applies `patch` through the [`PATCH`] script to the record under `hex`. Returns
     /// `None` when there is no record; `report` asks for the id, user and absolute deadline.
     pub(super) async fn patch(

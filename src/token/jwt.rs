@@ -1,0 +1,368 @@
+//! Issuing and verifying a session's JWT access tokens, with the checks of RFC 8725.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::jwt_claims::{AccessClaims, IssuedToken, PresentedClaims};
+use super::jwt_error::{InvalidToken, IssueError};
+use super::key_ring::KeyRing;
+use super::{generate_id, SessionId};
+
+/// Longest token accepted (and issued): 8 KiB, checked before any parsing.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The largest clock leeway [`AccessTokens::leeway`] accepts.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Default access token lifetime: short, as the session behind it can be ended at any time.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// Default clock leeway.
+const DEFAULT_LEEWAY: Duration = Duration::from_secs(10);
+
+/// The `typ` header of issued tokens when the application sets none (RFC 7519 §5.1).
+const DEFAULT_TYPE: &str = "JWT";
+
+/// JWT access tokens for sessions: issues them with the ring's current key and verifies them
+/// strictly (RFC 8725).
+///
+/// A token carries `iss` (when configured), `sub` (the user), `aud` (when configured), `exp`,
+/// `iat`, `nbf`, `jti` (128 random bits) and `sid` (the session's public [`SessionId`]); its
+/// header carries `alg`, `typ` and the signing key's `kid`.
+///
+/// [`verify`](Self::verify) refuses, each with its own [`InvalidToken`]:
+///
+/// * a token over 8 KiB, before parsing anything (`too_large`);
+/// * anything that is not three base64url parts of JSON (`malformed`);
+/// * `alg: none` (`alg_none`), and any `crit` header (`unsupported_critical`);
+/// * a `kid` the ring does not list (`unknown_kid`). The key comes from the ring only: `jku`,
+///   `x5u`, `jwk` and `x5c` headers are never read, so a token cannot bring its own key;
+/// * an `alg` other than the algorithm of the key its `kid` names (`alg_mismatch`): the
+///   algorithm is the key's, never the header's, so an RSA public key is never used as an
+///   HMAC secret;
+/// * a signature that does not verify (`bad_signature`);
+/// * a `typ` other than the one set with [`token_type`](Self::token_type) (`wrong_type`);
+/// * claims that are not the expected JSON (`malformed`) or lack one (`missing_claim`);
+/// * `exp` passed (`expired`), `iat` ahead (`issued_in_future`) or `nbf` ahead
+///   (`not_yet_valid`), each by more than the leeway;
+/// * an `iss` or `aud` other than the configured one (`wrong_issuer`, `wrong_audience`).
+///
+/// Time is a parameter (`now`) of [`issue`](Self::issue) and [`verify`](Self::verify), so
+/// the caller decides the clock.
+///
+/// # Crypto backend
+///
+/// Signatures are made and checked by `jsonwebtoken`'s RustCrypto backend (its
+/// `rust_crypto` feature), the only one this crate enables. RustCrypto is pure Rust, so the
+/// build needs no C compiler and links no native code (the `aws_lc_rs` backend compiles
+/// AWS-LC from C and assembly sources), which suits a library that should not impose a
+/// toolchain on the apps that use it.
+///
+/// Another crate in the same build may enable `jsonwebtoken`'s `aws_lc_rs` feature too. Then
+/// `jsonwebtoken`'s own `encode` and `decode` would panic unless the application installed a
+/// process-wide provider. This crate never goes through that process-wide default: it calls
+/// the RustCrypto provider directly, so it keeps working, keeps using RustCrypto, and never
+/// installs a default behind the application's back (which would make the application's own
+/// `CryptoProvider::install_default` fail).
+///
+/// RS256 signatures come from the `rsa` crate 0.10, whose constant-time arithmetic closed the
+/// Marvin timing attack (RUSTSEC-2023-0071) of earlier versions; EdDSA and ES256 keys are
+/// still smaller and faster, and the better choice for new deployments.
+///
+/// ```
+/// # #[cfg(feature = "jwt")] {
+/// use std::time::{Duration, SystemTime};
+/// use sessionward::token::{AccessTokens, InvalidToken, KeyRing};
+/// use sessionward::SessionId;
+///
+/// let ring = KeyRing::from_secret("a secret of at least 32 bytes, shared by all instances")?;
+/// let tokens = AccessTokens::new(ring).issuer("https://auth.example").audience("api");
+///
+/// let now = SystemTime::now();
+/// let session = SessionId([7; 16]);
+/// let issued = tokens.issue("alice", session, now)?;
+/// let claims = tokens.verify(&issued.token, now)?;
+/// assert_eq!((claims.sub.as_str(), claims.sid), ("alice", session));
+///
+/// let later = now + Duration::from_secs(3600);
+/// assert_eq!(tokens.verify(&issued.token, later).unwrap_err().reason(), "expired");
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct AccessTokens {
+    ring: KeyRing,
+    issuer: Option<String>,
+    audience: Option<String>,
+    token_type: Option<String>,
+    lifetime: Duration,
+    leeway: Duration,
+}
+
+/// The header of an issued token.
+#[derive(Serialize)]
+struct IssuedHeader<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// The header fields a presented token is checked against. Every other field (`jku`, `x5u`,
+/// `jwk`, `x5c`, …) is skipped unread.
+#[derive(Deserialize)]
+struct PresentedHeader {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+impl AccessTokens {
+    /// Tokens signed with `ring`'s current key, valid for 5 minutes, checked with a 10 s
+    /// clock leeway, with no issuer, audience or type required.
+    pub fn new(ring: KeyRing) -> Self {
+        Self {
+            ring,
+            issuer: None,
+            audience: None,
+            token_type: None,
+            lifetime: DEFAULT_LIFETIME,
+            leeway: DEFAULT_LEEWAY,
+        }
+    }
+
+    /// Sets `iss` on issued tokens and requires it on presented ones.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets `aud` on issued tokens and requires presented ones to name it.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Sets the `typ` header of issued tokens (for example `at+jwt`, RFC 9068) and requires it
+    /// on presented ones, compared as a media type: case-insensitively, with or without
+    /// `application/`. Without it, tokens carry `typ: JWT` and `typ` is not checked.
+    pub fn token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.token_type = Some(token_type.into());
+        self
+    }
+
+    /// How long an issued token is valid (5 minutes by default; at least 1 second).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How far the clocks of the issuer and the verifier may disagree: `exp` is honoured up to
+    /// `leeway` after it, `nbf` and `iat` up to `leeway` before them. 10 s by default; values
+    /// above [`MAX_LEEWAY`] (30 s) are lowered to it. Whole seconds count.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway.min(MAX_LEEWAY);
+        self
+    }
+
+    /// Replaces the key ring, for example after a rotation.
+    pub fn with_key_ring(mut self, ring: KeyRing) -> Self {
+        self.ring = ring;
+        self
+    }
+
+    /// The key ring tokens are signed and verified with.
+    pub fn key_ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// Issues a token for `subject`'s session `session`, valid from `now` for the lifetime,
+    /// signed with the ring's current key.
+    ///
+    /// # Errors
+    /// [`IssueError::TooLarge`] if the token would exceed 8 KiB.
+    pub fn issue(
+        &self,
+        subject: &str,
+        session: SessionId,
+        now: SystemTime,
+    ) -> Result<IssuedToken, IssueError> {
+        let now = unix_seconds(now);
+        let key = self.ring.current();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: subject.to_owned(),
+            aud: self.audience.iter().cloned().collect(),
+            exp: now.saturating_add(self.lifetime.as_secs()),
+            iat: now,
+            nbf: now,
+            jti: generate_id().to_string(),
+            sid: session,
+        };
+        let header = IssuedHeader {
+            alg: key.algorithm().name(),
+            typ: self.token_type.as_deref().unwrap_or(DEFAULT_TYPE),
+            kid: key.kid(),
+        };
+        let mut token = encode_json(&header);
+        token.push('.');
+        token.push_str(&encode_json(&claims));
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(IssueError::TooLarge);
+        }
+        let signature = key.sign(token.as_bytes()).ok_or(IssueError::Signing)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(IssueError::TooLarge);
+        }
+        Ok(IssuedToken::new(token, claims))
+    }
+
+    /// Verifies a presented token at time `now` and returns its claims.
+    ///
+    /// # Errors
+    /// The first check the token fails, as an [`InvalidToken`]; see [`AccessTokens`] for the
+    /// checks and their order.
+    pub fn verify(
+        &self,
+        token: impl AsRef<[u8]>,
+        now: SystemTime,
+    ) -> Result<AccessClaims, InvalidToken> {
+        let token = token.as_ref();
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(InvalidToken::TooLarge);
+        }
+        let mut parts = token.split(|&b| b == b'.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(InvalidToken::Malformed);
+        };
+        let presented: PresentedHeader = decode_json(header)?;
+        if presented.alg.eq_ignore_ascii_case("none") {
+            return Err(InvalidToken::AlgNone);
+        }
+        if presented.crit.is_some() {
+            return Err(InvalidToken::UnsupportedCritical);
+        }
+        let key = presented
+            .kid
+            .as_deref()
+            .and_then(|kid| self.ring.find(kid))
+            .ok_or(InvalidToken::UnknownKid)?;
+        if presented.alg != key.algorithm().name() {
+            return Err(InvalidToken::AlgMismatch);
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| InvalidToken::Malformed)?;
+        let signed = &token[..header.len() + 1 + payload.len()];
+        if !key.verifies(signed, &signature) {
+            return Err(InvalidToken::BadSignature);
+        }
+        if let Some(expected) = &self.token_type {
+            match &presented.typ {
+                Some(typ) if same_media_type(typ, expected) => {}
+                _ => return Err(InvalidToken::WrongType),
+            }
+        }
+        let claims = decode_json::<PresentedClaims>(payload)?.into_claims()?;
+        self.check_claims(&claims, unix_seconds(now))?;
+        Ok(claims)
+    }
+
+    fn check_claims(&self, claims: &AccessClaims, now: u64) -> Result<(), InvalidToken> {
+        let leeway = self.leeway.as_secs();
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(InvalidToken::Expired);
+        }
+        if claims.iat > now.saturating_add(leeway) {
+            return Err(InvalidToken::IssuedInFuture);
+        }
+        if claims.nbf > now.saturating_add(leeway) {
+            return Err(InvalidToken::NotYetValid);
+        }
+        if let Some(issuer) = &self.issuer {
+            match &claims.iss {
+                None => return Err(InvalidToken::MissingClaim("iss")),
+                Some(iss) if iss != issuer => return Err(InvalidToken::WrongIssuer),
+                Some(_) => {}
+            }
+        }
+        if let Some(audience) = &self.audience {
+            if claims.aud.is_empty() {
+                return Err(InvalidToken::MissingClaim("aud"));
+            }
+            if !claims.aud.contains(audience) {
+                return Err(InvalidToken::WrongAudience);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Seconds since the Unix epoch; a time before it counts as the epoch.
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+fn encode_json<T: Serialize>(value: &T) -> String {
+    // Serializing these structs (strings and integers) cannot fail.
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(part: &[u8]) -> Result<T, InvalidToken> {
+    let json = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| InvalidToken::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| InvalidToken::Malformed)
+}
+
+/// Media types compare case-insensitively, and `typ` may omit `application/` (RFC 7515
+/// §4.1.9).
+fn same_media_type(a: &str, b: &str) -> bool {
+    fn short(typ: &str) -> &str {
+        match typ.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+            _ => typ,
+        }
+    }
+    short(a).eq_ignore_ascii_case(short(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_compare_like_rfc_7515_says() {
+        assert!(same_media_type("at+jwt", "at+jwt"));
+        assert!(same_media_type("AT+JWT", "application/at+jwt"));
+        assert!(same_media_type("Application/at+jwt", "at+jwt"));
+        assert!(!same_media_type("jwt", "at+jwt"));
+        assert!(!same_media_type("application/", "at+jwt"));
+        assert!(!same_media_type("é", "at+jwt"));
+    }
+
+    #[test]
+    fn times_before_the_epoch_count_as_the_epoch() {
+        assert_eq!(unix_seconds(UNIX_EPOCH - Duration::from_secs(5)), 0);
+        assert_eq!(unix_seconds(UNIX_EPOCH + Duration::from_millis(2_999)), 2);
+    }
+
+    #[test]
+    fn leeway_is_capped_and_lifetime_is_at_least_a_second() {
+        let ring = KeyRing::from_secret([3u8; 32]).unwrap();
+        let tokens = AccessTokens::new(ring)
+            .leeway(Duration::from_secs(3600))
+            .lifetime(Duration::ZERO);
+        assert_eq!(tokens.leeway, MAX_LEEWAY);
+        assert_eq!(tokens.lifetime, Duration::from_secs(1));
+    }
+}
