@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::handle::Counters;
-use super::queue::{Message, Queue};
+use super::queue::Queue;
 use super::warning::RateLimit;
 use super::AuditSink;
 
@@ -34,30 +34,24 @@ struct Delivery {
 
 impl Delivery {
     fn run(&mut self, queue: &Queue) {
-        let mut batch = std::collections::VecDeque::new();
         loop {
-            queue.take_into(&mut batch);
-            let idle = batch.is_empty();
+            let flushes = queue.take_flushes();
+            let mut delivered = false;
+            while let Some(event) = queue.pop() {
+                self.call(|sink| sink.record(&event));
+                delivered = true;
+            }
+            let idle = !delivered && flushes.is_empty();
             if !idle {
-                for message in batch.drain(..) {
-                    self.handle(message);
-                }
                 // One flush per batch: a buffered sink is durable soon after a burst, without
                 // a flush per event.
                 self.call(|sink| sink.flush());
             }
+            for done in flushes {
+                let _ = done.send(());
+            }
             if !queue.wait(idle) {
                 return;
-            }
-        }
-    }
-
-    fn handle(&mut self, message: Message) {
-        match message {
-            Message::Event(event) => self.call(|sink| sink.record(&event)),
-            Message::Flush(done) => {
-                self.call(|sink| sink.flush());
-                let _ = done.send(());
             }
         }
     }
