@@ -100,6 +100,8 @@ const URL_FORM: &str = "redis://[user:password@]host[:port][/db]";
 /// | `list_by_user`, `count_by_user` | `ZRANGE` user index, `GET` each id index, `HGETALL` each record; ids whose id index is gone, or whose record belongs to someone else, are pruned (only when indexed over ten minutes ago, so an id a create in flight has just indexed survives) |
 /// | `delete_expired` | `SCAN` of the store's keys on every master; per record a script deletes it if past its deadline (then its id index and user index entries); user indexes are pruned of ids whose id index is gone (with the same ten-minute margin) |
 /// | `query` | with a user: the user index; without: `SCAN` of the records on every master; then filter, sort and page |
+/// | `count_active` | one `SCAN` of the records on every master, reading each record: its cost grows with the store, so a store-wide cap ([`SessionLayer::max_signed_in_sessions`](crate::SessionLayer::max_signed_in_sessions)) costs every login that scan on Redis; a per-user cap reads only the user index |
+/// | `admit` (a login under session caps) | a lease key (`SET NX PX`, per user, or one for the store with a store-wide cap), the steps above, then the lease released compare-and-delete |
 ///
 /// Round trips: `load` 1; `update` 1 (up to 4 for a patch that sets a user or moves the
 /// absolute deadline: read the id, index the user, patch, extend the indexes);

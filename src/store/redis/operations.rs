@@ -20,8 +20,8 @@ use super::steps::{
 use super::{RedisStore, BATCH, INDEX_SLACK_MS};
 use crate::error::StoreError;
 use crate::store::{
-    admit_in_steps, Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch,
-    SessionQuery, SessionRecord, SessionStore,
+    admit_in_steps, ActiveCounts, Admission, Admitted, EndTarget, Ended, SessionLimits,
+    SessionPatch, SessionQuery, SessionRecord, SessionStore,
 };
 use crate::token::{SessionId, TokenHash};
 
@@ -261,6 +261,39 @@ impl SessionStore for RedisStore {
 
     fn retention(&self) -> Option<std::time::Duration> {
         self.retention
+    }
+
+    /// One pass over the store's records (the default would page through `query`, which
+    /// reads every record for each page).
+    async fn count_active(&self, now: SystemTime) -> Result<ActiveCounts, StoreError> {
+        let mut sessions = std::collections::HashSet::new();
+        let mut users = std::collections::HashSet::new();
+        let mut scan = Scan::new(self.keys.scan_records());
+        let mut conn = self.conn();
+        while let Some(batch) = scan.next(&mut conn).await? {
+            let hexes: Vec<String> = batch
+                .iter()
+                .filter_map(|key| match self.keys.classify(key) {
+                    Kind::Record(hex) => Some(hex),
+                    _ => None,
+                })
+                .collect();
+            for record in self.fetch(&hexes).await?.into_iter().flatten() {
+                if !record.is_active(now) {
+                    continue;
+                }
+                // SCAN may return a key twice: count each session once.
+                if let Some(user) = record.user {
+                    if sessions.insert(record.id) {
+                        users.insert(user);
+                    }
+                }
+            }
+        }
+        Ok(ActiveCounts {
+            sessions: sessions.len() as u64,
+            users: users.len() as u64,
+        })
     }
 
     async fn query(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
