@@ -27,6 +27,9 @@ pub struct SessionConfig {
     pub(crate) timeout_policy: Option<PolicyHandle>,
     pub(crate) limits: SessionLimits,
     pub(crate) audit: Option<AuditHandle>,
+    /// Verifies bearer JWT access tokens, when set.
+    #[cfg(feature = "jwt")]
+    pub(crate) access_tokens: Option<crate::token::AccessTokens>,
 }
 
 impl Default for SessionConfig {
@@ -47,6 +50,8 @@ impl Default for SessionConfig {
             timeout_policy: None,
             limits: SessionLimits::default(),
             audit: None,
+            #[cfg(feature = "jwt")]
+            access_tokens: None,
         }
     }
 }

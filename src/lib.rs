@@ -128,6 +128,9 @@ pub use cookie::SameSite;
 pub use error::{
     AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
 };
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use error::AccessTokenError;
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::{DeviceSession, Session};
 pub use timeout_policy::{Login, TimeoutPolicy, Timeouts};
