@@ -51,6 +51,10 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     presented: Presented,
+    /// The credential was a JWT access token: the response never touches the cookie, which
+    /// may belong to another session.
+    #[cfg(feature = "jwt")]
+    by_jwt: bool,
     client: ClientInfo,
     /// Never held across an `.await`, so a plain mutex (cheaper than an async one).
     state: Mutex<State>,
@@ -123,6 +127,8 @@ impl State {
 impl Session {
     pub(crate) fn new(shared: Arc<Shared>, credential: Credential, client: ClientInfo) -> Self {
         let presented = credential.presented();
+        #[cfg(feature = "jwt")]
+        let by_jwt = matches!(credential, Credential::Jwt(_));
         let state = match credential {
             Credential::Nothing => State::default(),
             Credential::Cookie(token) | Credential::Bearer(token) => State {
@@ -139,6 +145,8 @@ impl Session {
             inner: Arc::new(Inner {
                 shared,
                 presented,
+                #[cfg(feature = "jwt")]
+                by_jwt,
                 client,
                 state: Mutex::new(state),
             }),

@@ -1,0 +1,187 @@
+//! Stateful JWT access tokens in the layer, over real HTTP on loopback, on the memory store:
+//! a token names its session, which is read on every request, so a logout or a revocation ends
+//! it at once; every refusal is a 401 with the Bearer `invalid_token` challenge and an
+//! `invalid_token` audit event with its reason.
+
+mod common;
+mod jwt_layer_support;
+
+use std::time::{Duration, SystemTime};
+
+use jwt_layer_support::{
+    access_tokens, assert_instances_share, assert_refused, audited, get_me, instance,
+    invalid_token_reasons, log_in,
+};
+use serde_json::Value;
+use sessionward::store::MemoryStore;
+use sessionward::{SessionId, SessionLayer};
+
+fn layer(store: MemoryStore) -> SessionLayer<MemoryStore> {
+    SessionLayer::new(store).access_tokens(access_tokens())
+}
+
+#[tokio::test]
+async fn an_access_token_reads_and_writes_its_session_and_sets_no_cookie() {
+    let server = instance(MemoryStore::default()).await;
+    let alice = log_in(&server, "alice").await;
+
+    let (status, body, cookie, _) = get_me(&server, &alice.jwt).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["user"], "alice");
+    assert_eq!(body["sid"], alice.sid.as_str());
+    assert!(!cookie, "a bearer response sets no cookie");
+
+    let res = server
+        .put("/n")
+        .bearer_auth(&alice.jwt)
+        .json(&42)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(!res.headers().contains_key("set-cookie"));
+    // The write reached the session itself: its opaque token reads it too.
+    let (_, body, _, _) = get_me(&server, &alice.token).await;
+    assert_eq!(body["n"], 42);
+    let (_, body, _, _) = get_me(&server, &alice.jwt).await;
+    assert_eq!(body["n"], 42);
+
+    // A token for the session can also be had with its opaque token.
+    let res = server
+        .post("/token")
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let second = res.text().await.unwrap();
+    assert_eq!(get_me(&server, &second).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_logout_through_the_token_ends_it() {
+    let (server, recorder, layer) = audited(layer(MemoryStore::default())).await;
+    let alice = log_in(&server, "alice").await;
+    let res = server
+        .post("/logout")
+        .bearer_auth(&alice.jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(!res.headers().contains_key("set-cookie"));
+    let audit = layer.config().audit().unwrap();
+    recorder.take(audit).await;
+
+    assert_refused(&server, &alice.jwt, "the token of a logged-out session").await;
+    assert_eq!(
+        invalid_token_reasons(&recorder.take(audit).await),
+        ["unknown"],
+        "a token for an ended session is reported as unknown"
+    );
+    assert_refused(&server, &alice.token, "the opaque token").await;
+}
+
+#[tokio::test]
+async fn a_revocation_from_another_device_ends_the_token() {
+    let server = instance(MemoryStore::default()).await;
+    let phone = log_in(&server, "alice").await;
+    let laptop = log_in(&server, "alice").await;
+    assert_eq!(get_me(&server, &phone.jwt).await.0, 200);
+    let res = server
+        .post(&format!("/revoke/{}", phone.sid))
+        .bearer_auth(&laptop.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_refused(&server, &phone.jwt, "the revoked session's token").await;
+    assert_eq!(get_me(&server, &laptop.jwt).await.0, 200);
+}
+
+#[tokio::test]
+async fn two_instances_share_tokens_and_logouts_on_one_memory_store() {
+    assert_instances_share(MemoryStore::default()).await;
+}
+
+/// Each refused token: 401 with the challenge, never a 5xx, and its reason in the audit trail.
+#[tokio::test]
+async fn refused_tokens_say_why() {
+    let (server, recorder, layer) = audited(layer(MemoryStore::default())).await;
+    let audit = layer.config().audit().unwrap();
+    let alice = log_in(&server, "alice").await;
+    let sid = SessionId::parse(&alice.sid).unwrap();
+    let tokens = access_tokens();
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+
+    let expired = tokens.issue("alice", sid, hour_ago).unwrap().token;
+    let other_user = tokens.issue("mallory", sid, SystemTime::now()).unwrap().token;
+    let unknown = tokens
+        .issue("alice", SessionId([9; 16]), SystemTime::now())
+        .unwrap()
+        .token;
+    // A signature character changed in the middle (the last one carries padding bits).
+    let mut tampered = alice.jwt.clone().into_bytes();
+    let at = alice.jwt.rfind('.').unwrap() + 5;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+
+    let cases = [
+        (expired.as_str(), "expired"),
+        (tampered.as_str(), "bad_signature"),
+        (other_user.as_str(), "wrong_subject"),
+        (unknown.as_str(), "unknown"),
+        ("a.b.c", "malformed"),
+        ("...", "malformed"),
+        ("x.y", "malformed"),
+        ("e30.e30.", "malformed"),
+    ];
+    recorder.take(audit).await;
+    for (token, reason) in cases {
+        assert_refused(&server, token, reason).await;
+        assert_eq!(
+            invalid_token_reasons(&recorder.take(audit).await),
+            [reason],
+            "{token}"
+        );
+    }
+    // A refused token changed nothing: the session and its token still work.
+    assert_eq!(get_me(&server, &alice.jwt).await.0, 200);
+}
+
+#[tokio::test]
+async fn an_oversized_bearer_value_with_dots_is_refused_not_a_server_error() {
+    let (server, recorder, layer) = audited(layer(MemoryStore::default())).await;
+    let audit = layer.config().audit().unwrap();
+    let huge = format!("{}.{}.{}", "a".repeat(6000), "b".repeat(6000), "c");
+    assert_refused(&server, &huge, "over 8 KiB").await;
+    assert_eq!(invalid_token_reasons(&recorder.take(audit).await), ["too_large"]);
+}
+
+#[tokio::test]
+async fn without_access_tokens_a_jwt_is_an_unusable_bearer_token() {
+    let store = MemoryStore::default();
+    let with = instance(store.clone()).await;
+    let alice = log_in(&with, "alice").await;
+    let (without, recorder, layer) = audited(SessionLayer::new(store)).await;
+    let audit = layer.config().audit().unwrap();
+    assert_refused(&without, &alice.jwt, "no AccessTokens on the layer").await;
+    assert_eq!(invalid_token_reasons(&recorder.take(audit).await), ["malformed"]);
+    // Nor does it issue tokens: an app bug, answered as a server error.
+    let res = without
+        .post("/token")
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+}
+
+#[tokio::test]
+async fn no_access_token_for_an_anonymous_request() {
+    let server = instance(MemoryStore::default()).await;
+    let res = server.post("/token").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+}
