@@ -12,8 +12,11 @@ use jwt_layer_support::{
     access_tokens, assert_instances_share, assert_refused, audited, get_me, instance,
     invalid_token_reasons, log_in,
 };
+use common::FlakyStore;
 use serde_json::Value;
-use sessionward::store::MemoryStore;
+use sessionward::audit::AuditKind;
+use sessionward::store::conformance::sample;
+use sessionward::store::{MemoryStore, SessionStore};
 use sessionward::{SessionId, SessionLayer};
 
 fn layer(store: MemoryStore) -> SessionLayer<MemoryStore> {
@@ -184,4 +187,55 @@ async fn no_access_token_for_an_anonymous_request() {
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "unauthenticated");
+}
+
+/// The token is checked only when a handler uses the session, with one store read; a store
+/// failure is a 503, as for an opaque token.
+#[tokio::test]
+async fn one_store_read_and_only_when_the_session_is_used() {
+    let store = FlakyStore::wrap(MemoryStore::default());
+    let server = instance(store.clone()).await;
+    let alice = log_in(&server, "alice").await;
+    let before = store.calls();
+    let res = server.get("/ping").bearer_auth(&alice.jwt).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(store.calls(), before, "no session use, no store call");
+    assert_eq!(get_me(&server, &alice.jwt).await.0, 200);
+    assert_eq!(store.calls(), before + 1, "one store read");
+
+    store.set_down(true);
+    let (status, body, _, _) = get_me(&server, &alice.jwt).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"], "session_store_unavailable");
+    store.set_down(false);
+    assert_eq!(get_me(&server, &alice.jwt).await.0, 200);
+}
+
+/// A valid token whose session passed its deadline: the session is ended, as it would be for
+/// its opaque token, and the refusal says it expired.
+#[tokio::test]
+async fn a_token_for_an_expired_session_is_refused_and_the_session_ended() {
+    let store = MemoryStore::default();
+    let (server, recorder, layer) = audited(layer(store.clone())).await;
+    let audit = layer.config().audit().unwrap();
+    let (key, mut record) = sample(Some("alice"), Duration::from_secs(7200));
+    record.idle_expires_at = SystemTime::now() - Duration::from_secs(60);
+    store.create(&key, record.clone()).await.unwrap();
+    let token = access_tokens()
+        .issue("alice", record.id, SystemTime::now())
+        .unwrap()
+        .token;
+
+    let (status, body, cookie, challenge) = get_me(&server, &token).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "session_expired");
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer error="invalid_token", error_description="the session has expired""#)
+    );
+    assert!(!cookie);
+    let events = recorder.take(audit).await;
+    assert_eq!(invalid_token_reasons(&events), ["expired"]);
+    assert!(events.iter().any(|e| e.event == AuditKind::ExpiredIdle));
+    assert!(store.load(&key).await.unwrap().is_none(), "the session is ended");
 }

@@ -78,6 +78,7 @@ pub fn app() -> Router {
         .route("/logout", post(logout))
         .route("/revoke/{id}", post(revoke))
         .route("/token", post(token))
+        .route("/ping", get(|| async { "pong" }))
 }
 
 /// An instance of [`app`] on `store`, with the shared access tokens.
