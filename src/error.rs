@@ -255,7 +255,7 @@ impl IntoResponse for SessionRejection {
 /// | credential sent | `WWW-Authenticate` |
 /// |---|---|
 /// | `Authorization: Bearer`, session expired | `Bearer error="invalid_token", error_description="the session has expired"` |
-/// | `Authorization: Bearer`, otherwise | `Bearer error="invalid_token"` |
+/// | `Authorization: Bearer`, otherwise (a JWT access token included: refused, or naming no live session) | `Bearer error="invalid_token"` |
 /// | a session cookie (valid or not), or nothing | `Bearer` |
 /// | any, with [`bearer(false)`](crate::SessionLayer::bearer) | none (a cookie-only app invites no bearer tokens) |
 #[derive(Debug)]

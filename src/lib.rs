@@ -125,12 +125,12 @@ pub use authenticated::Authenticated;
 pub use client_ip::{InvalidProxy, TrustedProxies};
 pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
-pub use error::{
-    AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
-};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use error::AccessTokenError;
+pub use error::{
+    AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
+};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::{DeviceSession, Session};
 pub use timeout_policy::{Login, TimeoutPolicy, Timeouts};

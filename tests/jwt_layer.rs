@@ -8,11 +8,11 @@ mod jwt_layer_support;
 
 use std::time::{Duration, SystemTime};
 
+use common::FlakyStore;
 use jwt_layer_support::{
     access_tokens, assert_instances_share, assert_refused, audited, get_me, instance,
     invalid_token_reasons, log_in,
 };
-use common::FlakyStore;
 use serde_json::Value;
 use sessionward::audit::AuditKind;
 use sessionward::store::conformance::sample;
@@ -118,7 +118,10 @@ async fn refused_tokens_say_why() {
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
 
     let expired = tokens.issue("alice", sid, hour_ago).unwrap().token;
-    let other_user = tokens.issue("mallory", sid, SystemTime::now()).unwrap().token;
+    let other_user = tokens
+        .issue("mallory", sid, SystemTime::now())
+        .unwrap()
+        .token;
     let unknown = tokens
         .issue("alice", SessionId([9; 16]), SystemTime::now())
         .unwrap()
@@ -158,7 +161,10 @@ async fn an_oversized_bearer_value_with_dots_is_refused_not_a_server_error() {
     let audit = layer.config().audit().unwrap();
     let huge = format!("{}.{}.{}", "a".repeat(6000), "b".repeat(6000), "c");
     assert_refused(&server, &huge, "over 8 KiB").await;
-    assert_eq!(invalid_token_reasons(&recorder.take(audit).await), ["too_large"]);
+    assert_eq!(
+        invalid_token_reasons(&recorder.take(audit).await),
+        ["too_large"]
+    );
 }
 
 #[tokio::test]
@@ -169,7 +175,10 @@ async fn without_access_tokens_a_jwt_is_an_unusable_bearer_token() {
     let (without, recorder, layer) = audited(SessionLayer::new(store)).await;
     let audit = layer.config().audit().unwrap();
     assert_refused(&without, &alice.jwt, "no AccessTokens on the layer").await;
-    assert_eq!(invalid_token_reasons(&recorder.take(audit).await), ["malformed"]);
+    assert_eq!(
+        invalid_token_reasons(&recorder.take(audit).await),
+        ["malformed"]
+    );
     // Nor does it issue tokens: an app bug, answered as a server error.
     let res = without
         .post("/token")
@@ -197,7 +206,12 @@ async fn one_store_read_and_only_when_the_session_is_used() {
     let server = instance(store.clone()).await;
     let alice = log_in(&server, "alice").await;
     let before = store.calls();
-    let res = server.get("/ping").bearer_auth(&alice.jwt).send().await.unwrap();
+    let res = server
+        .get("/ping")
+        .bearer_auth(&alice.jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(store.calls(), before, "no session use, no store call");
     assert_eq!(get_me(&server, &alice.jwt).await.0, 200);
@@ -237,5 +251,8 @@ async fn a_token_for_an_expired_session_is_refused_and_the_session_ended() {
     let events = recorder.take(audit).await;
     assert_eq!(invalid_token_reasons(&events), ["expired"]);
     assert!(events.iter().any(|e| e.event == AuditKind::ExpiredIdle));
-    assert!(store.load(&key).await.unwrap().is_none(), "the session is ended");
+    assert!(
+        store.load(&key).await.unwrap().is_none(),
+        "the session is ended"
+    );
 }

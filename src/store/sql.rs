@@ -266,7 +266,9 @@ pub(crate) fn load_by_id_sql(select: &str, param: &str) -> String {
 }
 
 /// Decodes a row selected by [`load_by_id_sql`]: the token hash and the record.
-pub(crate) fn decode_keyed_row<'r, R, U>(row: &'r R) -> Result<(TokenHash, SessionRecord), StoreError>
+pub(crate) fn decode_keyed_row<'r, R, U>(
+    row: &'r R,
+) -> Result<(TokenHash, SessionRecord), StoreError>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -277,9 +279,8 @@ where
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     let hash: Vec<u8> = column(row, 13)?;
-    let hash = <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| {
-        StoreError::Corrupt(format!("token_hash has {} bytes, not 32", hash.len()))
-    })?;
+    let hash = <[u8; 32]>::try_from(hash.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("token_hash has {} bytes, not 32", hash.len())))?;
     Ok((TokenHash(hash), decode_row::<R, U>(row)?))
 }
 

@@ -225,6 +225,44 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "jwt")]
+    #[test]
+    fn jwt_shaped_bearer_values_are_kept_only_when_accepted() {
+        let jwt = headers(&[("authorization", b"Bearer a.b.c")]);
+        match Credential::find(&jwt, &name(), true, true) {
+            Credential::Jwt(found) => assert_eq!(&*found, b"a.b.c"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Credential::find(&jwt, &name(), true, false),
+            Credential::Bearer(None)
+        ));
+        let t = token();
+        let opaque = headers(&[("authorization", format!("Bearer {t}").as_bytes())]);
+        assert!(matches!(
+            Credential::find(&opaque, &name(), true, true),
+            Credential::Bearer(Some(_))
+        ));
+        let twice = headers(&[
+            ("authorization", b"Bearer a.b.c"),
+            ("authorization", b"Bearer a.b.c"),
+        ]);
+        assert!(matches!(
+            Credential::find(&twice, &name(), true, true),
+            Credential::Bearer(None)
+        ));
+        let huge = format!("Bearer {}.x", "a".repeat(20_000));
+        match Credential::find(
+            &headers(&[("authorization", huge.as_bytes())]),
+            &name(),
+            true,
+            true,
+        ) {
+            Credential::Jwt(found) => assert_eq!(found.len(), super::super::MAX_TOKEN_LEN + 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn other_cookies_and_schemes_are_ignored() {
         let t = token();

@@ -87,7 +87,9 @@ pub async fn instance<S: SessionStore>(store: S) -> Server {
 }
 
 /// An instance recording its audit trail, and the layer (for its audit handle).
-pub async fn audited<S: SessionStore>(layer: SessionLayer<S>) -> (Server, Recorder, SessionLayer<S>) {
+pub async fn audited<S: SessionStore>(
+    layer: SessionLayer<S>,
+) -> (Server, Recorder, SessionLayer<S>) {
     let recorder = Recorder::default();
     let layer = layer.audit(recorder.clone());
     let server = serve(app().layer(layer.clone())).await;
@@ -130,7 +132,12 @@ pub async fn get_me(server: &Server, bearer: &str) -> (u16, Value, bool, Option<
         .headers()
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned());
-    (status, res.json().await.unwrap_or(Value::Null), cookie, challenge)
+    (
+        status,
+        res.json().await.unwrap_or(Value::Null),
+        cookie,
+        challenge,
+    )
 }
 
 /// Asserts `bearer` is refused: 401 with the Bearer `invalid_token` challenge, no cookie.
@@ -152,17 +159,31 @@ pub async fn assert_instances_share<S: SessionStore + Clone>(store: S) {
     let alice = log_in(&a, "alice").await;
     let (status, body, cookie, _) = get_me(&b, &alice.jwt).await;
     assert_eq!(status, 200, "a token issued by A is accepted by B");
-    assert_eq!((body["user"].as_str(), body["sid"].as_str()), (Some("alice"), Some(alice.sid.as_str())));
+    assert_eq!(
+        (body["user"].as_str(), body["sid"].as_str()),
+        (Some("alice"), Some(alice.sid.as_str()))
+    );
     assert!(!cookie);
 
-    let res = b.put("/n").bearer_auth(&alice.jwt).json(&7).send().await.unwrap();
+    let res = b
+        .put("/n")
+        .bearer_auth(&alice.jwt)
+        .json(&7)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     assert!(!res.headers().contains_key("set-cookie"));
     let (_, body, _, _) = get_me(&a, &alice.jwt).await;
     assert_eq!(body["n"], 7, "B's write through the token is read on A");
 
     // Logout on A through the token: B refuses the token on its next request.
-    let res = a.post("/logout").bearer_auth(&alice.jwt).send().await.unwrap();
+    let res = a
+        .post("/logout")
+        .bearer_auth(&alice.jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     assert!(!res.headers().contains_key("set-cookie"));
     assert_refused(&b, &alice.jwt, "a logout on A ends the token on B").await;
@@ -180,5 +201,9 @@ pub async fn assert_instances_share<S: SessionStore + Clone>(store: S) {
         .unwrap();
     assert_eq!(res.status(), 204, "the laptop revokes the phone");
     assert_refused(&a, &phone.jwt, "a revocation on B ends the token on A").await;
-    assert_eq!(get_me(&a, &laptop.jwt).await.0, 200, "the laptop's token still works");
+    assert_eq!(
+        get_me(&a, &laptop.jwt).await.0,
+        200,
+        "the laptop's token still works"
+    );
 }
