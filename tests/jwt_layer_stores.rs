@@ -9,7 +9,6 @@ mod jwt_layer_support;
 #[path = "redis_support/mod.rs"]
 mod redis_support;
 mod servers;
-#[allow(dead_code)]
 #[path = "sql_support/mod.rs"]
 mod sql_support;
 

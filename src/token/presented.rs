@@ -73,9 +73,7 @@ impl Credential {
 #[cfg(feature = "jwt")]
 fn bearer_jwt(value: &[u8]) -> Option<Box<[u8]>> {
     let token = value.get(7..)?.trim_ascii();
-    if memchr::memchr(b'.', token).is_none() {
-        return None;
-    }
+    memchr::memchr(b'.', token)?;
     let kept = token.len().min(super::MAX_TOKEN_LEN + 1);
     Some(token[..kept].into())
 }
