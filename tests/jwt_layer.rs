@@ -14,9 +14,10 @@ use jwt_layer_support::{
     invalid_token_reasons, log_in,
 };
 use serde_json::Value;
+use sessionward::admin::{RemoteRouter, SECRET_HEADER};
 use sessionward::audit::AuditKind;
 use sessionward::store::conformance::sample;
-use sessionward::store::{MemoryStore, SessionStore};
+use sessionward::store::{MemoryStore, Overflow, SessionStore};
 use sessionward::{SessionId, SessionLayer};
 
 fn layer(store: MemoryStore) -> SessionLayer<MemoryStore> {
@@ -255,4 +256,45 @@ async fn a_token_for_an_expired_session_is_refused_and_the_session_ended() {
         store.load(&key).await.unwrap().is_none(),
         "the session is ended"
     );
+}
+
+/// Another server ends the session through the remote routes: the token is refused at once.
+#[tokio::test]
+async fn a_remote_revocation_ends_the_token() {
+    const REMOTE_SECRET: &str = "a remote secret of 16 bytes or more";
+    let store = MemoryStore::default();
+    let server = instance(store.clone()).await;
+    let remote = common::serve(
+        axum::Router::new().nest(
+            "/remote",
+            RemoteRouter::new(store, REMOTE_SECRET)
+                .unwrap()
+                .into_router(),
+        ),
+    )
+    .await;
+    let alice = log_in(&server, "alice").await;
+    assert_eq!(get_me(&server, &alice.jwt).await.0, 200);
+    let res = remote
+        .post("/remote/users/alice/revoke")
+        .header(SECRET_HEADER, REMOTE_SECRET)
+        .json(&serde_json::json!({"session_id": alice.sid}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_refused(&server, &alice.jwt, "a remotely revoked session's token").await;
+}
+
+/// A login past the user's session limit evicts the oldest session, and its token with it.
+#[tokio::test]
+async fn an_eviction_ends_the_token() {
+    let layer =
+        layer(MemoryStore::default()).max_sessions_per_user(1, Overflow::EvictLeastRecentlyUsed);
+    let (server, _recorder, _layer) = audited(layer).await;
+    let first = log_in(&server, "alice").await;
+    assert_eq!(get_me(&server, &first.jwt).await.0, 200);
+    let second = log_in(&server, "alice").await;
+    assert_refused(&server, &first.jwt, "the evicted session's token").await;
+    assert_eq!(get_me(&server, &second.jwt).await.0, 200);
 }
