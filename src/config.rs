@@ -99,6 +99,14 @@ impl SessionConfig {
         self.audit.as_ref()
     }
 
+    /// The JWT access tokens the layer accepts and issues (feature `jwt`), if set with
+    /// [`SessionLayer::access_tokens`](crate::SessionLayer::access_tokens).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn access_tokens(&self) -> Option<&crate::token::AccessTokens> {
+        self.access_tokens.as_ref()
+    }
+
     /// The most keys a session's data may hold.
     pub fn max_data_keys(&self) -> usize {
         self.max_data_keys

@@ -298,3 +298,15 @@ async fn an_eviction_ends_the_token() {
     assert_refused(&server, &first.jwt, "the evicted session's token").await;
     assert_eq!(get_me(&server, &second.jwt).await.0, 200);
 }
+
+#[test]
+fn the_layer_shows_its_access_tokens_but_never_the_secret() {
+    let layer = layer(MemoryStore::default());
+    let tokens = layer.config().access_tokens().expect("configured");
+    assert_eq!(
+        tokens.key_ring().current_kid(),
+        access_tokens().key_ring().current_kid()
+    );
+    let shown = format!("{layer:?}");
+    assert!(!shown.contains(jwt_layer_support::SECRET), "{shown}");
+}
