@@ -249,6 +249,15 @@ impl SessionStore for CountingStore {
         self.inner.load(key).await
     }
 
+    async fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
+        self.hit();
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.inner.load_by_id(id).await
+    }
+
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         self.hit();
         self.inner.update(key, patch).await

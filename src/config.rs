@@ -27,6 +27,9 @@ pub struct SessionConfig {
     pub(crate) timeout_policy: Option<PolicyHandle>,
     pub(crate) limits: SessionLimits,
     pub(crate) audit: Option<AuditHandle>,
+    /// Verifies bearer JWT access tokens, when set.
+    #[cfg(feature = "jwt")]
+    pub(crate) access_tokens: Option<crate::token::AccessTokens>,
 }
 
 impl Default for SessionConfig {
@@ -47,6 +50,8 @@ impl Default for SessionConfig {
             timeout_policy: None,
             limits: SessionLimits::default(),
             audit: None,
+            #[cfg(feature = "jwt")]
+            access_tokens: None,
         }
     }
 }
@@ -92,6 +97,14 @@ impl SessionConfig {
     /// keep a clone to [`flush`](AuditHandle::flush) it at shutdown or read its counters.
     pub fn audit(&self) -> Option<&AuditHandle> {
         self.audit.as_ref()
+    }
+
+    /// The JWT access tokens the layer accepts and issues (feature `jwt`), if set with
+    /// [`SessionLayer::access_tokens`](crate::SessionLayer::access_tokens).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn access_tokens(&self) -> Option<&crate::token::AccessTokens> {
+        self.access_tokens.as_ref()
     }
 
     /// The most keys a session's data may hold.

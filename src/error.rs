@@ -75,6 +75,49 @@ pub enum SessionError {
     /// [`max_signed_in_sessions`](crate::SessionLayer::max_signed_in_sessions)): 409
     /// `{"error":"session_limit"}`. Nothing was changed; the client keeps its session.
     SessionLimit(LimitReached),
+    /// [`Session::issue_access_token`](crate::Session::issue_access_token) could not issue a
+    /// token (feature `jwt`): 401 `{"error":"unauthenticated"}` when the session is not
+    /// signed in, else 500.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    AccessToken(AccessTokenError),
+}
+
+/// Why [`Session::issue_access_token`](crate::Session::issue_access_token) issued no token.
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccessTokenError {
+    /// The session is anonymous, or there is none.
+    NotSignedIn,
+    /// The layer has no [`AccessTokens`](crate::token::AccessTokens): a bug in the app.
+    NotConfigured,
+    /// The token could not be made.
+    Issue(crate::token::IssueError),
+}
+
+#[cfg(feature = "jwt")]
+impl fmt::Display for AccessTokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotSignedIn => f.write_str("no access token for a session that is not signed in"),
+            Self::NotConfigured => {
+                f.write_str("the SessionLayer has no AccessTokens to issue access tokens with")
+            }
+            Self::Issue(err) => err.fmt(f),
+        }
+    }
+}
+
+#[cfg(feature = "jwt")]
+impl StdError for AccessTokenError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Issue(err) => Some(err),
+            _ => None,
+        }
+    }
 }
 
 /// Which session limit refused a login.
@@ -124,6 +167,8 @@ impl fmt::Display for SessionError {
                 write!(f, "session data would exceed its limit of {limit}")
             }
             Self::SessionLimit(limit) => write!(f, "login refused: {limit} is reached"),
+            #[cfg(feature = "jwt")]
+            Self::AccessToken(err) => err.fmt(f),
         }
     }
 }
@@ -135,6 +180,8 @@ impl StdError for SessionError {
             Self::Serde(err) => Some(err),
             Self::Randomness(err) => Some(err),
             Self::DataTooLarge(_) | Self::SessionLimit(_) => None,
+            #[cfg(feature = "jwt")]
+            Self::AccessToken(err) => Some(err),
         }
     }
 }
@@ -165,6 +212,10 @@ impl IntoResponse for SessionError {
                 json_error(StatusCode::PAYLOAD_TOO_LARGE, "session_data_too_large")
             }
             Self::SessionLimit(_) => json_error(StatusCode::CONFLICT, "session_limit"),
+            #[cfg(feature = "jwt")]
+            Self::AccessToken(AccessTokenError::NotSignedIn) => {
+                json_error(StatusCode::UNAUTHORIZED, "unauthenticated")
+            }
             other => {
                 tracing::error!(error = %other, "session error");
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -204,7 +255,7 @@ impl IntoResponse for SessionRejection {
 /// | credential sent | `WWW-Authenticate` |
 /// |---|---|
 /// | `Authorization: Bearer`, session expired | `Bearer error="invalid_token", error_description="the session has expired"` |
-/// | `Authorization: Bearer`, otherwise | `Bearer error="invalid_token"` |
+/// | `Authorization: Bearer`, otherwise (a JWT access token included: refused, or naming no live session) | `Bearer error="invalid_token"` |
 /// | a session cookie (valid or not), or nothing | `Bearer` |
 /// | any, with [`bearer(false)`](crate::SessionLayer::bearer) | none (a cookie-only app invites no bearer tokens) |
 #[derive(Debug)]

@@ -219,6 +219,41 @@ impl<S: SessionStore> SessionLayer<S> {
         self.configure(|c| c.audit = Some(handle))
     }
 
+    /// Accepts JWT access tokens issued by `tokens` as `Authorization: Bearer` credentials
+    /// (feature `jwt`), and lets [`Session::issue_access_token`](crate::Session::issue_access_token)
+    /// issue them.
+    ///
+    /// The access tokens are stateful: when a handler first uses the session, a bearer value
+    /// shaped as a JWT is verified ([`AccessTokens::verify`](crate::token::AccessTokens::verify)),
+    /// then the session its `sid` names is read from the store by id (the request's one store
+    /// read), and its user must be the token's `sub`. The request then works exactly as if it
+    /// had presented that session's opaque token by bearer: it reads and writes the session,
+    /// renews it, and can log it out; no cookie is ever set. So a logout, a revocation or an
+    /// eviction ends every access token of the session at once, on every instance sharing
+    /// the store.
+    ///
+    /// A refused token (an [`InvalidToken`](crate::token::InvalidToken), a session unknown,
+    /// ended or expired, a `sub` that is not the session's user) means no session: an
+    /// `invalid_token` audit event carries the reason (`InvalidToken::reason`, or `unknown`,
+    /// `expired`, `wrong_subject`), and [`Authenticated`](crate::Authenticated) answers 401
+    /// with `WWW-Authenticate: Bearer error="invalid_token"`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "jwt")] {
+    /// use sessionward::token::{AccessTokens, KeyRing};
+    /// use sessionward::{store::MemoryStore, SessionLayer};
+    ///
+    /// let ring = KeyRing::from_secret("a secret of at least 32 bytes, shared by all instances")?;
+    /// let layer = SessionLayer::new(MemoryStore::default()).access_tokens(AccessTokens::new(ring));
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn access_tokens(self, tokens: crate::token::AccessTokens) -> Self {
+        self.configure(|c| c.access_tokens = Some(tokens))
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config
@@ -305,8 +340,16 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.shared.config;
-        let credential =
-            Credential::find(req.headers(), config.cookie.name_finder(), config.bearer);
+        #[cfg(feature = "jwt")]
+        let accept_jwt = config.access_tokens.is_some();
+        #[cfg(not(feature = "jwt"))]
+        let accept_jwt = false;
+        let credential = Credential::find(
+            req.headers(),
+            config.cookie.name_finder(),
+            config.bearer,
+            accept_jwt,
+        );
         let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

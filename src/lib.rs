@@ -129,6 +129,9 @@ pub use authenticated::Authenticated;
 pub use client_ip::{InvalidProxy, TrustedProxies};
 pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use error::AccessTokenError;
 pub use error::{
     AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
 };

@@ -30,12 +30,21 @@ enum Pending {
     Failed(StoreError),
 }
 
+/// A load that needs the store: for a presented opaque token, or a JWT.
+enum Started {
+    Token(SessionToken, TokenHash, SystemTime, Pending),
+    #[cfg(feature = "jwt")]
+    Jwt(Box<[u8]>, SystemTime),
+}
+
 /// Puts the load back to `NotStarted`, with its token, if the loading future fails or is
 /// dropped (a cancelled handler): other clones do not wait forever, and a later call may try
 /// again, since nothing was decided about the session.
 struct LoadGuard<'a> {
     session: &'a Session,
     token: Option<SessionToken>,
+    #[cfg(feature = "jwt")]
+    jwt: Option<Box<[u8]>>,
     finished: bool,
 }
 
@@ -59,6 +68,10 @@ impl Drop for LoadGuard<'_> {
             let mut state = self.session.state();
             state.load = Load::NotStarted;
             state.presented = self.token.take();
+            #[cfg(feature = "jwt")]
+            {
+                state.jwt = self.jwt.take();
+            }
         }
     }
 }
@@ -66,7 +79,7 @@ impl Drop for LoadGuard<'_> {
 impl Session {
     /// Loads the record on first use, then locks the state.
     pub(super) async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
-        let (token, key, now, pending) = loop {
+        let started = loop {
             {
                 let mut state = self.state();
                 match state.load {
@@ -74,6 +87,11 @@ impl Session {
                     Load::NotStarted => {
                         let now = SystemTime::now();
                         state.now = Some(now);
+                        #[cfg(feature = "jwt")]
+                        if let Some(jwt) = state.jwt.take() {
+                            state.load = Load::InProgress;
+                            break Started::Jwt(jwt, now);
+                        }
                         let Some(token) = state.presented.take() else {
                             // No token: nothing to read.
                             state.load = Load::Done;
@@ -105,7 +123,7 @@ impl Session {
                             Some(Err(err)) => Pending::Failed(err),
                         };
                         state.load = Load::InProgress;
-                        break (token, key, now, pending);
+                        break Started::Token(token, key, now, pending);
                     }
                     Load::InProgress => {}
                 }
@@ -114,9 +132,16 @@ impl Session {
             // parallel within one request; rare). Let it finish rather than read twice.
             tokio::task::yield_now().await;
         };
+        let (token, key, now, pending) = match started {
+            Started::Token(token, key, now, pending) => (token, key, now, pending),
+            #[cfg(feature = "jwt")]
+            Started::Jwt(jwt, now) => return self.loaded_by_jwt(jwt, now).await,
+        };
         let guard = LoadGuard {
             session: self,
             token: Some(token),
+            #[cfg(feature = "jwt")]
+            jwt: None,
             finished: false,
         };
         let record = self.read_record(key, now, pending).await?;
@@ -158,6 +183,52 @@ impl Session {
         }
         self.state().expired = true;
         Ok(None)
+    }
+}
+
+#[cfg(feature = "jwt")]
+impl Session {
+    /// [`loaded`](Self::loaded) for a presented JWT: verifies it and reads its session by id,
+    /// with the load marked in progress.
+    async fn loaded_by_jwt(
+        &self,
+        jwt: Box<[u8]>,
+        now: SystemTime,
+    ) -> Result<MutexGuard<'_, State>, SessionError> {
+        let mut guard = LoadGuard {
+            session: self,
+            token: None,
+            jwt: Some(jwt),
+            finished: false,
+        };
+        let jwt = guard.jwt.as_deref().unwrap_or_default();
+        let found = self.read_by_jwt(jwt, now).await?;
+        guard.jwt = None;
+        Ok(guard.finish(found))
+    }
+
+    /// Ends `record` (found inactive at `now` under `key`), reports it, and marks the request
+    /// so rejections can say "session_expired", as for an opaque token.
+    pub(super) async fn end_expired(
+        &self,
+        key: &TokenHash,
+        record: &SessionRecord,
+        now: SystemTime,
+    ) -> Result<(), SessionError> {
+        let ended = expiry(record, now);
+        let reported = self.expiry(record, &ended);
+        if self
+            .inner
+            .shared
+            .store
+            .end(EndTarget::Key(key), ended)
+            .await?
+            > 0
+        {
+            self.audit_expiry(reported);
+        }
+        self.state().expired = true;
+        Ok(())
     }
 }
 

@@ -21,6 +21,8 @@ mod client;
 mod data;
 mod devices;
 mod identity;
+#[cfg(feature = "jwt")]
+mod jwt;
 mod load;
 mod outcome;
 
@@ -49,6 +51,10 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     presented: Presented,
+    /// The credential was a JWT access token: the response never touches the cookie, which
+    /// may belong to another session.
+    #[cfg(feature = "jwt")]
+    by_jwt: bool,
     client: ClientInfo,
     /// Never held across an `.await`, so a plain mutex (cheaper than an async one).
     state: Mutex<State>,
@@ -78,6 +84,9 @@ impl Drop for Exclusive<'_> {
 struct State {
     /// The presented token, until it is hashed on first load.
     presented: Option<SessionToken>,
+    /// A presented JWT access token, until it is verified on first load.
+    #[cfg(feature = "jwt")]
+    jwt: Option<Box<[u8]>>,
     load: Load,
     /// A `login`, `rotate` or `logout` is running (they read, await the store, then commit, so
     /// two of them on clones of one handle take turns).
@@ -118,14 +127,26 @@ impl State {
 impl Session {
     pub(crate) fn new(shared: Arc<Shared>, credential: Credential, client: ClientInfo) -> Self {
         let presented = credential.presented();
-        let state = State {
-            presented: credential.into_token(),
-            ..State::default()
+        #[cfg(feature = "jwt")]
+        let by_jwt = matches!(credential, Credential::Jwt(_));
+        let state = match credential {
+            Credential::Nothing => State::default(),
+            Credential::Cookie(token) | Credential::Bearer(token) => State {
+                presented: token,
+                ..State::default()
+            },
+            #[cfg(feature = "jwt")]
+            Credential::Jwt(jwt) => State {
+                jwt: Some(jwt),
+                ..State::default()
+            },
         };
         Self {
             inner: Arc::new(Inner {
                 shared,
                 presented,
+                #[cfg(feature = "jwt")]
+                by_jwt,
                 client,
                 state: Mutex::new(state),
             }),

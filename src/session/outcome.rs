@@ -33,6 +33,14 @@ pub(crate) enum CookieAction {
 }
 
 impl Session {
+    /// Whether the request presented a JWT access token.
+    fn by_jwt(&self) -> bool {
+        #[cfg(feature = "jwt")]
+        return self.inner.by_jwt;
+        #[cfg(not(feature = "jwt"))]
+        false
+    }
+
     /// Decides the write and the cookie once the handler has answered. Consumes the pending
     /// changes, so a second call does nothing.
     pub(crate) fn outcome(&self) -> Outcome {
@@ -41,7 +49,7 @@ impl Session {
         let loaded = state.load == Load::Done;
         let mut outcome = Outcome {
             write: None,
-            cookie: if state.cleared {
+            cookie: if state.cleared && !self.by_jwt() {
                 CookieAction::Clear
             } else {
                 CookieAction::Keep

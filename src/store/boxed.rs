@@ -50,6 +50,10 @@ trait DynStore: Send + Sync + 'static {
         &'a self,
         key: &'a TokenHash,
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
+    fn load_by_id<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<(TokenHash, SessionRecord)>, StoreError>>;
     fn update<'a>(
         &'a self,
         key: &'a TokenHash,
@@ -121,6 +125,12 @@ impl<S: SessionStore> DynStore for S {
         key: &'a TokenHash,
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
         Box::pin(SessionStore::load(self, key))
+    }
+    fn load_by_id<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        Box::pin(SessionStore::load_by_id(self, id))
     }
     fn update<'a>(
         &'a self,
@@ -220,6 +230,12 @@ impl SessionStore for BoxedStore {
     }
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         self.0.load(key).await
+    }
+    async fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
+        self.0.load_by_id(id).await
     }
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         self.0.update(key, patch).await

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::error::StoreError;
 use crate::session::Write;
-use crate::token::TokenHash;
+use crate::token::{SessionId, TokenHash};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -22,6 +22,12 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         key: &'a TokenHash,
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>>;
+    /// Used only by JWT access tokens.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
+    fn load_by_id<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<(TokenHash, SessionRecord)>, StoreError>>;
     fn create<'a>(
         &'a self,
         key: &'a TokenHash,
@@ -68,6 +74,12 @@ impl<S: SessionStore> ErasedStore for S {
     }
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         SessionStore::load_now(self, key)
+    }
+    fn load_by_id<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        Box::pin(SessionStore::load_by_id(self, id))
     }
     fn create<'a>(
         &'a self,

@@ -178,6 +178,25 @@ pub trait SessionStore: Send + Sync + 'static {
         key: &TokenHash,
     ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
 
+    /// Reads a session by its public id, with the key it is stored under, in as few round trips
+    /// as the backend allows: for a request that names its session by id, such as a JWT access
+    /// token's `sid`. It returns what [`load`](Self::load) would return for that key: a record
+    /// past its deadlines may be returned (the caller validates it), an [`end`](Self::end)ed
+    /// one never is. After a [`rotate`](Self::rotate), the key is the new one.
+    ///
+    /// The key addresses the session in this store's own operations ([`update`](Self::update),
+    /// [`rotate`](Self::rotate), [`end`](Self::end), …). A store that keys sessions on part of
+    /// the hash may return only that part (the memory store keeps its first 128 bits and
+    /// returns the rest zeroed), so the key is for this store, not for comparing with a
+    /// token's hash.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails; an unknown id is `Ok(None)`.
+    fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<Option<(TokenHash, SessionRecord)>, StoreError>> + Send;
+
     /// Applies `patch` to the session under `key` if it still exists, returning whether it did.
     ///
     /// Data keys are changed one by one, so concurrent updates of different keys both persist,

@@ -432,6 +432,7 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
+    load_by_id: String,
     /// `update` and `rotate`.
     patch: PatchStatements,
     delete: String,
@@ -463,6 +464,7 @@ impl Statements {
             ),
             // An ended session (kept for listing) is never found by its token.
             load: format!("{select} WHERE token_hash = ? AND ended_at IS NULL"),
+            load_by_id: sql::load_by_id_sql(&select, "?"),
             patch: PatchStatements::new(&DIALECT, &t),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?"),
@@ -487,6 +489,10 @@ fn user_bytes(user: &str) -> &[u8] {
 
 fn decode(row: &MySqlRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<MySqlRow, Vec<u8>>(row)
+}
+
+fn decode_keyed(row: &MySqlRow) -> Result<(TokenHash, SessionRecord), StoreError> {
+    sql::decode_keyed_row::<MySqlRow, Vec<u8>>(row)
 }
 
 /// How long a login waits for another login's admission lock before it fails.

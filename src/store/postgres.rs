@@ -370,6 +370,7 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
+    load_by_id: String,
     update: String,
     rotate: String,
     delete: String,
@@ -424,6 +425,7 @@ impl Statements {
             ),
             // An ended session (kept for listing) is never found by its token, nor changed.
             load: format!("{select} WHERE token_hash = $1 AND ended_at IS NULL"),
+            load_by_id: sql::load_by_id_sql(&select, "$1"),
             update: format!(
                 "UPDATE {t} SET {} WHERE token_hash = $1 AND ended_at IS NULL",
                 set_patch(2)
@@ -474,6 +476,10 @@ fn bind_patch<'q>(query: PgQuery<'q>, params: &PatchParams<'q>) -> Result<PgQuer
 
 fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<PgRow, String>(row)
+}
+
+fn decode_keyed(row: &PgRow) -> Result<(TokenHash, SessionRecord), StoreError> {
+    sql::decode_keyed_row::<PgRow, String>(row)
 }
 
 impl SessionStore for PostgresStore {

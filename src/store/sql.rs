@@ -30,7 +30,7 @@ use super::{
     SessionTerms,
 };
 use crate::error::StoreError;
-use crate::token::SessionId;
+use crate::token::{SessionId, TokenHash};
 
 /// The session table when none is configured.
 pub(crate) const DEFAULT_TABLE: &str = "sessionward_sessions";
@@ -256,6 +256,32 @@ where
 {
     row.try_get(index)
         .map_err(|err| StoreError::Corrupt(format!("column {index}: {err}")))
+}
+
+/// The statement of `load_by_id`: `select` (which reads [`COLUMNS`] and [`END_COLUMNS`] from
+/// the table) reading `token_hash` last, for the live session whose id is `param`.
+pub(crate) fn load_by_id_sql(select: &str, param: &str) -> String {
+    let keyed = select.replacen(" FROM ", ", token_hash FROM ", 1);
+    format!("{keyed} WHERE id = {param} AND ended_at IS NULL")
+}
+
+/// Decodes a row selected by [`load_by_id_sql`]: the token hash and the record.
+pub(crate) fn decode_keyed_row<'r, R, U>(
+    row: &'r R,
+) -> Result<(TokenHash, SessionRecord), StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    U: UserColumn + Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let hash: Vec<u8> = column(row, 13)?;
+    let hash = <[u8; 32]>::try_from(hash.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("token_hash has {} bytes, not 32", hash.len())))?;
+    Ok((TokenHash(hash), decode_row::<R, U>(row)?))
 }
 
 /// Decodes a row selected with [`COLUMNS`] and [`END_COLUMNS`]; `U` is how the engine keeps

@@ -5,18 +5,33 @@
 //! `rows_affected`, and the bounds that make one `sqlx::query(..).bind(..).execute(pool)`
 //! generic over three engines would be longer than the code they share.
 
-/// Expands, inside a backend's `impl SessionStore`, to `delete`, `delete_by_id`,
+/// Expands, inside a backend's `impl SessionStore`, to `load_by_id`, `delete`, `delete_by_id`,
 /// `list_by_user`, `count_by_user`, `count_active`, `delete_by_user`, `delete_expired`, `end`,
 /// `retention` and `query`.
 ///
 /// The backend has `self.pool` (its sqlx pool), `self.retention` (its retention period),
-/// `self.sql` (its statements, with fields `delete`, `delete_by_id`, `count_by_user`,
+/// `self.sql` (its statements, with fields `load_by_id`, `delete`, `delete_by_id`, `count_by_user`,
 /// `count_active`, `delete_by_user`, `delete_by_user_except`, `delete_expired`, `end` (an
 /// [`EndStatements`](crate::store::sql::EndStatements)) and `select`) and a `decode` function
-/// for its rows. `placeholder` is its
+/// for its rows (and `decode_keyed` for those of `load_by_id`). `placeholder` is its
 /// parameter style; `user` turns a user name into what its user column binds.
 macro_rules! shared_sql_operations {
     (placeholder: $placeholder:expr, user: $user:path) => {
+        async fn load_by_id(
+            &self,
+            id: &$crate::token::SessionId,
+        ) -> Result<
+            Option<($crate::token::TokenHash, $crate::store::SessionRecord)>,
+            $crate::error::StoreError,
+        > {
+            let row = sqlx::query(&self.sql.load_by_id)
+                .bind(&id.0[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            row.as_ref().map(decode_keyed).transpose()
+        }
+
         async fn delete(
             &self,
             key: &$crate::token::TokenHash,

@@ -455,6 +455,7 @@ struct Statements {
     select: String,
     insert: String,
     load: String,
+    load_by_id: String,
     /// `update` and `rotate`.
     patch: PatchStatements,
     delete: String,
@@ -485,6 +486,7 @@ impl Statements {
                 sql::COLUMNS
             ),
             load: format!("{select} WHERE token_hash = ?1 AND ended_at IS NULL"),
+            load_by_id: sql::load_by_id_sql(&select, "?1"),
             patch: PatchStatements::new(&DIALECT, &t),
             delete: format!("DELETE FROM {t} WHERE token_hash = ?1"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = ?1"),
@@ -506,6 +508,10 @@ impl Statements {
 
 fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
     sql::decode_row::<SqliteRow, String>(row)
+}
+
+fn decode_keyed(row: &SqliteRow) -> Result<(TokenHash, SessionRecord), StoreError> {
+    sql::decode_keyed_row::<SqliteRow, String>(row)
 }
 
 impl SessionStore for SqliteStore {

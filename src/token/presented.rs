@@ -17,22 +17,42 @@ pub(crate) enum Credential {
     Nothing,
     Cookie(Option<SessionToken>),
     Bearer(Option<SessionToken>),
+    /// A bearer value shaped as a JWT (it has dots, which an opaque token never has), kept for
+    /// the layer's `AccessTokens` to verify when the session is first used.
+    #[cfg(feature = "jwt")]
+    Jwt(Box<[u8]>),
 }
 
 impl Credential {
     /// `cookie_name` finds the session cookie's name (built once per layer, see
     /// [`find_cookie`]).
-    pub(crate) fn find(headers: &HeaderMap, cookie_name: &Finder<'_>, accept_bearer: bool) -> Self {
+    /// With `accept_jwt`, a bearer value that is no opaque token but has a dot is kept as a
+    /// [`Jwt`](Self::Jwt); the check runs only once the opaque parse has failed, so opaque
+    /// tokens cost the same either way.
+    pub(crate) fn find(
+        headers: &HeaderMap,
+        cookie_name: &Finder<'_>,
+        accept_bearer: bool,
+        accept_jwt: bool,
+    ) -> Self {
         if accept_bearer {
             let mut auth = headers.get_all(AUTHORIZATION).iter();
             if let Some(first) = auth.next() {
                 if let Some(token) = bearer_token(first.as_bytes()) {
                     // Two Authorization headers are ambiguous: no session.
-                    let token = if auth.next().is_some() { None } else { token };
+                    let ambiguous = auth.next().is_some();
+                    let token = if ambiguous { None } else { token };
+                    #[cfg(feature = "jwt")]
+                    if token.is_none() && accept_jwt && !ambiguous {
+                        if let Some(jwt) = bearer_jwt(first.as_bytes()) {
+                            return Self::Jwt(jwt);
+                        }
+                    }
                     return Self::Bearer(token);
                 }
             }
         }
+        let _ = accept_jwt;
         find_cookie(headers, cookie_name)
     }
 
@@ -41,15 +61,21 @@ impl Credential {
             Self::Nothing => Presented::Nothing,
             Self::Cookie(_) => Presented::Cookie,
             Self::Bearer(_) => Presented::Bearer,
+            #[cfg(feature = "jwt")]
+            Self::Jwt(_) => Presented::Bearer,
         }
     }
+}
 
-    pub(crate) fn into_token(self) -> Option<SessionToken> {
-        match self {
-            Self::Nothing => None,
-            Self::Cookie(token) | Self::Bearer(token) => token,
-        }
-    }
+/// The JWT of a `Bearer` header value, when it has the shape of one (a dot, at most
+/// [`MAX_TOKEN_LEN`](super::MAX_TOKEN_LEN) bytes); a longer one is kept cut to one byte past
+/// the limit, so verification refuses it as too large without holding it whole.
+#[cfg(feature = "jwt")]
+fn bearer_jwt(value: &[u8]) -> Option<Box<[u8]>> {
+    let token = value.get(7..)?.trim_ascii();
+    memchr::memchr(b'.', token)?;
+    let kept = token.len().min(super::MAX_TOKEN_LEN + 1);
+    Some(token[..kept].into())
 }
 
 /// `Some(token)` when the header uses the Bearer scheme (the token itself may be junk: `None`);
@@ -149,11 +175,11 @@ mod tests {
             ("authorization", format!("Bearer {b}").as_bytes()),
             ("cookie", format!("{NAME}={c}").as_bytes()),
         ]);
-        match Credential::find(&map, &name(), true) {
+        match Credential::find(&map, &name(), true, false) {
             Credential::Bearer(Some(t)) => assert_eq!(t.to_text(), b),
             other => panic!("{other:?}"),
         }
-        match Credential::find(&map, &name(), false) {
+        match Credential::find(&map, &name(), false, false) {
             Credential::Cookie(Some(t)) => assert_eq!(t.to_text(), c),
             other => panic!("{other:?}"),
         }
@@ -172,7 +198,7 @@ mod tests {
         ];
         for map in cases {
             assert!(matches!(
-                Credential::find(&map, &name(), true),
+                Credential::find(&map, &name(), true, false),
                 Credential::Bearer(None)
             ));
         }
@@ -191,9 +217,47 @@ mod tests {
         ];
         for map in cookies {
             assert!(matches!(
-                Credential::find(&map, &name(), true),
+                Credential::find(&map, &name(), true, false),
                 Credential::Cookie(None)
             ));
+        }
+    }
+
+    #[cfg(feature = "jwt")]
+    #[test]
+    fn jwt_shaped_bearer_values_are_kept_only_when_accepted() {
+        let jwt = headers(&[("authorization", b"Bearer a.b.c")]);
+        match Credential::find(&jwt, &name(), true, true) {
+            Credential::Jwt(found) => assert_eq!(&*found, b"a.b.c"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Credential::find(&jwt, &name(), true, false),
+            Credential::Bearer(None)
+        ));
+        let t = token();
+        let opaque = headers(&[("authorization", format!("Bearer {t}").as_bytes())]);
+        assert!(matches!(
+            Credential::find(&opaque, &name(), true, true),
+            Credential::Bearer(Some(_))
+        ));
+        let twice = headers(&[
+            ("authorization", b"Bearer a.b.c"),
+            ("authorization", b"Bearer a.b.c"),
+        ]);
+        assert!(matches!(
+            Credential::find(&twice, &name(), true, true),
+            Credential::Bearer(None)
+        ));
+        let huge = format!("Bearer {}.x", "a".repeat(20_000));
+        match Credential::find(
+            &headers(&[("authorization", huge.as_bytes())]),
+            &name(),
+            true,
+            true,
+        ) {
+            Credential::Jwt(found) => assert_eq!(found.len(), super::super::MAX_TOKEN_LEN + 1),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -208,7 +272,7 @@ mod tests {
             ),
         ]);
         assert!(matches!(
-            Credential::find(&map, &name(), true),
+            Credential::find(&map, &name(), true, false),
             Credential::Cookie(Some(_))
         ));
         // The name inside another cookie's value, or as part of a longer name, is not ours.
@@ -216,12 +280,12 @@ mod tests {
             "cookie",
             format!("x={NAME}={t}; a{NAME}={t}; {NAME}x={t};{NAME}={t}").as_bytes(),
         )]);
-        match Credential::find(&map, &name(), true) {
+        match Credential::find(&map, &name(), true, false) {
             Credential::Cookie(Some(found)) => assert_eq!(found.to_text(), t),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            Credential::find(&HeaderMap::new(), &name(), true),
+            Credential::find(&HeaderMap::new(), &name(), true, false),
             Credential::Nothing
         ));
     }
@@ -271,7 +335,7 @@ mod tests {
             let mut map = HeaderMap::new();
             map.append(COOKIE, HeaderValue::from_bytes(&header).unwrap());
             let shown = String::from_utf8_lossy(&header);
-            match Credential::find(&map, &name(), true) {
+            match Credential::find(&map, &name(), true, false) {
                 Credential::Cookie(Some(found)) => {
                     assert_eq!(pairs_named_ours(&header), 1, "{shown:?}");
                     assert_eq!(found.to_text(), t);

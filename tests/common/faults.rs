@@ -272,6 +272,14 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         self.enter(Op::Load).await?;
         self.inner.load(key).await
     }
+    // The request's one read, whichever way it names the session.
+    async fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
+        self.enter(Op::Load).await?;
+        self.inner.load_by_id(id).await
+    }
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         self.enter(Op::Update).await?;
         self.inner.update(key, patch).await

@@ -233,6 +233,13 @@ impl<S: SessionStore> SessionStore for FlakyStore<S> {
         self.enter()?;
         self.inner.load(key).await
     }
+    async fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
+        self.enter()?;
+        self.inner.load_by_id(id).await
+    }
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         self.enter()?;
         self.inner.update(key, patch).await

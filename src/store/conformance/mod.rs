@@ -19,6 +19,7 @@ use super::{SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStor
 use crate::error::StoreError;
 use crate::token::{generate, SessionId, TokenHash};
 
+mod by_id;
 mod limits;
 mod retention;
 mod terms;
@@ -35,6 +36,7 @@ pub use limits::logins_racing_never_pass_the_limits;
 pub async fn run<S: SessionStore + Clone>(store: &S) {
     create_and_load(store).await;
     create_never_overwrites(store).await;
+    by_id::load_by_id_finds_what_load_finds(store).await;
     update_is_per_key(store).await;
     update_never_resurrects(store).await;
     concurrent_updates_keep_every_key(store).await;

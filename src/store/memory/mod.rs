@@ -138,6 +138,16 @@ impl SessionStore for MemoryStore {
         Ok(self.read().get(&Key::of(key)).and_then(live))
     }
 
+    async fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
+        let table = self.read();
+        Ok(table
+            .get_by_id(id)
+            .and_then(|(key, entry)| live(entry).map(|record| (key.to_hash(), record))))
+    }
+
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         Ok(self
             .write()

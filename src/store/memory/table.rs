@@ -33,6 +33,14 @@ impl Key {
         key.copy_from_slice(&hash.0[..16]);
         Self(key)
     }
+
+    /// A token hash that this store files under this key: the key, then zeros. `of` reads
+    /// back the same key, which is all the store's operations look at.
+    pub(super) fn to_hash(self) -> TokenHash {
+        let mut hash = [0u8; 32];
+        hash[..16].copy_from_slice(&self.0);
+        TokenHash(hash)
+    }
 }
 
 /// An index entry: a position in the slots, and the tag of the key or id it was filed under.
@@ -108,6 +116,14 @@ impl Table {
 
     pub(super) fn get(&self, key: &Key) -> Option<&Entry> {
         self.position(key).map(|i| &self.slots[i].entry)
+    }
+
+    /// The session with public id `id`, and the key it is filed under.
+    pub(super) fn get_by_id(&self, id: &SessionId) -> Option<(Key, &Entry)> {
+        self.position_of_id(id).map(|i| {
+            let slot = &self.slots[i];
+            (slot.key, &slot.entry)
+        })
     }
 
     #[cfg(test)]

@@ -103,6 +103,39 @@ impl SessionStore for RedisStore {
         Ok(decode(reply)?.filter(|record| record.ended.is_none()))
     }
 
+    /// Two round trips: the id index names the record's key, then `HGETALL` reads it. A
+    /// rotation between the two moves the record; the index then names its new key, which is
+    /// read once more.
+    async fn load_by_id(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
+        let mut tried: Option<String> = None;
+        loop {
+            let Some(hex) = self.resolve(id).await? else {
+                return Ok(None);
+            };
+            if tried.as_ref() == Some(&hex) {
+                return Ok(None);
+            }
+            let mut hash = [0u8; 32];
+            if hex::decode_to_slice(&hex, &mut hash).is_err() {
+                return Err(unexpected("GET of an id index"));
+            }
+            let reply = self
+                .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&hex)))
+                .await?;
+            match decode(reply)? {
+                // As `load`: an ended session is never found.
+                Some(record) if record.id == *id => {
+                    return Ok((record.ended.is_none()).then_some((TokenHash(hash), record)));
+                }
+                _ if tried.is_some() => return Ok(None),
+                _ => tried = Some(hex),
+            }
+        }
+    }
+
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let now = self.ttl_clock();
         let hex = key.to_hex();
