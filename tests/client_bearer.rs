@@ -11,7 +11,6 @@ use sessionward::client::{
     BearerLayer, BearerService, ClientError, ClientSession, RefreshMargin, TokenPair,
 };
 use tokio::sync::Barrier;
-use tower::limit::ConcurrencyLimitLayer;
 use tower::{Layer, Service, ServiceExt};
 
 /// A session signed in as alice on `server`, and the layer around hyper's client.
@@ -169,7 +168,7 @@ async fn a_refresh_waits_without_holding_the_inner_services_readiness() {
         )
         .await
         .unwrap();
-    let limited = ConcurrencyLimitLayer::new(1).layer(http());
+    let limited = client_support::OneAtATime::new(http());
     let mut api = BearerLayer::new(server.uri("/api/token/refresh"), session).layer(limited);
     let response = api.ready().await.unwrap().call(server.get("/api/me")).await;
     assert_eq!(serial_of(response.unwrap()).await, 2);

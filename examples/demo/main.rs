@@ -46,6 +46,9 @@ use sessionward::store::{spawn_cleanup, SessionStore};
 use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
 };
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 mod admin;
 pub mod audit;
@@ -83,11 +86,15 @@ async fn main() {
     // checked here too.
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(colour)
+    // `RUST_LOG` as a list of `target=level` (or a bare level): tracing-subscriber's `Targets`,
+    // which needs no regular-expression engine (`EnvFilter` would add four crates to the build).
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_ansi(colour))
+        .with(filter)
         .init();
     let port: u16 = env_or("PORT", 3000);
     let idle = timeout_or("SESSIONWARD_IDLE_TIMEOUT", 1800);

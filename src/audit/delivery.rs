@@ -34,14 +34,14 @@ struct Delivery {
 
 impl Delivery {
     fn run(&mut self, queue: &Queue) {
+        let mut batch = std::collections::VecDeque::new();
         loop {
             let flushes = queue.take_flushes();
-            let mut delivered = false;
-            while let Some(event) = queue.pop() {
+            queue.take_into(&mut batch);
+            let idle = batch.is_empty() && flushes.is_empty();
+            for event in batch.drain(..) {
                 self.call(|sink| sink.record(&event));
-                delivered = true;
             }
-            let idle = !delivered && flushes.is_empty();
             if !idle {
                 // One flush per batch: a buffered sink is durable soon after a burst, without
                 // a flush per event.

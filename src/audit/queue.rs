@@ -2,18 +2,18 @@
 //!
 //! Why not a channel: a channel wakes its receiver on every send, and waking a parked thread
 //! is a system call that cost a request about 2 µs, four times what the whole session layer
-//! adds to it. Here a request pushes onto a lock-free bounded queue (crossbeam's `ArrayQueue`,
-//! no allocation, no lock) and wakes the thread only when the thread is parked on an empty
-//! queue. Otherwise the thread comes back on its own after [`TICK`]: under a steady stream of
+//! adds to it. Here a request takes a lock held only for pushes and pointer swaps, pushes onto a
+//! bounded queue (whose buffers are kept between batches: no allocation once warm), and wakes
+//! the thread only when the thread is parked on an empty queue. Otherwise the thread comes back on its own after [`TICK`]: under a steady stream of
 //! events there is at most one wake-up per tick, whatever the rate, and the queue holds a
 //! tick's worth of events (1024 by default: a million events a second).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
-use crossbeam_queue::ArrayQueue;
 use tokio::sync::oneshot;
 
 use super::AuditEvent;
@@ -32,7 +32,9 @@ type Flushes = Vec<oneshot::Sender<()>>;
 
 /// The queue, shared by the handles and the audit thread.
 pub(super) struct Queue {
-    events: ArrayQueue<AuditEvent>,
+    /// Held only to push one event or to swap the whole queue out, never while delivering.
+    events: Mutex<VecDeque<AuditEvent>>,
+    capacity: usize,
     /// Rare (tests, shutdown): a lock is fine here.
     flushes: Mutex<Flushes>,
     /// Set by the thread before it parks on an empty queue: the next push wakes it.
@@ -44,8 +46,10 @@ pub(super) struct Queue {
 
 impl Queue {
     pub(super) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            events: ArrayQueue::new(capacity.max(1)),
+            events: Mutex::new(VecDeque::with_capacity(capacity)),
+            capacity,
             flushes: Mutex::new(Vec::new()),
             parked: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -60,8 +64,12 @@ impl Queue {
 
     /// Queues an event unless the queue is full; `false` when it was dropped.
     pub(super) fn push(&self, event: AuditEvent) -> bool {
-        if self.events.push(event).is_err() {
-            return false;
+        {
+            let mut events = self.events();
+            if events.len() >= self.capacity {
+                return false;
+            }
+            events.push_back(event);
         }
         // A plain load first: the read-modify-write is paid only when the thread sleeps.
         if self.parked.load(Ordering::Relaxed) {
@@ -82,9 +90,10 @@ impl Queue {
         self.wake_if(true);
     }
 
-    /// The next queued event.
-    pub(super) fn pop(&self) -> Option<AuditEvent> {
-        self.events.pop()
+    /// Swaps every queued event into `batch` (empty, and kept by the thread to swap in again,
+    /// so the queue keeps its reserved capacity): the lock is held for a pointer swap.
+    pub(super) fn take_into(&self, batch: &mut VecDeque<AuditEvent>) {
+        std::mem::swap(&mut *self.events(), batch);
     }
 
     /// The flush requests made so far. Taken before the events are drained: the events a
@@ -103,7 +112,7 @@ impl Queue {
         }
         self.parked.store(true, Ordering::SeqCst);
         // Looked at again after announcing the park: a push that missed the flag is seen here.
-        if !self.events.is_empty() || !self.flushes().is_empty() {
+        if !self.events().is_empty() || !self.flushes().is_empty() {
             self.parked.store(false, Ordering::SeqCst);
             return true;
         }
@@ -121,6 +130,11 @@ impl Queue {
                 thread.unpark();
             }
         }
+    }
+
+    fn events(&self) -> MutexGuard<'_, VecDeque<AuditEvent>> {
+        // A panic while holding this lock cannot leave the queue half-changed.
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn flushes(&self) -> MutexGuard<'_, Flushes> {

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use sessionward::audit::TracingAudit;
 use sessionward::store::{conformance, SessionRecord, SessionStore};
@@ -139,7 +138,7 @@ pub fn expire(record: &mut SessionRecord) {
 
 /// Reads a server-sent event stream, one event at a time.
 pub struct Events {
-    stream: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    response: reqwest::Response,
     buffer: Vec<u8>,
 }
 
@@ -166,7 +165,7 @@ impl Events {
             "text/event-stream"
         );
         Self {
-            stream: res.bytes_stream().boxed(),
+            response: res,
             buffer: Vec::new(),
         }
     }
@@ -199,11 +198,11 @@ impl Events {
                 continue;
             }
             let chunk = self
-                .stream
-                .next()
+                .response
+                .chunk()
                 .await
-                .expect("the event stream ended")
-                .expect("the event stream failed");
+                .expect("the event stream failed")
+                .expect("the event stream ended");
             self.buffer.extend_from_slice(&chunk);
         }
     }

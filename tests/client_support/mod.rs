@@ -4,8 +4,11 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -211,4 +214,70 @@ async fn always_401(State(tokens): State<Arc<Tokens>>) -> Response {
 fn invalid_token() -> Response {
     let challenge = [(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)];
     (StatusCode::UNAUTHORIZED, challenge).into_response()
+}
+
+/// `inner` serving one request at a time, as tower's `ConcurrencyLimit` with a limit of 1: a
+/// slot is taken in `poll_ready` and given back when the response (or error) is out. Written
+/// here so the tests need not build tower's `limit` feature for one test.
+pub struct OneAtATime<S> {
+    inner: S,
+    slot: Arc<tokio::sync::Semaphore>,
+    taken: Option<tokio::sync::OwnedSemaphorePermit>,
+    waiting: Option<Pin<Box<dyn Future<Output = tokio::sync::OwnedSemaphorePermit> + Send>>>,
+}
+
+impl<S: Clone> Clone for OneAtATime<S> {
+    /// A clone shares the slot, not a slot taken for a request not yet made.
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            slot: Arc::clone(&self.slot),
+            taken: None,
+            waiting: None,
+        }
+    }
+}
+
+impl<S> OneAtATime<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            slot: Arc::new(tokio::sync::Semaphore::new(1)),
+            taken: None,
+            waiting: None,
+        }
+    }
+}
+
+impl<S, R> tower::Service<R> for OneAtATime<S>
+where
+    S: tower::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.taken.is_none() {
+            let slot = Arc::clone(&self.slot);
+            let waiting = self.waiting.get_or_insert_with(|| {
+                Box::pin(async move { slot.acquire_owned().await.expect("never closed") })
+            });
+            let permit = std::task::ready!(waiting.as_mut().poll(cx));
+            self.waiting = None;
+            self.taken = Some(permit);
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let permit = self.taken.take().expect("poll_ready first");
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            drop(permit);
+            response
+        })
+    }
 }
