@@ -182,18 +182,36 @@ async fn csv_export_matches_the_json_listing_and_quotes_what_it_must() {
         r.user_agent = Some(agent.to_owned());
     })
     .await;
+    // A public id whose text starts with `-` (base64url of a first byte 0xF8).
+    let mut dash = [0x5a_u8; 16];
+    dash[0] = 0xf8;
+    insert(&store, Some("bob"), Duration::from_secs(120), |r| {
+        r.id = sessionward::SessionId(dash);
+    })
+    .await;
+    assert!(sessionward::SessionId(dash).to_string().starts_with('-'));
     let (head, rows) = csv_rows(&server, &admin, "state=all").await;
     assert_eq!(head, COLUMNS);
     let json = list(&server, &admin, "state=all").await;
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for (row, object) in rows.iter().zip(json["sessions"].as_array().unwrap()) {
         for (cell, column) in row.iter().zip(COLUMNS) {
-            let expected = object[column].as_str().unwrap_or("");
-            assert_eq!(cell, expected, "{column}");
+            let raw = object[column].as_str().unwrap_or("");
+            // A cell a spreadsheet would read as a formula is made text with a leading `'`
+            // (a public id may start with `-`); a spreadsheet shows it without the mark.
+            let expected = match raw.as_bytes().first() {
+                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{raw}"),
+                _ => raw.to_owned(),
+            };
+            assert_eq!(*cell, expected, "{column}");
         }
     }
-    assert_eq!(
-        rows[1][7], agent,
+    assert!(
+        rows.iter().any(|row| row[0].starts_with("'-")),
+        "the id starting with - is made text: {rows:?}"
+    );
+    assert!(
+        rows.iter().any(|row| row[7] == agent),
         "commas, quotes and line breaks survive quoting"
     );
     let (_, alices) = csv_rows(&server, &admin, "user=alice&limit=1").await;
