@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
-use sqlx::pool::PoolConnection;
 
 use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
 use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
-use super::sql_admit::AdmitLocks;
+use super::sql_admit::{AdmitLocks, NamedLock};
 use super::sql_connect::{self, Server};
 use super::sql_patch::{Dialect, PatchStatements};
 use super::{SessionRecord, SessionStore};
@@ -493,52 +492,6 @@ fn decode(row: &MySqlRow) -> Result<SessionRecord, StoreError> {
 
 fn decode_keyed(row: &MySqlRow) -> Result<(TokenHash, SessionRecord), StoreError> {
     sql::decode_keyed_row::<MySqlRow, Vec<u8>>(row)
-}
-
-/// How long a login waits for another login's admission lock before it fails.
-const ADMIT_LOCK_WAIT_SECONDS: i32 = 30;
-
-/// A connection holding a MySQL named lock (`GET_LOCK`). Named locks belong to the connection,
-/// not to a transaction: if the admission is dropped half-way (a cancelled request), the
-/// connection is closed rather than returned to the pool still holding the lock.
-struct NamedLock(Option<PoolConnection<MySql>>);
-
-impl NamedLock {
-    async fn take(pool: &MySqlPool, name: &str) -> Result<Self, StoreError> {
-        let mut conn = pool.acquire().await.map_err(sql::db_error)?;
-        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-            .bind(name)
-            .bind(ADMIT_LOCK_WAIT_SECONDS)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(sql::db_error)?;
-        if got != Some(1) {
-            return Err(StoreError::backend(format!(
-                "waited {ADMIT_LOCK_WAIT_SECONDS} s for another login's admission lock"
-            )));
-        }
-        Ok(Self(Some(conn)))
-    }
-
-    async fn release(mut self, name: &str) {
-        if let Some(mut conn) = self.0.take() {
-            let released = sqlx::query("DO RELEASE_LOCK(?)")
-                .bind(name)
-                .execute(&mut *conn)
-                .await;
-            if released.is_err() {
-                conn.close_on_drop();
-            }
-        }
-    }
-}
-
-impl Drop for NamedLock {
-    fn drop(&mut self) {
-        if let Some(conn) = &mut self.0 {
-            conn.close_on_drop();
-        }
-    }
 }
 
 impl SessionStore for MySqlStore {
