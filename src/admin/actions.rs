@@ -18,7 +18,7 @@ use super::access::Caller;
 use super::error::AdminError;
 use super::Admin;
 use crate::audit::{AuditEvent, AuditHandle, AuditKind};
-use crate::store::{BoxedStore, EndReason, EndTarget, Ended, SessionStore};
+use crate::store::{BoxedStore, EndReason, EndTarget, Ended, SessionRecord, SessionStore};
 use crate::token::SessionId;
 
 /// Something the admin or remote routes did or refused, for the app's
@@ -142,15 +142,18 @@ impl Sessions {
 
     /// Ends every session of `user` but `except`; each is audited as `revoked` (listed first,
     /// only with an audit trail: the end itself is one atomic store call).
+    /// `listed`: the user's sessions, when the caller has just read them (no second read).
     async fn end_all(
         &self,
         user: &str,
         except: Option<&SessionId>,
         by: &Actor,
+        listed: Option<Vec<SessionRecord>>,
     ) -> Result<u64, AdminError> {
-        let listed = match &self.audit {
-            Some(_) => self.store.list_by_user(user, SystemTime::now()).await?,
-            None => Vec::new(),
+        let listed = match (&self.audit, listed) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(listed)) => listed,
+            (Some(_), None) => self.store.list_by_user(user, SystemTime::now()).await?,
         };
         let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
         let n = self
@@ -243,7 +246,7 @@ pub(crate) async fn revoke_user(
 ) -> Result<Response, AdminError> {
     let user = segment(user)?;
     let by = Actor::Admin { user: by };
-    let revoked = admin.sessions.end_all(&user, None, &by).await?;
+    let revoked = admin.sessions.end_all(&user, None, &by, None).await?;
     admin
         .sessions
         .report(&AdminAction::UserRevoked { user, revoked, by });
@@ -283,7 +286,9 @@ pub(crate) async fn keep_one(
     }
     .ok_or(AdminError::NotFound)?
     .id;
-    let revoked = sessions.end_all(&user, Some(&kept), &by).await?;
+    let revoked = sessions
+        .end_all(&user, Some(&kept), &by, Some(active))
+        .await?;
     sessions.report(&AdminAction::OthersRevoked {
         user,
         kept,
@@ -302,7 +307,7 @@ pub(crate) async fn revoke_for_user(
     by: Actor,
 ) -> Result<u64, AdminError> {
     let Some(id) = target else {
-        let revoked = sessions.end_all(&user, None, &by).await?;
+        let revoked = sessions.end_all(&user, None, &by, None).await?;
         sessions.report(&AdminAction::UserRevoked { user, revoked, by });
         return Ok(revoked);
     };
@@ -310,11 +315,14 @@ pub(crate) async fn revoke_for_user(
     let Some(id) = SessionId::parse(&id) else {
         return Ok(0);
     };
-    let active = sessions
+    // One read of that session, not a listing of the user's.
+    let now = SystemTime::now();
+    let theirs = sessions
         .store
-        .list_by_user(&user, SystemTime::now())
-        .await?;
-    if !active.iter().any(|s| s.id == id) || !sessions.end_one(&id, Some(&user), &by).await? {
+        .load_by_id(&id)
+        .await?
+        .is_some_and(|(_, s)| s.user.as_deref() == Some(user.as_str()) && s.is_active(now));
+    if !theirs || !sessions.end_one(&id, Some(&user), &by).await? {
         return Ok(0);
     }
     sessions.report(&AdminAction::SessionRevoked { session_id: id, by });

@@ -105,14 +105,13 @@ impl Session {
             return Ok(true);
         }
         let store = &self.inner.shared.store;
-        // A public id belongs to one user for life (login makes a new one), so checking the
-        // list first and deleting by id after cannot end someone else's session.
-        let mine = store
-            .list_by_user(&user, SystemTime::now())
-            .await?
-            .iter()
-            .any(|record| record.id == *id);
-        let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
+        // A public id belongs to one user for life (login makes a new one), so reading its
+        // session first and ending it by id after cannot end someone else's session.
+        let now = SystemTime::now();
+        let mine = store.load_by_id(id).await?.is_some_and(|(_, record)| {
+            record.user.as_deref() == Some(user.as_str()) && record.is_active(now)
+        });
+        let ended = Ended::new(now, EndReason::Revoked);
         let revoked = mine && store.end(EndTarget::Id(id), ended).await? > 0;
         if revoked {
             self.audit(AuditKind::Revoked, Some(*id), Some(&user), None);

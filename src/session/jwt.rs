@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::load::expiry;
 use super::Session;
 use crate::error::SessionError;
 use crate::store::SessionRecord;
@@ -42,7 +43,9 @@ impl Session {
             return Ok(None);
         }
         if !record.is_active(now) {
-            self.end_expired(&key, &record, now).await?;
+            let ended = expiry(&record, now);
+            self.end_expired(&key, ended, self.expiry(&record, &ended))
+                .await?;
             self.audit_invalid_token("expired");
             return Ok(None);
         }

@@ -177,12 +177,32 @@ impl Session {
                 }
             },
         };
+        self.end_expired(&key, ended, reported).await?;
+        Ok(None)
+    }
+
+    /// Ends the expired session under `key` (deleted, or kept marked by a store that retains
+    /// ended sessions), reports it, and marks the request so rejections can say
+    /// "session_expired": for an opaque token and a JWT alike.
+    pub(super) async fn end_expired(
+        &self,
+        key: &TokenHash,
+        ended: Ended,
+        reported: Option<Expiry>,
+    ) -> Result<(), SessionError> {
         // Only the request that ended it reports it: concurrent ones found it expired too.
-        if store.end(EndTarget::Key(&key), ended).await? > 0 {
+        if self
+            .inner
+            .shared
+            .store
+            .end(EndTarget::Key(key), ended)
+            .await?
+            > 0
+        {
             self.audit_expiry(reported);
         }
         self.state().expired = true;
-        Ok(None)
+        Ok(())
     }
 }
 
@@ -206,35 +226,11 @@ impl Session {
         guard.jwt = None;
         Ok(guard.finish(found))
     }
-
-    /// Ends `record` (found inactive at `now` under `key`), reports it, and marks the request
-    /// so rejections can say "session_expired", as for an opaque token.
-    pub(super) async fn end_expired(
-        &self,
-        key: &TokenHash,
-        record: &SessionRecord,
-        now: SystemTime,
-    ) -> Result<(), SessionError> {
-        let ended = expiry(record, now);
-        let reported = self.expiry(record, &ended);
-        if self
-            .inner
-            .shared
-            .store
-            .end(EndTarget::Key(key), ended)
-            .await?
-            > 0
-        {
-            self.audit_expiry(reported);
-        }
-        self.state().expired = true;
-        Ok(())
-    }
 }
 
 /// Why and when an inactive record stopped: its expiry (a store's `load` never returns a
 /// session that was ended otherwise).
-fn expiry(record: &SessionRecord, now: SystemTime) -> Ended {
+pub(super) fn expiry(record: &SessionRecord, now: SystemTime) -> Ended {
     record.end(now).unwrap_or_else(|| {
         // Unreachable for an inactive record; an absolute expiry is the safe reading.
         Ended::new(now, crate::store::EndReason::ExpiredAbsolute)
