@@ -81,7 +81,49 @@ pub enum SessionError {
     #[cfg(feature = "jwt")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
     AccessToken(AccessTokenError),
+    /// [`Session::refresh_bearer`](crate::Session::refresh_bearer) refused a refresh token
+    /// (feature `jwt`): 409 `{"error":"refresh_conflict"}` for
+    /// [`RefreshRefused::Race`], else 401 `{"error":"invalid_grant"}` (RFC 6749's code).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    Refresh(RefreshRefused),
 }
+
+/// Why [`Session::refresh_bearer`](crate::Session::refresh_bearer) issued no new pair.
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshRefused {
+    /// Not a refresh token, or one no session has: never issued, forged, or of a session
+    /// that ended (or a used one older than the history the session keeps). Nothing changed.
+    Invalid,
+    /// The session passed its idle or absolute deadline; it is ended now.
+    Expired,
+    /// The token had been used already: a sign that it was stolen. The whole session is
+    /// revoked (its access tokens and its refresh token with it) and a `refresh_reuse` audit
+    /// event sent.
+    Reused,
+    /// The token was used moments ago, within the
+    /// [`refresh_race_window`](crate::token::AccessTokens::refresh_race_window), by a
+    /// concurrent request that got the new pair. Nothing changed.
+    Race,
+}
+
+#[cfg(feature = "jwt")]
+impl fmt::Display for RefreshRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Invalid => "refresh token refused: unknown",
+            Self::Expired => "refresh token refused: the session has expired",
+            Self::Reused => "refresh token refused: used twice, the session is revoked",
+            Self::Race => "refresh token refused: a concurrent request used it",
+        })
+    }
+}
+
+#[cfg(feature = "jwt")]
+impl StdError for RefreshRefused {}
 
 /// Why [`Session::issue_access_token`](crate::Session::issue_access_token) issued no token.
 #[cfg(feature = "jwt")]
@@ -169,6 +211,8 @@ impl fmt::Display for SessionError {
             Self::SessionLimit(limit) => write!(f, "login refused: {limit} is reached"),
             #[cfg(feature = "jwt")]
             Self::AccessToken(err) => err.fmt(f),
+            #[cfg(feature = "jwt")]
+            Self::Refresh(refused) => refused.fmt(f),
         }
     }
 }
@@ -182,6 +226,8 @@ impl StdError for SessionError {
             Self::DataTooLarge(_) | Self::SessionLimit(_) => None,
             #[cfg(feature = "jwt")]
             Self::AccessToken(err) => Some(err),
+            #[cfg(feature = "jwt")]
+            Self::Refresh(refused) => Some(refused),
         }
     }
 }
@@ -216,6 +262,12 @@ impl IntoResponse for SessionError {
             Self::AccessToken(AccessTokenError::NotSignedIn) => {
                 json_error(StatusCode::UNAUTHORIZED, "unauthenticated")
             }
+            #[cfg(feature = "jwt")]
+            Self::Refresh(RefreshRefused::Race) => {
+                json_error(StatusCode::CONFLICT, "refresh_conflict")
+            }
+            #[cfg(feature = "jwt")]
+            Self::Refresh(_) => json_error(StatusCode::UNAUTHORIZED, "invalid_grant"),
             other => {
                 tracing::error!(error = %other, "session error");
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal")

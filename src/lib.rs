@@ -131,7 +131,7 @@ pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-pub use error::AccessTokenError;
+pub use error::{AccessTokenError, RefreshRefused};
 pub use error::{
     AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
 };

@@ -26,7 +26,10 @@
 //! `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `SESSIONWARD_AUDIT_LOG` (a file the audit trail is appended to as JSON lines;
-//! unset: audit events are log lines), `RUST_LOG` (`info`). Logs go to
+//! unset: audit events are log lines), `SESSIONWARD_JWT_KEYS` (`kid=secret,…`, each secret at
+//! least 32 bytes: the first signs access tokens, all verify), `SESSIONWARD_JWT_SECRET` (one
+//! shared HS256 secret; unset with no key list: a random one, with a warning),
+//! `SESSIONWARD_ACCESS_TTL` (seconds an access token lives; 300), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
 //! demo once the requests in flight are answered.
 //! Users: `alice` / `wonderland`, `bob` / `builder`, `admin` / `admin-demo`.
@@ -52,6 +55,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 mod admin;
 pub mod audit;
+mod bearer;
 mod devices;
 mod pages;
 mod session_limits;
@@ -116,7 +120,7 @@ async fn main() {
         std::process::exit(2);
     });
     spawn_cleanup(store.clone(), Duration::from_secs(60));
-    let layer = session_limits::from_env(session_layer(store.clone()))
+    let layer = bearer::from_env(session_limits::from_env(session_layer(store.clone())))
         .idle_timeout(idle)
         .absolute_timeout(absolute)
         .timeout_policy(timeouts::DemoPolicy::from_env())
@@ -198,6 +202,7 @@ pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
         .max_data_keys(MAX_PREFS)
         .max_data_bytes(MAX_SESSION_BYTES)
         .timeout_policy(timeouts::DemoPolicy::default())
+        .access_tokens(bearer::random_tokens())
 }
 
 /// The demo's routes, without the admin routes (see [`admin::with_admin`]) and the session
@@ -209,6 +214,8 @@ pub fn app() -> Router {
         .route("/api/prefs", get(get_prefs).put(put_prefs))
         .route("/login", post(login))
         .route("/logout", post(logout))
+        .route("/api/token", post(bearer::token))
+        .route("/api/token/refresh", post(bearer::refresh))
         .route("/api/me", get(me))
         .route("/api/sessions", get(devices::list))
         .route("/api/sessions/{id}", delete(devices::revoke))
@@ -379,7 +386,13 @@ async fn me(user: Authenticated) -> Result<Response, SessionError> {
 async fn get_prefs(session: Session) -> Result<Json<Map<String, Value>>, SessionError> {
     let mut prefs = Map::new();
     if let Some(record) = session.record().await? {
-        for (key, raw) in record.data.iter() {
+        // Keys starting with `sessionward.` are the crate's own (a bearer session's refresh
+        // history), not preferences.
+        for (key, raw) in record
+            .data
+            .iter()
+            .filter(|(k, _)| !k.starts_with("sessionward."))
+        {
             prefs.insert(key.to_owned(), serde_json::from_str(raw.get())?);
         }
     }

@@ -25,6 +25,10 @@ mod identity;
 mod jwt;
 mod load;
 mod outcome;
+#[cfg(feature = "jwt")]
+mod refresh;
+#[cfg(feature = "jwt")]
+mod refresh_history;
 
 use load::Load;
 

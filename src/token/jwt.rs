@@ -23,6 +23,13 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Default clock leeway.
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(10);
 
+/// Default [`AccessTokens::refresh_race_window`]: one client's concurrent requests reach the
+/// server within milliseconds of each other; a thief's replay rarely does.
+const DEFAULT_REFRESH_RACE_WINDOW: Duration = Duration::from_secs(2);
+
+/// The longest [`AccessTokens::refresh_race_window`] accepted.
+const MAX_REFRESH_RACE_WINDOW: Duration = Duration::from_secs(60);
+
 /// The `typ` header of issued tokens when the application sets none (RFC 7519 §5.1).
 const DEFAULT_TYPE: &str = "JWT";
 
@@ -100,6 +107,7 @@ pub struct AccessTokens {
     token_type: Option<String>,
     lifetime: Duration,
     leeway: Duration,
+    refresh_race_window: Duration,
 }
 
 /// The header of an issued token.
@@ -131,6 +139,7 @@ impl AccessTokens {
             token_type: None,
             lifetime: DEFAULT_LIFETIME,
             leeway: DEFAULT_LEEWAY,
+            refresh_race_window: DEFAULT_REFRESH_RACE_WINDOW,
         }
     }
 
@@ -166,6 +175,26 @@ impl AccessTokens {
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway.min(MAX_LEEWAY);
         self
+    }
+
+    /// How long after a refresh token was used a second presentation of it is taken for a
+    /// race of one client's own requests rather than for theft: 2 s by default, at most 60 s.
+    ///
+    /// Within the window the second refresh is refused with
+    /// [`RefreshRefused::Race`](crate::RefreshRefused::Race) (409) and the session is left
+    /// alone: the request that won the race holds the new pair. After it, the second
+    /// presentation is reuse: the session is revoked
+    /// ([`RefreshRefused::Reused`](crate::RefreshRefused::Reused)). Only the token used last
+    /// gets the window; an older one is reuse at once. `Duration::ZERO` treats every second
+    /// presentation as reuse.
+    pub fn refresh_race_window(mut self, window: Duration) -> Self {
+        self.refresh_race_window = window.min(MAX_REFRESH_RACE_WINDOW);
+        self
+    }
+
+    /// See [`refresh_race_window`](Self::refresh_race_window).
+    pub(crate) fn race_window(&self) -> Duration {
+        self.refresh_race_window
     }
 
     /// Replaces the key ring, for example after a rotation.

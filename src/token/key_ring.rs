@@ -102,6 +102,22 @@ impl KeyRing {
         Self::new(JwtKey::hs256(DEFAULT_KID, secret)?)
     }
 
+    /// A ring of one HS256 key with `kid` [`DEFAULT_KID`] and a fresh 32-byte secret from the
+    /// OS CSPRNG, known to this process only: for a single instance, or for development.
+    /// Tokens it signs die with the process, and other instances cannot verify them; share
+    /// a secret ([`from_secret`](Self::from_secret)) when either matters.
+    ///
+    /// # Errors
+    /// When the operating system cannot supply randomness.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)?;
+        let key = JwtKey::hs256(DEFAULT_KID, secret);
+        secret.fill(0);
+        // A 32-byte secret is long enough and the default kid is valid: neither check fails.
+        Ok(Self::new(key.expect("a valid HS256 key")).expect("a ring of one key"))
+    }
+
     /// A ring of HS256 keys from `kid=secret,kid=secret,…` (the demo reads it from
     /// `SESSIONWARD_JWT_KEYS`): the first key signs, all of them verify. A secret is the text
     /// after the first `=`, taken as it is (it may contain `=`, not `,`), of at least 32

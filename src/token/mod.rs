@@ -8,8 +8,11 @@
 //!   Knowing it grants nothing.
 //!
 //! With the `jwt` feature, a session can also be named by short-lived signed JWT access
-//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`.
+//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`, and a bearer
+//! client holds a `BearerTokens` pair: an access token and a single-use `RefreshToken`.
 
+#[cfg(feature = "jwt")]
+mod bearer_tokens;
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "jwt")]
@@ -26,12 +29,17 @@ mod key_error;
 mod key_ring;
 mod opaque;
 mod presented;
+#[cfg(feature = "jwt")]
+mod refresh;
 
 pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
 
 pub use opaque::{SessionId, SessionToken, TokenHash};
 
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use bearer_tokens::BearerTokens;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{AccessTokens, MAX_LEEWAY, MAX_TOKEN_LEN};
@@ -53,3 +61,6 @@ pub use key_error::KeyError;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use key_ring::{KeyRing, DEFAULT_KID};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use refresh::RefreshToken;
