@@ -162,9 +162,15 @@ impl Session {
     ) -> Result<BearerTokens, SessionError> {
         let store = &self.inner.shared.store;
         let id = presented.session_id();
+        let key = presented.hash();
         let past = match store.load_by_id(&id).await? {
+            // The session is still known by this token: a concurrent refresh of it is moving
+            // the session right now (a store whose rotation takes steps shows it meanwhile).
+            Some((current, record)) if current == key => {
+                Some((PastUse::Last(std::time::Duration::ZERO), record.user))
+            }
             Some((_, record)) => RefreshHistory::of(&record.data)
-                .past_use(&presented.hash(), now)
+                .past_use(&key, now)
                 .map(|past| (past, record.user)),
             None => None,
         };

@@ -125,7 +125,17 @@ impl SessionStore for RedisStore {
             let reply = self
                 .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&hex)))
                 .await?;
-            match decode(reply)? {
+            let mut found = decode(reply)?;
+            if found.is_none() && !self.is_standalone() {
+                // A rotation in flight on a cluster has moved the record aside (sealed) until
+                // the id index names the new key: the session is there all the same, under
+                // the key it is still known by.
+                let sealed = self
+                    .query_cmd(redis::cmd("HGETALL").arg(self.keys.sealed(&hex)))
+                    .await?;
+                found = decode(sealed)?;
+            }
+            match found {
                 // As `load`: an ended session is never found.
                 Some(record) if record.id == *id => {
                     return Ok((record.ended.is_none()).then_some((TokenHash(hash), record)));
