@@ -25,23 +25,6 @@ pub fn random_tokens() -> AccessTokens {
 /// `layer` with the access tokens the environment configures; an invalid key list, secret or
 /// lifetime stops the demo with status 2 (no message repeats a secret).
 pub fn from_env<S: SessionStore>(layer: SessionLayer<S>) -> SessionLayer<S> {
-    let ring = if let Ok(keys) = std::env::var("SESSIONWARD_JWT_KEYS") {
-        KeyRing::from_shared_secrets(&keys).unwrap_or_else(|err| {
-            eprintln!("SESSIONWARD_JWT_KEYS: {err}");
-            std::process::exit(2);
-        })
-    } else if let Ok(secret) = std::env::var("SESSIONWARD_JWT_SECRET") {
-        KeyRing::from_secret(secret).unwrap_or_else(|err| {
-            eprintln!("SESSIONWARD_JWT_SECRET: {err}");
-            std::process::exit(2);
-        })
-    } else {
-        tracing::warn!(
-            "no SESSIONWARD_JWT_SECRET or SESSIONWARD_JWT_KEYS: access tokens are signed with a \
-             random key, so they end with this process and no other instance accepts them"
-        );
-        return layer.access_tokens(random_tokens());
-    };
     let ttl = match env_or("SESSIONWARD_ACCESS_TTL", 300u64) {
         0 => {
             eprintln!("SESSIONWARD_ACCESS_TTL=0 is not valid: at least 1 second");
@@ -49,7 +32,24 @@ pub fn from_env<S: SessionStore>(layer: SessionLayer<S>) -> SessionLayer<S> {
         }
         secs => Duration::from_secs(secs),
     };
-    layer.access_tokens(AccessTokens::new(ring).lifetime(ttl))
+    let tokens = if let Ok(keys) = std::env::var("SESSIONWARD_JWT_KEYS") {
+        AccessTokens::new(KeyRing::from_shared_secrets(&keys).unwrap_or_else(|err| {
+            eprintln!("SESSIONWARD_JWT_KEYS: {err}");
+            std::process::exit(2);
+        }))
+    } else if let Ok(secret) = std::env::var("SESSIONWARD_JWT_SECRET") {
+        AccessTokens::new(KeyRing::from_secret(secret).unwrap_or_else(|err| {
+            eprintln!("SESSIONWARD_JWT_SECRET: {err}");
+            std::process::exit(2);
+        }))
+    } else {
+        tracing::warn!(
+            "no SESSIONWARD_JWT_SECRET or SESSIONWARD_JWT_KEYS: access tokens are signed with a \
+             random key, so they end with this process and no other instance accepts them"
+        );
+        random_tokens()
+    };
+    layer.access_tokens(tokens.lifetime(ttl))
 }
 
 /// `POST /api/token {"username","password"}`: a bearer session, answered with its token pair.
