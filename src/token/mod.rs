@@ -8,8 +8,13 @@
 //!   Knowing it grants nothing.
 //!
 //! With the `jwt` feature, a session can also be named by short-lived signed JWT access
-//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`.
+//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`, checked in a
+//! stateful or a stateless `BearerMode`.
 
+#[cfg(feature = "jwt")]
+mod bearer_mode;
+#[cfg(feature = "jwt")]
+mod denylist;
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "jwt")]
@@ -30,8 +35,14 @@ mod presented;
 pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
 
+#[cfg(feature = "jwt")]
+pub(crate) use denylist::Verdict;
+
 pub use opaque::{SessionId, SessionToken, TokenHash};
 
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use bearer_mode::BearerMode;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{AccessTokens, MAX_LEEWAY, MAX_TOKEN_LEN};
