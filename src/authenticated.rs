@@ -8,7 +8,9 @@ use crate::token::SessionId;
 use crate::Session;
 
 /// A request with a valid, signed-in session. Extracting it loads the session (one store
-/// read, shared with any later use of the [`Session`] in the same request).
+/// read, shared with any later use of the [`Session`] in the same request); a
+/// [stateless](crate::token::AccessTokens::stateless) JWT access token is checked without
+/// reading the store, its claims giving the user and the session id.
 ///
 /// Without one the handler is not called and the client gets 401 with
 /// `{"error":"unauthenticated"}`, or `{"error":"session_expired"}` when the presented session
@@ -57,7 +59,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .ok_or(AuthRejection::MissingLayer)?;
         let presented = session.presented();
         let bearer_accepted = session.shared().config.bearer;
-        match session.signed_in().await? {
+        match session.identified().await? {
             Ok((user, id)) => Ok(Self { user, id, session }),
             Err(true) => Err(AuthRejection::SessionExpired {
                 presented,

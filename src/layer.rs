@@ -223,20 +223,27 @@ impl<S: SessionStore> SessionLayer<S> {
     /// (feature `jwt`), and lets [`Session::issue_access_token`](crate::Session::issue_access_token)
     /// issue them.
     ///
-    /// The access tokens are stateful: when a handler first uses the session, a bearer value
-    /// shaped as a JWT is verified ([`AccessTokens::verify`](crate::token::AccessTokens::verify)),
-    /// then the session its `sid` names is read from the store by id (the request's one store
-    /// read), and its user must be the token's `sub`. The request then works exactly as if it
-    /// had presented that session's opaque token by bearer: it reads and writes the session,
-    /// renews it, and can log it out; no cookie is ever set. So a logout, a revocation or an
-    /// eviction ends every access token of the session at once, on every instance sharing
-    /// the store.
+    /// By default the access tokens are stateful
+    /// ([`BearerMode::Stateful`](crate::token::BearerMode::Stateful)): when a handler first
+    /// uses the session, a bearer value shaped as a JWT is verified
+    /// ([`AccessTokens::verify`](crate::token::AccessTokens::verify)), then the session its
+    /// `sid` names is read from the store by id (the request's one store read), and its user
+    /// must be the token's `sub`. The request then works exactly as if it had presented that
+    /// session's opaque token by bearer: it reads and writes the session, renews it, and can
+    /// log it out; no cookie is ever set. So a logout, a revocation or an eviction ends every
+    /// access token of the session at once, on every instance sharing the store.
+    ///
+    /// With [`AccessTokens::stateless`](crate::token::AccessTokens::stateless), a valid token
+    /// authenticates the request with no store read; the session is read only for its data or
+    /// to act on it, and a session ended by this instance is refused here at once, by a
+    /// denylist, and elsewhere once its tokens expire.
     ///
     /// A refused token (an [`InvalidToken`](crate::token::InvalidToken), a session unknown,
-    /// ended or expired, a `sub` that is not the session's user) means no session: an
-    /// `invalid_token` audit event carries the reason (`InvalidToken::reason`, or `unknown`,
-    /// `expired`, `wrong_subject`), and [`Authenticated`](crate::Authenticated) answers 401
-    /// with `WWW-Authenticate: Bearer error="invalid_token"`.
+    /// ended or expired, a `sub` that is not the session's user, a session this instance
+    /// ended in the stateless mode) means no session: an `invalid_token` audit event carries
+    /// the reason (`InvalidToken::reason`, or `unknown`, `expired`, `wrong_subject`,
+    /// `revoked`), and [`Authenticated`](crate::Authenticated) answers 401 with
+    /// `WWW-Authenticate: Bearer error="invalid_token"`.
     ///
     /// ```
     /// # #[cfg(feature = "jwt")] {

@@ -95,7 +95,7 @@
 //! | `redis` | `store::RedisStore`: standalone Redis or Redis Cluster |
 //! | `all-stores` | `sqlite`, `postgres`, `mysql` and `redis` |
 //! | `admin` | `admin`: a mountable admin API (list, export, end and count sessions; a live dashboard) and routes for other servers to end sessions with a shared secret |
-//! | `jwt` | `token::AccessTokens`: signed JWT access tokens for a session, a `token::KeyRing` with key rotation, strict verification (RFC 8725); the layer accepts them as bearer credentials (`SessionLayer::access_tokens`) |
+//! | `jwt` | `token::AccessTokens`: signed JWT access tokens for a session, a `token::KeyRing` with key rotation, strict verification (RFC 8725); the layer accepts them as bearer credentials (`SessionLayer::access_tokens`), stateful or stateless (`token::BearerMode`) |
 //! | `client` | `client`: a tower layer for HTTP clients of a bearer-token API (adds the token, refreshes it before expiry or after a 401, once for many requests), and a login helper |
 //! | `conformance` | `store::conformance`: the suite every [`SessionStore`](store::SessionStore) must pass, for your own backend's tests |
 //!

@@ -165,3 +165,29 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test]
+async fn the_bearer_mode_variable_reaches_the_layer() {
+    let (_demo, base) = Process::demo(&[("SESSIONWARD_BEARER_MODE", "stateless")]);
+    let pair = token_pair(&base).await;
+    assert_eq!(me(&base, &pair).await, 200);
+    let res = reqwest::Client::new()
+        .post(format!("{base}/logout"))
+        .bearer_auth(pair["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        me(&base, &pair).await,
+        401,
+        "refused at once on this instance"
+    );
+
+    let mut wrong = Process::start(
+        "demo",
+        &[],
+        &[("PORT", "0"), ("SESSIONWARD_BEARER_MODE", "sometimes")],
+    );
+    assert_eq!(wrong.exit().code(), Some(2));
+}

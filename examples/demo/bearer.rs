@@ -2,7 +2,10 @@
 //! and `POST /api/token/refresh`, configured by `SESSIONWARD_JWT_KEYS` (`kid=secret,…`: the
 //! first signs, all verify), else `SESSIONWARD_JWT_SECRET` (one HS256 secret), else a random
 //! secret (a warning says that tokens then die with the process), and `SESSIONWARD_ACCESS_TTL`
-//! (seconds an access token lives; 300).
+//! (seconds an access token lives; 300), and `SESSIONWARD_BEARER_MODE` (`stateful`: every
+//! request reads its session, so a logout or revocation acts at once everywhere; `stateless`:
+//! no store read to authenticate, so a revocation acts at once on the instance that made it
+//! and elsewhere when the access token expires).
 
 use std::time::Duration;
 
@@ -49,8 +52,21 @@ pub fn from_env<S: SessionStore>(layer: SessionLayer<S>) -> SessionLayer<S> {
         );
         random_tokens()
     };
+    let tokens = match std::env::var("SESSIONWARD_BEARER_MODE").as_deref() {
+        Err(_) | Ok("stateful") => tokens,
+        // Room for the sessions ended within one access token lifetime on this instance; more,
+        // and requests read their session until the oldest entries expire.
+        Ok("stateless") => tokens.stateless(DENYLIST_CAPACITY),
+        Ok(other) => {
+            eprintln!("SESSIONWARD_BEARER_MODE={other:?} is not valid: stateful or stateless");
+            std::process::exit(2);
+        }
+    };
     layer.access_tokens(tokens.lifetime(ttl))
 }
+
+/// Sessions the stateless mode's denylist holds (about 1 MB).
+const DENYLIST_CAPACITY: usize = 10_000;
 
 /// `POST /api/token {"username","password"}`: a bearer session, answered with its token pair.
 pub async fn token(session: Session, req: Request) -> Response {

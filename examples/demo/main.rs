@@ -29,7 +29,8 @@
 //! unset: audit events are log lines), `SESSIONWARD_JWT_KEYS` (`kid=secret,…`, each secret at
 //! least 32 bytes: the first signs access tokens, all verify), `SESSIONWARD_JWT_SECRET` (one
 //! shared HS256 secret; unset with no key list: a random one, with a warning),
-//! `SESSIONWARD_ACCESS_TTL` (seconds an access token lives; 300), `RUST_LOG` (`info`). Logs go to
+//! `SESSIONWARD_ACCESS_TTL` (seconds an access token lives; 300), `SESSIONWARD_BEARER_MODE`
+//! (`stateful` or `stateless`; stateful), `RUST_LOG` (`info`). Logs go to
 //! stdout, in colour only on a terminal and without `NO_COLOR`. SIGTERM or Ctrl-C stops the
 //! demo once the requests in flight are answered.
 //! Users: `alice` / `wonderland`, `bob` / `builder`, `admin` / `admin-demo`.

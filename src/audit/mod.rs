@@ -17,7 +17,7 @@
 //! | `revoked` | another session of the user ended it ([`Session::revoke`](crate::Session::revoke), `revoke_others`, `revoke_all`) |
 //! | `evicted` | a login beyond [`max_sessions_per_user`](crate::SessionLayer::max_sessions_per_user) ended it (reason `session_limit`) |
 //! | `expired_idle`, `expired_absolute` | a request presented a session past that deadline |
-//! | `invalid_token` | a request presented a token that is `malformed` or `unknown` (the reason) |
+//! | `invalid_token` | a request presented a token that is `malformed` or `unknown` (the reason); for a JWT access token also `expired`, `wrong_subject`, `revoked` (a session this instance ended, in the stateless bearer mode) or the `InvalidToken` reason |
 //! | `refresh_reuse`, `csrf_rejected` | reserved for refresh tokens and cross-site protection |
 //!
 //! Events about a request's session are found when the session is first used, as the

@@ -12,6 +12,9 @@ impl Session {
         match admission {
             // Evicted sessions are ended already; their next request finds no session.
             Admitted::SignedIn { evicted } => {
+                for record in &evicted {
+                    self.deny(record.id);
+                }
                 self.audit_evicted(&evicted);
                 Ok(true)
             }

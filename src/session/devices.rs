@@ -1,6 +1,8 @@
 //! A signed-in user's view of their own sessions: one per device or browser. List them, end
 //! one, all, or all but this one. Every call acts on the store at once, so an ended session's
-//! token is refused on its next request by every instance that shares the store.
+//! token is refused on its next request by every instance that shares the store (in the
+//! stateless bearer mode, its access tokens at once by this instance, by the others once they
+//! expire).
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -111,6 +113,10 @@ impl Session {
         let mine = store.load_by_id(id).await?.is_some_and(|(_, record)| {
             record.user.as_deref() == Some(user.as_str()) && record.is_active(now)
         });
+        if mine {
+            // Before the store call, as a logout does.
+            self.deny(*id);
+        }
         let ended = Ended::new(now, EndReason::Revoked);
         let revoked = mine && store.end(EndTarget::Id(id), ended).await? > 0;
         if revoked {
@@ -128,15 +134,19 @@ impl Session {
             return Ok(0);
         };
         let store = &self.inner.shared.store;
-        // One store call ends them all at once; to name them in the audit trail they are listed
-        // just before (only with an audit sink), so a session that starts or ends in between
-        // may be missed or named needlessly. Ending them one by one would be exact but not
-        // atomic, and revocation must not leave a window.
-        let listed = if self.audits() {
+        // One store call ends them all at once; to name them in the audit trail and deny
+        // their stateless access tokens they are listed just before (only with an audit sink
+        // or in the stateless mode), so a session that starts or ends in between may be missed
+        // or named needlessly. Ending them one by one would be exact but not atomic, and
+        // revocation must not leave a window.
+        let listed = if self.audits() || self.denies() {
             store.list_by_user(&user, SystemTime::now()).await?
         } else {
             Vec::new()
         };
+        for record in listed.iter().filter(|r| r.id != current) {
+            self.deny(record.id);
+        }
         let others = EndTarget::User {
             user: &user,
             except: Some(&current),

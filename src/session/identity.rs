@@ -192,6 +192,9 @@ impl Session {
                 .key
                 .and(state.record.as_ref().map(|r| (r.id, user(r))))
         };
+        // Before the store call: no window in which this instance still takes the session's
+        // stateless access tokens (should the call fail, they stay refused here).
+        self.deny_ended(ended.as_ref().map(|(id, _)| *id));
         if let Some((id, user)) = ended {
             let ended = Ended::new(SystemTime::now(), EndReason::LoggedOut);
             let store = &self.inner.shared.store;

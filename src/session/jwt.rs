@@ -1,5 +1,6 @@
-//! A session named by a JWT access token (feature `jwt`): verifying the token and reading its
-//! session by id, and issuing tokens for a signed-in session.
+//! A session named by a JWT access token (feature `jwt`): verifying the token, reading its
+//! session by id (on every use in the stateful mode, only for its record in the stateless
+//! one), denying the sessions this instance ends, and issuing tokens for a signed-in session.
 
 use std::time::SystemTime;
 
@@ -7,38 +8,71 @@ use super::load::expiry;
 use super::Session;
 use crate::error::SessionError;
 use crate::store::SessionRecord;
-use crate::token::{IssuedToken, TokenHash};
+use crate::token::{IssuedToken, SessionId, TokenHash, Verdict};
+
+/// Who and which session a verified stateless JWT names, from its claims alone.
+pub(super) struct Vouched {
+    pub(super) user: String,
+    pub(super) id: SessionId,
+}
+
+/// What a presented JWT's verification decided.
+pub(super) enum Judged {
+    /// Refused (and audited): no session.
+    Refused,
+    /// Stateless and not denied: the claims are the identity.
+    Vouched(Vouched),
+    /// Valid, and the store says whether its session (`sub`, `sid`) is alive: the stateful
+    /// mode, or a stateless one whose denylist overflowed.
+    AskStore(String, SessionId),
+}
 
 impl Session {
-    /// Verifies a presented JWT at `now` and reads the session its `sid` names: `None` (with
-    /// an `invalid_token` audit event) for a refused token, an unknown or ended session, one
-    /// whose user is not the token's `sub`, or an expired one (which is ended, as an opaque
-    /// token's would be).
-    pub(super) async fn read_by_jwt(
-        &self,
-        jwt: &[u8],
-        now: SystemTime,
-    ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
-        let shared = &self.inner.shared;
-        let Some(tokens) = &shared.config.access_tokens else {
+    /// Verifies a presented JWT at `now`, and in the stateless mode asks the denylist about
+    /// its session; a refusal is audited as `invalid_token` with its reason (`revoked` for a
+    /// session this instance ended).
+    pub(super) fn judge_jwt(&self, jwt: &[u8], now: SystemTime) -> Judged {
+        let Some(tokens) = &self.inner.shared.config.access_tokens else {
             // Only a layer with access tokens keeps a JWT; the arm is for completeness.
             self.audit_invalid_token("malformed");
-            return Ok(None);
+            return Judged::Refused;
         };
         let claims = match tokens.verify(jwt, now) {
             Ok(claims) => claims,
             Err(refused) => {
                 self.audit_invalid_token(refused.reason());
-                return Ok(None);
+                return Judged::Refused;
             }
         };
-        let Some((key, record)) = shared.store.load_by_id(&claims.sid).await? else {
+        match tokens.verdict(&claims.sid, now) {
+            Verdict::Allowed => Judged::Vouched(Vouched {
+                user: claims.sub,
+                id: claims.sid,
+            }),
+            Verdict::Denied => {
+                self.audit_invalid_token("revoked");
+                Judged::Refused
+            }
+            Verdict::AskStore => Judged::AskStore(claims.sub, claims.sid),
+        }
+    }
+
+    /// Reads the session `id` a valid JWT of `user` names: `None` (with an `invalid_token`
+    /// audit event) for an unknown or ended session, one whose user is not the token's `sub`,
+    /// or an expired one (which is ended, as an opaque token's would be).
+    pub(super) async fn read_by_sid(
+        &self,
+        user: &str,
+        id: SessionId,
+        now: SystemTime,
+    ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
+        let Some((key, record)) = self.inner.shared.store.load_by_id(&id).await? else {
             self.audit_invalid_token("unknown");
             return Ok(None);
         };
         // Checked before anything else is done with the session: a token that is not the
         // session's own changes nothing.
-        if record.user.as_deref() != Some(claims.sub.as_str()) {
+        if record.user.as_deref() != Some(user) {
             self.audit_invalid_token("wrong_subject");
             return Ok(None);
         }
@@ -52,11 +86,46 @@ impl Session {
         Ok(Some((key, record)))
     }
 
+    /// Refuses every access token of session `id` on this instance until they have expired,
+    /// in the stateless mode (see [`AccessTokens::stateless`](crate::token::AccessTokens::stateless)):
+    /// for every call that ends a session.
+    pub(super) fn deny(&self, id: SessionId) {
+        if let Some(tokens) = &self.inner.shared.config.access_tokens {
+            tokens.deny_session(id, SystemTime::now());
+        }
+    }
+
+    /// [Denies](Self::deny) the session a logout ends (`id`, when it was still stored) and
+    /// the one the request's stateless access token names, which may have ended meanwhile
+    /// elsewhere: after a logout here, the token is refused here.
+    pub(super) fn deny_ended(&self, id: Option<SessionId>) {
+        let vouched = self.state().vouched.as_ref().map(|vouched| vouched.id);
+        for id in id.into_iter().chain(vouched.filter(|v| Some(*v) != id)) {
+            self.deny(id);
+        }
+    }
+
+    /// Whether ended sessions are to be [denied](Self::deny), and so must be named.
+    pub(super) fn denies(&self) -> bool {
+        self.inner
+            .shared
+            .config
+            .access_tokens
+            .as_ref()
+            .is_some_and(|tokens| tokens.is_stateless())
+    }
+
     /// Issues a JWT access token for this signed-in session (feature `jwt`), with the layer's
     /// [`AccessTokens`](crate::token::AccessTokens): `sub` is the user, `sid` the session's
     /// public id. The client sends it as `Authorization: Bearer`; it stays valid until it
-    /// expires or the session ends, whichever comes first (a logout or a revocation ends it at
-    /// once, see [`SessionLayer::access_tokens`](crate::SessionLayer::access_tokens)).
+    /// expires or the session ends, whichever comes first: in the stateful mode a logout or a
+    /// revocation ends it at once everywhere (see
+    /// [`SessionLayer::access_tokens`](crate::SessionLayer::access_tokens)), in the
+    /// [stateless](crate::token::AccessTokens::stateless) one at once on the instance that
+    /// ended the session and at the latest when it expires on the others.
+    ///
+    /// The session is read from the store and checked first, in both modes, even when the
+    /// request presented an access token: a token of an ended session never buys a new one.
     ///
     /// # Errors
     /// [`SessionError::AccessToken`] with [`AccessTokenError::NotSignedIn`] for an anonymous

@@ -16,6 +16,10 @@ pub(super) enum Load {
     NotStarted,
     /// A clone of this handle is reading the store; the others wait for it.
     InProgress,
+    /// A stateless JWT was verified: its claims say who and which session, and the record
+    /// is read only when a call needs it.
+    #[cfg(feature = "jwt")]
+    Vouched,
     Done,
 }
 
@@ -30,21 +34,25 @@ enum Pending {
     Failed(StoreError),
 }
 
-/// A load that needs the store: for a presented opaque token, or a JWT.
+/// A load that needs the store: for a presented opaque token, a JWT, or the record of a
+/// vouched-for session.
 enum Started {
     Token(SessionToken, TokenHash, SystemTime, Pending),
     #[cfg(feature = "jwt")]
     Jwt(Box<[u8]>, SystemTime),
+    #[cfg(feature = "jwt")]
+    Vouched(SystemTime),
 }
 
-/// Puts the load back to `NotStarted`, with its token, if the loading future fails or is
-/// dropped (a cancelled handler): other clones do not wait forever, and a later call may try
-/// again, since nothing was decided about the session.
+/// Puts the load back where it was (`NotStarted` with its token, or `Vouched`) if the loading
+/// future fails or is dropped (a cancelled handler): other clones do not wait forever, and a
+/// later call may try again, since nothing was decided about the session.
 struct LoadGuard<'a> {
     session: &'a Session,
     token: Option<SessionToken>,
     #[cfg(feature = "jwt")]
     jwt: Option<Box<[u8]>>,
+    back_to: Load,
     finished: bool,
 }
 
@@ -66,7 +74,7 @@ impl Drop for LoadGuard<'_> {
     fn drop(&mut self) {
         if !self.finished {
             let mut state = self.session.state();
-            state.load = Load::NotStarted;
+            state.load = self.back_to;
             state.presented = self.token.take();
             #[cfg(feature = "jwt")]
             {
@@ -79,11 +87,31 @@ impl Drop for LoadGuard<'_> {
 impl Session {
     /// Loads the record on first use, then locks the state.
     pub(super) async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        self.load(true).await
+    }
+
+    /// Judges the credential on first use, then locks the state: as
+    /// [`loaded`](Self::loaded), except that a stateless JWT is only verified, leaving its
+    /// record unread (the state is then `Vouched`).
+    pub(super) async fn judged(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        self.load(false).await
+    }
+
+    // Only a stateless JWT can be judged without its record.
+    #[cfg_attr(not(feature = "jwt"), allow(unused_variables))]
+    async fn load(&self, record_needed: bool) -> Result<MutexGuard<'_, State>, SessionError> {
         let started = loop {
             {
                 let mut state = self.state();
                 match state.load {
                     Load::Done => return Ok(state),
+                    #[cfg(feature = "jwt")]
+                    Load::Vouched if !record_needed => return Ok(state),
+                    #[cfg(feature = "jwt")]
+                    Load::Vouched => {
+                        state.load = Load::InProgress;
+                        break Started::Vouched(state.now.unwrap_or_else(SystemTime::now));
+                    }
                     Load::NotStarted => {
                         let now = SystemTime::now();
                         state.now = Some(now);
@@ -135,13 +163,16 @@ impl Session {
         let (token, key, now, pending) = match started {
             Started::Token(token, key, now, pending) => (token, key, now, pending),
             #[cfg(feature = "jwt")]
-            Started::Jwt(jwt, now) => return self.loaded_by_jwt(jwt, now).await,
+            Started::Jwt(jwt, now) => return self.loaded_by_jwt(jwt, now, record_needed).await,
+            #[cfg(feature = "jwt")]
+            Started::Vouched(now) => return self.loaded_vouched(now).await,
         };
         let guard = LoadGuard {
             session: self,
             token: Some(token),
             #[cfg(feature = "jwt")]
             jwt: None,
+            back_to: Load::NotStarted,
             finished: false,
         };
         let record = self.read_record(key, now, pending).await?;
@@ -208,22 +239,65 @@ impl Session {
 
 #[cfg(feature = "jwt")]
 impl Session {
-    /// [`loaded`](Self::loaded) for a presented JWT: verifies it and reads its session by id,
-    /// with the load marked in progress.
+    /// [`load`](Self::load) for a presented JWT, with the load marked in progress: verifies
+    /// it, then reads its session by id, unless a stateless token is enough for a call that
+    /// needs no record.
     async fn loaded_by_jwt(
         &self,
         jwt: Box<[u8]>,
         now: SystemTime,
+        record_needed: bool,
     ) -> Result<MutexGuard<'_, State>, SessionError> {
+        use super::jwt::Judged;
+
         let mut guard = LoadGuard {
             session: self,
             token: None,
             jwt: Some(jwt),
+            back_to: Load::NotStarted,
             finished: false,
         };
         let jwt = guard.jwt.as_deref().unwrap_or_default();
-        let found = self.read_by_jwt(jwt, now).await?;
+        let found = match self.judge_jwt(jwt, now) {
+            Judged::Refused => None,
+            Judged::Vouched(vouched) if !record_needed => {
+                guard.finished = true;
+                let mut state = self.state();
+                state.vouched = Some(vouched);
+                state.load = Load::Vouched;
+                return Ok(state);
+            }
+            Judged::Vouched(vouched) => {
+                let (user, id) = (vouched.user.clone(), vouched.id);
+                self.state().vouched = Some(vouched);
+                self.read_by_sid(&user, id, now).await?
+            }
+            Judged::AskStore(user, id) => self.read_by_sid(&user, id, now).await?,
+        };
         guard.jwt = None;
+        Ok(guard.finish(found))
+    }
+
+    /// [`load`](Self::load) for the record of a session a stateless JWT vouched for, with the
+    /// load marked in progress.
+    async fn loaded_vouched(&self, now: SystemTime) -> Result<MutexGuard<'_, State>, SessionError> {
+        let guard = LoadGuard {
+            session: self,
+            token: None,
+            jwt: None,
+            back_to: Load::Vouched,
+            finished: false,
+        };
+        let vouched = self
+            .state()
+            .vouched
+            .as_ref()
+            .map(|vouched| (vouched.user.clone(), vouched.id));
+        let found = match vouched {
+            Some((user, id)) => self.read_by_sid(&user, id, now).await?,
+            // Vouched always comes with its identity; no session is the safe reading.
+            None => None,
+        };
         Ok(guard.finish(found))
     }
 }

@@ -41,7 +41,10 @@ pub(crate) use outcome::{CookieAction, Outcome, Write};
 /// [`SessionLayer`](crate::SessionLayer) and extracted in handlers as `session: Session`.
 ///
 /// The record is loaded lazily: the first method that needs it reads the store, once per
-/// request, and the rest work on that copy. Changes are written by the layer after the handler
+/// request, and the rest work on that copy. With a
+/// [stateless](crate::token::AccessTokens::stateless) JWT access token,
+/// [`Authenticated`](crate::Authenticated), [`user`](Self::user) and [`id`](Self::id) need no
+/// record: they answer from the token's claims. Changes are written by the layer after the handler
 /// returns, in one store call, as per-key updates. [`login`](Self::login),
 /// [`rotate`](Self::rotate) and [`logout`](Self::logout) instead act on the store at once, so
 /// the old token is dead before they return.
@@ -91,6 +94,10 @@ struct State {
     /// A presented JWT access token, until it is verified on first load.
     #[cfg(feature = "jwt")]
     jwt: Option<Box<[u8]>>,
+    /// What a verified stateless JWT says: the identity while the record is not read, and the
+    /// session to deny at logout even if it has ended meanwhile.
+    #[cfg(feature = "jwt")]
+    vouched: Option<jwt::Vouched>,
     load: Load,
     /// A `login`, `rotate` or `logout` is running (they read, await the store, then commit, so
     /// two of them on clones of one handle take turns).
@@ -113,6 +120,16 @@ struct State {
 }
 
 impl State {
+    /// The signed-in user and session a stateless JWT vouches for, while the record is not
+    /// read (once it is, the record speaks).
+    fn vouched_only(&self) -> Option<(&str, SessionId)> {
+        #[cfg(feature = "jwt")]
+        if self.load == Load::Vouched {
+            return self.vouched.as_ref().map(|v| (v.user.as_str(), v.id));
+        }
+        None
+    }
+
     /// Puts back the data changes of a patch taken for a store call that failed, under any
     /// change made since. Only data goes back: a user or deadlines in the patch belonged to the
     /// failed `login` and must never reach the store as an ordinary update of the old token
@@ -300,20 +317,32 @@ impl Session {
         }))
     }
 
-    /// The public id of the session, or `None` without one.
+    /// The public id of the session, or `None` without one. With a
+    /// [stateless](crate::token::AccessTokens::stateless) access token, the token's `sid`,
+    /// without reading the store.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn id(&self) -> Result<Option<SessionId>, SessionError> {
-        self.read_loaded(|r| r.id).await
+        let state = self.judged().await?;
+        if let Some((_, id)) = state.vouched_only() {
+            return Ok(Some(id));
+        }
+        Ok(state.record.as_ref().map(|r| r.id))
     }
 
-    /// The signed-in user, or `None` for an anonymous session or none.
+    /// The signed-in user, or `None` for an anonymous session or none. With a
+    /// [stateless](crate::token::AccessTokens::stateless) access token, the token's `sub`,
+    /// without reading the store.
     ///
     /// # Errors
     /// [`SessionError::Store`] when the store fails.
     pub async fn user(&self) -> Result<Option<String>, SessionError> {
-        Ok(self.read_loaded(|r| r.user.clone()).await?.flatten())
+        let state = self.judged().await?;
+        if let Some((user, _)) = state.vouched_only() {
+            return Ok(Some(user.to_owned()));
+        }
+        Ok(state.record.as_ref().and_then(|r| r.user.clone()))
     }
 
     /// When the session was created (or signed in), or `None` without one.
@@ -340,20 +369,35 @@ impl Session {
         Ok(self.loaded().await?.expired)
     }
 
-    /// The user and public id of a signed-in session; otherwise whether the presented
-    /// session had expired. Clones only the user name, not the record.
+    /// The user and public id of a signed-in session, its record read; otherwise whether the
+    /// presented session had expired. Clones only the user name, not the record.
     pub(crate) async fn signed_in(
         &self,
     ) -> Result<Result<(String, SessionId), bool>, SessionError> {
-        let state = self.loaded().await?;
-        Ok(match &state.record {
+        Ok(Self::signed_in_of(&*self.loaded().await?))
+    }
+
+    /// As [`signed_in`](Self::signed_in), but a stateless access token answers from its
+    /// claims alone, without reading the store: for authentication, not for acting on the
+    /// session.
+    pub(crate) async fn identified(
+        &self,
+    ) -> Result<Result<(String, SessionId), bool>, SessionError> {
+        Ok(Self::signed_in_of(&*self.judged().await?))
+    }
+
+    fn signed_in_of(state: &State) -> Result<(String, SessionId), bool> {
+        if let Some((user, id)) = state.vouched_only() {
+            return Ok((user.to_owned(), id));
+        }
+        match &state.record {
             Some(SessionRecord {
                 user: Some(user),
                 id,
                 ..
             }) => Ok((user.clone(), *id)),
             _ => Err(state.expired),
-        })
+        }
     }
 
     /// The token issued during this request by [`login`](Self::login) or
@@ -399,6 +443,18 @@ impl Session {
             terms: None,
             ended: None,
         }
+    }
+}
+
+/// Without the `jwt` feature no access token outlives its session: nothing to deny.
+#[cfg(not(feature = "jwt"))]
+impl Session {
+    fn deny(&self, _id: SessionId) {}
+
+    fn deny_ended(&self, _id: Option<SessionId>) {}
+
+    fn denies(&self) -> bool {
+        false
     }
 }
 

@@ -184,6 +184,9 @@ impl Session {
                 RefreshRefused::Race
             }
             Some((_, user)) => {
+                // Listed before the store call, so this instance refuses the session's access
+                // tokens from now on also in the stateless mode.
+                tokens.deny_session(id, now);
                 let ended = Ended::new(now, EndReason::Revoked);
                 store.end(EndTarget::Id(&id), ended).await?;
                 self.audit(AuditKind::RefreshReuse, Some(id), user.as_deref(), None);

@@ -1,11 +1,13 @@
 //! Issuing and verifying a session's JWT access tokens, with the checks of RFC 8725.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::denylist::Denylist;
 use super::jwt_claims::{AccessClaims, IssuedToken, PresentedClaims};
 use super::jwt_error::{InvalidToken, IssueError};
 use super::key_ring::KeyRing;
@@ -60,6 +62,11 @@ const DEFAULT_TYPE: &str = "JWT";
 /// Time is a parameter (`now`) of [`issue`](Self::issue) and [`verify`](Self::verify), so
 /// the caller decides the clock.
 ///
+/// In a [`SessionLayer`](crate::SessionLayer), a valid token's session is read from the store
+/// on every request that uses it ([stateful](super::BearerMode::Stateful), the default), or
+/// known from the claims alone, with a denylist of the sessions this instance ended
+/// ([`stateless`](Self::stateless)).
+///
 /// # Crypto backend
 ///
 /// Signatures are made and checked by `jsonwebtoken`'s RustCrypto backend (its
@@ -105,9 +112,11 @@ pub struct AccessTokens {
     issuer: Option<String>,
     audience: Option<String>,
     token_type: Option<String>,
-    lifetime: Duration,
-    leeway: Duration,
+    pub(super) lifetime: Duration,
+    pub(super) leeway: Duration,
     refresh_race_window: Duration,
+    /// The sessions this instance ended, in the stateless mode (`None`: stateful).
+    pub(super) denylist: Option<Arc<Denylist>>,
 }
 
 /// The header of an issued token.
@@ -130,7 +139,8 @@ struct PresentedHeader {
 
 impl AccessTokens {
     /// Tokens signed with `ring`'s current key, valid for 5 minutes, checked with a 10 s
-    /// clock leeway, with no issuer, audience or type required.
+    /// clock leeway, with no issuer, audience or type required, in the
+    /// [stateful](super::BearerMode::Stateful) mode.
     pub fn new(ring: KeyRing) -> Self {
         Self {
             ring,
@@ -140,6 +150,7 @@ impl AccessTokens {
             lifetime: DEFAULT_LIFETIME,
             leeway: DEFAULT_LEEWAY,
             refresh_race_window: DEFAULT_REFRESH_RACE_WINDOW,
+            denylist: None,
         }
     }
 
@@ -335,7 +346,7 @@ impl AccessTokens {
 }
 
 /// Seconds since the Unix epoch; a time before it counts as the epoch.
-fn unix_seconds(time: SystemTime) -> u64 {
+pub(super) fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
 }

@@ -8,11 +8,16 @@
 //!   Knowing it grants nothing.
 //!
 //! With the `jwt` feature, a session can also be named by short-lived signed JWT access
-//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`, and a bearer
-//! client holds a `BearerTokens` pair: an access token and a single-use `RefreshToken`.
+//! tokens (`AccessTokens`), signed and verified with the keys of a `KeyRing`, checked in a
+//! stateful or a stateless `BearerMode`; a bearer client holds a `BearerTokens` pair: an access
+//! token and a single-use `RefreshToken`.
 
 #[cfg(feature = "jwt")]
+mod bearer_mode;
+#[cfg(feature = "jwt")]
 mod bearer_tokens;
+#[cfg(feature = "jwt")]
+mod denylist;
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "jwt")]
@@ -35,8 +40,14 @@ mod refresh;
 pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
 
+#[cfg(feature = "jwt")]
+pub(crate) use denylist::Verdict;
+
 pub use opaque::{SessionId, SessionToken, TokenHash};
 
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use bearer_mode::BearerMode;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use bearer_tokens::BearerTokens;
