@@ -7,6 +7,8 @@
 //! alone, run `cargo build --example demo` (same features and profile) first.
 #![cfg(unix)]
 
+mod process_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -20,17 +22,7 @@ use sessionward::token::SessionToken;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn demo_exe() -> PathBuf {
-    let test_exe = std::env::current_exe().unwrap();
-    let profile_dir = test_exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let exe = profile_dir
-        .join("examples")
-        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        exe.is_file(),
-        "{} is missing: run `cargo build --example demo` first",
-        exe.display()
-    );
-    exe
+    process_support::example_exe("demo")
 }
 
 /// A running demo; killed when dropped.

@@ -8,6 +8,8 @@
 //! examples: run `cargo build --example demo` (with the same features and profile) first.
 #![cfg(unix)]
 
+mod process_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -21,24 +23,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 const LOGIN: &[u8] = br#"{"username":"alice","password":"wonderland"}"#;
 
-/// The demo binary built for this test run's profile.
 fn demo_exe() -> PathBuf {
-    let test_exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/demo_process-<hash> → target/<profile>/examples/demo
-    let profile_dir = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test runs from target/<profile>/deps");
-    let exe = profile_dir
-        .join("examples")
-        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        exe.is_file(),
-        "{} is missing: `cargo test` builds it; with `--test demo_process` alone, run \
-         `cargo build --example demo` first",
-        exe.display()
-    );
-    exe
+    process_support::example_exe("demo")
 }
 
 /// A running demo. Dropping it kills the process if it is still running.
