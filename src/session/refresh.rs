@@ -166,9 +166,7 @@ impl Session {
         let past = match store.load_by_id(&id).await? {
             // The session is still known by this token: a concurrent refresh of it is moving
             // the session right now (a store whose rotation takes steps shows it meanwhile).
-            Some((current, record)) if current == key => {
-                Some((PastUse::Last(std::time::Duration::ZERO), record.user))
-            }
+            Some((current, record)) if current == key => Some((PastUse::InFlight, record.user)),
             Some((_, record)) => RefreshHistory::of(&record.data)
                 .past_use(&key, now)
                 .map(|past| (past, record.user)),
@@ -179,10 +177,10 @@ impl Session {
                 self.audit_invalid_token("unknown");
                 RefreshRefused::Invalid
             }
-            Some((PastUse::Last(ago), _)) if ago <= tokens.race_window() => {
-                self.audit_invalid_token("refresh_race");
-                RefreshRefused::Race
-            }
+            // A rotation in flight is a race whatever the window; a finished one only within
+            // it (strictly, so a zero window makes every second presentation reuse).
+            Some((PastUse::InFlight, _)) => self.refuse_race(),
+            Some((PastUse::Last(ago), _)) if ago < tokens.race_window() => self.refuse_race(),
             Some((_, user)) => {
                 // Listed before the store call, so this instance refuses the session's access
                 // tokens from now on also in the stateless mode.
@@ -194,6 +192,11 @@ impl Session {
             }
         };
         Err(SessionError::Refresh(refused))
+    }
+
+    fn refuse_race(&self) -> RefreshRefused {
+        self.audit_invalid_token("refresh_race");
+        RefreshRefused::Race
     }
 
     fn bearer_tokens(&self) -> Result<&AccessTokens, SessionError> {

@@ -35,6 +35,8 @@ pub(crate) enum PastUse {
     Last(Duration),
     /// It was used before the last one.
     Earlier,
+    /// It is being used right now: a concurrent refresh is rotating the session away from it.
+    InFlight,
 }
 
 #[derive(Default, Serialize, Deserialize)]
