@@ -30,6 +30,9 @@ pub struct SessionConfig {
     /// Verifies bearer JWT access tokens, when set.
     #[cfg(feature = "jwt")]
     pub(crate) access_tokens: Option<crate::token::AccessTokens>,
+    /// The session cookie holds a JWT made with `access_tokens`.
+    #[cfg(feature = "jwt")]
+    pub(crate) jwt_cookies: bool,
 }
 
 impl Default for SessionConfig {
@@ -52,6 +55,8 @@ impl Default for SessionConfig {
             audit: None,
             #[cfg(feature = "jwt")]
             access_tokens: None,
+            #[cfg(feature = "jwt")]
+            jwt_cookies: false,
         }
     }
 }
@@ -105,6 +110,14 @@ impl SessionConfig {
     #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
     pub fn access_tokens(&self) -> Option<&crate::token::AccessTokens> {
         self.access_tokens.as_ref()
+    }
+
+    /// Whether the session cookie holds a signed JWT (feature `jwt`), as set with
+    /// [`SessionLayer::jwt_cookies`](crate::SessionLayer::jwt_cookies).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn jwt_cookies(&self) -> bool {
+        self.jwt_cookies && self.access_tokens.is_some()
     }
 
     /// The most keys a session's data may hold.
@@ -293,6 +306,19 @@ impl CookieConfig {
         token.write_text(&mut line);
         line.push_str(suffix);
         HeaderValue::try_from(line).expect("a session cookie is always a valid header value")
+    }
+
+    /// `Set-Cookie` value carrying a session cookie's JWT, persistent as in
+    /// [`set_cookie`](Self::set_cookie).
+    #[cfg(feature = "jwt")]
+    pub(crate) fn set_jwt_cookie(&self, jwt: &str, max_age: Option<Duration>) -> HeaderValue {
+        let mut cookie = self.base(jwt);
+        if let Some(max_age) = max_age {
+            cookie.set_max_age(time::Duration::seconds(
+                i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+            ));
+        }
+        header_value(&cookie)
     }
 
     /// `Set-Cookie` value that removes the cookie (`Max-Age=0` and an expiry in the past).

@@ -261,6 +261,54 @@ impl<S: SessionStore> SessionLayer<S> {
         self.configure(|c| c.access_tokens = Some(tokens))
     }
 
+    /// Puts a signed JWT in the session cookie instead of the bare opaque token (feature
+    /// `jwt`), signed with `tokens`, which also become the layer's
+    /// [`access_tokens`](Self::access_tokens) (one key ring for both).
+    ///
+    /// The JWT (header `typ: session+jwt`) carries `sub` (the user; absent while anonymous),
+    /// `sid` (the public session id), `iat`, `nbf`, `exp`, `iss` and `aud` when configured,
+    /// and `tok`: the session's opaque token. It is never accepted as an access token, nor
+    /// an access token as a cookie. What each mode does with it:
+    ///
+    /// * **Stateful** (the default): after the signature and claims pass, the request goes on
+    ///   exactly as with the opaque cookie inside: the store is read by the token's hash, so
+    ///   idle and absolute timeouts, renewal, rotation at login (the old cookie's JWT is dead:
+    ///   no session fixation), logout, revocation and caps all behave the same. `exp` is the
+    ///   session's absolute deadline. A cookie that fails verification is no session, with an
+    ///   `invalid_token` audit event giving the reason.
+    /// * **[Stateless](crate::token::AccessTokens::stateless)**: a signed-in session's cookie
+    ///   authenticates with no store read while it has more than half of the access token
+    ///   lifetime left (`exp` is at most one lifetime ahead, and never past the absolute
+    ///   deadline). In the second half, or once past `exp`, the request reads the session by
+    ///   its token like the stateful mode (which renews the idle deadline, and refuses an
+    ///   ended or expired session), and the response carries a re-issued cookie. So an active
+    ///   user's cookie is renewed about every half lifetime, an idle one falls back to the
+    ///   store, and the absolute deadline holds. A session ended on this instance is refused
+    ///   at once (the denylist); one ended elsewhere, within half a lifetime (plus the
+    ///   leeway). Anonymous sessions always read the store.
+    ///
+    /// Opaque cookies issued before the switch keep working until their sessions end.
+    ///
+    /// ```
+    /// # #[cfg(feature = "jwt")] {
+    /// use sessionward::token::{AccessTokens, KeyRing};
+    /// use sessionward::{store::MemoryStore, SessionLayer};
+    ///
+    /// let ring = KeyRing::from_secret("a secret of at least 32 bytes, shared by all instances")?;
+    /// let layer = SessionLayer::new(MemoryStore::default()).jwt_cookies(AccessTokens::new(ring));
+    /// assert!(layer.config().jwt_cookies());
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn jwt_cookies(self, tokens: crate::token::AccessTokens) -> Self {
+        self.configure(|c| {
+            c.access_tokens = Some(tokens);
+            c.jwt_cookies = true;
+        })
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config
@@ -348,14 +396,15 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.shared.config;
         #[cfg(feature = "jwt")]
-        let accept_jwt = config.access_tokens.is_some();
+        let (accept_jwt, cookie_jwt) = (config.access_tokens.is_some(), config.jwt_cookies());
         #[cfg(not(feature = "jwt"))]
-        let accept_jwt = false;
+        let (accept_jwt, cookie_jwt) = (false, false);
         let credential = Credential::find(
             req.headers(),
             config.cookie.name_finder(),
             config.bearer,
             accept_jwt,
+            cookie_jwt,
         );
         let peer = req
             .extensions()
@@ -457,6 +506,8 @@ fn with_cookie(
         CookieAction::Keep => return response,
         CookieAction::KeepUncached => None,
         CookieAction::Set(token, max_age) => Some(cookie.set_cookie(&token, max_age)),
+        #[cfg(feature = "jwt")]
+        CookieAction::SetJwt(jwt, max_age) => Some(cookie.set_jwt_cookie(&jwt, max_age)),
         CookieAction::Clear => Some(cookie.clear_cookie()),
     };
     let headers = response.headers_mut();

@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use sessionward::store::{
     EndReason, MemoryStore, SessionPatch, SessionQuery, SessionRecord, SessionState, SessionStore,
 };
-use sessionward::token::SessionToken;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -135,7 +134,7 @@ async fn an_expired_session_is_kept_as_expired_when_presented() {
     let (token, id) = login(&server, "bob", "builder").await;
     // Its idle deadline passes (set in the past through the store: no waiting).
     let idle_deadline = SystemTime::now() - Duration::from_secs(5);
-    let key = SessionToken::parse(token.as_bytes()).unwrap().hash();
+    let key = common::opaque_token(&token).hash();
     let patch = SessionPatch {
         idle_expires_at: Some(idle_deadline),
         ..SessionPatch::default()

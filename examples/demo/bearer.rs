@@ -5,7 +5,8 @@
 //! (seconds an access token lives; 300), and `SESSIONWARD_BEARER_MODE` (`stateful`: every
 //! request reads its session, so a logout or revocation acts at once everywhere; `stateless`:
 //! no store read to authenticate, so a revocation acts at once on the instance that made it
-//! and elsewhere when the access token expires).
+//! and elsewhere when the access token expires). `SESSIONWARD_COOKIE_TOKEN=jwt` puts a JWT
+//! signed with the same keys in the session cookie.
 
 use std::time::Duration;
 
@@ -20,9 +21,27 @@ use sessionward::{Session, SessionLayer};
 
 use super::{check, env_or, error, timeouts, Credentials};
 
-/// Access tokens signed with a fresh random key: what the tests' layer uses.
+/// Access tokens signed with a random key made once per process, so that every layer of
+/// the process (two instances in one test) accepts the others' tokens and cookies.
 pub fn random_tokens() -> AccessTokens {
-    AccessTokens::new(KeyRing::random().expect("the OS random number generator works"))
+    static RING: std::sync::OnceLock<KeyRing> = std::sync::OnceLock::new();
+    let ring =
+        RING.get_or_init(|| KeyRing::random().expect("the OS random number generator works"));
+    AccessTokens::new(ring.clone())
+}
+
+/// `layer` with access tokens signed by a random key (`from_env` replaces them), and with
+/// JWT session cookies when `SESSIONWARD_COOKIE_TOKEN=jwt` (`opaque`, the default: the bare
+/// token). Any other value stops the demo with status 2.
+pub fn with_cookie_token<S: SessionStore>(layer: SessionLayer<S>) -> SessionLayer<S> {
+    match std::env::var("SESSIONWARD_COOKIE_TOKEN").as_deref() {
+        Err(_) | Ok("opaque") => layer.access_tokens(random_tokens()),
+        Ok("jwt") => layer.jwt_cookies(random_tokens()),
+        Ok(other) => {
+            eprintln!("SESSIONWARD_COOKIE_TOKEN={other:?} is not valid: opaque or jwt");
+            std::process::exit(2);
+        }
+    }
 }
 
 /// `layer` with the access tokens the environment configures; an invalid key list, secret or

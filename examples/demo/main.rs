@@ -197,13 +197,14 @@ fn timeout_or(name: &str, default: u64) -> Duration {
 }
 
 /// The demo's session layer over `store`, with its data limits and its timeout policy at the
-/// default settings (the tests use it too).
+/// default settings, and the cookie token `SESSIONWARD_COOKIE_TOKEN` picks (the tests use it
+/// too).
 pub fn session_layer<S: SessionStore>(store: S) -> SessionLayer<S> {
-    SessionLayer::new(store)
+    let layer = SessionLayer::new(store)
         .max_data_keys(MAX_PREFS)
         .max_data_bytes(MAX_SESSION_BYTES)
-        .timeout_policy(timeouts::DemoPolicy::default())
-        .access_tokens(bearer::random_tokens())
+        .timeout_policy(timeouts::DemoPolicy::default());
+    bearer::with_cookie_token(layer)
 }
 
 /// The demo's routes, without the admin routes (see [`admin::with_admin`]) and the session

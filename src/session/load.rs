@@ -117,8 +117,33 @@ impl Session {
                         state.now = Some(now);
                         #[cfg(feature = "jwt")]
                         if let Some(jwt) = state.jwt.take() {
-                            state.load = Load::InProgress;
-                            break Started::Jwt(jwt, now);
+                            if !self.is_cookie_jwt(&jwt) {
+                                state.load = Load::InProgress;
+                                break Started::Jwt(jwt, now);
+                            }
+                            // A session cookie's JWT sent as a bearer token works as the
+                            // cookie's opaque token would.
+                            state.by_jwt = false;
+                            state.cookie_jwt = Some(jwt);
+                        }
+                        #[cfg(feature = "jwt")]
+                        if let Some(jwt) = state.cookie_jwt.take() {
+                            use super::jwt_cookie::OpenedCookie;
+                            match self.open_cookie_jwt(&jwt, now, record_needed) {
+                                OpenedCookie::Refused => {
+                                    state.load = Load::Done;
+                                    return Ok(state);
+                                }
+                                OpenedCookie::Vouched(vouched) => {
+                                    state.vouched = Some(vouched);
+                                    state.load = Load::Vouched;
+                                    return Ok(state);
+                                }
+                                OpenedCookie::Token(token, reissue) => {
+                                    state.reissue = reissue.then(|| token.clone());
+                                    state.presented = Some(token);
+                                }
+                            }
                         }
                         let Some(token) = state.presented.take() else {
                             // No token: nothing to read.

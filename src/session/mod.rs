@@ -23,6 +23,8 @@ mod devices;
 mod identity;
 #[cfg(feature = "jwt")]
 mod jwt;
+#[cfg(feature = "jwt")]
+mod jwt_cookie;
 mod load;
 mod outcome;
 #[cfg(feature = "jwt")]
@@ -58,10 +60,6 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     presented: Presented,
-    /// The credential was a JWT access token: the response never touches the cookie, which
-    /// may belong to another session.
-    #[cfg(feature = "jwt")]
-    by_jwt: bool,
     client: ClientInfo,
     /// Never held across an `.await`, so a plain mutex (cheaper than an async one).
     state: Mutex<State>,
@@ -98,6 +96,18 @@ struct State {
     /// session to deny at logout even if it has ended meanwhile.
     #[cfg(feature = "jwt")]
     vouched: Option<jwt::Vouched>,
+    /// The credential was a JWT access token: the response never touches the cookie, which
+    /// may belong to another session.
+    #[cfg(feature = "jwt")]
+    by_jwt: bool,
+    /// A presented session cookie holding a JWT (or such a JWT sent as a bearer token),
+    /// until it is verified on first load.
+    #[cfg(feature = "jwt")]
+    cookie_jwt: Option<Box<[u8]>>,
+    /// The token of a stateless cookie JWT in its second half: the response re-issues it,
+    /// if the session still lives under it.
+    #[cfg(feature = "jwt")]
+    reissue: Option<SessionToken>,
     load: Load,
     /// A `login`, `rotate` or `logout` is running (they read, await the store, then commit, so
     /// two of them on clones of one handle take turns).
@@ -148,8 +158,6 @@ impl State {
 impl Session {
     pub(crate) fn new(shared: Arc<Shared>, credential: Credential, client: ClientInfo) -> Self {
         let presented = credential.presented();
-        #[cfg(feature = "jwt")]
-        let by_jwt = matches!(credential, Credential::Jwt(_));
         let state = match credential {
             Credential::Nothing => State::default(),
             Credential::Cookie(token) | Credential::Bearer(token) => State {
@@ -159,6 +167,12 @@ impl Session {
             #[cfg(feature = "jwt")]
             Credential::Jwt(jwt) => State {
                 jwt: Some(jwt),
+                by_jwt: true,
+                ..State::default()
+            },
+            #[cfg(feature = "jwt")]
+            Credential::CookieJwt(jwt) => State {
+                cookie_jwt: Some(jwt),
                 ..State::default()
             },
         };
@@ -166,8 +180,6 @@ impl Session {
             inner: Arc::new(Inner {
                 shared,
                 presented,
-                #[cfg(feature = "jwt")]
-                by_jwt,
                 client,
                 state: Mutex::new(state),
             }),

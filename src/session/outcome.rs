@@ -29,27 +29,26 @@ pub(crate) enum CookieAction {
     /// Sets the cookie to this token: persistent with this `Max-Age`, or (`None`) until the
     /// browser session ends.
     Set(SessionToken, Option<std::time::Duration>),
+    /// As `Set`, with a session cookie's JWT carrying the token.
+    #[cfg(feature = "jwt")]
+    SetJwt(String, Option<std::time::Duration>),
     Clear,
 }
 
 impl Session {
-    /// Whether the request presented a JWT access token.
-    fn by_jwt(&self) -> bool {
-        #[cfg(feature = "jwt")]
-        return self.inner.by_jwt;
-        #[cfg(not(feature = "jwt"))]
-        false
-    }
-
     /// Decides the write and the cookie once the handler has answered. Consumes the pending
     /// changes, so a second call does nothing.
     pub(crate) fn outcome(&self) -> Outcome {
         let mut state = self.state();
         let state = &mut *state;
         let loaded = state.load == Load::Done;
+        #[cfg(feature = "jwt")]
+        let by_jwt = state.by_jwt;
+        #[cfg(not(feature = "jwt"))]
+        let by_jwt = false;
         let mut outcome = Outcome {
             write: None,
-            cookie: if state.cleared && !self.by_jwt() {
+            cookie: if state.cleared && !by_jwt {
                 CookieAction::Clear
             } else {
                 CookieAction::Keep
@@ -70,6 +69,16 @@ impl Session {
             .map_or(config.cookie.is_persistent(), |t| t.persistent);
         let cookie_max_age =
             persistent.then(|| record.expires_at.duration_since(now).unwrap_or_default());
+        // Who a cookie JWT is for, taken before the record may move into the store below; only
+        // when a cookie is to be set.
+        #[cfg(feature = "jwt")]
+        let jwt_subject = (self.inner.shared.config.jwt_cookies()
+            && (state.new_token.is_some() || state.reissue.is_some()))
+        .then(|| super::jwt_cookie::CookieSubject {
+            user: record.user.clone(),
+            id: record.id,
+            expires_at: record.expires_at,
+        });
         match state.key {
             None => {
                 // Never store an empty anonymous session (a key inserted and removed again).
@@ -110,6 +119,26 @@ impl Session {
                 CookieAction::KeepUncached
             } else {
                 CookieAction::Set(token, cookie_max_age)
+            };
+        }
+        #[cfg(feature = "jwt")]
+        if let Some(subject) = &jwt_subject {
+            // A stateless cookie JWT in its second half is re-issued, while the session still
+            // lives under its token and nothing else is done to the cookie.
+            let reissue = state.reissue.take().filter(|token| {
+                state.key == Some(token.hash()) && matches!(outcome.cookie, CookieAction::Keep)
+            });
+            outcome.cookie = match (
+                std::mem::replace(&mut outcome.cookie, CookieAction::Keep),
+                reissue,
+            ) {
+                (CookieAction::Set(token, max_age), _) => {
+                    self.jwt_cookie(token, subject, now, max_age)
+                }
+                (CookieAction::Keep, Some(token)) => {
+                    self.jwt_cookie(token, subject, now, cookie_max_age)
+                }
+                (other, _) => other,
             };
         }
         outcome

@@ -35,6 +35,11 @@ const MAX_REFRESH_RACE_WINDOW: Duration = Duration::from_secs(60);
 /// The `typ` header of issued tokens when the application sets none (RFC 7519 §5.1).
 const DEFAULT_TYPE: &str = "JWT";
 
+/// The `typ` header of a session cookie's JWT (see
+/// [`SessionLayer::jwt_cookies`](crate::SessionLayer::jwt_cookies)); never accepted as an
+/// access token, and an access token is never accepted as a cookie.
+pub(super) const COOKIE_TYPE: &str = "session+jwt";
+
 /// JWT access tokens for sessions: issues them with the ring's current key and verifies them
 /// strictly (RFC 8725).
 ///
@@ -53,7 +58,8 @@ const DEFAULT_TYPE: &str = "JWT";
 ///   algorithm is the key's, never the header's, so an RSA public key is never used as an
 ///   HMAC secret;
 /// * a signature that does not verify (`bad_signature`);
-/// * a `typ` other than the one set with [`token_type`](Self::token_type) (`wrong_type`);
+/// * a `typ` other than the one set with [`token_type`](Self::token_type), or the type of a
+///   session cookie's JWT, `session+jwt`, at any setting (`wrong_type`);
 /// * claims that are not the expected JSON (`malformed`) or lack one (`missing_claim`);
 /// * `exp` passed (`expired`), `iat` ahead (`issued_in_future`) or `nbf` ahead
 ///   (`not_yet_valid`), each by more than the leeway;
@@ -109,8 +115,8 @@ const DEFAULT_TYPE: &str = "JWT";
 #[derive(Clone, Debug)]
 pub struct AccessTokens {
     ring: KeyRing,
-    issuer: Option<String>,
-    audience: Option<String>,
+    pub(super) issuer: Option<String>,
+    pub(super) audience: Option<String>,
     token_type: Option<String>,
     pub(super) lifetime: Duration,
     pub(super) leeway: Duration,
@@ -231,7 +237,6 @@ impl AccessTokens {
         now: SystemTime,
     ) -> Result<IssuedToken, IssueError> {
         let now = unix_seconds(now);
-        let key = self.ring.current();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: subject.to_owned(),
@@ -242,23 +247,7 @@ impl AccessTokens {
             jti: generate_id().to_string(),
             sid: session,
         };
-        let header = IssuedHeader {
-            alg: key.algorithm().name(),
-            typ: self.token_type.as_deref().unwrap_or(DEFAULT_TYPE),
-            kid: key.kid(),
-        };
-        let mut token = encode_json(&header);
-        token.push('.');
-        token.push_str(&encode_json(&claims));
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(IssueError::TooLarge);
-        }
-        let signature = key.sign(token.as_bytes()).ok_or(IssueError::Signing)?;
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(IssueError::TooLarge);
-        }
+        let token = self.sign(&claims, self.token_type.as_deref().unwrap_or(DEFAULT_TYPE))?;
         Ok(IssuedToken::new(token, claims))
     }
 
@@ -272,7 +261,59 @@ impl AccessTokens {
         token: impl AsRef<[u8]>,
         now: SystemTime,
     ) -> Result<AccessClaims, InvalidToken> {
-        let token = token.as_ref();
+        let (typ, payload) = self.signed_payload(token.as_ref())?;
+        // A session cookie's JWT is no access token, whatever type the app requires.
+        if typ
+            .as_deref()
+            .is_some_and(|typ| same_media_type(typ, COOKIE_TYPE))
+        {
+            return Err(InvalidToken::WrongType);
+        }
+        if let Some(expected) = &self.token_type {
+            match &typ {
+                Some(typ) if same_media_type(typ, expected) => {}
+                _ => return Err(InvalidToken::WrongType),
+            }
+        }
+        let claims = from_json::<PresentedClaims>(&payload)?.into_claims()?;
+        self.check_claims(
+            ClaimTimes::of(&claims),
+            claims.iss.as_deref(),
+            &claims.aud,
+            unix_seconds(now),
+        )?;
+        Ok(claims)
+    }
+
+    /// Signs `claims` with the ring's current key, under a header of type `typ`.
+    pub(super) fn sign<C: Serialize>(&self, claims: &C, typ: &str) -> Result<String, IssueError> {
+        let key = self.ring.current();
+        let header = IssuedHeader {
+            alg: key.algorithm().name(),
+            typ,
+            kid: key.kid(),
+        };
+        let mut token = encode_json(&header);
+        token.push('.');
+        token.push_str(&encode_json(claims));
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(IssueError::TooLarge);
+        }
+        let signature = key.sign(token.as_bytes()).ok_or(IssueError::Signing)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(IssueError::TooLarge);
+        }
+        Ok(token)
+    }
+
+    /// The header's `typ` and the decoded payload of `token`, once its size, shape, header
+    /// and signature have passed (the checks of [`AccessTokens`] up to the signature).
+    pub(super) fn signed_payload(
+        &self,
+        token: &[u8],
+    ) -> Result<(Option<String>, Vec<u8>), InvalidToken> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken::TooLarge);
         }
@@ -304,44 +345,67 @@ impl AccessTokens {
         if !key.verifies(signed, &signature) {
             return Err(InvalidToken::BadSignature);
         }
-        if let Some(expected) = &self.token_type {
-            match &presented.typ {
-                Some(typ) if same_media_type(typ, expected) => {}
-                _ => return Err(InvalidToken::WrongType),
-            }
-        }
-        let claims = decode_json::<PresentedClaims>(payload)?.into_claims()?;
-        self.check_claims(&claims, unix_seconds(now))?;
-        Ok(claims)
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| InvalidToken::Malformed)?;
+        Ok((presented.typ, payload))
     }
 
-    fn check_claims(&self, claims: &AccessClaims, now: u64) -> Result<(), InvalidToken> {
+    /// Checks the times (`exp` only when given), the issuer and the audience of verified
+    /// claims at `now`.
+    pub(super) fn check_claims(
+        &self,
+        times: ClaimTimes,
+        iss: Option<&str>,
+        aud: &[String],
+        now: u64,
+    ) -> Result<(), InvalidToken> {
         let leeway = self.leeway.as_secs();
-        if now > claims.exp.saturating_add(leeway) {
+        if times
+            .exp
+            .is_some_and(|exp| now > exp.saturating_add(leeway))
+        {
             return Err(InvalidToken::Expired);
         }
-        if claims.iat > now.saturating_add(leeway) {
+        if times.iat > now.saturating_add(leeway) {
             return Err(InvalidToken::IssuedInFuture);
         }
-        if claims.nbf > now.saturating_add(leeway) {
+        if times.nbf > now.saturating_add(leeway) {
             return Err(InvalidToken::NotYetValid);
         }
         if let Some(issuer) = &self.issuer {
-            match &claims.iss {
+            match iss {
                 None => return Err(InvalidToken::MissingClaim("iss")),
-                Some(iss) if iss != issuer => return Err(InvalidToken::WrongIssuer),
+                Some(iss) if iss != issuer.as_str() => return Err(InvalidToken::WrongIssuer),
                 Some(_) => {}
             }
         }
         if let Some(audience) = &self.audience {
-            if claims.aud.is_empty() {
+            if aud.is_empty() {
                 return Err(InvalidToken::MissingClaim("aud"));
             }
-            if !claims.aud.contains(audience) {
+            if !aud.contains(audience) {
                 return Err(InvalidToken::WrongAudience);
             }
         }
         Ok(())
+    }
+}
+
+/// The times a token's claims are checked by; `exp: None` leaves expiry to the caller.
+pub(super) struct ClaimTimes {
+    pub(super) exp: Option<u64>,
+    pub(super) iat: u64,
+    pub(super) nbf: u64,
+}
+
+impl ClaimTimes {
+    fn of(claims: &AccessClaims) -> Self {
+        Self {
+            exp: Some(claims.exp),
+            iat: claims.iat,
+            nbf: claims.nbf,
+        }
     }
 }
 
@@ -361,12 +425,17 @@ fn decode_json<T: for<'de> Deserialize<'de>>(part: &[u8]) -> Result<T, InvalidTo
     let json = URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| InvalidToken::Malformed)?;
-    serde_json::from_slice(&json).map_err(|_| InvalidToken::Malformed)
+    from_json(&json)
+}
+
+/// Reads decoded JSON; anything unexpected makes the token malformed.
+pub(super) fn from_json<T: for<'de> Deserialize<'de>>(json: &[u8]) -> Result<T, InvalidToken> {
+    serde_json::from_slice(json).map_err(|_| InvalidToken::Malformed)
 }
 
 /// Media types compare case-insensitively, and `typ` may omit `application/` (RFC 7515
 /// §4.1.9).
-fn same_media_type(a: &str, b: &str) -> bool {
+pub(super) fn same_media_type(a: &str, b: &str) -> bool {
     fn short(typ: &str) -> &str {
         match typ.get(..12) {
             Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],

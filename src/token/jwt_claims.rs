@@ -70,9 +70,20 @@ impl IssuedToken {
 /// `aud` as RFC 7519 allows it: one string or an array of them.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Audience {
+pub(super) enum Audience {
     One(String),
     Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audiences of an optional `aud`, as a list.
+    pub(super) fn list(aud: Option<Self>) -> Vec<String> {
+        match aud {
+            None => Vec::new(),
+            Some(Self::One(one)) => vec![one],
+            Some(Self::Many(many)) => many,
+        }
+    }
 }
 
 /// The claims as a presented token has them, before any check. Unknown claims are ignored;
@@ -97,11 +108,7 @@ impl PresentedClaims {
         Ok(AccessClaims {
             iss: self.iss,
             sub: self.sub.ok_or(InvalidToken::MissingClaim("sub"))?,
-            aud: match self.aud {
-                None => Vec::new(),
-                Some(Audience::One(one)) => vec![one],
-                Some(Audience::Many(many)) => many,
-            },
+            aud: Audience::list(self.aud),
             exp: self.exp.ok_or(InvalidToken::MissingClaim("exp"))?,
             iat: self.iat.ok_or(InvalidToken::MissingClaim("iat"))?,
             nbf: self.nbf.ok_or(InvalidToken::MissingClaim("nbf"))?,

@@ -25,6 +25,8 @@ mod jwt_algorithm;
 #[cfg(feature = "jwt")]
 mod jwt_claims;
 #[cfg(feature = "jwt")]
+mod jwt_cookie;
+#[cfg(feature = "jwt")]
 mod jwt_error;
 #[cfg(feature = "jwt")]
 mod jwt_key;
@@ -42,6 +44,8 @@ pub(crate) use presented::Credential;
 
 #[cfg(feature = "jwt")]
 pub(crate) use denylist::Verdict;
+#[cfg(feature = "jwt")]
+pub(crate) use jwt_cookie::has_cookie_type;
 
 pub use opaque::{SessionId, SessionToken, TokenHash};
 

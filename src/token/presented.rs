@@ -21,6 +21,10 @@ pub(crate) enum Credential {
     /// the layer's `AccessTokens` to verify when the session is first used.
     #[cfg(feature = "jwt")]
     Jwt(Box<[u8]>),
+    /// A session cookie shaped as a JWT, with a layer that issues JWT cookies
+    /// ([`SessionLayer::jwt_cookies`](crate::SessionLayer::jwt_cookies)).
+    #[cfg(feature = "jwt")]
+    CookieJwt(Box<[u8]>),
 }
 
 impl Credential {
@@ -28,12 +32,14 @@ impl Credential {
     /// [`find_cookie`]).
     /// With `accept_jwt`, a bearer value that is no opaque token but has a dot is kept as a
     /// [`Jwt`](Self::Jwt); the check runs only once the opaque parse has failed, so opaque
-    /// tokens cost the same either way.
+    /// tokens cost the same either way. With `cookie_jwt`, the same goes for the cookie's
+    /// value, kept as a [`CookieJwt`](Self::CookieJwt).
     pub(crate) fn find(
         headers: &HeaderMap,
         cookie_name: &Finder<'_>,
         accept_bearer: bool,
         accept_jwt: bool,
+        cookie_jwt: bool,
     ) -> Self {
         if accept_bearer {
             let mut auth = headers.get_all(AUTHORIZATION).iter();
@@ -53,7 +59,7 @@ impl Credential {
             }
         }
         let _ = accept_jwt;
-        find_cookie(headers, cookie_name)
+        find_cookie(headers, cookie_name, cookie_jwt)
     }
 
     pub(crate) fn presented(&self) -> Presented {
@@ -63,6 +69,8 @@ impl Credential {
             Self::Bearer(_) => Presented::Bearer,
             #[cfg(feature = "jwt")]
             Self::Jwt(_) => Presented::Bearer,
+            #[cfg(feature = "jwt")]
+            Self::CookieJwt(_) => Presented::Cookie,
         }
     }
 }
@@ -72,7 +80,12 @@ impl Credential {
 /// the limit, so verification refuses it as too large without holding it whole.
 #[cfg(feature = "jwt")]
 fn bearer_jwt(value: &[u8]) -> Option<Box<[u8]>> {
-    let token = value.get(7..)?.trim_ascii();
+    jwt_shaped(value.get(7..)?.trim_ascii())
+}
+
+/// `token` kept as a JWT when it has the shape of one (see [`bearer_jwt`]).
+#[cfg(feature = "jwt")]
+fn jwt_shaped(token: &[u8]) -> Option<Box<[u8]>> {
     memchr::memchr(b'.', token)?;
     let kept = token.len().min(super::MAX_TOKEN_LEN + 1);
     Some(token[..kept].into())
@@ -106,27 +119,35 @@ fn bearer_token(value: &[u8]) -> Option<Option<SessionToken>> {
 /// cookies' names and values. The finder reports non-overlapping matches; none is lost that
 /// matters, as a match reaching into a pair's start would have to hold the `;` or space before
 /// it, which a cookie name cannot.
-fn find_cookie(headers: &HeaderMap, name: &Finder<'_>) -> Credential {
+fn find_cookie(headers: &HeaderMap, name: &Finder<'_>, jwt: bool) -> Credential {
     let len = name.needle().len();
-    let mut found: Option<Option<SessionToken>> = None;
+    let mut found: Option<&[u8]> = None;
     for header in headers.get_all(COOKIE) {
         let bytes = header.as_bytes();
         for at in name.find_iter(bytes) {
             let Some(value) = pair_value(bytes, at, len) else {
                 continue; // inside another cookie's name or value
             };
-            found = match found {
+            if found.is_some() {
                 // Two session cookies (cookie tossing from a sibling domain, or a stale path):
                 // trust neither.
-                Some(_) => return Credential::Cookie(None),
-                None => Some(SessionToken::parse(value)),
-            };
+                return Credential::Cookie(None);
+            }
+            found = Some(value);
         }
     }
-    match found {
-        Some(token) => Credential::Cookie(token),
-        None => Credential::Nothing,
+    let Some(value) = found else {
+        return Credential::Nothing;
+    };
+    let token = SessionToken::parse(value);
+    #[cfg(feature = "jwt")]
+    if token.is_none() && jwt {
+        if let Some(jwt) = jwt_shaped(value) {
+            return Credential::CookieJwt(jwt);
+        }
     }
+    let _ = jwt;
+    Credential::Cookie(token)
 }
 
 /// The value of the pair whose name starts at `at` and is `len` bytes long, if the name stands
@@ -175,11 +196,11 @@ mod tests {
             ("authorization", format!("Bearer {b}").as_bytes()),
             ("cookie", format!("{NAME}={c}").as_bytes()),
         ]);
-        match Credential::find(&map, &name(), true, false) {
+        match Credential::find(&map, &name(), true, false, false) {
             Credential::Bearer(Some(t)) => assert_eq!(t.to_text(), b),
             other => panic!("{other:?}"),
         }
-        match Credential::find(&map, &name(), false, false) {
+        match Credential::find(&map, &name(), false, false, false) {
             Credential::Cookie(Some(t)) => assert_eq!(t.to_text(), c),
             other => panic!("{other:?}"),
         }
@@ -198,7 +219,7 @@ mod tests {
         ];
         for map in cases {
             assert!(matches!(
-                Credential::find(&map, &name(), true, false),
+                Credential::find(&map, &name(), true, false, false),
                 Credential::Bearer(None)
             ));
         }
@@ -217,7 +238,7 @@ mod tests {
         ];
         for map in cookies {
             assert!(matches!(
-                Credential::find(&map, &name(), true, false),
+                Credential::find(&map, &name(), true, false, false),
                 Credential::Cookie(None)
             ));
         }
@@ -227,18 +248,18 @@ mod tests {
     #[test]
     fn jwt_shaped_bearer_values_are_kept_only_when_accepted() {
         let jwt = headers(&[("authorization", b"Bearer a.b.c")]);
-        match Credential::find(&jwt, &name(), true, true) {
+        match Credential::find(&jwt, &name(), true, true, false) {
             Credential::Jwt(found) => assert_eq!(&*found, b"a.b.c"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            Credential::find(&jwt, &name(), true, false),
+            Credential::find(&jwt, &name(), true, false, false),
             Credential::Bearer(None)
         ));
         let t = token();
         let opaque = headers(&[("authorization", format!("Bearer {t}").as_bytes())]);
         assert!(matches!(
-            Credential::find(&opaque, &name(), true, true),
+            Credential::find(&opaque, &name(), true, true, false),
             Credential::Bearer(Some(_))
         ));
         let twice = headers(&[
@@ -246,7 +267,7 @@ mod tests {
             ("authorization", b"Bearer a.b.c"),
         ]);
         assert!(matches!(
-            Credential::find(&twice, &name(), true, true),
+            Credential::find(&twice, &name(), true, true, false),
             Credential::Bearer(None)
         ));
         let huge = format!("Bearer {}.x", "a".repeat(20_000));
@@ -255,10 +276,37 @@ mod tests {
             &name(),
             true,
             true,
+            false,
         ) {
             Credential::Jwt(found) => assert_eq!(found.len(), super::super::MAX_TOKEN_LEN + 1),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[cfg(feature = "jwt")]
+    #[test]
+    fn jwt_shaped_cookies_are_kept_only_for_a_layer_of_jwt_cookies() {
+        let jwt = headers(&[("cookie", format!("a=1; {NAME}=x.y.z; b=2").as_bytes())]);
+        match Credential::find(&jwt, &name(), true, true, true) {
+            Credential::CookieJwt(found) => assert_eq!(&*found, b"x.y.z"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Credential::find(&jwt, &name(), true, true, false),
+            Credential::Cookie(None)
+        ));
+        // An opaque cookie stays opaque, and two cookies are still trusted neither way.
+        let t = token();
+        let opaque = headers(&[("cookie", format!("{NAME}={t}").as_bytes())]);
+        assert!(matches!(
+            Credential::find(&opaque, &name(), true, true, true),
+            Credential::Cookie(Some(_))
+        ));
+        let twice = headers(&[("cookie", format!("{NAME}=x.y.z; {NAME}=x.y.z").as_bytes())]);
+        assert!(matches!(
+            Credential::find(&twice, &name(), true, true, true),
+            Credential::Cookie(None)
+        ));
     }
 
     #[test]
@@ -272,7 +320,7 @@ mod tests {
             ),
         ]);
         assert!(matches!(
-            Credential::find(&map, &name(), true, false),
+            Credential::find(&map, &name(), true, false, false),
             Credential::Cookie(Some(_))
         ));
         // The name inside another cookie's value, or as part of a longer name, is not ours.
@@ -280,12 +328,12 @@ mod tests {
             "cookie",
             format!("x={NAME}={t}; a{NAME}={t}; {NAME}x={t};{NAME}={t}").as_bytes(),
         )]);
-        match Credential::find(&map, &name(), true, false) {
+        match Credential::find(&map, &name(), true, false, false) {
             Credential::Cookie(Some(found)) => assert_eq!(found.to_text(), t),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            Credential::find(&HeaderMap::new(), &name(), true, false),
+            Credential::find(&HeaderMap::new(), &name(), true, false, false),
             Credential::Nothing
         ));
     }
@@ -335,7 +383,7 @@ mod tests {
             let mut map = HeaderMap::new();
             map.append(COOKIE, HeaderValue::from_bytes(&header).unwrap());
             let shown = String::from_utf8_lossy(&header);
-            match Credential::find(&map, &name(), true, false) {
+            match Credential::find(&map, &name(), true, false, false) {
                 Credential::Cookie(Some(found)) => {
                     assert_eq!(pairs_named_ours(&header), 1, "{shown:?}");
                     assert_eq!(found.to_text(), t);

@@ -483,3 +483,8 @@ pub async fn assert_round_trips<S: SessionStore + Clone>(store: S) {
         "the write reached the store"
     );
 }
+
+#[path = "../cookie_value/mod.rs"]
+mod cookie_value;
+#[allow(unused_imports)] // not every test binary looks inside cookies
+pub use cookie_value::opaque_token;
