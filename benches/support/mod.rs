@@ -3,8 +3,8 @@
 pub mod routers;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderValue, Request, StatusCode};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 
@@ -15,9 +15,26 @@ pub async fn send(
     path: &str,
     cookie: Option<&HeaderValue>,
 ) -> (StatusCode, Option<HeaderValue>, Bytes) {
+    send_with(app, path, cookie.map(|value| (COOKIE, value))).await
+}
+
+/// As [`send`], with `Authorization: <value>` (say, `Bearer <jwt>`).
+pub async fn send_authorized(
+    app: &Router,
+    path: &str,
+    authorization: &HeaderValue,
+) -> (StatusCode, Option<HeaderValue>, Bytes) {
+    send_with(app, path, Some((AUTHORIZATION, authorization))).await
+}
+
+async fn send_with(
+    app: &Router,
+    path: &str,
+    header: Option<(HeaderName, &HeaderValue)>,
+) -> (StatusCode, Option<HeaderValue>, Bytes) {
     let mut req = Request::get(path);
-    if let Some(cookie) = cookie {
-        req = req.header(COOKIE, cookie.clone());
+    if let Some((name, value)) = header {
+        req = req.header(name, value.clone());
     }
     let req = req.body(Body::empty()).expect("valid request");
     let res = app.clone().oneshot(req).await.expect("infallible");
