@@ -102,6 +102,10 @@ trait DynStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Admitted, StoreError>>;
     fn count_active(&self, now: SystemTime) -> BoxFuture<'_, Result<ActiveCounts, StoreError>>;
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>>;
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>>;
     #[allow(clippy::result_large_err)]
     fn create_now(
         &self,
@@ -208,6 +212,12 @@ impl<S: SessionStore> DynStore for S {
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         SessionStore::load_now(self, key)
     }
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        SessionStore::load_by_id_now(self, id)
+    }
     fn create_now(
         &self,
         key: &TokenHash,
@@ -297,6 +307,12 @@ impl SessionStore for BoxedStore {
     }
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         self.0.load_now(key)
+    }
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        self.0.load_by_id_now(id)
     }
     fn create_now(
         &self,

@@ -24,6 +24,12 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>>;
     /// Used only by JWT access tokens.
     #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>>;
+    /// Used only by JWT access tokens.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     fn load_by_id<'a>(
         &'a self,
         id: &'a SessionId,
@@ -74,6 +80,12 @@ impl<S: SessionStore> ErasedStore for S {
     }
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         SessionStore::load_now(self, key)
+    }
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        SessionStore::load_by_id_now(self, id)
     }
     fn load_by_id<'a>(
         &'a self,

@@ -324,6 +324,16 @@ pub trait SessionStore: Send + Sync + 'static {
         None
     }
 
+    /// [`load_by_id`](Self::load_by_id) without waiting, as [`load_now`](Self::load_now):
+    /// `None` means "call `load_by_id`"; `Some` must be what `load_by_id` would return.
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        let _ = id;
+        None
+    }
+
     /// [`create`](Self::create) without waiting, as [`load_now`](Self::load_now); a store that
     /// cannot gives the record back (`Err`), and the layer calls `create`.
     ///

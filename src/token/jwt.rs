@@ -1,5 +1,6 @@
 //! Issuing and verifying a session's JWT access tokens, with the checks of RFC 8725.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -136,10 +137,13 @@ struct IssuedHeader<'a> {
 /// The header fields a presented token is checked against. Every other field (`jku`, `x5u`,
 /// `jwk`, `x5c`, …) is skipped unread.
 #[derive(Deserialize)]
-struct PresentedHeader {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
+struct PresentedHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
     crit: Option<serde::de::IgnoredAny>,
 }
 
@@ -261,20 +265,17 @@ impl AccessTokens {
         token: impl AsRef<[u8]>,
         now: SystemTime,
     ) -> Result<AccessClaims, InvalidToken> {
-        let (typ, payload) = self.signed_payload(token.as_ref())?;
-        // A session cookie's JWT is no access token, whatever type the app requires.
-        if typ
-            .as_deref()
-            .is_some_and(|typ| same_media_type(typ, COOKIE_TYPE))
-        {
-            return Err(InvalidToken::WrongType);
-        }
-        if let Some(expected) = &self.token_type {
-            match &typ {
-                Some(typ) if same_media_type(typ, expected) => {}
-                _ => return Err(InvalidToken::WrongType),
+        let payload = self.signed_payload(token.as_ref(), |typ| {
+            // A session cookie's JWT is no access token, whatever type the app requires.
+            if typ.is_some_and(|typ| same_media_type(typ, COOKIE_TYPE)) {
+                return false;
             }
-        }
+            match (&self.token_type, typ) {
+                (None, _) => true,
+                (Some(expected), Some(typ)) => same_media_type(typ, expected),
+                (Some(_), None) => false,
+            }
+        })?;
         let claims = from_json::<PresentedClaims>(&payload)?.into_claims()?;
         self.check_claims(
             ClaimTimes::of(&claims),
@@ -308,12 +309,14 @@ impl AccessTokens {
         Ok(token)
     }
 
-    /// The header's `typ` and the decoded payload of `token`, once its size, shape, header
-    /// and signature have passed (the checks of [`AccessTokens`] up to the signature).
+    /// The decoded payload of `token`, once its size, shape, header and signature have passed
+    /// (the checks of [`AccessTokens`] up to the signature) and `typ_ok` accepted the header's
+    /// `typ` (else [`InvalidToken::WrongType`]).
     pub(super) fn signed_payload(
         &self,
         token: &[u8],
-    ) -> Result<(Option<String>, Vec<u8>), InvalidToken> {
+        typ_ok: impl FnOnce(Option<&str>) -> bool,
+    ) -> Result<Vec<u8>, InvalidToken> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken::TooLarge);
         }
@@ -323,7 +326,11 @@ impl AccessTokens {
         else {
             return Err(InvalidToken::Malformed);
         };
-        let presented: PresentedHeader = decode_json(header)?;
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| InvalidToken::Malformed)?;
+        let presented: PresentedHeader<'_> =
+            serde_json::from_slice(&header_json).map_err(|_| InvalidToken::Malformed)?;
         if presented.alg.eq_ignore_ascii_case("none") {
             return Err(InvalidToken::AlgNone);
         }
@@ -345,10 +352,12 @@ impl AccessTokens {
         if !key.verifies(signed, &signature) {
             return Err(InvalidToken::BadSignature);
         }
-        let payload = URL_SAFE_NO_PAD
+        if !typ_ok(presented.typ.as_deref()) {
+            return Err(InvalidToken::WrongType);
+        }
+        URL_SAFE_NO_PAD
             .decode(payload)
-            .map_err(|_| InvalidToken::Malformed)?;
-        Ok((presented.typ, payload))
+            .map_err(|_| InvalidToken::Malformed)
     }
 
     /// Checks the times (`exp` only when given), the issuer and the audience of verified
@@ -419,13 +428,6 @@ fn encode_json<T: Serialize>(value: &T) -> String {
     // Serializing these structs (strings and integers) cannot fail.
     let json = serde_json::to_vec(value).unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
-}
-
-fn decode_json<T: for<'de> Deserialize<'de>>(part: &[u8]) -> Result<T, InvalidToken> {
-    let json = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| InvalidToken::Malformed)?;
-    from_json(&json)
 }
 
 /// Reads decoded JSON; anything unexpected makes the token malformed.

@@ -115,10 +115,9 @@ impl AccessTokens {
         jwt: &[u8],
         now: SystemTime,
     ) -> Result<CookieClaims, InvalidToken> {
-        let (typ, payload) = self.signed_payload(jwt)?;
-        if !typ.is_some_and(|typ| same_media_type(&typ, COOKIE_TYPE)) {
-            return Err(InvalidToken::WrongType);
-        }
+        let payload = self.signed_payload(jwt, |typ| {
+            typ.is_some_and(|typ| same_media_type(typ, COOKIE_TYPE))
+        })?;
         let claims: PresentedCookieClaims = from_json(&payload)?;
         let exp = claims.exp.ok_or(InvalidToken::MissingClaim("exp"))?;
         let times = ClaimTimes {

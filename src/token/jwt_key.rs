@@ -10,6 +10,7 @@ use jsonwebtoken::jwk::EllipticCurve;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 use super::jwt_algorithm::JwtAlgorithm;
+use super::jwt_hmac::KeyedHmac;
 use super::key_error::KeyError;
 
 /// The one crypto backend every signature goes through, called directly rather than through
@@ -33,6 +34,8 @@ pub struct JwtKey {
     algorithm: JwtAlgorithm,
     signing: Option<EncodingKey>,
     verifying: DecodingKey,
+    /// An HMAC key's keyed state, so verifying skips the key schedule.
+    keyed: Option<KeyedHmac>,
 }
 
 impl JwtKey {
@@ -68,6 +71,7 @@ impl JwtKey {
         Ok(Self {
             signing: Some(EncodingKey::from_secret(secret).map_err(|_| invalid())?),
             verifying: DecodingKey::from_secret(secret).map_err(|_| invalid())?,
+            keyed: Some(KeyedHmac::new(algorithm, secret).ok_or_else(invalid)?),
             kid,
             algorithm,
         })
@@ -140,6 +144,7 @@ impl JwtKey {
             algorithm,
             signing: Some(signing),
             verifying,
+            keyed: None,
         };
         match key.check_pair() {
             Ok(()) => Ok(key),
@@ -203,6 +208,7 @@ impl JwtKey {
             algorithm,
             signing: None,
             verifying,
+            keyed: None,
         })
     }
 
@@ -231,6 +237,9 @@ impl JwtKey {
 
     /// Whether `signature` is this key's signature of `message`, with this key's algorithm.
     pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        if let Some(keyed) = &self.keyed {
+            return keyed.verifies(message, signature);
+        }
         match (BACKEND.verifier_factory)(&self.algorithm.backend(), &self.verifying) {
             Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
             Err(_) => false,

@@ -29,6 +29,8 @@ mod jwt_cookie;
 #[cfg(feature = "jwt")]
 mod jwt_error;
 #[cfg(feature = "jwt")]
+mod jwt_hmac;
+#[cfg(feature = "jwt")]
 mod jwt_key;
 #[cfg(feature = "jwt")]
 mod key_error;

@@ -1,6 +1,6 @@
 //! Conformance: [`SessionStore::load_by_id`], the read behind a JWT access token's `sid`. It
 //! finds what `load` finds, under a key the store's own operations accept, and follows a
-//! rotation.
+//! rotation; `load_by_id_now`, where a store answers it, agrees with it.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,8 +10,23 @@ use super::{assert_same, load, raw, sample, set};
 use crate::store::{EndReason, EndTarget, Ended, SessionPatch, SessionRecord, SessionStore};
 use crate::token::{SessionId, TokenHash};
 
+/// `load_by_id`, checking that `load_by_id_now`, where the store answers it, agrees.
 async fn by_id<S: SessionStore>(store: &S, id: &SessionId) -> Option<(TokenHash, SessionRecord)> {
-    store.load_by_id(id).await.expect("load_by_id")
+    let found = store.load_by_id(id).await.expect("load_by_id");
+    if let Some(at_once) = store.load_by_id_now(id) {
+        let at_once = at_once.expect("load_by_id_now");
+        let summary = |found: &Option<(TokenHash, SessionRecord)>| {
+            found
+                .as_ref()
+                .map(|(key, record)| (*key, record.id, record.user.clone()))
+        };
+        assert_eq!(
+            summary(&at_once),
+            summary(&found),
+            "load_by_id_now returns what load_by_id returns"
+        );
+    }
+    found
 }
 
 /// The key `load_by_id` returned addresses the session: it is updated through it.

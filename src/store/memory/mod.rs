@@ -108,6 +108,14 @@ impl MemoryStore {
     fn write(&self) -> RwLockWriteGuard<'_, Table> {
         self.table.write().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The live session `id` names, with its key.
+    fn by_id(&self, id: &SessionId) -> Option<(TokenHash, SessionRecord)> {
+        let table = self.read();
+        table
+            .get_by_id(id)
+            .and_then(|(key, entry)| live(entry).map(|record| (key.to_hash(), record)))
+    }
 }
 
 /// The record of an entry that was not ended: an ended session's token finds nothing.
@@ -142,10 +150,7 @@ impl SessionStore for MemoryStore {
         &self,
         id: &SessionId,
     ) -> Result<Option<(TokenHash, SessionRecord)>, StoreError> {
-        let table = self.read();
-        Ok(table
-            .get_by_id(id)
-            .and_then(|(key, entry)| live(entry).map(|record| (key.to_hash(), record))))
+        Ok(self.by_id(id))
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
@@ -157,6 +162,13 @@ impl SessionStore for MemoryStore {
     // Everything here happens under a lock, at once: no future needed.
     fn load_now(&self, key: &TokenHash) -> Option<Result<Option<SessionRecord>, StoreError>> {
         Some(Ok(self.read().get(&Key::of(key)).and_then(live)))
+    }
+
+    fn load_by_id_now(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<(TokenHash, SessionRecord)>, StoreError>> {
+        Some(Ok(self.by_id(id)))
     }
 
     fn create_now(
