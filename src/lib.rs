@@ -119,6 +119,9 @@ pub mod client;
 mod client_ip;
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 mod session;
 pub mod store;

@@ -58,7 +58,7 @@ mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod sql;
+pub(crate) mod sql;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod sql_admit;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -78,7 +78,7 @@ pub use sqlite::SqliteStore;
 // end SQL backends
 // Redis backend:
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 // end Redis backend

@@ -57,7 +57,7 @@ pub(super) fn data_field(key: &str) -> String {
 /// last seen, created (each [`stamp`]), the public id (22 characters), then, if known, the IP
 /// address and, after one space, the user agent. A record without an IP address but with a
 /// user agent writes `-` for the address.
-pub(super) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
+pub(crate) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
     let mut fields = Vec::with_capacity(2 + record.data.len());
     let mut meta = String::with_capacity(TAIL_AT + 48);
     for at in [
@@ -174,7 +174,7 @@ impl Meta {
 }
 
 /// Decodes an `HGETALL` reply. An empty hash (no such key) is `Ok(None)`.
-pub(super) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> {
+pub(crate) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> {
     let pairs = pairs(reply)?;
     if pairs.is_empty() {
         return Ok(None);

@@ -14,7 +14,7 @@ use super::connect_error::{find_io, io_cause, ConnectError};
 use crate::error::StoreError;
 
 mod admit_lock;
-mod codec;
+pub(crate) mod codec;
 mod conn;
 mod ending;
 mod keys;
