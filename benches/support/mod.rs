@@ -1,5 +1,6 @@
 //! Shared by the benches: one request through a router, in process, and the routers.
 
+pub mod bearer;
 pub mod routers;
 
 use axum::body::{to_bytes, Body, Bytes};
