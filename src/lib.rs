@@ -118,6 +118,7 @@ mod authenticated;
 pub mod client;
 mod client_ip;
 mod config;
+pub mod csrf;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -313,6 +313,26 @@ fn post(addr: &str, path: &str, headers: &str) -> String {
 }
 
 #[test]
+fn the_demo_refuses_cross_origin_requests_before_any_route() {
+    let demo = Demo::start();
+    for headers in [
+        "Sec-Fetch-Site: cross-site\r\n".to_owned(),
+        "Origin: https://evil.example\r\n".to_owned(),
+    ] {
+        let answer = post(&demo.addr, "/login", &headers);
+        assert!(answer.starts_with("HTTP/1.1 403 Forbidden"), "{answer}");
+        assert!(answer.ends_with(r#"{"error":"csrf"}"#), "{answer}");
+    }
+    // The same request from the demo's own origin reaches the route (and fails on its body).
+    let own = format!(
+        "Origin: http://{}\r\nSec-Fetch-Site: same-origin\r\n",
+        demo.addr
+    );
+    let answer = post(&demo.addr, "/login", &own);
+    assert!(!answer.contains("csrf"), "{answer}");
+}
+
+#[test]
 fn the_remote_secret_variable_enables_the_remote_routes() {
     let path = "/remote/users/alice/revoke";
     let demo = Demo::start();

@@ -46,6 +46,7 @@ use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use sessionward::csrf::CrossOriginLayer;
 use sessionward::store::{spawn_cleanup, SessionStore};
 use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
@@ -139,7 +140,10 @@ async fn main() {
         eprintln!("SESSIONWARD_REMOTE_SECRET: {err}");
         std::process::exit(2);
     });
-    let app = app.layer(layer);
+    // Outermost: a refused cross-site request never reaches a session or a handler.
+    let app = app
+        .layer(layer)
+        .layer(CrossOriginLayer::new().audit_through(trail.handle.clone()));
 
     let mut stop = shutdown::Stop::listen();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

@@ -18,7 +18,8 @@
 //! | `evicted` | a login beyond [`max_sessions_per_user`](crate::SessionLayer::max_sessions_per_user) ended it (reason `session_limit`) |
 //! | `expired_idle`, `expired_absolute` | a request presented a session past that deadline |
 //! | `invalid_token` | a request presented a token that is `malformed` or `unknown` (the reason); for a JWT access token also `expired`, `wrong_subject`, `revoked` (a session this instance ended, in the stateless bearer mode) or the `InvalidToken` reason |
-//! | `refresh_reuse`, `csrf_rejected` | reserved for refresh tokens and cross-site protection |
+//! | `refresh_reuse` | a used refresh token presented again: the session is revoked |
+//! | `csrf_rejected` | [`CrossOriginLayer`](crate::csrf::CrossOriginLayer) refused a cross-origin request |
 //!
 //! Events about a request's session are found when the session is first used, as the
 //! session itself is: a request that never touches its session reports nothing about it.
