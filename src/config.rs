@@ -182,6 +182,8 @@ pub struct CookieConfig {
     same_site: SameSite,
     persistent: bool,
     secure: bool,
+    domain: Option<String>,
+    path: String,
     /// Everything after the value in a non-persistent `Set-Cookie`, made on first use.
     suffix: OnceLock<String>,
     /// Finds `name` in a `Cookie` header; built once, as building costs more than a search.
@@ -199,6 +201,8 @@ impl Default for CookieConfig {
             same_site: SameSite::Lax,
             persistent: false,
             secure: true,
+            domain: None,
+            path: "/".to_owned(),
             suffix: OnceLock::new(),
             name_finder: Finder::new(DEFAULT_NAME).into_owned(),
         }
@@ -250,6 +254,39 @@ impl CookieConfig {
         self
     }
 
+    /// Sets the `Domain` attribute, so the cookie is also sent to the subdomains of `domain`.
+    /// Not allowed with a `__Host-` name (the default): rename the cookie first. The layer
+    /// checks this when it is built.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self.suffix = OnceLock::new();
+        self
+    }
+
+    /// Sets the `Path` attribute (default `/`), so the cookie is only sent under `path`. A
+    /// `__Host-` name requires `/`; the layer checks this when it is built.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self.suffix = OnceLock::new();
+        self
+    }
+
+    /// Checks the attributes against each other and the browsers' rules for cookie prefixes
+    /// (RFC 6265bis): what [`SessionLayer::try_cookie`](crate::SessionLayer::try_cookie)
+    /// checks.
+    ///
+    /// # Errors
+    /// The first rule broken, as a [`CookieConfigError`](crate::CookieConfigError).
+    pub fn check(&self) -> Result<(), crate::CookieConfigError> {
+        crate::cookie_check::check(&crate::cookie_check::Attributes {
+            name: &self.name,
+            secure: self.secure,
+            same_site: self.same_site,
+            domain: self.domain.as_deref(),
+            path: &self.path,
+        })
+    }
+
     /// Whether the cookie outlives the browser session, unless a session's
     /// [`TimeoutPolicy`](crate::TimeoutPolicy) chose otherwise.
     pub fn is_persistent(&self) -> bool {
@@ -266,19 +303,6 @@ impl CookieConfig {
         &self.name_finder
     }
 
-    pub(crate) fn validate(&self) {
-        assert!(
-            self.secure
-                || !(self.name.starts_with("__Host-") || self.name.starts_with("__Secure-")),
-            "cookie {:?}: the __Host- and __Secure- prefixes require Secure",
-            self.name
-        );
-        assert!(
-            self.secure || self.same_site != SameSite::None,
-            "SameSite=None requires Secure"
-        );
-    }
-
     /// `Set-Cookie` value carrying `token`: a persistent cookie with `Max-Age` when `max_age`
     /// is given, else one that ends with the browser session.
     pub(crate) fn set_cookie(
@@ -287,6 +311,7 @@ impl CookieConfig {
         max_age: Option<Duration>,
     ) -> HeaderValue {
         if let Some(max_age) = max_age {
+            let max_age = max_age.min(crate::cookie_check::MAX_COOKIE_AGE);
             let text = token.to_text();
             let mut cookie = self.base(&text);
             cookie.set_max_age(time::Duration::seconds(
@@ -313,7 +338,7 @@ impl CookieConfig {
     #[cfg(feature = "jwt")]
     pub(crate) fn set_jwt_cookie(&self, jwt: &str, max_age: Option<Duration>) -> HeaderValue {
         let mut cookie = self.base(jwt);
-        if let Some(max_age) = max_age {
+        if let Some(max_age) = max_age.map(|age| age.min(crate::cookie_check::MAX_COOKIE_AGE)) {
             cookie.set_max_age(time::Duration::seconds(
                 i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
             ));
@@ -333,7 +358,10 @@ impl CookieConfig {
         cookie.set_http_only(true);
         cookie.set_secure(self.secure);
         cookie.set_same_site(self.same_site);
-        cookie.set_path("/");
+        cookie.set_path(self.path.as_str());
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.as_str());
+        }
         cookie
     }
 }

@@ -122,10 +122,34 @@ impl<S: SessionStore> SessionLayer<S> {
     /// Sets the session cookie's attributes.
     ///
     /// # Panics
-    /// If the attributes contradict each other (a `__Host-` name without `Secure`).
+    /// If the attributes break a rule [`try_cookie`](Self::try_cookie) checks, with its
+    /// message: at start-up, never in a request.
     pub fn cookie(self, cookie: CookieConfig) -> Self {
-        cookie.validate();
-        self.configure(|c| c.cookie = cookie)
+        match self.try_cookie(cookie) {
+            Ok(layer) => layer,
+            Err(err) => panic!("invalid session cookie: {err}"),
+        }
+    }
+
+    /// Sets the session cookie's attributes, once they pass the browsers' rules (RFC 6265bis):
+    /// a `__Host-` name needs `Secure`, `Path=/` and no `Domain`; a `__Secure-` name needs
+    /// `Secure`; `SameSite=None` needs `Secure`; a path starts with `/`. A persistent
+    /// cookie's `Max-Age` never passes the session's absolute deadline, nor the 400 days
+    /// browsers keep a cookie at most.
+    ///
+    /// ```
+    /// use sessionward::{store::MemoryStore, CookieConfig, CookieConfigError, SessionLayer};
+    ///
+    /// let cookie = CookieConfig::default().domain("example.com");
+    /// let err = SessionLayer::new(MemoryStore::default()).try_cookie(cookie).unwrap_err();
+    /// assert_eq!(err, CookieConfigError::HostPrefixWithDomain);
+    /// ```
+    ///
+    /// # Errors
+    /// The first rule broken, as a [`CookieConfigError`].
+    pub fn try_cookie(self, cookie: CookieConfig) -> Result<Self, crate::CookieConfigError> {
+        cookie.check()?;
+        Ok(self.configure(|c| c.cookie = cookie))
     }
 
     /// Limits a session's data to `keys` keys (default 256). A write past it fails with

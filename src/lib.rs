@@ -118,6 +118,7 @@ mod authenticated;
 pub mod client;
 mod client_ip;
 mod config;
+mod cookie_check;
 pub mod csrf;
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -133,6 +134,7 @@ pub use authenticated::Authenticated;
 pub use client_ip::{InvalidProxy, TrustedProxies};
 pub use config::{CookieConfig, SessionConfig};
 pub use cookie::SameSite;
+pub use cookie_check::CookieConfigError;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use error::{AccessTokenError, RefreshRefused};
