@@ -146,7 +146,7 @@ impl<S: SessionStore> SessionLayer<S> {
     /// ```
     ///
     /// # Errors
-    /// The first rule broken, as a [`CookieConfigError`].
+    /// The first rule broken, as a [`CookieConfigError`](crate::CookieConfigError).
     pub fn try_cookie(self, cookie: CookieConfig) -> Result<Self, crate::CookieConfigError> {
         cookie.check()?;
         Ok(self.configure(|c| c.cookie = cookie))
