@@ -41,7 +41,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
@@ -423,7 +423,7 @@ async fn put_prefs(session: Session, req: Request) -> Response {
     }
 }
 
-async fn home(session: Session) -> Result<Html<String>, SessionError> {
+async fn home(session: Session) -> Result<Response, SessionError> {
     let devices = session.list_mine().await?;
     Ok(pages::home(session.record().await?.as_ref(), &devices))
 }

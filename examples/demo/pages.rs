@@ -2,7 +2,7 @@
 //! with its error after a failed form login. Everything that came from a client or the store
 //! is escaped before it goes into the page.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use sessionward::store::SessionRecord;
 use sessionward::DeviceSession;
@@ -52,7 +52,7 @@ impl LoginFailure {
 
 /// The home page: the session's details and a logout button when signed in, otherwise the
 /// login form.
-pub fn home(record: Option<&SessionRecord>, devices: &[DeviceSession]) -> Html<String> {
+pub fn home(record: Option<&SessionRecord>, devices: &[DeviceSession]) -> Response {
     let signed_in = record.and_then(|r| r.user.as_deref().map(|u| (r, u)));
     let body = match signed_in {
         Some((record, user)) => format!(
@@ -126,13 +126,44 @@ fn login_form(username: &str) -> String {
     )
 }
 
-fn page(body: &str) -> Html<String> {
-    Html(format!(
+/// The pages' one stylesheet, inline (no external assets), allowed by its hash.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}\
+th{text-align:left;padding-right:1rem}label{display:block;margin:.5rem 0}.error{color:#b00020}";
+
+/// The pages' Content-Security-Policy: nothing but the inline style (by its hash), forms that
+/// post to this origin, no frames around them, no base URL to hijack, no script at all.
+fn content_security_policy() -> HeaderValue {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+    let policy = format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::try_from(policy).expect("a policy is a valid header value")
+}
+
+/// A whole page around `body`, with the headers every page sends: the policy above,
+/// `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+fn page(body: &str) -> Response {
+    let html = Html(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sessionward demo</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}th{{text-align:left;padding-right:1rem}}label{{display:block;margin:.5rem 0}}.error{{color:#b00020}}</style>
+<style>{STYLE}</style>
 </head><body><h1>sessionward demo</h1>
 {body}
 </body></html>"#
-    ))
+    ));
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, content_security_policy());
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
