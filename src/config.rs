@@ -311,12 +311,9 @@ impl CookieConfig {
         max_age: Option<Duration>,
     ) -> HeaderValue {
         if let Some(max_age) = max_age {
-            let max_age = max_age.min(crate::cookie_check::MAX_COOKIE_AGE);
             let text = token.to_text();
             let mut cookie = self.base(&text);
-            cookie.set_max_age(time::Duration::seconds(
-                i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
-            ));
+            set_max_age(&mut cookie, max_age);
             return header_value(&cookie);
         }
         // The common case: the cookie crate's serialization with a placeholder value, made once,
@@ -338,10 +335,8 @@ impl CookieConfig {
     #[cfg(feature = "jwt")]
     pub(crate) fn set_jwt_cookie(&self, jwt: &str, max_age: Option<Duration>) -> HeaderValue {
         let mut cookie = self.base(jwt);
-        if let Some(max_age) = max_age.map(|age| age.min(crate::cookie_check::MAX_COOKIE_AGE)) {
-            cookie.set_max_age(time::Duration::seconds(
-                i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
-            ));
+        if let Some(max_age) = max_age {
+            set_max_age(&mut cookie, max_age);
         }
         header_value(&cookie)
     }
@@ -364,6 +359,14 @@ impl CookieConfig {
         }
         cookie
     }
+}
+
+/// Makes `cookie` persistent for `max_age`, never past the 400 days browsers keep a cookie.
+fn set_max_age(cookie: &mut Cookie<'_>, max_age: Duration) {
+    let max_age = max_age.min(crate::cookie_check::MAX_COOKIE_AGE);
+    cookie.set_max_age(time::Duration::seconds(
+        i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+    ));
 }
 
 fn header_value(cookie: &Cookie<'_>) -> HeaderValue {

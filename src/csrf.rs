@@ -111,49 +111,6 @@ impl CrossOriginLayer {
         self
     }
 
-    /// Why the request is refused, or `None` when it passes.
-    fn refusal(&self, method: &Method, headers: &HeaderMap) -> Option<&'static str> {
-        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            return None;
-        }
-        let bearer = headers.get(AUTHORIZATION).is_some_and(|value| {
-            value
-                .as_bytes()
-                .get(..7)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
-        });
-        if bearer {
-            return None;
-        }
-        let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
-        let origin_uri = origin
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .and_then(|text| text.parse::<Uri>().ok());
-        let trusted = || {
-            origin_uri
-                .as_ref()
-                .and_then(canonical)
-                .is_some_and(|origin| self.trusted.contains(&origin))
-        };
-        match headers.get("sec-fetch-site").map(|value| value.as_bytes()) {
-            Some(b"same-origin" | b"none") => return None,
-            None | Some(b"") => {}
-            Some(_) if trusted() => return None,
-            Some(_) => return Some("cross_site"),
-        }
-        if matches!(origin, None | Some(b"")) {
-            return None;
-        }
-        if origin_uri
-            .as_ref()
-            .is_some_and(|uri| same_host(uri, headers))
-            || trusted()
-        {
-            return None;
-        }
-        Some("origin_mismatch")
-    }
-
     fn audit(&self, reason: &'static str, req: &Request) {
         let Some(audit) = &self.audit else { return };
         let mut event = AuditEvent::new(AuditKind::CsrfRejected).with_reason(reason);
@@ -167,15 +124,69 @@ impl CrossOriginLayer {
     }
 }
 
+/// Why the rule of [`CrossOriginLayer`] refuses a request with `method` and `headers`, given
+/// the `trusted` origins (canonical, see [`canonical`]), or `None` when it passes. The admin
+/// router's own forgery check uses it too.
+pub(crate) fn refusal(
+    method: &Method,
+    headers: &HeaderMap,
+    trusted: &HashSet<String>,
+) -> Option<&'static str> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let bearer = headers.get(AUTHORIZATION).is_some_and(|value| {
+        value
+            .as_bytes()
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+    });
+    if bearer {
+        return None;
+    }
+    let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
+    let origin_uri = origin
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<Uri>().ok());
+    let is_trusted = || {
+        origin_uri
+            .as_ref()
+            .and_then(canonical)
+            .is_some_and(|origin| trusted.contains(&origin))
+    };
+    match headers.get("sec-fetch-site").map(|value| value.as_bytes()) {
+        Some(b"same-origin" | b"none") => return None,
+        None | Some(b"") => {}
+        Some(_) if is_trusted() => return None,
+        Some(_) => return Some("cross_site"),
+    }
+    if matches!(origin, None | Some(b"")) {
+        return None;
+    }
+    if origin_uri
+        .as_ref()
+        .is_some_and(|uri| same_host(uri, headers))
+        || is_trusted()
+    {
+        return None;
+    }
+    Some("origin_mismatch")
+}
+
+/// The default port of an `http` or `https` URI; `None` for any other scheme, or none.
+fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str()? {
+        s if s.eq_ignore_ascii_case("http") => Some(80),
+        s if s.eq_ignore_ascii_case("https") => Some(443),
+        _ => None,
+    }
+}
+
 /// `scheme://host[:port]` in lower case, the port only when it is not the scheme's default;
 /// `None` for anything but an `http` or `https` URI with a host.
 fn canonical(uri: &Uri) -> Option<String> {
+    let default = default_port(uri)?;
     let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let default = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
     let host = uri.host()?.to_ascii_lowercase();
     Some(match uri.port_u16().filter(|&port| port != default) {
         Some(port) => format!("{scheme}://{host}:{port}"),
@@ -186,10 +197,8 @@ fn canonical(uri: &Uri) -> Option<String> {
 /// Whether `origin` names the host and port the request was sent to (its `Host` header; an
 /// implicit port is the origin scheme's default).
 fn same_host(origin: &Uri, headers: &HeaderMap) -> bool {
-    let default = match origin.scheme_str() {
-        Some("http") => 80,
-        Some("https") => 443,
-        _ => return false,
+    let Some(default) = default_port(origin) else {
+        return false;
     };
     let Some(host) = headers
         .get(HOST)
@@ -205,10 +214,10 @@ fn same_host(origin: &Uri, headers: &HeaderMap) -> bool {
 }
 
 impl<I> Layer<I> for CrossOriginLayer {
-    type Service = CrossOrigin<I>;
+    type Service = CrossOriginService<I>;
 
     fn layer(&self, inner: I) -> Self::Service {
-        CrossOrigin {
+        CrossOriginService {
             inner,
             layer: self.clone(),
         }
@@ -217,12 +226,12 @@ impl<I> Layer<I> for CrossOriginLayer {
 
 /// The service [`CrossOriginLayer`] makes.
 #[derive(Clone, Debug)]
-pub struct CrossOrigin<I> {
+pub struct CrossOriginService<I> {
     inner: I,
     layer: CrossOriginLayer,
 }
 
-impl<I, ResBody> Service<Request> for CrossOrigin<I>
+impl<I, ResBody> Service<Request> for CrossOriginService<I>
 where
     I: Service<Request, Response = Response<ResBody>>,
     ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -237,7 +246,7 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        if let Some(reason) = self.layer.refusal(req.method(), req.headers()) {
+        if let Some(reason) = refusal(req.method(), req.headers(), &self.layer.trusted) {
             self.layer.audit(reason, &req);
             let response = Some(json_error(StatusCode::FORBIDDEN, "csrf"));
             return CrossOriginFuture {
@@ -253,7 +262,7 @@ where
 }
 
 pin_project! {
-    /// The response future of [`CrossOrigin`]: the refusal, or the inner service's answer.
+    /// The response future of [`CrossOriginService`]: the refusal, or the inner service's answer.
     pub struct CrossOriginFuture<F> {
         #[pin]
         step: Step<F>,

@@ -115,6 +115,17 @@ async fn changes_need_a_json_body_and_refuse_cross_site_requests() {
             assert_eq!(res.status(), 403, "{path} {site}");
             assert_eq!(error_of(res).await, "cross_origin");
         }
+        // An older browser without Sec-Fetch-Site still names another site's page in Origin.
+        let res = server
+            .post(&path)
+            .session(&admin)
+            .header("origin", "https://evil.example")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{path} foreign origin");
+        assert_eq!(error_of(res).await, "cross_origin");
     }
     assert!(signed_in(&server, &bob).await, "nothing was revoked");
     // The dashboard's own requests come from the same origin.

@@ -1,6 +1,7 @@
 //! Who may use the admin routes: a signed-in session the app's predicate accepts, and for a
 //! route that changes something, a request a page of another site cannot forge.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -67,13 +68,10 @@ pub(crate) async fn unforged(request: Request, next: Next) -> Response {
 
 /// A page on another site can make a browser send a form (urlencoded, multipart or plain
 /// text) with the admin's cookie, but not a JSON body without the app's CORS consent; and a
-/// browser names where a request comes from in `Sec-Fetch-Site`.
+/// browser names where a request comes from (`Sec-Fetch-Site`, `Origin`), judged by the rule
+/// of [`CrossOriginLayer`](crate::csrf::CrossOriginLayer), with no origin trusted.
 fn forgery_checks(parts: &http::request::Parts) -> Result<(), AdminError> {
-    let site = parts
-        .headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok());
-    if matches!(site, Some("cross-site" | "same-site")) {
+    if crate::csrf::refusal(&parts.method, &parts.headers, &HashSet::new()).is_some() {
         return Err(AdminError::CrossOrigin);
     }
     let json = parts

@@ -18,8 +18,8 @@
 //! | `POST /users/{user}/keep` `{"session_id"?}` | keeps one session of a user (default: the newest) and ends the others: `{"kept": id, "revoked": n}`, or 404 |
 //!
 //! The `POST` routes need `Content-Type: application/json` (415 otherwise) and refuse a
-//! browser's cross-site request (`Sec-Fetch-Site: cross-site` or `same-site`, 403
-//! `{"error": "cross_origin"}`): an HTML form on another site cannot send either, so a
+//! browser's cross-origin request by the rule of [`CrossOriginLayer`](crate::csrf::CrossOriginLayer)
+//! (403 `{"error": "cross_origin"}`): an HTML form on another site cannot send either, so a
 //! signed-in admin's browser cannot be made to end sessions. Listings and exports hold a
 //! session's public id, user, times, user agent and IP: never its token, token hash or data.
 //! Every answer has `Cache-Control: no-store`; every error is JSON `{"error": code}`.
