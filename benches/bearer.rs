@@ -3,12 +3,13 @@
 //!
 //! | group | stacks | what the handler does |
 //! |---|---|---|
-//! | `bearer-r` | `bare`, `cookie`, `bearer-stateful`, `bearer-stateless` | reads one `u64` of the session's data (`/r`) |
+//! | `bearer-r` | `bare`, `cookie`, `tower-sessions`, `bearer-stateful`, `bearer-stateless` | reads one `u64` of the session's data (`/r`) |
 //! | `bearer-who` | `bare`, `jsonwebtoken-layer`, `bearer-stateful`, `bearer-stateless` | answers the signed-in user (`/who`, `Authenticated` only) |
 //! | `verify` | `access-tokens` | `AccessTokens::verify` of the same token alone: one signature check and the claims |
 //!
 //! * `bare`: plain axum, the same handlers without sessions: the baseline;
 //! * `cookie`: sessionward's opaque cookie over its `MemoryStore`;
+//! * `tower-sessions`: tower-sessions 0.15's cookie session over its `MemoryStore`, the peer;
 //! * `bearer-stateful`: an HS256 access token of the same session, whose session is read by
 //!   its `sid` on every request (the default mode);
 //! * `bearer-stateless`: the same token with `AccessTokens::stateless`: `/who` reads nothing,
@@ -76,6 +77,12 @@ fn bearer(c: &mut Criterion) {
     let stateless = sessionward(access_tokens().stateless(1024));
     let (_, stateless_jwt) = sign_in(&rt, &stateless);
     let handwritten = jsonwebtoken_layer();
+    // The peer, as in requests.rs: tower-sessions' cookie session, its value set by `/new`.
+    let peer = sessionward_bench::routers::tower_sessions();
+    let peer_cookie = rt
+        .block_on(sessionward_bench::send(&peer, "/new", None))
+        .1
+        .expect("tower-sessions sets its cookie");
 
     bench_group(
         c,
@@ -85,6 +92,12 @@ fn bearer(c: &mut Criterion) {
         &[
             ("bare", bare(), Credential::None, "0"),
             ("cookie", stateful.clone(), Credential::Cookie(&cookie), "0"),
+            (
+                "tower-sessions",
+                peer,
+                Credential::Cookie(&peer_cookie),
+                "0",
+            ),
             (
                 "bearer-stateful",
                 stateful.clone(),

@@ -72,35 +72,6 @@ fn bare() -> Router {
         .with_state(Arc::new(AtomicU64::new(0)))
 }
 
-// ---- tower-sessions 0.15 ----------------------------------------------------------------------
-
-fn tower_sessions() -> Router {
-    use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
-
-    fn fail(_: tower_sessions::session::Error) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-    async fn read(session: Session) -> Result<String, StatusCode> {
-        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
-        Ok(n.to_string())
-    }
-    async fn read_write(session: Session) -> Result<String, StatusCode> {
-        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
-        session.insert("n", n).await.map_err(fail)?;
-        Ok(n.to_string())
-    }
-    async fn new(session: Session) -> Result<&'static str, StatusCode> {
-        session.insert("n", 0u64).await.map_err(fail)?;
-        Ok("created")
-    }
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
-        .with_state(())
-}
-
 // ---- the benchmarks ---------------------------------------------------------------------------
 
 /// Builds a fresh router (with a fresh, empty store) for one stack.
@@ -110,7 +81,7 @@ const STACKS: [(&str, MakeRouter); 4] = [
     ("bare", bare),
     ("sessionward", sessionward),
     ("sessionward-audit-cap", sessionward_audit_cap),
-    ("tower-sessions", tower_sessions),
+    ("tower-sessions", support::routers::tower_sessions),
 ];
 
 fn runtime() -> Runtime {

@@ -11,7 +11,7 @@ import sys
 from criterion_results import criterion_dir, median_ns
 
 GROUPS = {
-    "bearer-r": ["bare", "cookie", "bearer-stateful", "bearer-stateless"],
+    "bearer-r": ["bare", "cookie", "tower-sessions", "bearer-stateful", "bearer-stateless"],
     "bearer-who": ["bare", "jsonwebtoken-layer", "bearer-stateful", "bearer-stateless"],
 }
 

@@ -1,5 +1,5 @@
 //! The three routes of the benches (`/r`, `/rw`, `/new`) over sessionward and over
-//! tower-sessions 0.14, on any store.
+//! tower-sessions (0.14 on any store, 0.15 on its memory store).
 
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -70,5 +70,34 @@ where
         .route("/rw", get(read_write))
         .route("/new", get(new))
         .layer(layer)
+        .with_state(())
+}
+
+/// tower-sessions 0.15 over its `MemoryStore`, with `with_secure(false)`: the peer of the
+/// in-memory benches (`requests.rs`, `bearer.rs`).
+pub fn tower_sessions() -> Router {
+    use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+
+    fn fail(_: tower_sessions::session::Error) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    async fn read(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+    async fn read_write(session: Session) -> Result<String, StatusCode> {
+        let n = session.get::<u64>("n").await.map_err(fail)?.unwrap_or(0) + 1;
+        session.insert("n", n).await.map_err(fail)?;
+        Ok(n.to_string())
+    }
+    async fn new(session: Session) -> Result<&'static str, StatusCode> {
+        session.insert("n", 0u64).await.map_err(fail)?;
+        Ok("created")
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
         .with_state(())
 }
