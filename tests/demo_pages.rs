@@ -91,3 +91,79 @@ async fn pages_send_a_strict_policy_and_show_a_hostile_user_agent_as_text() {
         "{html}"
     );
 }
+
+/// The masked CSRF tokens of the revoke buttons on a home page.
+fn page_tokens(html: &str) -> Vec<String> {
+    html.split(r#"name="csrf_token" value=""#)
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn revoke_buttons_carry_a_csrf_token_checked_for_browsers_without_fetch_metadata() {
+    let server = server().await;
+    let (laptop, _) = server
+        .demo_login_from("alice", "wonderland", "laptop")
+        .await;
+    let (_, phone_id) = server.demo_login_from("alice", "wonderland", "phone").await;
+    let home = |token: &str| {
+        let req = server.get("/").session(token);
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let first = home(&laptop).await;
+    let tokens = page_tokens(&first);
+    assert_eq!(tokens.len(), 1, "one revoke button, for the phone: {first}");
+    assert_ne!(
+        page_tokens(&home(&laptop).await),
+        tokens,
+        "masked anew per render"
+    );
+    let revoke = |token: Option<&str>, site: Option<&str>| {
+        let mut req = server
+            .post(&format!("/sessions/{phone_id}/revoke"))
+            .session(&laptop);
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        let form: Vec<(&str, String)> = token
+            .map(|t| vec![("csrf_token", t.to_owned())])
+            .unwrap_or_default();
+        let req = req.form(&form);
+        async move { req.send().await.unwrap() }
+    };
+    // A browser without Fetch Metadata and no token, or a token of another session: refused.
+    let (bob, _) = server
+        .demo_login_from("bob", "builder", "bob's laptop")
+        .await;
+    server
+        .demo_login_from("bob", "builder", "bob's phone")
+        .await;
+    let bobs = page_tokens(&home(&bob).await);
+    assert_eq!(bobs.len(), 1);
+    for token in [None, Some("forged"), Some(bobs[0].as_str())] {
+        assert_eq!(revoke(token, None).await.status(), 403, "{token:?}");
+    }
+    assert!(
+        home(&laptop).await.contains(&phone_id),
+        "the phone is still listed"
+    );
+    // The page's token works; so does a browser that vouches with Fetch Metadata.
+    assert_eq!(revoke(Some(&tokens[0]), None).await.status(), 303);
+    assert!(
+        !home(&laptop).await.contains(&phone_id),
+        "the phone was revoked"
+    );
+    let (_, tablet_id) = server
+        .demo_login_from("alice", "wonderland", "tablet")
+        .await;
+    let res = server
+        .post(&format!("/sessions/{tablet_id}/revoke"))
+        .session(&laptop)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(!home(&laptop).await.contains(&tablet_id));
+}

@@ -230,11 +230,18 @@ async fn the_home_page_lists_devices_with_revoke_buttons() {
         page.contains("laptop&lt;b&gt;"),
         "user agent escaped: {page}"
     );
-    // The button works as a form post: 303 to the home page, the laptop signed out.
+    // The button works as a form post with the page's CSRF token: 303 to the home page, the
+    // laptop signed out.
+    let token = page
+        .split_once(&button)
+        .and_then(|(_, rest)| rest.split_once(r#"name="csrf_token" value=""#))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(token, _)| token)
+        .expect("the form carries a CSRF token");
     let res = server
         .post(&format!("/sessions/{laptop_id}/revoke"))
         .session(&phone)
-        .header("content-type", "application/x-www-form-urlencoded")
+        .form(&[("csrf_token", token)])
         .send()
         .await
         .unwrap();

@@ -46,7 +46,7 @@ use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sessionward::csrf::CrossOriginLayer;
+use sessionward::csrf::{CrossOriginLayer, CsrfToken, CsrfTokenLayer};
 use sessionward::store::{spawn_cleanup, SessionStore};
 use sessionward::{
     AuthRejection, Authenticated, Presented, Session, SessionError, SessionLayer, TrustedProxies,
@@ -226,7 +226,12 @@ pub fn app() -> Router {
         .route("/api/sessions", get(devices::list))
         .route("/api/sessions/{id}", delete(devices::revoke))
         .route("/api/sessions/revoke-others", post(devices::revoke_others))
-        .route("/sessions/{id}/revoke", post(devices::revoke_form))
+        // The page's revoke buttons carry a CSRF token, checked for browsers that send no
+        // Fetch Metadata (the cross-origin layer around the app refuses the others' forgeries).
+        .route(
+            "/sessions/{id}/revoke",
+            post(devices::revoke_form).layer(CsrfTokenLayer::new().trust_fetch_metadata()),
+        )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found") })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
@@ -425,5 +430,11 @@ async fn put_prefs(session: Session, req: Request) -> Response {
 
 async fn home(session: Session) -> Result<Response, SessionError> {
     let devices = session.list_mine().await?;
-    Ok(pages::home(session.record().await?.as_ref(), &devices))
+    let record = session.record().await?;
+    // Only a signed-in page has forms that need a token: an anonymous visit starts no session.
+    let token = match record.as_ref().and_then(|r| r.user.as_ref()) {
+        Some(_) => Some(CsrfToken::for_session(&session).await?),
+        None => None,
+    };
+    Ok(pages::home(record.as_ref(), &devices, token.as_ref()))
 }

@@ -4,6 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use sessionward::csrf::CsrfToken;
 use sessionward::store::SessionRecord;
 use sessionward::DeviceSession;
 
@@ -52,7 +53,12 @@ impl LoginFailure {
 
 /// The home page: the session's details and a logout button when signed in, otherwise the
 /// login form.
-pub fn home(record: Option<&SessionRecord>, devices: &[DeviceSession]) -> Response {
+/// `token` is the session's CSRF token for the revoke buttons' forms.
+pub fn home(
+    record: Option<&SessionRecord>,
+    devices: &[DeviceSession],
+    token: Option<&CsrfToken>,
+) -> Response {
     let signed_in = record.and_then(|r| r.user.as_deref().map(|u| (r, u)));
     let body = match signed_in {
         Some((record, user)) => format!(
@@ -68,7 +74,10 @@ pub fn home(record: Option<&SessionRecord>, devices: &[DeviceSession]) -> Respon
 <table>
 <tr><th>Session</th><th>Started</th><th>Last seen</th><th>Browser</th><th>IP</th><th></th></tr>
 {devices}</table>"#,
-            devices = devices.iter().map(device_row).collect::<String>(),
+            devices = devices
+                .iter()
+                .map(|device| device_row(device, token))
+                .collect::<String>(),
             user = html_escape::encode_text(user),
             id = record.id,
             created = rfc3339(record.created_at),
@@ -80,14 +89,16 @@ pub fn home(record: Option<&SessionRecord>, devices: &[DeviceSession]) -> Respon
     page(&body)
 }
 
-/// One row of the sessions table: a revoke button, or "this device" for the current one.
-fn device_row(device: &DeviceSession) -> String {
+/// One row of the sessions table: a revoke button (its form carries `token`), or "this
+/// device" for the current one.
+fn device_row(device: &DeviceSession, token: Option<&CsrfToken>) -> String {
     let action = if device.current {
         "this device".to_owned()
     } else {
         format!(
-            r#"<form method="post" action="/sessions/{id}/revoke"><button type="submit">Revoke</button></form>"#,
-            id = device.id
+            r#"<form method="post" action="/sessions/{id}/revoke">{token}<button type="submit">Revoke</button></form>"#,
+            id = device.id,
+            token = token.map(CsrfToken::hidden_input).unwrap_or_default(),
         )
     };
     format!(

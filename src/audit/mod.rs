@@ -19,7 +19,7 @@
 //! | `expired_idle`, `expired_absolute` | a request presented a session past that deadline |
 //! | `invalid_token` | a request presented a token that is `malformed` or `unknown` (the reason); for a JWT access token also `expired`, `wrong_subject`, `revoked` (a session this instance ended, in the stateless bearer mode) or the `InvalidToken` reason |
 //! | `refresh_reuse` | a used refresh token presented again: the session is revoked |
-//! | `csrf_rejected` | [`CrossOriginLayer`](crate::csrf::CrossOriginLayer) refused a cross-origin request |
+//! | `csrf_rejected` | [`CrossOriginLayer`](crate::csrf::CrossOriginLayer) refused a cross-origin request, or [`CsrfTokenLayer`](crate::csrf::CsrfTokenLayer) one without the session's token |
 //!
 //! Events about a request's session are found when the session is first used, as the
 //! session itself is: a request that never touches its session reports nothing about it.

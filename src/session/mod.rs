@@ -18,6 +18,7 @@ use crate::token::{generate, Credential, SessionId, SessionToken, TokenHash};
 mod admission;
 mod audit;
 mod client;
+mod csrf;
 mod data;
 mod devices;
 mod identity;
@@ -127,6 +128,9 @@ struct State {
     expired: bool,
     /// `logout()` ran: the cookie is to be cleared.
     cleared: bool,
+    /// A CSRF token was handed out for a session this request started: store the session
+    /// even while it holds no data, or the token would name no session.
+    keep_empty: bool,
 }
 
 impl State {

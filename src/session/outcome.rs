@@ -81,8 +81,9 @@ impl Session {
         });
         match state.key {
             None => {
-                // Never store an empty anonymous session (a key inserted and removed again).
-                if record.user.is_none() && record.data.is_empty() {
+                // Never store an empty anonymous session (a key inserted and removed again),
+                // unless a page already holds a CSRF token for it.
+                if record.user.is_none() && record.data.is_empty() && !state.keep_empty {
                     return outcome;
                 }
                 let Some(token) = state.new_token.as_ref() else {

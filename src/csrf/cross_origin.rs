@@ -1,5 +1,5 @@
-//! Cross-origin request protection for cookie-authenticated apps: the rule of Go 1.25's
-//! `CrossOriginProtection`, from the `Sec-Fetch-Site` and `Origin` headers, with no token.
+//! [`CrossOriginLayer`]: the rule of Go 1.25's `CrossOriginProtection`, from the
+//! `Sec-Fetch-Site` and `Origin` headers, with no token.
 //!
 //! tower-http 0.7 implements the same rule (`tower_http::csrf`), but its only way to exempt a
 //! request is a predicate over the method and URI, so it cannot exempt bearer-token requests,
@@ -8,23 +8,22 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::ConnectInfo;
 use axum_core::body::Body;
 use axum_core::extract::Request;
 use axum_core::response::Response;
-use http::header::{AUTHORIZATION, HOST, ORIGIN, USER_AGENT};
+use http::header::{HOST, ORIGIN};
 use http::uri::{Authority, Uri};
 use http::{HeaderMap, Method, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::audit::{AuditEvent, AuditHandle, AuditKind};
+use super::{fetch_metadata_vouches, is_bearer, is_safe, rejection_event};
+use crate::audit::AuditHandle;
 use crate::error::json_error;
 
 /// Refuses cross-origin unsafe requests (CSRF) with 403 `{"error":"csrf"}`.
@@ -112,15 +111,9 @@ impl CrossOriginLayer {
     }
 
     fn audit(&self, reason: &'static str, req: &Request) {
-        let Some(audit) = &self.audit else { return };
-        let mut event = AuditEvent::new(AuditKind::CsrfRejected).with_reason(reason);
-        if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            event = event.with_ip(addr.ip());
+        if let Some(audit) = &self.audit {
+            audit.record(rejection_event(reason, req.headers(), req.extensions()));
         }
-        if let Some(agent) = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()) {
-            event = event.with_user_agent(agent);
-        }
-        audit.record(event);
     }
 }
 
@@ -132,16 +125,7 @@ pub(crate) fn refusal(
     headers: &HeaderMap,
     trusted: &HashSet<String>,
 ) -> Option<&'static str> {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return None;
-    }
-    let bearer = headers.get(AUTHORIZATION).is_some_and(|value| {
-        value
-            .as_bytes()
-            .get(..7)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
-    });
-    if bearer {
+    if is_safe(method) || is_bearer(headers) || fetch_metadata_vouches(headers) {
         return None;
     }
     let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
@@ -155,7 +139,6 @@ pub(crate) fn refusal(
             .is_some_and(|origin| trusted.contains(&origin))
     };
     match headers.get("sec-fetch-site").map(|value| value.as_bytes()) {
-        Some(b"same-origin" | b"none") => return None,
         None | Some(b"") => {}
         Some(_) if is_trusted() => return None,
         Some(_) => return Some("cross_site"),
