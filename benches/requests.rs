@@ -24,14 +24,10 @@
 
 use sessionward_bench as support;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::send;
 
-use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
-use axum::routing::get;
 use axum::Router;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -42,45 +38,18 @@ fn sessionward() -> Router {
     support::routers::sessionward(sessionward::store::MemoryStore::default())
 }
 
-/// sessionward over its in-memory store, auditing to `tracing`, with a per-user cap.
-fn sessionward_audit_cap() -> Router {
-    use sessionward::audit::TracingAudit;
-    use sessionward::store::{MemoryStore, Overflow};
-    support::routers::sessionward_with(
-        sessionward::SessionLayer::new(MemoryStore::default())
-            .audit(TracingAudit::default())
-            .max_sessions_per_user(5, Overflow::EvictLeastRecentlyUsed),
-    )
-}
-
-// ---- bare axum: the baseline ------------------------------------------------------------------
-
-fn bare() -> Router {
-    async fn read(State(n): State<Arc<AtomicU64>>) -> String {
-        n.load(Ordering::Relaxed).to_string()
-    }
-    async fn read_write(State(n): State<Arc<AtomicU64>>) -> String {
-        (n.fetch_add(1, Ordering::Relaxed) + 1).to_string()
-    }
-    async fn new() -> &'static str {
-        "created"
-    }
-    Router::new()
-        .route("/r", get(read))
-        .route("/rw", get(read_write))
-        .route("/new", get(new))
-        .with_state(Arc::new(AtomicU64::new(0)))
-}
-
 // ---- the benchmarks ---------------------------------------------------------------------------
 
 /// Builds a fresh router (with a fresh, empty store) for one stack.
 type MakeRouter = fn() -> Router;
 
 const STACKS: [(&str, MakeRouter); 4] = [
-    ("bare", bare),
+    ("bare", support::routers::bare),
     ("sessionward", sessionward),
-    ("sessionward-audit-cap", sessionward_audit_cap),
+    (
+        "sessionward-audit-cap",
+        support::routers::sessionward_audit_cap,
+    ),
     ("tower-sessions", support::routers::tower_sessions),
 ];
 

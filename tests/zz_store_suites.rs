@@ -42,7 +42,8 @@ fn missing_features() -> Vec<&'static str> {
 /// One line per suite: run, or why not and how to turn it on. A server's URL is never shown
 /// (it may carry a password).
 fn summary() -> String {
-    let mut lines = vec!["Store suites in this run (tests/README.md):".to_owned()];
+    let mut lines =
+        vec!["Store suites and browser tests in this run (tests/README.md):".to_owned()];
     for (name, feature, built) in LOCAL {
         let state = if built {
             "run".to_owned()

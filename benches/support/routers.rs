@@ -1,6 +1,10 @@
 //! The three routes of the benches (`/r`, `/rw`, `/new`) over sessionward and over
 //! tower-sessions (0.14 on any store, 0.15 on its memory store).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -35,6 +39,35 @@ pub fn sessionward_with<S: sessionward::store::SessionStore>(
         .layer(layer)
         // As `axum::serve` does: turn handlers into routes once, not on every request.
         .with_state(())
+}
+
+/// sessionward over its in-memory store, auditing to `tracing`, with a per-user cap.
+pub fn sessionward_audit_cap() -> Router {
+    use sessionward::audit::TracingAudit;
+    use sessionward::store::{MemoryStore, Overflow};
+    sessionward_with(
+        sessionward::SessionLayer::new(MemoryStore::default())
+            .audit(TracingAudit::default())
+            .max_sessions_per_user(5, Overflow::EvictLeastRecentlyUsed),
+    )
+}
+
+/// Bare axum, the baseline: the same routes without a session (an `AtomicU64` instead).
+pub fn bare() -> Router {
+    async fn read(State(n): State<Arc<AtomicU64>>) -> String {
+        n.load(Ordering::Relaxed).to_string()
+    }
+    async fn read_write(State(n): State<Arc<AtomicU64>>) -> String {
+        (n.fetch_add(1, Ordering::Relaxed) + 1).to_string()
+    }
+    async fn new() -> &'static str {
+        "created"
+    }
+    Router::new()
+        .route("/r", get(read))
+        .route("/rw", get(read_write))
+        .route("/new", get(new))
+        .with_state(Arc::new(AtomicU64::new(0)))
 }
 
 /// tower-sessions 0.14 over `store` (its Redis and sqlx stores exist only for 0.14), with

@@ -41,6 +41,8 @@ use http::{Extensions, HeaderMap, Method};
 
 use crate::audit::{AuditEvent, AuditKind};
 
+// The admin routes judge their forms by the same rule.
+#[cfg(feature = "admin")]
 pub(crate) use cross_origin::refusal;
 pub use cross_origin::{CrossOriginFuture, CrossOriginLayer, CrossOriginService, InvalidOrigin};
 pub use token::{verify_token, CsrfToken, CsrfTokenRejection};

@@ -1,5 +1,6 @@
-//! The store servers the tests run against, each named by an environment variable, and the
-//! harness of every test binary that needs one (see tests/README.md).
+//! The store servers the tests run against (and the browser tests' chromedriver), each named
+//! by an environment variable, and the harness of every test binary that needs one (see
+//! tests/README.md).
 //!
 //! A test that needs a server whose variable is unset is listed as ignored, with the variable
 //! it needs: it never counts as passed without having run. Under `CI=true` an unset variable
@@ -12,17 +13,25 @@ mod harness;
 pub(crate) use harness::trial;
 pub use harness::{expect_panic, run, test};
 
-/// A store suite that runs against a real server.
+/// A store suite that runs against a real server, or the browser tests, which drive Chromium
+/// through an installed chromedriver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Suite {
     Postgres,
     MySql,
     Redis,
     RedisCluster,
+    Browser,
 }
 
 impl Suite {
-    pub const ALL: [Self; 4] = [Self::Postgres, Self::MySql, Self::Redis, Self::RedisCluster];
+    pub const ALL: [Self; 5] = [
+        Self::Postgres,
+        Self::MySql,
+        Self::Redis,
+        Self::RedisCluster,
+        Self::Browser,
+    ];
 
     /// The suite's name, for people.
     pub fn name(self) -> &'static str {
@@ -31,6 +40,7 @@ impl Suite {
             Self::MySql => "MySQL/MariaDB",
             Self::Redis => "Redis",
             Self::RedisCluster => "Redis Cluster",
+            Self::Browser => "Browser",
         }
     }
 
@@ -41,6 +51,7 @@ impl Suite {
             Self::MySql => "SESSIONWARD_TEST_MYSQL",
             Self::Redis => "SESSIONWARD_TEST_REDIS",
             Self::RedisCluster => "SESSIONWARD_TEST_REDIS_CLUSTER",
+            Self::Browser => "SESSIONWARD_TEST_BROWSER",
         }
     }
 
@@ -52,6 +63,8 @@ impl Suite {
             Self::Redis => "redis://127.0.0.1:6379",
             // The tests start a three-master cluster on free loopback ports.
             Self::RedisCluster => "1",
+            // Debian's chromium-driver (it drives Debian's chromium, /usr/bin/chromium).
+            Self::Browser => "/usr/bin/chromedriver",
         }
     }
 
@@ -61,6 +74,8 @@ impl Suite {
             Self::Postgres => "postgres",
             Self::MySql => "mysql",
             Self::Redis | Self::RedisCluster => "redis",
+            // The browser tests run the demo, which needs the memory store.
+            Self::Browser => "memory-store",
         }
     }
 
@@ -70,6 +85,7 @@ impl Suite {
             Self::Postgres => cfg!(feature = "postgres"),
             Self::MySql => cfg!(feature = "mysql"),
             Self::Redis | Self::RedisCluster => cfg!(feature = "redis"),
+            Self::Browser => cfg!(feature = "memory-store"),
         }
     }
 
