@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use common::{header, serve, session_set_cookie, Server, WithSession};
 use serde_json::{json, Value};
 use servers::{trial, Suite};
-use sessionward::store::{MySqlStore, PostgresStore, RedisStore, SessionStore};
+use sessionward::store::{MySqlStore, NearCache, PostgresStore, RedisStore, SessionStore};
 use sql_support::{
     drop_mysql_table, drop_postgres_table, random_hex, run_then_clean, unique_table,
 };
@@ -48,6 +48,32 @@ async fn me(server: &Server, token: &str) -> (u16, Value) {
 
 /// Login, data and logout on one instance are seen by the other at once.
 async fn assert_instances_share(a: &Server, b: &Server) {
+    assert_instances_share_within(a, b, Duration::ZERO).await;
+}
+
+/// Polls `check` until it holds; fails unless it held by `bound` after `since`. (With a zero
+/// bound: on the first try.)
+async fn within<F, Fut>(what: &str, since: Instant, bound: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    loop {
+        let tried = Instant::now();
+        if check().await {
+            return;
+        }
+        assert!(
+            tried.duration_since(since) < bound,
+            "{what}: still not so {:?} after the change (bound {bound:?})",
+            tried.duration_since(since)
+        );
+    }
+}
+
+/// As [`assert_instances_share`], for instances that may serve a copy up to `bound` after a
+/// change made on the other.
+async fn assert_instances_share_within(a: &Server, b: &Server, bound: Duration) {
     let token = a.demo_login().await;
     let (status, body) = me(b, &token).await;
     assert_eq!(status, 200, "a session made on A is valid on B");
@@ -61,20 +87,21 @@ async fn assert_instances_share(a: &Server, b: &Server) {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let res = a.get("/api/prefs").session(&token).send().await.unwrap();
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"theme": "dark"}),
-        "B's write is read on A"
-    );
+    within("B's write is read on A", Instant::now(), bound, || async {
+        let res = a.get("/api/prefs").session(&token).send().await.unwrap();
+        res.json::<Value>().await.unwrap() == json!({"theme": "dark"})
+    })
+    .await;
 
     let res = a.post("/logout").session(&token).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    let (status, _) = me(b, &token).await;
-    assert_eq!(
-        status, 401,
-        "a logout on A is seen by B on its next request"
-    );
+    within(
+        "a logout on A is seen by B",
+        Instant::now(),
+        bound,
+        || async { me(b, &token).await.0 == 401 },
+    )
+    .await;
 }
 
 async fn two_instances_share_sessions_through_postgres() {
@@ -112,6 +139,35 @@ async fn two_instances_share_sessions_through_redis() {
     let store_b = RedisStore::connect(&url).await.unwrap().with_prefix(prefix);
     let (a, b) = (demo_instance(store_a).await, demo_instance(store_b).await);
     assert_instances_share(&a, &b).await;
+}
+
+/// Both instances with a near cache: what one changes, the other serves from no copy later
+/// than the bound; and the copies do serve reads.
+async fn two_instances_share_sessions_through_redis_near_caches() {
+    let url = Suite::Redis.value();
+    let prefix = format!("swtest:{}:", random_hex(12));
+    let bound = Duration::from_millis(200);
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        let store = RedisStore::connect(&url)
+            .await
+            .expect("Redis reachable")
+            .with_prefix(prefix.clone())
+            .with_near_cache(NearCache::new(bound))
+            .await
+            .unwrap();
+        store.sync_near_cache().await;
+        stores.push(store);
+    }
+    let a = demo_instance(stores[0].clone()).await;
+    let b = demo_instance(stores[1].clone()).await;
+    assert_instances_share_within(&a, &b, bound).await;
+    let token = a.demo_login().await;
+    for _ in 0..5 {
+        assert_eq!(me(&b, &token).await.0, 200);
+    }
+    let stats = stores[1].near_cache_stats().unwrap();
+    assert!(stats.hits >= 4, "B serves its copy: {stats:?}");
 }
 
 /// A TCP relay from a loopback port to `upstream` that can be cut and restored on the same port.
@@ -366,6 +422,7 @@ fn main() -> ExitCode {
     servers::run([
         trial!(Postgres: two_instances_share_sessions_through_postgres),
         trial!(Redis: two_instances_share_sessions_through_redis),
+        trial!(Redis: two_instances_share_sessions_through_redis_near_caches),
         trial!(Postgres: postgres_outage_is_503_and_recovers),
         trial!(MySql: mysql_outage_is_503_and_recovers),
         trial!(Redis: redis_outage_is_503_and_recovers),

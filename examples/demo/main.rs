@@ -23,6 +23,8 @@
 //! ended session stays listable by admins, with its end reason; 86400, 0 for off),
 //! `SESSIONWARD_REMOTE_SECRET` (at least
 //! 16 bytes: enables the `/remote` routes for other servers; unset, they do not exist),
+//! `SESSIONWARD_NEAR_CACHE` (milliseconds: the staleness bound of the Redis store's near
+//! cache; unset or 0: no near cache),
 //! `SESSIONWARD_TRUSTED_PROXIES`
 //! (comma-separated IPs or CIDRs whose `Forwarded` / `X-Forwarded-For` is believed; none by
 //! default), `SESSIONWARD_AUDIT_LOG` (a file the audit trail is appended to as JSON lines;

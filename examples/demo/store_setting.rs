@@ -135,7 +135,7 @@ pub async fn open_store(spec: &str, retention: Duration) -> Result<BoxedStore, S
                 .await
                 .map_err(fail)?
                 .with_retention(retention);
-            Ok(BoxedStore::new(store))
+            Ok(BoxedStore::new(with_near_cache(store).await?))
         }
         #[cfg(feature = "redis")]
         StoreSetting::RedisCluster(nodes) => {
@@ -143,9 +143,32 @@ pub async fn open_store(spec: &str, retention: Duration) -> Result<BoxedStore, S
                 .await
                 .map_err(fail)?
                 .with_retention(retention);
-            Ok(BoxedStore::new(store))
+            Ok(BoxedStore::new(with_near_cache(store).await?))
         }
         #[allow(unreachable_patterns)] // every store built in
         other => Err(other.not_built()),
     }
+}
+
+/// `store` with the near cache `SESSIONWARD_NEAR_CACHE` asks for: its staleness bound in
+/// milliseconds (`0` or unset: none).
+#[cfg(feature = "redis")]
+async fn with_near_cache(
+    store: sessionward::store::RedisStore,
+) -> Result<sessionward::store::RedisStore, String> {
+    let value = std::env::var("SESSIONWARD_NEAR_CACHE").unwrap_or_default();
+    let ms: u64 = match value.trim() {
+        "" => 0,
+        text => text.parse().map_err(|_| {
+            format!("SESSIONWARD_NEAR_CACHE must be a number of milliseconds, got {text:?}")
+        })?,
+    };
+    if ms == 0 {
+        return Ok(store);
+    }
+    let config = sessionward::store::NearCache::new(Duration::from_millis(ms));
+    store
+        .with_near_cache(config)
+        .await
+        .map_err(|err| format!("SESSIONWARD_NEAR_CACHE: {err}"))
 }

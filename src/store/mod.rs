@@ -80,7 +80,7 @@ pub use sqlite::SqliteStore;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 #[cfg(feature = "redis")]
-pub use self::redis::RedisStore;
+pub use self::redis::{NearCache, NearCacheStats, RedisStore};
 // end Redis backend
 
 pub use admission::{

@@ -68,6 +68,15 @@ pub fn run(trials: impl IntoIterator<Item = Trial>) -> ExitCode {
     libtest_mimic::run(&Arguments::from_args(), trials.into_iter().collect()).exit_code()
 }
 
+/// As [`run`], one test at a time whatever `--test-threads` says: for trials that act on a
+/// server-wide state (a `FLUSHDB`, a killed connection) the others would see.
+pub fn run_one_at_a_time(trials: impl IntoIterator<Item = Trial>) -> ExitCode {
+    quiet_expected_panics();
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    libtest_mimic::run(&args, trials.into_iter().collect()).exit_code()
+}
+
 /// The name of the threads whose panics `expect_panic` expects.
 const EXPECTED: &str = "expected panic";
 

@@ -11,7 +11,7 @@
 mod harness;
 
 pub(crate) use harness::trial;
-pub use harness::{expect_panic, run, test};
+pub use harness::{expect_panic, run, run_one_at_a_time, test};
 
 /// A store suite that runs against a real server, or the browser tests, which drive Chromium
 /// through an installed chromedriver.

@@ -46,15 +46,18 @@ impl RedisStore {
         user: &str,
         mark: &EndMark,
     ) -> Result<Ending, StoreError> {
+        let rec = self.keys.record(hex);
         let mut call = END.prepare_invoke();
-        call.key(self.keys.record(hex))
+        call.key(&rec)
             .key(self.keys.sealed(hex))
             .arg(mode)
             .arg(id.map(ToString::to_string).unwrap_or_default())
             .arg(user)
             .arg(&mark.value)
             .arg(mark.ttl);
-        let reply = self.invoke(&call).await?;
+        let reply = self.invoke(&call).await;
+        self.evict_copy(&rec);
+        let reply = reply?;
         if matches!(reply, Value::Int(_)) {
             return match int(reply) {
                 Some(0) => Ok(Ending::AlreadyEnded),

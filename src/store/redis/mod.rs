@@ -10,6 +10,7 @@ use redis::IntoConnectionInfo;
 
 use self::conn::Conn;
 use self::keys::Keys;
+use self::near_cache::Near;
 use super::connect_error::{find_io, io_cause, ConnectError};
 use crate::error::StoreError;
 
@@ -18,9 +19,12 @@ pub(crate) mod codec;
 mod conn;
 mod ending;
 mod keys;
+mod near_cache;
 mod operations;
 mod scripts;
 mod steps;
+
+pub use self::near_cache::{NearCache, NearCacheStats};
 
 const EXPIRED_RETENTION_MS: u64 = 60_000;
 /// No key gets a TTL beyond ten years (Redis refuses absurd ones).
@@ -164,6 +168,9 @@ pub struct RedisStore {
     conn: Conn,
     keys: Keys,
     retention: Option<std::time::Duration>,
+    /// The client [`connect`](Self::connect) made, for the near cache's own connection.
+    client: Option<redis::Client>,
+    near: Option<Near>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -171,6 +178,7 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("cluster", &self.is_cluster())
             .field("prefix", &self.keys.prefix())
+            .field("near_cache", &self.near.is_some())
             .finish()
     }
 }
@@ -212,6 +220,7 @@ impl RedisStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(invalid_url)?;
         let at = client.get_connection_info().addr().to_string();
+        let client_again = client.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -225,7 +234,10 @@ impl RedisStore {
                     err,
                 )
             })?;
-        Ok(Self::from_manager(manager))
+        Ok(Self {
+            client: Some(client_again),
+            ..Self::from_manager(manager)
+        })
     }
 
     /// Connects to a Redis Cluster through any of its `nodes` (URLs as for
@@ -308,6 +320,8 @@ impl RedisStore {
             conn: Conn::Standalone(manager),
             keys: Keys::new(Self::DEFAULT_PREFIX),
             retention: None,
+            client: None,
+            near: None,
         }
     }
 
@@ -334,6 +348,8 @@ impl RedisStore {
             conn: Conn::Cluster(conn),
             keys: Keys::new(Self::DEFAULT_PREFIX),
             retention: None,
+            client: None,
+            near: None,
         }
     }
 

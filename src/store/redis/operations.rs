@@ -96,11 +96,16 @@ impl SessionStore for RedisStore {
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         // One plain command, on a single server as on a cluster.
-        let reply = self
-            .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&key.to_hex())))
-            .await?;
+        let rec = self.keys.record(&key.to_hex());
+        let found = match &self.near {
+            Some(near) => {
+                let bypass = || async { self.query_cmd(redis::cmd("HGETALL").arg(&rec)).await };
+                near.read(&rec, bypass).await?
+            }
+            None => decode(self.query_cmd(redis::cmd("HGETALL").arg(&rec)).await?)?,
+        };
         // An ended session (kept for listing) is never found by its token.
-        Ok(decode(reply)?.filter(|record| record.ended.is_none()))
+        Ok(found.filter(|record| record.ended.is_none()))
     }
 
     /// Two round trips: the id index names the record's key, then `HGETALL` reads it. A
@@ -188,7 +193,9 @@ impl SessionStore for RedisStore {
             .arg(&new_hex)
             .arg(INDEX_SLACK_MS);
         patch_data(&mut call, patch);
-        let reply = self.invoke(&call).await?;
+        let reply = self.invoke(&call).await;
+        self.evict_copy(&old_rec);
+        let reply = reply?;
         if matches!(reply, Value::Int(-1)) {
             return Err(StoreError::Conflict);
         }

@@ -159,13 +159,16 @@ impl RedisStore {
         id: Option<&SessionId>,
         arg: &str,
     ) -> Result<bool, StoreError> {
+        let rec = self.keys.record(hex);
         let mut call = DELETE.prepare_invoke();
-        call.key(self.keys.record(hex))
+        call.key(&rec)
             .key(self.keys.sealed(hex))
             .arg(mode)
             .arg(id.map(ToString::to_string).unwrap_or_default())
             .arg(arg);
-        let reply = self.invoke(&call).await?;
+        let reply = self.invoke(&call).await;
+        self.evict_copy(&rec);
+        let reply = reply?;
         let Some(deleted) = Deleted::from_reply(reply)? else {
             return Ok(false);
         };
@@ -214,11 +217,14 @@ impl RedisStore {
         patch: &SessionPatch,
         report: bool,
     ) -> Result<Option<Patched>, StoreError> {
+        let rec = self.keys.record(hex);
         let mut inv = PATCH.prepare_invoke();
-        inv.key(self.keys.record(hex));
+        inv.key(&rec);
         patch_args(&mut inv, now, patch, report);
         patch_data(&mut inv, patch);
-        Patched::from_reply(self.invoke(&inv).await?)
+        let reply = self.invoke(&inv).await;
+        self.evict_copy(&rec);
+        Patched::from_reply(reply?)
     }
 
     /// Indexes the session under the user `patch` sets, before the patch is written, so the

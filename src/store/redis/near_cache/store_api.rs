@@ -1,0 +1,102 @@
+//! The near cache as the store shows it: turning it on, and what it reports.
+
+use super::{Near, NearCache, NearCacheStats};
+use crate::error::StoreError;
+use crate::store::connect_error::ConnectError;
+use crate::store::RedisStore;
+
+impl RedisStore {
+    /// Turns on a near cache: this instance keeps copies of the sessions it reads, and a read
+    /// of a session it holds costs no round trip to Redis. Call it last, after
+    /// [`with_prefix`](Self::with_prefix).
+    ///
+    /// **The guarantee.** A session changed or ended through any instance (a logout, a
+    /// revocation, a rotation, an update) is never served from this instance's copy later than
+    /// [`NearCache::new`]'s bound after Redis applied the change, plus the time one message
+    /// takes to arrive; in practice, as soon as Redis's invalidation arrives (well under a
+    /// millisecond on a local network). That holds when the connection drops (every copy goes
+    /// at once, and none is served until a new connection has tracking on and has answered a
+    /// PING) and when it silently stops delivering (a copy is served only while a PING sent no
+    /// earlier than the bound ago has been answered; the heartbeat PINGs every quarter of the
+    /// bound). Each copy's own idle and absolute deadlines are checked on every hit. Writes by
+    /// this instance drop its own copy at once.
+    ///
+    /// How: Redis's server-assisted client-side caching. A dedicated RESP3 connection, named
+    /// `sessionward-near-cache:<prefix>` in `CLIENT LIST`, has `CLIENT TRACKING ON` (default
+    /// mode, so Redis remembers only the keys this connection read) and reads every session
+    /// that is not held; Redis pushes an invalidation on it when such a key changes, expires
+    /// or is evicted, and a `FLUSHALL` or `FLUSHDB` empties the whole cache. A read and an
+    /// invalidation of the same key can be handled in either order: a reply is kept only if
+    /// no invalidation came for its key while it was in flight. Unknown tokens are never
+    /// cached. The copies are bounded in bytes ([`NearCache::max_bytes`]), least recently used
+    /// first out.
+    ///
+    /// What it costs: the renewal write that moves a session's idle deadline (at most once per
+    /// renewal interval: a quarter of the idle timeout, at most a minute) invalidates every instance's copy of
+    /// it, so each instance reads it once more after a renewal.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the tracking connection cannot be opened (Redis before 6,
+    /// which has no tracking, or unreachable), or if the store was not made by
+    /// [`connect`](Self::connect): a store over a caller's connection manager, or a Redis
+    /// Cluster, has no near cache yet.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sessionward::store::{NearCache, RedisStore};
+    ///
+    /// # async fn run() -> Result<(), sessionward::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379")
+    ///     .await?
+    ///     .with_near_cache(NearCache::new(Duration::from_millis(100)))
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn with_near_cache(mut self, config: NearCache) -> Result<Self, StoreError> {
+        let Some(client) = self.client.clone() else {
+            return Err(ConnectError::refused(
+                "the near cache needs a standalone Redis store made by RedisStore::connect \
+                 (not yet a Redis Cluster, nor a store over a caller's connection manager)"
+                    .to_owned(),
+            ));
+        };
+        // Redis refuses spaces and newlines in a client name.
+        let name = format!("sessionward-near-cache:{}", self.prefix())
+            .replace(|c: char| c.is_whitespace(), "_");
+        self.near = Some(Near::start(client, &config, name).await?);
+        Ok(self)
+    }
+
+    /// The near cache's counters (hits, misses, invalidations, connections, entries and
+    /// bytes held), or `None` without a near cache.
+    pub fn near_cache_stats(&self) -> Option<NearCacheStats> {
+        self.near.as_ref().map(Near::stats)
+    }
+
+    /// Returns once every invalidation Redis sent before this call has been applied to the
+    /// near cache: one PING round trip on its tracking connection (which is dropped, with
+    /// every copy, if the PING fails). After it, no copy of a session changed before the call
+    /// is served. Without a near cache, returns at once.
+    pub async fn sync_near_cache(&self) {
+        if let Some(near) = &self.near {
+            near.sync().await;
+        }
+    }
+
+    /// The name of the near cache's tracking connection in Redis's `CLIENT LIST`, or `None`
+    /// without a near cache.
+    pub fn near_cache_client_name(&self) -> Option<&str> {
+        self.near.as_ref().map(Near::client_name)
+    }
+
+    /// Drops this instance's copy of the record at `key` (after a write of it here).
+    pub(in crate::store::redis) fn evict_copy(&self, key: &str) {
+        if let Some(near) = &self.near {
+            near.evict(key);
+        }
+    }
+}
