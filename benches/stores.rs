@@ -79,7 +79,16 @@ use tokio::runtime::Runtime;
 
 // ---- stores: setup, emptying between samples, teardown ----------------------------------------
 
-const STACKS: [&str; 2] = ["sessionward", "tower-sessions"];
+/// The stacks measured over `store`: on Redis, also sessionward with its near cache.
+fn stacks(store: Store) -> &'static [&'static str] {
+    match store {
+        Store::Redis => &["sessionward", "sessionward-near", "tower-sessions"],
+        _ => &["sessionward", "tower-sessions"],
+    }
+}
+
+/// The near cache's staleness bound in the `sessionward-near` stack.
+const NEAR_CACHE_BOUND: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Copy)]
 enum Store {
@@ -296,7 +305,7 @@ async fn migrate<E: std::fmt::Display>(result: Result<(), E>, cleanup: &Cleanup)
 async fn setup(store: Store, stack: &'static str, tag: &str) -> Fallible<Stack> {
     let url = store.url();
     let url = url.as_deref().unwrap_or_default();
-    let sw = stack == "sessionward";
+    let sw = stack.starts_with("sessionward");
     let (app, cleanup) = match store {
         Store::Redis => {
             let raw = redis::Client::open(url)
@@ -305,11 +314,19 @@ async fn setup(store: Store, stack: &'static str, tag: &str) -> Fallible<Stack> 
                 .await
                 .map_err(|e| err("connecting to Redis", e))?;
             if sw {
-                let prefix = format!("swbench:{tag}:");
-                let store = sessionward::store::RedisStore::connect(url)
+                let prefix = format!("swbench:{tag}:{stack}:");
+                let mut store = sessionward::store::RedisStore::connect(url)
                     .await
                     .map_err(|e| err("RedisStore::connect", e))?
                     .with_prefix(prefix.clone());
+                if stack == "sessionward-near" {
+                    let near = sessionward::store::NearCache::new(NEAR_CACHE_BOUND);
+                    store = store
+                        .with_near_cache(near)
+                        .await
+                        .map_err(|e| err("RedisStore::with_near_cache", e))?;
+                    store.sync_near_cache().await;
+                }
                 let pattern = format!("{prefix}*");
                 (
                     sessionward(store),
@@ -469,7 +486,7 @@ fn configure<'a>(c: &'a mut Criterion, group: &str) -> BenchmarkGroup<'a, WallTi
 fn prepare(rt: &Runtime, store: Store, tag: &str) -> Fallible<Vec<(Stack, HeaderValue)>> {
     rt.block_on(async {
         let mut ready: Vec<(Stack, HeaderValue)> = Vec::new();
-        for name in STACKS {
+        for &name in stacks(store) {
             let result = tokio::time::timeout(Duration::from_secs(15), setup(store, name, tag))
                 .await
                 .unwrap_or_else(|_| Err("no connection within 15 s".to_owned()));

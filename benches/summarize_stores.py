@@ -23,6 +23,9 @@ STORES = ["redis", "postgres", "mysql", "sqlite"]
 ROUTES = ["r", "rw", "new"]
 STACKS = ["sessionward", "tower-sessions"]
 TARGET = 1.2
+# The near-cache stack (`sessionward-near`, Redis only) and its targets.
+NEAR_BOUND_MS = 100
+NEAR_TARGET = 10.0
 # Round trips to Redis per request, the same for both stacks (see tests/round_trips.rs).
 ROUND_TRIPS = {"r": 1, "rw": 2, "new": 1}
 COMMAND = "cargo bench -p sessionward-bench --bench stores && python3 benches/summarize_stores.py"
@@ -62,6 +65,25 @@ def main():
             ts = median_ns(base, "redis", route, "tower-sessions")
             if ts is not None:
                 print(f"| `/{route}` | {ts / 1000:.1f} | {trips} | {ts / (trips * ping):.2f}× |")
+    near = {route: median_ns(base, "redis", route, "sessionward-near") for route in ROUTES}
+    if any(v is not None for v in near.values()):
+        print()
+        print(f"Redis with sessionward's near cache (`RedisStore::with_near_cache`, bound "
+              f"{NEAR_BOUND_MS} ms), same run. Targets: `/r` at least {NEAR_TARGET:.0f}× "
+              "tower-sessions' requests per second; `/rw` and `/new` no slower than sessionward "
+              "without the cache:")
+        print()
+        print("| route | near cache req/s | without req/s | tower-sessions req/s "
+              "| ÷ without | ÷ tower-sessions |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for route in ROUTES:
+            nc = near[route]
+            sw, ts = (median_ns(base, "redis", route, s) for s in STACKS)
+            if nc is None or sw is None or ts is None:
+                missing = True
+                continue
+            print(f"| `/{route}` | {rate(nc)} | {rate(sw)} | {rate(ts)} "
+                  f"| {sw / nc:.2f}× | {ts / nc:.2f}× |")
     print()
     print("Requests per second = 1e9 / criterion's median time per request (`median.point_estimate`): "
           "one in-process client sending one request at a time through `Router::oneshot` on a "

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sessionward::store::conformance::{self, sample, unique_user};
-use sessionward::store::{RedisStore, SessionStore};
+use sessionward::store::{NearCache, RedisStore, SessionStore};
 use sessionward::StoreError;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
@@ -62,6 +62,27 @@ async fn standalone_passes_the_conformance_suite_twice() {
     // With retention, then without again on keys that hold ended sessions.
     conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
+    clean_up(&store, &raw).await;
+}
+
+/// With a near cache every command goes through its RESP3 tracking connection, and reads of
+/// sessions it holds are served from copies: the contract is the same.
+async fn standalone_with_near_cache_passes_the_conformance_suite() {
+    let _shared = shared().await;
+    let (store, raw) = standalone("conformance-near").await;
+    let store = store
+        .with_near_cache(NearCache::new(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    store.sync_near_cache().await;
+    conformance::run(&store).await;
+    conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
+    conformance::run(&store).await;
+    let stats = store.near_cache_stats().unwrap();
+    assert!(
+        stats.hits > 0,
+        "the suite's reads were served from copies too: {stats:?}"
+    );
     clean_up(&store, &raw).await;
 }
 
@@ -236,6 +257,7 @@ async fn cluster_suite() {
 fn main() -> ExitCode {
     servers::run([
         trial!(Redis: standalone_passes_the_conformance_suite_twice),
+        trial!(Redis: standalone_with_near_cache_passes_the_conformance_suite),
         trial!(Redis: standalone_ended_records_keep_the_period),
         trial!(Redis: standalone_ttls_follow_deadlines),
         trial!(Redis: standalone_rotate_leaves_one_working_token),

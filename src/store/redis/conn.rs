@@ -1,6 +1,6 @@
 //! One connection type over standalone Redis and Redis Cluster, and `SCAN` over every master.
 
-use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
@@ -15,6 +15,10 @@ use crate::error::StoreError;
 pub(super) enum Conn {
     Standalone(ConnectionManager),
     Cluster(ClusterConnection),
+    /// A standalone store's near-cache connection (RESP3, tracking on, `NOLOOP`), which
+    /// carries every command while it is up: this instance's own writes then cause no
+    /// invalidation pushes to itself.
+    Tracked(MultiplexedConnection),
 }
 
 impl ConnectionLike for Conn {
@@ -22,6 +26,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Standalone(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Tracked(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -34,6 +39,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Tracked(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -41,6 +47,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Standalone(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
+            Self::Tracked(c) => c.get_db(),
         }
     }
 }
@@ -92,9 +99,9 @@ impl Scan {
         let Some(nodes) = &mut self.nodes else {
             // First round: cursor 0 everywhere.
             let (nodes, keys) = match conn {
-                Conn::Standalone(c) => {
+                Conn::Standalone(_) | Conn::Tracked(_) => {
                     let reply = command(&self.pattern, 0)
-                        .query_async(c)
+                        .query_async(conn)
                         .await
                         .map_err(backend)?;
                     let (cursor, keys) = scan_reply(reply)?;
@@ -144,7 +151,7 @@ impl Scan {
                 });
                 c.route_command(cmd, routing).await
             }
-            (Node::Cluster { .. }, Conn::Standalone(_)) => {
+            (Node::Cluster { .. }, Conn::Standalone(_) | Conn::Tracked(_)) => {
                 return Err(unexpected("SCAN (cluster node on a standalone connection)"))
             }
         }

@@ -55,9 +55,8 @@ impl RedisStore {
             .arg(user)
             .arg(&mark.value)
             .arg(mark.ttl);
-        let reply = self.invoke(&call).await;
-        self.evict_copy(&rec);
-        let reply = reply?;
+        let _evict = self.evict_after(&rec);
+        let reply = self.invoke(&call).await?;
         if matches!(reply, Value::Int(_)) {
             return match int(reply) {
                 Some(0) => Ok(Ending::AlreadyEnded),

@@ -193,9 +193,8 @@ impl SessionStore for RedisStore {
             .arg(&new_hex)
             .arg(INDEX_SLACK_MS);
         patch_data(&mut call, patch);
-        let reply = self.invoke(&call).await;
-        self.evict_copy(&old_rec);
-        let reply = reply?;
+        let _evict = self.evict_after(&old_rec);
+        let reply = self.invoke(&call).await?;
         if matches!(reply, Value::Int(-1)) {
             return Err(StoreError::Conflict);
         }

@@ -16,7 +16,10 @@ use crate::token::SessionId;
 
 impl RedisStore {
     pub(super) fn conn(&self) -> Conn {
-        self.conn.clone()
+        match self.near.as_ref().and_then(|near| near.live_conn()) {
+            Some(tracked) => Conn::Tracked(tracked),
+            None => self.conn.clone(),
+        }
     }
 
     pub(super) fn is_standalone(&self) -> bool {
@@ -166,9 +169,8 @@ impl RedisStore {
             .arg(mode)
             .arg(id.map(ToString::to_string).unwrap_or_default())
             .arg(arg);
-        let reply = self.invoke(&call).await;
-        self.evict_copy(&rec);
-        let reply = reply?;
+        let _evict = self.evict_after(&rec);
+        let reply = self.invoke(&call).await?;
         let Some(deleted) = Deleted::from_reply(reply)? else {
             return Ok(false);
         };
@@ -222,9 +224,8 @@ impl RedisStore {
         inv.key(&rec);
         patch_args(&mut inv, now, patch, report);
         patch_data(&mut inv, patch);
-        let reply = self.invoke(&inv).await;
-        self.evict_copy(&rec);
-        Patched::from_reply(reply?)
+        let _evict = self.evict_after(&rec);
+        Patched::from_reply(self.invoke(&inv).await?)
     }
 
     /// Indexes the session under the user `patch` sets, before the patch is written, so the
@@ -373,7 +374,8 @@ impl Patched {
     pub(super) fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
         let bad = || unexpected("the patch script");
         let items = match reply {
-            Value::Nil => return Ok(None),
+            // A script's `false`: nil over RESP2, a boolean over RESP3 (the near cache's connection).
+            Value::Nil | Value::Boolean(false) => return Ok(None),
             Value::Int(1) => {
                 return Ok(Some(Self {
                     id: None,
@@ -412,7 +414,8 @@ impl Deleted {
     pub(super) fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
         let bad = || unexpected("the delete or end script");
         let items = match reply {
-            Value::Nil => return Ok(None),
+            // A script's `false`: nil over RESP2, a boolean over RESP3 (the near cache's connection).
+            Value::Nil | Value::Boolean(false) => return Ok(None),
             Value::Array(items) if items.len() == 3 => items,
             _ => return Err(bad()),
         };

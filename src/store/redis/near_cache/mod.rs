@@ -143,7 +143,7 @@ impl Near {
             Lookup::Bypass => return decode(bypass().await?),
             Lookup::Miss { ticket } => ticket,
         };
-        let conn = self.shared.conn().as_ref().map(|(_, conn)| conn.clone());
+        let conn = self.live_conn();
         let ticket = Ticket {
             shared: &self.shared,
             key: key.to_owned(),
@@ -188,6 +188,13 @@ impl Near {
 
     pub(super) fn stats(&self) -> NearCacheStats {
         self.shared.state().stats()
+    }
+
+    /// The tracking connection, while one is up: not once it failed (a disconnection push,
+    /// a failed PING), even before the heartbeat task has replaced it.
+    pub(super) fn live_conn(&self) -> Option<MultiplexedConnection> {
+        let (epoch, conn) = self.shared.conn().clone()?;
+        (self.shared.state().epoch() == epoch).then_some(conn)
     }
 
     pub(super) fn client_name(&self) -> &str {
@@ -263,6 +270,9 @@ async fn open(
     redis::cmd("CLIENT")
         .arg("TRACKING")
         .arg("ON")
+        // This instance's own writes go through this connection and drop its copies
+        // themselves: Redis need not echo them back.
+        .arg("NOLOOP")
         .query_async::<()>(&mut conn)
         .await
         .map_err(backend)?;

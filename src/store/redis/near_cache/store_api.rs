@@ -22,10 +22,13 @@ impl RedisStore {
     /// this instance drop its own copy at once.
     ///
     /// How: Redis's server-assisted client-side caching. A dedicated RESP3 connection, named
-    /// `sessionward-near-cache:<prefix>` in `CLIENT LIST`, has `CLIENT TRACKING ON` (default
-    /// mode, so Redis remembers only the keys this connection read) and reads every session
-    /// that is not held; Redis pushes an invalidation on it when such a key changes, expires
-    /// or is evicted, and a `FLUSHALL` or `FLUSHDB` empties the whole cache. A read and an
+    /// `sessionward-near-cache:<prefix>` in `CLIENT LIST`, has `CLIENT TRACKING ON NOLOOP`
+    /// (default mode, so Redis remembers only the keys this connection read) and carries every
+    /// command of the store while it is up (the store's own connection serves while it is
+    /// being replaced); Redis pushes an invalidation on it when a key it read is changed by
+    /// another client, expires or is evicted, and a `FLUSHALL` or `FLUSHDB` empties the whole
+    /// cache. This instance's own writes cause no push (`NOLOOP`): they drop the copy
+    /// themselves, also when the request is dropped mid-write. A read and an
     /// invalidation of the same key can be handled in either order: a reply is kept only if
     /// no invalidation came for its key while it was in flight. Unknown tokens are never
     /// cached. The copies are bounded in bytes ([`NearCache::max_bytes`]), least recently used
@@ -93,10 +96,24 @@ impl RedisStore {
         self.near.as_ref().map(Near::client_name)
     }
 
-    /// Drops this instance's copy of the record at `key` (after a write of it here).
-    pub(in crate::store::redis) fn evict_copy(&self, key: &str) {
-        if let Some(near) = &self.near {
-            near.evict(key);
+    /// Drops this instance's copy of the record at `key` when the guard goes: after a write
+    /// of it here, or when the request writing it is dropped midway (the write may still
+    /// land, and with `NOLOOP` Redis would not say so).
+    pub(in crate::store::redis) fn evict_after<'a>(&'a self, key: &'a str) -> EvictAfter<'a> {
+        EvictAfter { store: self, key }
+    }
+}
+
+/// See [`RedisStore::evict_after`].
+pub(in crate::store::redis) struct EvictAfter<'a> {
+    store: &'a RedisStore,
+    key: &'a str,
+}
+
+impl Drop for EvictAfter<'_> {
+    fn drop(&mut self) {
+        if let Some(near) = &self.store.near {
+            near.evict(self.key);
         }
     }
 }
