@@ -218,6 +218,21 @@ async fn cluster_suite() {
     conformance::run(&store.clone().with_retention(Duration::from_secs(86_400))).await;
     conformance::run(&store).await;
     ttls_follow_deadlines(&store, &raw).await;
+    // With a near cache: every command through its RESP3 cluster connection, reads served
+    // from copies where it holds them.
+    let near = RedisStore::connect_cluster(&urls)
+        .await
+        .unwrap()
+        .with_prefix(unique_prefix("cluster-near"))
+        .with_near_cache(NearCache::new(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    conformance::run(&near).await;
+    conformance::run(&near.clone().with_retention(Duration::from_secs(86_400))).await;
+    rotate_leaves_one_working_token(&near, &raw).await;
+    revocation_beats_a_concurrent_rotation(&near).await;
+    let stats = near.near_cache_stats().unwrap();
+    assert!(stats.hits > 0, "reads were served from copies: {stats:?}");
     ended_records_keep_the_period(&store.clone().with_retention(PERIOD), &raw).await;
     rotate_leaves_one_working_token(&store, &raw).await;
     revocation_beats_a_concurrent_rotation(&store).await;

@@ -168,8 +168,9 @@ pub struct RedisStore {
     conn: Conn,
     keys: Keys,
     retention: Option<std::time::Duration>,
-    /// The client [`connect`](Self::connect) made, for the near cache's own connection.
-    client: Option<redis::Client>,
+    /// The server(s) [`connect`](Self::connect) or [`connect_cluster`](Self::connect_cluster)
+    /// reached, for the near cache's own connection.
+    source: Option<near_cache::Source>,
     near: Option<Near>,
 }
 
@@ -235,7 +236,7 @@ impl RedisStore {
                 )
             })?;
         Ok(Self {
-            client: Some(client_again),
+            source: Some(near_cache::Source::Standalone(client_again)),
             ..Self::from_manager(manager)
         })
     }
@@ -274,6 +275,7 @@ impl RedisStore {
             addresses.push(info.addr().to_string());
         }
         let at = addresses.join(", ");
+        let owned: Vec<String> = nodes.iter().map(|n| (*n).to_owned()).collect();
         let client = ClusterClientBuilder::new(nodes)
             .connection_timeout(CONNECTION_TIMEOUT)
             .response_timeout(RESPONSE_TIMEOUT)
@@ -291,7 +293,10 @@ impl RedisStore {
                 err,
             )
         })?;
-        Ok(Self::from_cluster(conn))
+        Ok(Self {
+            source: Some(near_cache::Source::Cluster(owned)),
+            ..Self::from_cluster(conn)
+        })
     }
 
     /// A store over a connection manager configured by the caller (timeouts, retries, TLS, …),
@@ -320,7 +325,7 @@ impl RedisStore {
             conn: Conn::Standalone(manager),
             keys: Keys::new(Self::DEFAULT_PREFIX),
             retention: None,
-            client: None,
+            source: None,
             near: None,
         }
     }
@@ -348,7 +353,7 @@ impl RedisStore {
             conn: Conn::Cluster(conn),
             keys: Keys::new(Self::DEFAULT_PREFIX),
             retention: None,
-            client: None,
+            source: None,
             near: None,
         }
     }

@@ -391,10 +391,12 @@ impl RedisStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         let (old_rec, sealed) = (self.keys.record(old_hex), self.keys.sealed(old_hex));
+        let _evict = self.evict_after(&old_rec);
         let mut call = SEAL.prepare_invoke();
         call.key(&old_rec).key(&sealed);
         let reply = self.invoke(&call).await?;
-        if reply == Value::Nil {
+        // The script's `false`: nil over RESP2, a boolean over RESP3 (a near cache's connection).
+        if matches!(reply, Value::Nil | Value::Boolean(false)) {
             return Ok(false);
         }
         let unseal = || async {

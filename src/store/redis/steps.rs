@@ -17,7 +17,7 @@ use crate::token::SessionId;
 impl RedisStore {
     pub(super) fn conn(&self) -> Conn {
         match self.near.as_ref().and_then(|near| near.live_conn()) {
-            Some(tracked) => Conn::Tracked(tracked),
+            Some(tracked) => tracked,
             None => self.conn.clone(),
         }
     }

@@ -10,6 +10,8 @@
 //! served only while the latest answered PING was sent no longer ago than the bound: a
 //! connection that neither answers nor closes stops every hit within the bound.
 
+mod cluster;
+mod standalone;
 mod state;
 mod store_api;
 
@@ -17,12 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::{AsyncPushSender, MultiplexedConnection, SendError};
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
+use redis::cluster_async::ClusterConnection;
+use redis::{PushInfo, PushKind, Value};
 
 use self::state::{Lookup, State};
 use super::codec::{decode, text};
-use super::conn::backend;
-use super::{CONNECTION_TIMEOUT, RESPONSE_TIMEOUT};
+use super::conn::{backend, Conn};
 use crate::error::StoreError;
 use crate::store::SessionRecord;
 
@@ -73,12 +75,28 @@ pub(super) struct Near {
     name: Arc<str>,
 }
 
+/// Where the near cache's own connection goes.
+#[derive(Clone)]
+pub(super) enum Source {
+    Standalone(redis::Client),
+    /// The cluster's node URLs.
+    Cluster(Vec<String>),
+}
+
+/// The near cache's own connection, which carries the store's commands while it serves.
+#[derive(Clone)]
+enum Tracking {
+    Standalone(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
 struct Shared {
     state: Mutex<State>,
     bound: Duration,
-    /// The live tracking connection and its epoch. Set before the state takes the epoch, and
-    /// cleared after the state drops it, so a read the state sent here finds a connection.
-    conn: Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// The tracking connection and the epoch it serves. Set before the state takes the
+    /// epoch, so a read the state sends here finds it; used only while the state is still at
+    /// that epoch.
+    conn: Mutex<Option<(u64, Tracking)>>,
 }
 
 impl Shared {
@@ -87,9 +105,15 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Option<(u64, MultiplexedConnection)>> {
+    fn conn(&self) -> MutexGuard<'_, Option<(u64, Tracking)>> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `conn`, tracking on, serves `epoch` from now on (copies after its first answered round).
+fn publish(shared: &Shared, epoch: u64, conn: Tracking) {
+    *shared.conn() = Some((epoch, conn));
+    shared.state().connected(epoch);
 }
 
 impl Near {
@@ -97,28 +121,30 @@ impl Near {
     /// in a task of the current Tokio runtime until the store's last clone is dropped. The
     /// first connection is made here, so a bad setting fails now.
     pub(super) async fn start(
-        client: redis::Client,
+        source: Source,
         config: &NearCache,
         name: String,
     ) -> Result<Self, StoreError> {
         let name: Arc<str> = name.into();
-        // Invalidations are RESP3 pushes: the tracking connection speaks RESP3 whatever the
-        // store's own connection does.
-        let info = client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(backend)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config.max_bytes)),
             bound: config.bound,
             conn: Mutex::new(None),
         });
-        let conn = open(&client, &name, Arc::downgrade(&shared), 1).await?;
-        publish(&shared, 1, conn.clone());
         let weak = Arc::downgrade(&shared);
-        tokio::spawn(track(weak, client, Arc::clone(&name), conn));
+        match source {
+            Source::Standalone(client) => {
+                let client = standalone::resp3(&client)?;
+                let conn = standalone::open(&client, &name, weak.clone(), 1).await?;
+                publish(&shared, 1, Tracking::Standalone(conn.clone()));
+                tokio::spawn(standalone::track(weak, client, Arc::clone(&name), conn));
+            }
+            Source::Cluster(nodes) => {
+                let conn = cluster::open(&nodes, &name, weak.clone()).await?;
+                publish(&shared, 1, Tracking::Cluster(conn.clone()));
+                tokio::spawn(cluster::track(weak, Arc::clone(&name), conn));
+            }
+        }
         Ok(Self { shared, name })
     }
 
@@ -165,24 +191,24 @@ impl Near {
         Ok(record)
     }
 
-    /// This instance changed the record at `key`: its copy goes at once (Redis's invalidation
-    /// follows, on another socket, a moment later).
+    /// This instance changed the record at `key`: its copy goes at once.
     pub(super) fn evict(&self, key: &str) {
         self.shared.state().invalidate(key);
     }
 
-    /// Returns once every invalidation Redis sent before now has been applied: one PING
-    /// round trip on the tracking connection. A connection that fails it is dropped, with
-    /// every copy.
+    /// Returns once every invalidation Redis sent before now has been applied: one round
+    /// trip on the tracking connection (to every master of a cluster). A connection that
+    /// fails it is dropped, with every copy.
     pub(super) async fn sync(&self) {
         let conn = self.shared.conn().clone();
-        let Some((epoch, mut conn)) = conn else {
-            return;
-        };
-        let sent = Instant::now();
-        match redis::cmd("PING").query_async::<Value>(&mut conn).await {
-            Ok(_) => self.shared.state().ponged(epoch, sent),
-            Err(_) => self.shared.state().disconnected(epoch),
+        match conn {
+            None => {}
+            Some((epoch, Tracking::Standalone(conn))) => {
+                standalone::sync(&self.shared, epoch, conn).await;
+            }
+            Some((epoch, Tracking::Cluster(conn))) => {
+                cluster::sync(&self.shared, epoch, conn).await;
+            }
         }
     }
 
@@ -192,9 +218,15 @@ impl Near {
 
     /// The tracking connection, while one is up: not once it failed (a disconnection push,
     /// a failed PING), even before the heartbeat task has replaced it.
-    pub(super) fn live_conn(&self) -> Option<MultiplexedConnection> {
+    pub(super) fn live_conn(&self) -> Option<Conn> {
         let (epoch, conn) = self.shared.conn().clone()?;
-        (self.shared.state().epoch() == epoch).then_some(conn)
+        if self.shared.state().epoch() != epoch {
+            return None;
+        }
+        Some(match conn {
+            Tracking::Standalone(conn) => Conn::Tracked(conn),
+            Tracking::Cluster(conn) => Conn::Cluster(conn),
+        })
     }
 
     pub(super) fn client_name(&self) -> &str {
@@ -245,118 +277,12 @@ fn len(value: &Value) -> usize {
     }
 }
 
-/// Opens a tracking connection for `epoch`: RESP3, pushes applied to `shared`, tracking on
-/// before it is used for anything.
-async fn open(
-    client: &redis::Client,
-    name: &str,
-    shared: Weak<Shared>,
-    epoch: u64,
-) -> Result<MultiplexedConnection, StoreError> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_push_sender(Pushes { shared, epoch });
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(backend)?;
-    redis::cmd("CLIENT")
-        .arg("SETNAME")
-        .arg(name)
-        .query_async::<()>(&mut conn)
-        .await
-        .map_err(backend)?;
-    redis::cmd("CLIENT")
-        .arg("TRACKING")
-        .arg("ON")
-        // This instance's own writes go through this connection and drop its copies
-        // themselves: Redis need not echo them back.
-        .arg("NOLOOP")
-        .query_async::<()>(&mut conn)
-        .await
-        .map_err(backend)?;
-    Ok(conn)
-}
-
-/// `conn`, tracking on, serves `epoch` from now on (copies after its first PONG).
-fn publish(shared: &Shared, epoch: u64, conn: MultiplexedConnection) {
-    *shared.conn() = Some((epoch, conn));
-    shared.state().connected(epoch);
-}
-
-/// The heartbeat of the live connection, and a new connection whenever it is lost; ends when
-/// the store is gone.
-async fn track(
-    shared: Weak<Shared>,
-    client: redis::Client,
-    name: Arc<str>,
-    first: MultiplexedConnection,
-) {
-    let mut epoch = 1;
-    let mut conn = Some(first);
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        if let Some(live) = conn.take() {
-            backoff = Duration::from_millis(50);
-            heartbeat(&shared, live, epoch).await;
-            let Some(strong) = shared.upgrade() else {
-                return;
-            };
-            strong.state().disconnected(epoch);
-            *strong.conn() = None;
-        }
-        epoch += 1;
-        match open(&client, &name, shared.clone(), epoch).await {
-            Ok(live) => {
-                let Some(strong) = shared.upgrade() else {
-                    return;
-                };
-                publish(&strong, epoch, live.clone());
-                conn = Some(live);
-            }
-            Err(_) => {
-                if shared.strong_count() == 0 {
-                    return;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-}
-
-/// PINGs `conn` every quarter of the bound, moving the fence on each PONG; returns when the
-/// connection fails, is judged dead, or the store is gone.
-async fn heartbeat(shared: &Weak<Shared>, mut conn: MultiplexedConnection, epoch: u64) {
-    let Some(bound) = shared.upgrade().map(|s| s.bound) else {
-        return;
-    };
-    let mut ticker = tokio::time::interval((bound / 4).max(Duration::from_millis(1)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        match shared.upgrade() {
-            Some(strong) if strong.state().epoch() == epoch => {}
-            // Gone, or a disconnection push already ended this connection.
-            _ => return,
-        }
-        let sent = Instant::now();
-        let pong = redis::cmd("PING").query_async::<Value>(&mut conn).await;
-        let Some(strong) = shared.upgrade() else {
-            return;
-        };
-        match pong {
-            Ok(_) => strong.state().ponged(epoch, sent),
-            Err(_) => return,
-        }
-    }
-}
-
 /// Applies the tracking connection's pushes, inline in its reader.
 struct Pushes {
     shared: Weak<Shared>,
-    epoch: u64,
+    /// The epoch of the one connection these pushes come from; `None` for a cluster's node
+    /// connections, whose pushes apply to the current epoch.
+    epoch: Option<u64>,
 }
 
 impl AsyncPushSender for Pushes {
@@ -367,7 +293,7 @@ impl AsyncPushSender for Pushes {
         match info.kind {
             PushKind::Invalidate => {
                 let mut state = shared.state();
-                if state.epoch() != self.epoch {
+                if self.epoch.is_some_and(|epoch| epoch != state.epoch()) {
                     return Ok(());
                 }
                 match info.data.into_iter().next() {
@@ -383,7 +309,11 @@ impl AsyncPushSender for Pushes {
                     _ => state.flush(),
                 }
             }
-            PushKind::Disconnection => shared.state().disconnected(self.epoch),
+            PushKind::Disconnection => {
+                let mut state = shared.state();
+                let epoch = self.epoch.unwrap_or(state.epoch());
+                state.disconnected(epoch);
+            }
             _ => {}
         }
         Ok(())

@@ -39,10 +39,21 @@ impl RedisStore {
     /// it, so each instance reads it once more after a renewal.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the tracking connection cannot be opened (Redis before 6,
-    /// which has no tracking, or unreachable), or if the store was not made by
-    /// [`connect`](Self::connect): a store over a caller's connection manager, or a Redis
-    /// Cluster, has no near cache yet.
+    /// [`StoreError::Backend`] if the tracking connection cannot be opened (Redis before 6, which
+    /// has no tracking, or before 6.2 on a cluster, which lacks `CLIENT TRACKINGINFO`; or
+    /// unreachable), or if the store was not made by
+    /// [`connect`](Self::connect) or [`connect_cluster`](Self::connect_cluster): a store over
+    /// a caller's own connection has no near cache.
+    ///
+    /// # On a Redis Cluster
+    ///
+    /// The cache's own RESP3 cluster connection has tracking on at every master. The cluster
+    /// connection replaces a lost node connection by itself, with tracking off, so the
+    /// heartbeat asks every master whether tracking is on (`CLIENT TRACKINGINFO`): only a
+    /// round in which all say yes, with the same masters as before, moves the fence; anything
+    /// else (a node without tracking, a failover) empties the cache and turns tracking on
+    /// again everywhere. A slot migration deletes the moved keys at the source, which drops
+    /// their copies.
     ///
     /// # Example
     ///
@@ -60,17 +71,17 @@ impl RedisStore {
     /// # }
     /// ```
     pub async fn with_near_cache(mut self, config: NearCache) -> Result<Self, StoreError> {
-        let Some(client) = self.client.clone() else {
+        let Some(source) = self.source.clone() else {
             return Err(ConnectError::refused(
-                "the near cache needs a standalone Redis store made by RedisStore::connect \
-                 (not yet a Redis Cluster, nor a store over a caller's connection manager)"
+                "the near cache needs a store made by RedisStore::connect or \
+                 RedisStore::connect_cluster (not one over a caller's connection)"
                     .to_owned(),
             ));
         };
         // Redis refuses spaces and newlines in a client name.
         let name = format!("sessionward-near-cache:{}", self.prefix())
             .replace(|c: char| c.is_whitespace(), "_");
-        self.near = Some(Near::start(client, &config, name).await?);
+        self.near = Some(Near::start(source, &config, name).await?);
         Ok(self)
     }
 

@@ -1,0 +1,233 @@
+//! The Redis store's near cache on a Redis Cluster this test starts: copies are served, a
+//! delete through another instance is refused after one round trip, reads racing deletes
+//! never leave a stale copy, a killed node connection empties the cache until tracking is on
+//! again, and a slot migration drops the copies of the moved keys.
+
+mod common;
+#[allow(dead_code)] // the suites use different parts
+#[path = "redis_support/mod.rs"]
+mod redis_support;
+mod servers;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::wait::eventually;
+use redis_support::{cluster_ports, unique_prefix, Cluster};
+use servers::trial;
+use sessionward::store::conformance::sample;
+use sessionward::store::{NearCache, RedisStore, SessionStore};
+use sessionward::token::TokenHash;
+use tokio::sync::Barrier;
+
+const BOUND: Duration = Duration::from_millis(200);
+
+/// A (no cache) and B (near cache) on `cluster`, same prefix.
+async fn pair(cluster: &Cluster, tag: &str) -> (RedisStore, RedisStore) {
+    let urls = cluster.urls();
+    let prefix = unique_prefix(tag);
+    let a = RedisStore::connect_cluster(&urls)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let b = RedisStore::connect_cluster(&urls)
+        .await
+        .unwrap()
+        .with_prefix(&prefix)
+        .with_near_cache(NearCache::new(BOUND))
+        .await
+        .unwrap();
+    // The first heartbeat round (every master answering, tracking on) opens the cache.
+    eventually("B's near cache serves", || async {
+        b.sync_near_cache().await;
+        let (key, record) = sample(None, Duration::ZERO);
+        a.create(&key, record).await.unwrap();
+        b.load(&key).await.unwrap();
+        let hits = b.near_cache_stats().unwrap().hits;
+        b.load(&key).await.unwrap();
+        a.delete(&key).await.unwrap();
+        b.near_cache_stats().unwrap().hits > hits
+    })
+    .await;
+    (a, b)
+}
+
+async fn copies_races_and_a_killed_connection() {
+    let cluster = Cluster::start(cluster_ports());
+    let (a, b) = pair(&cluster, "near-cluster").await;
+
+    // Served from copies; a delete on A refused by B after one round.
+    let (key, record) = sample(Some("alice"), Duration::ZERO);
+    a.create(&key, record).await.unwrap();
+    assert!(b.load(&key).await.unwrap().is_some());
+    let hits = b.near_cache_stats().unwrap().hits;
+    for _ in 0..5 {
+        assert!(b.load(&key).await.unwrap().is_some());
+    }
+    assert_eq!(b.near_cache_stats().unwrap().hits, hits + 5);
+    assert!(a.delete(&key).await.unwrap());
+    b.sync_near_cache().await;
+    assert!(b.load(&key).await.unwrap().is_none());
+
+    // Reads racing deletes, released together (keys spread over every master).
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let barrier = Arc::new(Barrier::new(2));
+    for i in 0..2_000 {
+        let (key, record) = sample(None, Duration::ZERO);
+        a.create(&key, record).await.unwrap();
+        if i % 2 == 0 {
+            assert!(b.load(&key).await.unwrap().is_some());
+        }
+        let reader = {
+            let (b, barrier) = (Arc::clone(&b), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                b.load(&key).await.unwrap().is_some()
+            })
+        };
+        barrier.wait().await;
+        assert!(a.delete(&key).await.unwrap());
+        reader.await.unwrap();
+        b.sync_near_cache().await;
+        assert!(
+            b.load(&key).await.unwrap().is_none(),
+            "iteration {i}: B served a session deleted before its last round"
+        );
+    }
+
+    // A node connection of B killed: its replacement has tracking off, so the cache empties
+    // and serves nothing until the heartbeat has turned tracking on again.
+    let (key, record) = sample(None, Duration::ZERO);
+    a.create(&key, record).await.unwrap();
+    assert!(b.load(&key).await.unwrap().is_some());
+    let name = b.near_cache_client_name().unwrap().to_owned();
+    let mut killed = 0;
+    for &port in cluster.ports() {
+        let list = cluster.cli(port, &["client", "list"]);
+        for line in list.lines() {
+            if line.split(' ').any(|f| f == format!("name={name}")) {
+                let id = line.split(' ').find_map(|f| f.strip_prefix("id=")).unwrap();
+                killed +=
+                    usize::from(cluster.cli(port, &["client", "kill", "id", id]).trim() == "1");
+            }
+        }
+    }
+    assert!(killed >= 1, "B's node connections are found by name");
+    assert!(a.delete(&key).await.unwrap());
+    b.sync_near_cache().await;
+    assert!(
+        b.load(&key).await.unwrap().is_none(),
+        "B refuses after the kill"
+    );
+    // And caches again once tracking is back everywhere.
+    let connects = b.near_cache_stats().unwrap().connects;
+    eventually("B turns tracking on again and serves copies", || async {
+        let (key, record) = sample(None, Duration::ZERO);
+        a.create(&key, record).await.unwrap();
+        b.sync_near_cache().await;
+        b.load(&key).await.unwrap();
+        let hits = b.near_cache_stats().unwrap().hits;
+        b.load(&key).await.unwrap();
+        a.delete(&key).await.unwrap();
+        b.near_cache_stats().unwrap().hits > hits
+    })
+    .await;
+    assert!(b.near_cache_stats().unwrap().connects > connects);
+}
+
+/// The master that serves `slot`: its node id and port.
+fn owner(cluster: &Cluster, slot: u16) -> (String, u16) {
+    let nodes = cluster.cli(cluster.ports()[0], &["cluster", "nodes"]);
+    for line in nodes.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if !fields.get(2).is_some_and(|f| f.contains("master")) {
+            continue;
+        }
+        let serves = fields[8..].iter().any(|range| match range.split_once('-') {
+            Some((lo, hi)) => {
+                (lo.parse().unwrap_or(u16::MAX)..=hi.parse().unwrap_or(0)).contains(&slot)
+            }
+            None => range.parse() == Ok(slot),
+        });
+        if serves {
+            let port = fields[1].split(['@', ':']).nth(1).unwrap().parse().unwrap();
+            return (fields[0].to_owned(), port);
+        }
+    }
+    panic!("no master serves slot {slot}: {nodes}");
+}
+
+/// The node id of the master on `port`.
+fn node_id(cluster: &Cluster, port: u16) -> String {
+    cluster.cli(port, &["cluster", "myid"]).trim().to_owned()
+}
+
+/// Moves `slot` and every key in it to the master on `to`.
+fn migrate(cluster: &Cluster, slot: u16, to: u16) {
+    let (from_id, from) = owner(cluster, slot);
+    let to_id = node_id(cluster, to);
+    let slot = slot.to_string();
+    cluster.cli(to, &["cluster", "setslot", &slot, "importing", &from_id]);
+    cluster.cli(from, &["cluster", "setslot", &slot, "migrating", &to_id]);
+    let keys = cluster.cli(from, &["cluster", "getkeysinslot", &slot, "1000"]);
+    let keys: Vec<&str> = keys
+        .lines()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    assert!(!keys.is_empty(), "the slot holds the session's keys");
+    let port = to.to_string();
+    let mut args = vec!["migrate", "127.0.0.1", &port, "", "0", "5000", "keys"];
+    args.extend(keys.iter().copied());
+    let answer = cluster.cli(from, &args);
+    assert_eq!(answer.trim(), "OK", "MIGRATE: {answer}");
+    for &node in cluster.ports() {
+        cluster.cli(node, &["cluster", "setslot", &slot, "node", &to_id]);
+    }
+}
+
+/// (e) A slot migration: B held a copy of a session whose keys move to another master; the
+/// move drops the copy (the source deletes the keys), and a delete on A, made on the new
+/// master, is refused by B after one round.
+async fn slot_migration_drops_the_moved_copies() {
+    let cluster = Cluster::start(cluster_ports());
+    let (a, b) = pair(&cluster, "near-migrate").await;
+    let (key, record) = sample(Some("alice"), Duration::ZERO);
+    a.create(&key, record).await.unwrap();
+    assert!(b.load(&key).await.unwrap().is_some());
+    let entries = b.near_cache_stats().unwrap().entries;
+    assert!(entries >= 1);
+
+    let record_key = format!("{}{{{}}}:s", a.prefix(), TokenHash::to_hex(&key));
+    let slot: u16 = cluster
+        .cli(cluster.ports()[0], &["cluster", "keyslot", &record_key])
+        .trim()
+        .parse()
+        .unwrap();
+    let (_, from) = owner(&cluster, slot);
+    let to = *cluster.ports().iter().find(|&&p| p != from).unwrap();
+    migrate(&cluster, slot, to);
+    b.sync_near_cache().await;
+    assert_eq!(
+        b.near_cache_stats().unwrap().entries,
+        entries - 1,
+        "the moved session's copy is gone"
+    );
+
+    // The session itself moved intact, and B reads it from its new master.
+    assert!(b.load(&key).await.unwrap().is_some());
+    assert!(a.delete(&key).await.unwrap());
+    b.sync_near_cache().await;
+    assert!(
+        b.load(&key).await.unwrap().is_none(),
+        "a delete on the new master is refused by B"
+    );
+}
+
+fn main() -> ExitCode {
+    servers::run_one_at_a_time([
+        trial!(RedisCluster: copies_races_and_a_killed_connection),
+        trial!(RedisCluster: slot_migration_drops_the_moved_copies),
+    ])
+}
