@@ -582,6 +582,18 @@ fn stores(c: &mut Criterion) {
                 })
             });
         }
+        // On PostgreSQL and MariaDB, the floor is a bare `SELECT 1` on a pool that does not
+        // ping before checkout: one round trip, what a session read costs the server least.
+        if let (Store::Postgres | Store::MySql, Some(url)) = (store, store.url()) {
+            match rt.block_on(floor_pool(store, &url)) {
+                Ok(pool) => {
+                    group.bench_function(BenchmarkId::new("round-trip", "SELECT1"), |b| {
+                        b.to_async(&rt).iter(|| pool.select_one())
+                    });
+                }
+                Err(e) => eprintln!("warning: {}: no SELECT 1 floor: {e}", store.name()),
+            }
+        }
         group.finish();
 
         rt.block_on(async {
@@ -593,6 +605,49 @@ fn stores(c: &mut Criterion) {
                 }
             }
         });
+    }
+}
+
+/// A one-connection pool that does not ping before checkout, for the bare-query floor.
+enum FloorPool {
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+async fn floor_pool(store: Store, url: &str) -> Fallible<FloorPool> {
+    match store {
+        Store::Postgres => sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect(url)
+            .await
+            .map(FloorPool::Postgres)
+            .map_err(|e| err("PostgreSQL floor pool", e)),
+        _ => sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect(url)
+            .await
+            .map(FloorPool::MySql)
+            .map_err(|e| err("MySQL floor pool", e)),
+    }
+}
+
+impl FloorPool {
+    async fn select_one(&self) -> i64 {
+        // PostgreSQL answers an `int4`, MariaDB a `bigint`.
+        let one = match self {
+            FloorPool::Postgres(pool) => sqlx::query_scalar::<_, i32>("SELECT 1")
+                .fetch_one(pool)
+                .await
+                .map(i64::from),
+            FloorPool::MySql(pool) => {
+                sqlx::query_scalar::<_, i64>("SELECT 1")
+                    .fetch_one(pool)
+                    .await
+            }
+        };
+        black_box(one.expect("SELECT 1"))
     }
 }
 

@@ -26,6 +26,7 @@ TARGET = 1.2
 # The near-cache stack (`sessionward-near`, Redis only) and its targets.
 NEAR_BOUND_MS = 100
 NEAR_TARGET = 10.0
+ADDED_TARGET_US = 5
 # Round trips to Redis per request, the same for both stacks (see tests/round_trips.rs).
 ROUND_TRIPS = {"r": 1, "rw": 2, "new": 1}
 COMMAND = "cargo bench -p sessionward-bench --bench stores && python3 benches/summarize_stores.py"
@@ -65,6 +66,27 @@ def main():
             ts = median_ns(base, "redis", route, "tower-sessions")
             if ts is not None:
                 print(f"| `/{route}` | {ts / 1000:.1f} | {trips} | {ts / (trips * ping):.2f}× |")
+    floors = {"redis": ("PING", "a bare `PING`"), "postgres": ("SELECT1", "a bare `SELECT 1`"),
+              "mysql": ("SELECT1", "a bare `SELECT 1`")}
+    rows = []
+    for store, (floor_id, floor_name) in floors.items():
+        floor = median_ns(base, store, "round-trip", floor_id)
+        sw = median_ns(base, store, "r", "sessionward")
+        if floor is not None and sw is not None:
+            rows.append((store, floor_name, floor, sw))
+    if rows:
+        print()
+        print("What sessionward adds to `/r` beyond its one round trip to the server: the "
+              "request's median time minus the median of a bare query through a connection "
+              f"that does not ping first, same run (target ≤ {ADDED_TARGET_US} µs; `/rw` and "
+              "`/new` also wait for the server's write and commit, which a bare read does not "
+              "measure):")
+        print()
+        print("| store | floor | floor µs | sessionward `/r` µs | added µs |")
+        print("|---|---|---:|---:|---:|")
+        for store, floor_name, floor, sw in rows:
+            print(f"| {store} | {floor_name} | {floor / 1000:.1f} | {sw / 1000:.1f} "
+                  f"| {(sw - floor) / 1000:.1f} |")
     near = {route: median_ns(base, "redis", route, "sessionward-near") for route in ROUTES}
     if any(v is not None for v in near.values()):
         print()
