@@ -153,7 +153,7 @@ async fn run(url: &str, cached: bool, round: u64) -> Round {
                 x ^= x << 17;
                 let session = &cookies[(x % cookies.len() as u64) as usize];
                 let address = addresses[((x >> 20) % 2) as usize];
-                let path = if (x >> 32) % write_every == 0 {
+                let path = if (x >> 32).is_multiple_of(write_every) {
                     "rw"
                 } else {
                     "r"
