@@ -3,6 +3,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 use axum_core::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
@@ -18,6 +19,16 @@ pub enum StoreError {
     Backend(Box<dyn StdError + Send + Sync>),
     /// A stored record could not be decoded.
     Corrupt(String),
+    /// The store gave no answer within the time it was given
+    /// ([`SessionLayer::store_timeout`](crate::SessionLayer::store_timeout), or a
+    /// [`TimeoutStore`](crate::store::TimeoutStore)): the call was abandoned. A write that
+    /// timed out may still be applied by the backend later.
+    TimedOut {
+        /// The store operation that got no answer: `"load"`, `"update"`, `"admit"`, …
+        operation: &'static str,
+        /// How long it was given.
+        after: Duration,
+    },
 }
 
 impl StoreError {
@@ -33,6 +44,12 @@ impl fmt::Display for StoreError {
             Self::Conflict => f.write_str("session store: key already exists"),
             Self::Backend(err) => write!(f, "session store unavailable: {err}"),
             Self::Corrupt(what) => write!(f, "session store returned a corrupt record: {what}"),
+            Self::TimedOut { operation, after } => {
+                write!(
+                    f,
+                    "session store timed out: no answer to {operation} within {after:?}"
+                )
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
 use crate::session::{ClientInfo, CookieAction, Outcome, Session, Written};
 use crate::store::erased::{BoxFuture, ErasedStore};
-use crate::store::{Overflow, SessionStore};
+use crate::store::{Overflow, SessionStore, TimeoutStore};
 use crate::timeout_policy::{PolicyHandle, TimeoutPolicy};
 use crate::token::Credential;
 
@@ -80,6 +80,42 @@ impl<S: SessionStore> SessionLayer<S> {
                 config: SessionConfig::default(),
             }),
         }
+    }
+
+    /// Gives each store call a request makes at most `timeout` (default: no limit but the
+    /// store's own). Past it the call is abandoned and the request answers 503
+    /// `{"error":"session_store_unavailable"}` like any store failure: never "no session",
+    /// and the client's cookie is left alone. So a store that stops answering (a hung server,
+    /// a connection that goes silent, a pool waiting for a connection) holds a request for a
+    /// known time, the same for every backend, and the app answers again as soon as the store
+    /// does. Calling it again replaces the timeout.
+    ///
+    /// The bound is per store call, not per request (most requests make one read and at most
+    /// one write): a request whose store stops answering gets its 503 `timeout` after the
+    /// call that got no answer began. **A write that timed out may still land**: the request got a 503, but a command
+    /// already sent can be applied later by a server that was slow rather than gone, even
+    /// after a later write of the same session; a session ended meanwhile stays ended. An
+    /// answer the store gives at once (the memory store's) is never timed, and without this
+    /// setting a request costs no timer. The admin API and
+    /// [`spawn_cleanup`](crate::store::spawn_cleanup) use the store directly: wrap it in a
+    /// [`TimeoutStore`] for them. It needs tokio's timer (`#[tokio::main]` has it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionward::{store::MemoryStore, SessionLayer};
+    ///
+    /// let layer = SessionLayer::new(MemoryStore::default())
+    ///     .store_timeout(Duration::from_millis(500));
+    /// ```
+    ///
+    /// # Panics
+    /// If `timeout` is zero.
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        assert!(!timeout.is_zero(), "a store timeout must not be zero");
+        let shared = Arc::make_mut(&mut self.shared);
+        let store = Arc::clone(&shared.store).untimed();
+        shared.store = Arc::new(TimeoutStore::new(store, timeout));
+        self
     }
 
     /// Changes the configuration; the layer is not shared with any request yet.

@@ -13,14 +13,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::faults::relay::Relay;
 use common::wait::eventually;
 use servers::trial;
 use sessionward::store::conformance::sample;
 use sessionward::store::{NearCache, RedisStore, SessionPatch, SessionStore};
 use tokio::sync::Barrier;
-
-#[path = "near_cache_support/stall.rs"]
-mod stall;
 
 /// The bound the tests give B: wide enough that a loaded machine keeps the heartbeat inside
 /// it, short enough to run quickly.
@@ -240,7 +238,7 @@ async fn kill_tracking(b: &RedisStore) -> usize {
 async fn silent_partition() {
     let url = redis_support::standalone_url();
     let prefix = redis_support::unique_prefix("near-stall");
-    let (relay, relayed) = stall::Stall::to(&url).await;
+    let (relay, relayed) = Relay::to(&url, 6379).await;
     let a = RedisStore::connect(&url)
         .await
         .unwrap()

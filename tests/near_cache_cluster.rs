@@ -225,9 +225,74 @@ async fn slot_migration_drops_the_moved_copies() {
     );
 }
 
+/// The port of the replica of the master on `master`, once the cluster knows it.
+fn replica_of(cluster: &Cluster, master: u16) -> Option<u16> {
+    let master_id = node_id(cluster, master);
+    let nodes = cluster.cli(master, &["cluster", "nodes"]);
+    nodes
+        .lines()
+        .map(|line| line.split(' ').collect::<Vec<_>>())
+        .find(|f| {
+            f.get(2).is_some_and(|flags| flags.contains("slave"))
+                && f.get(3) == Some(&master_id.as_str())
+        })
+        .and_then(|f| f[1].split(['@', ':']).nth(1)?.parse().ok())
+}
+
+/// (e) A failover: the master holding a session B has a copy of hands over to its replica;
+/// a delete on A (made on the new master) is refused by B after one round.
+async fn failover_drops_the_copies() {
+    let cluster = Cluster::start_with_replicas(cluster_ports());
+    let (a, b) = pair(&cluster, "near-failover").await;
+    let (key, record) = sample(Some("alice"), Duration::ZERO);
+    a.create(&key, record).await.unwrap();
+    assert!(b.load(&key).await.unwrap().is_some());
+    let hits = b.near_cache_stats().unwrap().hits;
+    assert!(b.load(&key).await.unwrap().is_some());
+    assert_eq!(
+        b.near_cache_stats().unwrap().hits,
+        hits + 1,
+        "B holds a copy"
+    );
+
+    let record_key = format!("{}{{{}}}:s", a.prefix(), TokenHash::to_hex(&key));
+    let slot: u16 = cluster
+        .cli(cluster.ports()[0], &["cluster", "keyslot", &record_key])
+        .trim()
+        .parse()
+        .unwrap();
+    let (_, master) = owner(&cluster, slot);
+    eventually("the master's replica is known and in sync", || async {
+        replica_of(&cluster, master).is_some_and(|replica| {
+            cluster
+                .cli(replica, &["info", "replication"])
+                .contains("master_link_status:up")
+        })
+    })
+    .await;
+    let replica = replica_of(&cluster, master).unwrap();
+    let answer = cluster.cli(replica, &["cluster", "failover"]);
+    assert_eq!(answer.trim(), "OK", "CLUSTER FAILOVER: {answer}");
+    eventually("the replica takes over the slot", || async {
+        owner(&cluster, slot).1 == replica
+    })
+    .await;
+
+    // The session is gone on the new master after this (a failover can also lose a write the
+    // replica had not received yet, which ends the session just the same).
+    a.delete(&key).await.unwrap();
+    assert_eq!(cluster.cli(replica, &["exists", &record_key]).trim(), "0");
+    b.sync_near_cache().await;
+    assert!(
+        b.load(&key).await.unwrap().is_none(),
+        "B refuses the session deleted after the failover"
+    );
+}
+
 fn main() -> ExitCode {
     servers::run_one_at_a_time([
         trial!(RedisCluster: copies_races_and_a_killed_connection),
         trial!(RedisCluster: slot_migration_drops_the_moved_copies),
+        trial!(RedisCluster: failover_drops_the_copies),
     ])
 }

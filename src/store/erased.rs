@@ -69,6 +69,9 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
     fn write_now(&self, write: Write) -> Result<Result<(), StoreError>, Write>;
     /// The write as a future owning everything, so it is `'static`.
     fn write_later(self: Arc<Self>, write: Write) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// The store without the timeout [`SessionLayer::store_timeout`](crate::SessionLayer::store_timeout)
+    /// put around it (itself when there is none), so that a second call replaces the first.
+    fn untimed(self: Arc<Self>) -> Arc<dyn ErasedStore>;
 }
 
 impl<S: SessionStore> ErasedStore for S {
@@ -155,5 +158,8 @@ impl<S: SessionStore> ErasedStore for S {
                 }
             }
         })
+    }
+    fn untimed(self: Arc<Self>) -> Arc<dyn ErasedStore> {
+        self
     }
 }

@@ -49,6 +49,7 @@ pub(crate) mod erased;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod record;
+mod timeout;
 // SQL backends (one module per engine, each behind its feature):
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 #[macro_use]
@@ -93,6 +94,7 @@ pub use ending::{EndReason, EndTarget, Ended};
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;
 pub use record::{SessionData, SessionPatch, SessionRecord, SessionTerms};
+pub use timeout::TimeoutStore;
 
 /// Which sessions an admin [`query`](SessionStore::query) returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

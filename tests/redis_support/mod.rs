@@ -66,7 +66,8 @@ pub async fn cluster_store(tag: &str) -> (Cluster, sessionward::store::RedisStor
     (cluster, store.with_prefix(unique_prefix(tag)))
 }
 
-/// A three-master Redis Cluster on loopback, stopped when dropped.
+/// A three-master Redis Cluster on loopback (with a replica per master, if asked), stopped
+/// when dropped.
 pub struct Cluster {
     ports: Vec<u16>,
     dir: PathBuf,
@@ -79,7 +80,17 @@ impl Cluster {
     /// # Panics
     /// If a node or the cluster cannot be started (after stopping what was started).
     pub fn start(base: Option<u16>) -> Self {
-        let base = base.unwrap_or_else(free_base);
+        Self::start_nodes(base, 0)
+    }
+
+    /// As [`start`](Self::start), with one replica per master (six nodes): for failovers.
+    pub fn start_with_replicas(base: Option<u16>) -> Self {
+        Self::start_nodes(base, 1)
+    }
+
+    fn start_nodes(base: Option<u16>, replicas: u16) -> Self {
+        let count = 3 * (1 + replicas);
+        let base = base.unwrap_or_else(|| free_base(count));
         let dir = std::env::temp_dir().join(format!(
             "sessionward-redis-cluster-{}-{base}",
             std::process::id()
@@ -88,7 +99,7 @@ impl Cluster {
         std::fs::create_dir_all(&dir).expect("create the cluster's directory");
         // From here on, dropping `cluster` (also while a panic unwinds) stops the nodes.
         let cluster = Self {
-            ports: vec![base, base + 1, base + 2],
+            ports: (base..base + count).collect(),
             dir,
         };
         for &port in &cluster.ports {
@@ -104,7 +115,7 @@ impl Cluster {
         for port in &cluster.ports {
             create.arg(format!("127.0.0.1:{port}"));
         }
-        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        create.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
         let out = run(&mut create);
         assert!(
             out.status.success(),
@@ -249,7 +260,7 @@ fn run(cmd: &mut Command) -> Output {
 
 /// A base port `p` such that `p`, `p + 1`, `p + 2` and their cluster bus ports (`+ 10000`) are
 /// free on loopback now.
-fn free_base() -> u16 {
+fn free_base(count: u16) -> u16 {
     let seed = std::process::id() as u64
         ^ SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -257,7 +268,7 @@ fn free_base() -> u16 {
             .subsec_nanos() as u64;
     for attempt in 0..200u64 {
         let base = 20_000 + ((seed + attempt * 7_919) % 9_000) as u16;
-        let free = (0..3).all(|i| {
+        let free = (0..count).all(|i| {
             TcpListener::bind(("127.0.0.1", base + i)).is_ok()
                 && TcpListener::bind(("127.0.0.1", base + i + 10_000)).is_ok()
         });
@@ -265,5 +276,5 @@ fn free_base() -> u16 {
             return base;
         }
     }
-    panic!("no three free loopback ports (and bus ports) found for a Redis Cluster");
+    panic!("no {count} free loopback ports (and bus ports) found for a Redis Cluster");
 }

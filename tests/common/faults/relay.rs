@@ -1,5 +1,8 @@
 //! A TCP relay between a store and its real server, cut and restored on the same port while
-//! the server keeps its data: a real connection failure at the moment a test chooses.
+//! the server keeps its data: a real connection failure at the moment a test chooses. Or
+//! stalled and resumed: every connection stays open and nothing is forwarded either way, as
+//! with a server that hangs or a network that silently drops everything (no FIN, no RST, no
+//! answer).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -7,14 +10,20 @@ use std::time::{Duration, Instant};
 
 use sessionward::store::conformance::sample;
 use sessionward::store::SessionStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// A TCP relay from a loopback port to `upstream` that can be cut and restored on the same port.
+/// A TCP relay from a loopback port to `upstream` that can be cut and restored on the same
+/// port, or stalled and resumed.
 pub struct Relay {
     addr: SocketAddr,
     upstream: SocketAddr,
     tasks: Arc<Mutex<JoinSet<()>>>,
+    /// Shared with every connection, so that they outlive the `Relay` value as before.
+    stalled: Arc<watch::Sender<bool>>,
 }
 
 impl Relay {
@@ -40,6 +49,7 @@ impl Relay {
             addr,
             upstream,
             tasks: Arc::default(),
+            stalled: Arc::new(watch::Sender::new(false)),
         };
         relay.open();
         relay
@@ -56,21 +66,30 @@ impl Relay {
         socket.bind(self.addr).unwrap();
         let listener = socket.listen(64).unwrap();
         let (upstream, tasks) = (self.upstream, Arc::clone(&self.tasks));
+        let stalled = Arc::clone(&self.stalled);
         self.tasks().spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
                 tasks
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .spawn(async move {
-                        if let Ok(mut server) = TcpStream::connect(upstream).await {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                        }
-                    });
+                    .spawn(relay(client, upstream, Arc::clone(&stalled)));
             }
         });
+    }
+
+    /// From now on nothing more is forwarded either way, and nothing is closed: a connection
+    /// made meanwhile is accepted and gets no answer either. Bytes on their way wait in the
+    /// relay and the sockets' buffers until [`resume`](Self::resume).
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Forwards again what waited during a [`stall`](Self::stall), then everything as before.
+    pub fn resume(&self) {
+        self.stalled.send_replace(false);
     }
 
     /// Drops every relayed connection and refuses new ones: the server is gone. Returns once
@@ -85,6 +104,58 @@ impl Relay {
             tasks.shutdown().await;
         }
     }
+}
+
+/// Relays one connection until either side closes it, forwarding nothing while stalled.
+async fn relay(client: TcpStream, upstream: SocketAddr, stall: Arc<watch::Sender<bool>>) {
+    let mut stalled = stall.subscribe();
+    // A hung server accepts connections and answers nothing: the relayed connection is made
+    // once it answers again (a client that gave up by then is closed at once).
+    if !flowing(&mut stalled).await {
+        return;
+    }
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    // Either side closing closes both.
+    tokio::select! {
+        () = pump(client_read, server_write, stall.subscribe()) => {}
+        () = pump(server_read, client_write, stall.subscribe()) => {}
+    }
+}
+
+/// Copies `from` to `to` until either closes; while stalled it reads nothing, and holds what
+/// it had read.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut stalled: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if !flowing(&mut stalled).await {
+            return;
+        }
+        let n = tokio::select! {
+            biased;
+            now_stalled = stalled.wait_for(|stalled| *stalled) => {
+                if now_stalled.is_err() {
+                    return;
+                }
+                continue;
+            }
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+        };
+        if !flowing(&mut stalled).await || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Waits until the relay is not stalled; `false` once the relay is gone.
+async fn flowing(stalled: &mut watch::Receiver<bool>) -> bool {
+    stalled.wait_for(|stalled| !*stalled).await.is_ok()
 }
 
 fn socket_of(url: &str, default_port: u16) -> SocketAddr {

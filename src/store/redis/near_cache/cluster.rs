@@ -5,7 +5,7 @@
 //! and the set of masters is unchanged moves the fence. Anything else empties the cache and
 //! turns tracking on again everywhere before copies are served anew.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use redis::cluster::ClusterClientBuilder;
@@ -101,9 +101,36 @@ fn tracking_on(reply: Value) -> bool {
     })
 }
 
-/// The heartbeat: a round every quarter of the bound; a good round with the same masters
-/// moves the fence, anything else empties the cache and turns tracking on again. Ends when
-/// the store is gone.
+/// Applies a round sent at `sent` to the cache at `epoch`: a round that found tracking on at
+/// the same masters as before moves the fence (`true`); anything else empties the cache.
+fn judge(shared: &Shared, epoch: u64, sent: Instant, found: Round) -> bool {
+    let mut masters = shared
+        .masters
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    match found {
+        Round::Tracking(now) if masters.as_ref().is_none_or(|m| *m == now) => {
+            *masters = Some(now);
+            let mut state = shared.state();
+            if state.epoch() != epoch {
+                return false;
+            }
+            state.ponged(epoch, sent);
+            true
+        }
+        _ => {
+            // Copies read through a node connection without tracking, or before a change of
+            // masters, may be stale: all go.
+            *masters = None;
+            shared.state().disconnected(epoch);
+            false
+        }
+    }
+}
+
+/// The heartbeat: a round every quarter of the bound. A bad one (see [`judge`]) empties the
+/// cache, which serves nothing until tracking is on again everywhere and a later round
+/// confirms it. Ends when the store is gone.
 pub(super) async fn track(shared: Weak<Shared>, name: Arc<str>, mut conn: ClusterConnection) {
     let Some(bound) = shared.upgrade().map(|s| s.bound) else {
         return;
@@ -111,7 +138,6 @@ pub(super) async fn track(shared: Weak<Shared>, name: Arc<str>, mut conn: Cluste
     let mut ticker = tokio::time::interval((bound / 4).max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut epoch = 1;
-    let mut masters: Option<Vec<String>> = None;
     loop {
         ticker.tick().await;
         if shared.strong_count() == 0 {
@@ -122,33 +148,17 @@ pub(super) async fn track(shared: Weak<Shared>, name: Arc<str>, mut conn: Cluste
         let Some(strong) = shared.upgrade() else {
             return;
         };
-        let live = strong.state().epoch() == epoch;
-        match found {
-            Round::Tracking(now) if live && masters.as_ref().is_none_or(|m| *m == now) => {
-                masters = Some(now);
-                strong.state().ponged(epoch, sent);
-            }
-            _ => {
-                // Copies read through a connection without tracking, or before a topology
-                // change, may be stale: all go, and none is served until tracking is on
-                // again everywhere and a later round confirms it.
-                strong.state().disconnected(epoch);
-                if track_everywhere(&mut conn, &name).await.is_ok() {
-                    epoch += 1;
-                    masters = None;
-                    publish(&strong, epoch, Tracking::Cluster(conn.clone()));
-                }
-            }
+        if !judge(&strong, epoch, sent, found) && track_everywhere(&mut conn, &name).await.is_ok() {
+            epoch += 1;
+            publish(&strong, epoch, Tracking::Cluster(conn.clone()));
         }
     }
 }
 
-/// One round now: the fence moves to its send time if it finds tracking on everywhere;
-/// otherwise the cache is emptied (the heartbeat turns tracking on again).
+/// One round now: the fence moves to its send time if it finds tracking on at the same
+/// masters; otherwise the cache is emptied (and the heartbeat turns tracking on again).
 pub(super) async fn sync(shared: &Shared, epoch: u64, mut conn: ClusterConnection) {
     let sent = Instant::now();
-    match round(&mut conn).await {
-        Round::Tracking(_) => shared.state().ponged(epoch, sent),
-        Round::Lost => shared.state().disconnected(epoch),
-    }
+    let found = round(&mut conn).await;
+    judge(shared, epoch, sent, found);
 }

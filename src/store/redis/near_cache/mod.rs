@@ -97,6 +97,8 @@ struct Shared {
     /// epoch, so a read the state sends here finds it; used only while the state is still at
     /// that epoch.
     conn: Mutex<Option<(u64, Tracking)>>,
+    /// On a cluster: the masters the last good heartbeat round found, sorted.
+    masters: Mutex<Option<Vec<String>>>,
 }
 
 impl Shared {
@@ -130,6 +132,7 @@ impl Near {
             state: Mutex::new(State::new(config.max_bytes)),
             bound: config.bound,
             conn: Mutex::new(None),
+            masters: Mutex::new(None),
         });
         let weak = Arc::downgrade(&shared);
         match source {
