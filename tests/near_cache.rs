@@ -4,25 +4,21 @@
 //! killed connection, and through a connection that silently stops delivering.
 
 mod common;
+mod near_cache_support;
 #[allow(dead_code)] // the suites use different parts
 #[path = "redis_support/mod.rs"]
 mod redis_support;
 mod servers;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::faults::relay::Relay;
 use common::wait::eventually;
+use near_cache_support::{with_near_cache, BOUND};
 use servers::trial;
 use sessionward::store::conformance::sample;
-use sessionward::store::{NearCache, RedisStore, SessionPatch, SessionStore};
-use tokio::sync::Barrier;
-
-/// The bound the tests give B: wide enough that a loaded machine keeps the heartbeat inside
-/// it, short enough to run quickly.
-const BOUND: Duration = Duration::from_millis(200);
+use sessionward::store::{RedisStore, SessionPatch, SessionStore};
 
 /// A (no cache) and B (near cache) on the standalone server, same prefix.
 async fn pair(tag: &str) -> (RedisStore, RedisStore) {
@@ -32,13 +28,7 @@ async fn pair(tag: &str) -> (RedisStore, RedisStore) {
         .await
         .unwrap()
         .with_prefix(&prefix);
-    let b = RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .with_prefix(&prefix)
-        .with_near_cache(NearCache::new(BOUND))
-        .await
-        .unwrap();
+    let b = with_near_cache(RedisStore::connect(&url).await.unwrap(), &prefix).await;
     (a, b)
 }
 
@@ -147,31 +137,7 @@ async fn window_percentiles() {
 async fn reads_racing_deletes() {
     let (a, b) = pair("near-race").await;
     serving(&b).await;
-    let (a, b) = (Arc::new(a), Arc::new(b));
-    let barrier = Arc::new(Barrier::new(2));
-    for i in 0..10_000 {
-        let (key, record) = sample(None, Duration::ZERO);
-        a.create(&key, record).await.unwrap();
-        if i % 2 == 0 {
-            assert!(b.load(&key).await.unwrap().is_some());
-        }
-        let reader = {
-            let (b, barrier) = (Arc::clone(&b), Arc::clone(&barrier));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                b.load(&key).await.unwrap().is_some()
-            })
-        };
-        barrier.wait().await;
-        assert!(a.delete(&key).await.unwrap());
-        reader.await.unwrap();
-        b.sync_near_cache().await;
-        assert!(
-            b.load(&key).await.unwrap().is_none(),
-            "iteration {i}: B served a session deleted before its last round trip"
-        );
-    }
-    println!("race: {:?}", b.near_cache_stats().unwrap());
+    near_cache_support::reads_racing_deletes(a, b, 10_000).await;
 }
 
 /// (c) `CLIENT KILL` of B's tracking connection, then a delete through A: B refuses, and
@@ -243,13 +209,7 @@ async fn silent_partition() {
         .await
         .unwrap()
         .with_prefix(&prefix);
-    let b = RedisStore::connect(&relayed)
-        .await
-        .unwrap()
-        .with_prefix(&prefix)
-        .with_near_cache(NearCache::new(BOUND))
-        .await
-        .unwrap();
+    let b = with_near_cache(RedisStore::connect(&relayed).await.unwrap(), &prefix).await;
     serving(&b).await;
     let (key, record) = sample(None, Duration::ZERO);
     a.create(&key, record).await.unwrap();

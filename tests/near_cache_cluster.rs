@@ -4,24 +4,21 @@
 //! again, and a slot migration drops the copies of the moved keys.
 
 mod common;
+mod near_cache_support;
 #[allow(dead_code)] // the suites use different parts
 #[path = "redis_support/mod.rs"]
 mod redis_support;
 mod servers;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::wait::eventually;
+use near_cache_support::{record_key, with_near_cache};
 use redis_support::{cluster_ports, unique_prefix, Cluster};
 use servers::trial;
 use sessionward::store::conformance::sample;
-use sessionward::store::{NearCache, RedisStore, SessionStore};
-use sessionward::token::TokenHash;
-use tokio::sync::Barrier;
-
-const BOUND: Duration = Duration::from_millis(200);
+use sessionward::store::{RedisStore, SessionStore};
 
 /// A (no cache) and B (near cache) on `cluster`, same prefix.
 async fn pair(cluster: &Cluster, tag: &str) -> (RedisStore, RedisStore) {
@@ -31,13 +28,7 @@ async fn pair(cluster: &Cluster, tag: &str) -> (RedisStore, RedisStore) {
         .await
         .unwrap()
         .with_prefix(&prefix);
-    let b = RedisStore::connect_cluster(&urls)
-        .await
-        .unwrap()
-        .with_prefix(&prefix)
-        .with_near_cache(NearCache::new(BOUND))
-        .await
-        .unwrap();
+    let b = with_near_cache(RedisStore::connect_cluster(&urls).await.unwrap(), &prefix).await;
     // The first heartbeat round (every master answering, tracking on) opens the cache.
     eventually("B's near cache serves", || async {
         b.sync_near_cache().await;
@@ -71,30 +62,7 @@ async fn copies_races_and_a_killed_connection() {
     assert!(b.load(&key).await.unwrap().is_none());
 
     // Reads racing deletes, released together (keys spread over every master).
-    let (a, b) = (Arc::new(a), Arc::new(b));
-    let barrier = Arc::new(Barrier::new(2));
-    for i in 0..2_000 {
-        let (key, record) = sample(None, Duration::ZERO);
-        a.create(&key, record).await.unwrap();
-        if i % 2 == 0 {
-            assert!(b.load(&key).await.unwrap().is_some());
-        }
-        let reader = {
-            let (b, barrier) = (Arc::clone(&b), Arc::clone(&barrier));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                b.load(&key).await.unwrap().is_some()
-            })
-        };
-        barrier.wait().await;
-        assert!(a.delete(&key).await.unwrap());
-        reader.await.unwrap();
-        b.sync_near_cache().await;
-        assert!(
-            b.load(&key).await.unwrap().is_none(),
-            "iteration {i}: B served a session deleted before its last round"
-        );
-    }
+    near_cache_support::reads_racing_deletes(a.clone(), b.clone(), 2_000).await;
 
     // A node connection of B killed: its replacement has tracking off, so the cache empties
     // and serves nothing until the heartbeat has turned tracking on again.
@@ -199,7 +167,7 @@ async fn slot_migration_drops_the_moved_copies() {
     let entries = b.near_cache_stats().unwrap().entries;
     assert!(entries >= 1);
 
-    let record_key = format!("{}{{{}}}:s", a.prefix(), TokenHash::to_hex(&key));
+    let record_key = record_key(&a, &key);
     let slot: u16 = cluster
         .cli(cluster.ports()[0], &["cluster", "keyslot", &record_key])
         .trim()
@@ -255,7 +223,7 @@ async fn failover_drops_the_copies() {
         "B holds a copy"
     );
 
-    let record_key = format!("{}{{{}}}:s", a.prefix(), TokenHash::to_hex(&key));
+    let record_key = record_key(&a, &key);
     let slot: u16 = cluster
         .cli(cluster.ports()[0], &["cluster", "keyslot", &record_key])
         .trim()

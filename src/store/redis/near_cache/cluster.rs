@@ -1,8 +1,9 @@
 //! The near cache over a Redis Cluster: a RESP3 cluster connection of its own, with tracking
 //! on at every master. The cluster connection replaces a lost node connection by itself, and
 //! the new one has tracking off; so every heartbeat asks each master whether this
-//! connection's tracking is on (`CLIENT TRACKINGINFO`), and only a round in which all say yes
-//! and the set of masters is unchanged moves the fence. Anything else empties the cache and
+//! connection's tracking is on (`CLIENT TRACKINGINFO`) and whether it is still a master
+//! (`ROLE`), and only a round in which all say yes and the set of masters is unchanged moves
+//! the fence. Anything else empties the cache and
 //! turns tracking on again everywhere before copies are served anew.
 
 use std::sync::{Arc, PoisonError, Weak};
@@ -62,12 +63,14 @@ pub(super) enum Round {
     Lost,
 }
 
-/// Asks every master whether this connection's tracking is on.
+/// Asks every master (as this connection knows them) whether this connection's tracking is
+/// on, and whether it is still a master: after a failover the connection may still route to
+/// the demoted node for a while, which no longer takes the writes its copies depend on.
 pub(super) async fn round(conn: &mut ClusterConnection) -> Round {
+    let all = || RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
     let mut info = redis::cmd("CLIENT");
     info.arg("TRACKINGINFO");
-    let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-    let Ok(Value::Map(replies)) = conn.route_command(info, routing).await else {
+    let Ok(Value::Map(replies)) = conn.route_command(info, all()).await else {
         return Round::Lost;
     };
     let mut masters = Vec::with_capacity(replies.len());
@@ -76,6 +79,20 @@ pub(super) async fn round(conn: &mut ClusterConnection) -> Round {
             return Round::Lost;
         };
         masters.push(address);
+    }
+    let Ok(Value::Map(roles)) = conn.route_command(redis::cmd("ROLE"), all()).await else {
+        return Round::Lost;
+    };
+    let all_masters = roles.into_iter().all(|(_, role)| match role {
+        Value::Array(fields) => fields
+            .into_iter()
+            .next()
+            .and_then(text)
+            .is_some_and(|role| role == "master"),
+        _ => false,
+    });
+    if !all_masters {
+        return Round::Lost;
     }
     masters.sort();
     Round::Tracking(masters)

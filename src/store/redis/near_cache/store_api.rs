@@ -49,8 +49,9 @@ impl RedisStore {
     ///
     /// The cache's own RESP3 cluster connection has tracking on at every master. The cluster
     /// connection replaces a lost node connection by itself, with tracking off, so the
-    /// heartbeat asks every master whether tracking is on (`CLIENT TRACKINGINFO`): only a
-    /// round in which all say yes, with the same masters as before, moves the fence; anything
+    /// heartbeat asks every master whether tracking is on (`CLIENT TRACKINGINFO`) and whether
+    /// it still is a master (`ROLE`): only a round in which all say yes, with the same
+    /// masters as before, moves the fence; anything
     /// else (a node without tracking, a failover) empties the cache and turns tracking on
     /// again everywhere. A slot migration deletes the moved keys at the source, which drops
     /// their copies.
