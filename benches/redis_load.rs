@@ -133,9 +133,21 @@ fn main() {
         let client = Client::new(config, None, None, None);
         client.init().await.expect("fred connects");
         let peer = tower_sessions_redis_store::RedisStore::new(client);
+        // sessionward again with its near cache (bound 100 ms), under a prefix of its own.
+        let near = sessionward::store::RedisStore::connect(&url)
+            .await
+            .expect("Redis")
+            .with_prefix(format!("{prefix}near:"))
+            .with_near_cache(sessionward::store::NearCache::new(Duration::from_millis(
+                100,
+            )))
+            .await
+            .expect("near cache");
+        near.sync_near_cache().await;
         let stacks = [
             ("sessionward", sessionward(store)),
             ("tower-sessions", tower_sessions_014(peer)),
+            ("sessionward-near", sessionward(near)),
         ];
         let created = Arc::new(Mutex::new(Vec::new()));
         let mut cookies = Vec::new();
@@ -146,20 +158,24 @@ fn main() {
             cookies.push(cookie);
         }
         println!("{clients} concurrent clients, {rounds} rounds of {duration:?}, median req/s\n");
-        println!("| route | sessionward req/s | tower-sessions req/s | ratio |");
-        println!("|---|---:|---:|---:|");
+        println!(
+            "| route | sessionward req/s | tower-sessions req/s | ratio | near cache req/s \
+             | near ÷ sessionward |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
         for route in ["/r", "/rw", "/new"] {
-            let mut rates = [Vec::new(), Vec::new()];
+            let mut rates = [Vec::new(), Vec::new(), Vec::new()];
             for _ in 0..rounds {
                 for (i, (_, app)) in stacks.iter().enumerate() {
                     let rate = measure(app, route, &cookies[i], clients, duration, &created).await;
                     rates[i].push(rate);
                 }
             }
-            let [ours, theirs] = rates.map(median);
+            let [ours, theirs, near] = rates.map(median);
             println!(
-                "| `{route}` | {ours:.0} | {theirs:.0} | {:.2}× |",
-                ours / theirs
+                "| `{route}` | {ours:.0} | {theirs:.0} | {:.2}× | {near:.0} | {:.2}× |",
+                ours / theirs,
+                near / ours
             );
         }
 
@@ -174,11 +190,11 @@ fn main() {
         );
         println!(
             "| route | round trips | sessionward µs | tower-sessions µs | ratio | \
-             `PING` µs | best possible ratio |"
+             `PING` µs | best possible ratio | near cache µs | sessionward ÷ near |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (route, trips) in [("/r", 1.0), ("/rw", 2.0), ("/new", 1.0)] {
-            let (mut pings, mut times) = (Vec::new(), [Vec::new(), Vec::new()]);
+            let (mut pings, mut times) = (Vec::new(), [Vec::new(), Vec::new(), Vec::new()]);
             for _ in 0..rounds {
                 pings.push(ping_latency(&mut ping_conn, n).await);
                 for (i, (_, app)) in stacks.iter().enumerate() {
@@ -186,11 +202,13 @@ fn main() {
                 }
             }
             let ping = median(pings);
-            let [ours, theirs] = times.map(median);
+            let [ours, theirs, near] = times.map(median);
             println!(
-                "| `{route}` | {trips} | {ours:.1} | {theirs:.1} | {:.2}× | {ping:.1} | {:.2}× |",
+                "| `{route}` | {trips} | {ours:.1} | {theirs:.1} | {:.2}× | {ping:.1} | {:.2}× \
+                 | {near:.1} | {:.2}× |",
                 theirs / ours,
-                theirs / (trips * ping)
+                theirs / (trips * ping),
+                ours / near
             );
         }
 
