@@ -1,5 +1,7 @@
 //! Throughput over Redis under concurrent load: sessionward's `RedisStore` against
-//! tower-sessions 0.14 with `tower-sessions-redis-store` 0.16, in one run.
+//! tower-sessions 0.14 with `tower-sessions-redis-store` 0.16, in one run, and sessionward's
+//! `RedisStore` with its near cache (bound 100 ms) as a third stack, so that the cache's cost
+//! on `/rw` and `/new` is judged in alternating rounds rather than one after another.
 //!
 //! `benches/stores.rs` sends one request at a time, so it measures latency, which one loopback
 //! round trip to Redis dominates. Here `CLIENTS` tasks (default 32) send requests back to back
