@@ -59,7 +59,7 @@ impl SessionStore for RedisStore {
             for (field, value) in codec::encode(&record) {
                 call.arg(field).arg(value);
             }
-            return match int(self.invoke(&call).await?) {
+            return match int(self.invoke_untracked(&call).await?) {
                 Some(1) => Ok(()),
                 Some(0) => Err(StoreError::Conflict),
                 _ => Err(unexpected("create")),

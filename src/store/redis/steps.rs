@@ -30,6 +30,19 @@ impl RedisStore {
         call.invoke_async(&mut self.conn()).await.map_err(backend)
     }
 
+    /// As [`invoke`](Self::invoke), on the store's own connection even with a near cache: for
+    /// a script that creates keys no copy can exist of. On the tracking connection Redis would
+    /// record every key the script reads (its existence checks) for this client, and forget
+    /// them again when the script writes them: work for nothing.
+    pub(super) async fn invoke_untracked(
+        &self,
+        call: &ScriptInvocation<'_>,
+    ) -> Result<Value, StoreError> {
+        call.invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)
+    }
+
     pub(super) async fn query_cmd(&self, cmd: &redis::Cmd) -> Result<Value, StoreError> {
         cmd.query_async(&mut self.conn()).await.map_err(backend)
     }
