@@ -16,8 +16,8 @@ pub(super) enum Conn {
     Standalone(ConnectionManager),
     Cluster(ClusterConnection),
     /// A standalone store's near-cache connection (RESP3, tracking on, `NOLOOP`), which
-    /// carries every command while it is up: this instance's own writes then cause no
-    /// invalidation pushes to itself.
+    /// carries the store's commands while it is up (all but the creation of a session): this
+    /// instance's own writes then cause no invalidation pushes to itself.
     Tracked(MultiplexedConnection),
 }
 

@@ -23,9 +23,9 @@ impl RedisStore {
     ///
     /// How: Redis's server-assisted client-side caching. A dedicated RESP3 connection, named
     /// `sessionward-near-cache:<prefix>` in `CLIENT LIST`, has `CLIENT TRACKING ON NOLOOP`
-    /// (default mode, so Redis remembers only the keys this connection read) and carries every
-    /// command of the store while it is up (the store's own connection serves while it is
-    /// being replaced); Redis pushes an invalidation on it when a key it read is changed by
+    /// (default mode, so Redis remembers only the keys this connection read) and carries the
+    /// store's commands while it is up (the store's own connection serves while it is being
+    /// replaced, and always creates sessions, which no copy can exist of); Redis pushes an invalidation on it when a key it read is changed by
     /// another client, expires or is evicted, and a `FLUSHALL` or `FLUSHDB` empties the whole
     /// cache. This instance's own writes cause no push (`NOLOOP`): they drop the copy
     /// themselves, also when the request is dropped mid-write. A read and an
