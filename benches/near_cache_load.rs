@@ -16,15 +16,22 @@
 //! Run with `cargo bench -p sessionward-bench --bench near_cache_load` (a plain `main`). The
 //! server is `SESSIONWARD_TEST_REDIS`, else `redis://127.0.0.1:6379`; without one it says so
 //! and exits. Its keys are under a prefix of its own and deleted at the end.
+//!
+//! With `DEMO=path/to/demo` (built by `cargo build --release --example demo --features
+//! redis`), the two instances are two demo processes instead (`SESSIONWARD_NEAR_CACHE=100`
+//! or unset, `SESSIONWARD_IDLE_TIMEOUT`, `SESSIONWARD_RETENTION=0`); each session signs in
+//! through `POST /login`, reads are `GET /api/me` and writes `PUT /api/prefs`. The demo does
+//! not report its cache's hit rate, so that column stays empty; its sessions expire by
+//! themselves (idle timeout).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -39,7 +46,7 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-type Http = Client<HttpConnector, Empty<Bytes>>;
+type Http = Client<HttpConnector, Full<Bytes>>;
 
 /// One setup's result.
 struct Round {
@@ -65,7 +72,10 @@ fn main() {
     let mut near = Vec::new();
     for round in 0..rounds {
         for cached in [false, true] {
-            let result = rt.block_on(run(&url, cached, round));
+            let result = match std::env::var("DEMO") {
+                Ok(exe) => rt.block_on(run_demos(&exe, &url, cached)),
+                Err(_) => rt.block_on(run(&url, cached, round)),
+            };
             if cached { &mut near } else { &mut without }.push(result);
         }
     }
@@ -195,11 +205,29 @@ async fn get(
     uri: &str,
     cookie: Option<&HeaderValue>,
 ) -> (StatusCode, Option<HeaderValue>) {
-    let mut req = Request::get(uri);
+    send(http, Method::GET, uri, cookie, None).await
+}
+
+/// One request, with a JSON body if given; as [`get`].
+async fn send(
+    http: &Http,
+    method: Method,
+    uri: &str,
+    cookie: Option<&HeaderValue>,
+    json: Option<String>,
+) -> (StatusCode, Option<HeaderValue>) {
+    let mut req = Request::builder().method(method).uri(uri);
     if let Some(cookie) = cookie {
         req = req.header(COOKIE, cookie);
     }
-    let res = match http.request(req.body(Empty::new()).unwrap()).await {
+    let body = match json {
+        Some(json) => {
+            req = req.header(CONTENT_TYPE, "application/json");
+            Full::new(Bytes::from(json))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let res = match http.request(req.body(body).unwrap()).await {
         Ok(res) => res,
         Err(_) => return (StatusCode::BAD_GATEWAY, None),
     };
@@ -241,5 +269,109 @@ async fn clean(url: &str, prefix: &str) {
             return;
         }
         cursor = next;
+    }
+}
+
+/// A demo process, killed when dropped.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the demo at `exe` over `url` and returns it with the address it listens on.
+fn start_demo(exe: &str, url: &str, cached: bool) -> (Demo, String) {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(exe);
+    command
+        .env("PORT", "0")
+        .env("SESSIONWARD_STORE", url)
+        .env("SESSIONWARD_RETENTION", "0")
+        .env(
+            "SESSIONWARD_IDLE_TIMEOUT",
+            env_or("IDLE_SECONDS", 8).to_string(),
+        )
+        .env("RUST_LOG", "warn,demo=info")
+        .env_remove("SESSIONWARD_AUDIT_LOG")
+        .stdout(std::process::Stdio::piped());
+    if cached {
+        command.env("SESSIONWARD_NEAR_CACHE", "100");
+    } else {
+        command.env_remove("SESSIONWARD_NEAR_CACHE");
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the demo at {exe}: {e}"));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the demo names its address before exiting")
+            .expect("the demo's output");
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    // Keep reading, so a full pipe never holds the demo up.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Demo(child), address)
+}
+
+/// The load of [`run`] against two demo processes.
+async fn run_demos(exe: &str, url: &str, cached: bool) -> Round {
+    let (_a, a) = start_demo(exe, url, cached);
+    let (_b, b) = start_demo(exe, url, cached);
+    let addresses = [a, b];
+    let http: Http = Client::builder(TokioExecutor::new()).build_http();
+    let sessions = env_or("SESSIONS", 200) as usize;
+    let login = r#"{"username":"alice","password":"wonderland"}"#.to_owned();
+    let mut cookies = Vec::with_capacity(sessions);
+    for i in 0..sessions {
+        let uri = format!("{}/login", addresses[i % 2]);
+        let (status, cookie) = send(&http, Method::POST, &uri, None, Some(login.clone())).await;
+        assert_eq!(status, StatusCode::OK, "POST /login");
+        cookies.push(cookie.expect("/login sets a cookie"));
+    }
+    let cookies = Arc::new(cookies);
+    let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 5));
+    let write_every = env_or("WRITE_EVERY", 10).max(1);
+    let start = Instant::now();
+    let mut clients = Vec::new();
+    for client in 0..env_or("CLIENTS", 16) {
+        let (http, cookies, addresses) = (http.clone(), Arc::clone(&cookies), addresses.clone());
+        let (done, failed) = (Arc::clone(&done), Arc::clone(&failed));
+        clients.push(tokio::spawn(async move {
+            let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (client + 1);
+            while start.elapsed() < seconds {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let session = &cookies[(x % cookies.len() as u64) as usize];
+                let address = &addresses[((x >> 20) % 2) as usize];
+                let (status, _) = if (x >> 32).is_multiple_of(write_every) {
+                    let json = format!(r#"{{"n":{x}}}"#);
+                    let uri = format!("{address}/api/prefs");
+                    send(&http, Method::PUT, &uri, Some(session), Some(json)).await
+                } else {
+                    get(&http, &format!("{address}/api/me"), Some(session)).await
+                };
+                done.fetch_add(1, Ordering::Relaxed);
+                if !status.is_success() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    Round {
+        rate: done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
+        hit_rates: Vec::new(),
+        failed: failed.load(Ordering::Relaxed),
     }
 }
