@@ -144,43 +144,9 @@ async fn run(url: &str, cached: bool, round: u64) -> Round {
         assert_eq!(status, StatusCode::OK, "/new");
         cookies.push(cookie.expect("/new sets a cookie"));
     }
-    let cookies = Arc::new(cookies);
     let before: Vec<_> = stores.iter().map(RedisStore::near_cache_stats).collect();
-    let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 5));
-    let write_every = env_or("WRITE_EVERY", 10).max(1);
-    let start = Instant::now();
-    let mut clients = Vec::new();
-    for client in 0..env_or("CLIENTS", 16) {
-        let (http, cookies, addresses) = (http.clone(), Arc::clone(&cookies), addresses.clone());
-        let (done, failed) = (Arc::clone(&done), Arc::clone(&failed));
-        clients.push(tokio::spawn(async move {
-            // xorshift: a cheap, reproducible spread over sessions and instances.
-            let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (client + 1);
-            while start.elapsed() < seconds {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let session = &cookies[(x % cookies.len() as u64) as usize];
-                let address = addresses[((x >> 20) % 2) as usize];
-                let path = if (x >> 32).is_multiple_of(write_every) {
-                    "rw"
-                } else {
-                    "r"
-                };
-                let uri = format!("http://{address}/{path}");
-                let (status, _) = get(&http, &uri, Some(session)).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                if status != StatusCode::OK {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for client in clients {
-        client.await.unwrap();
-    }
-    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    let bases = addresses.iter().map(|a| format!("http://{a}")).collect();
+    let (rate, failed) = drive(&http, bases, cookies, Mix::Routes).await;
     let hit_rates = stores
         .iter()
         .zip(before)
@@ -195,7 +161,7 @@ async fn run(url: &str, cached: bool, round: u64) -> Round {
     Round {
         rate,
         hit_rates,
-        failed: failed.load(Ordering::Relaxed),
+        failed,
     }
 }
 
@@ -335,29 +301,53 @@ async fn run_demos(exe: &str, url: &str, cached: bool) -> Round {
         assert_eq!(status, StatusCode::OK, "POST /login");
         cookies.push(cookie.expect("/login sets a cookie"));
     }
-    let cookies = Arc::new(cookies);
+    let (rate, failed) = drive(&http, addresses.to_vec(), cookies, Mix::Demo).await;
+    Round {
+        rate,
+        hit_rates: Vec::new(),
+        failed,
+    }
+}
+
+/// Which requests a load sends: the bench routes (`/r`, `/rw`) or the demo's (`GET /api/me`,
+/// `PUT /api/prefs`).
+#[derive(Clone, Copy)]
+enum Mix {
+    Routes,
+    Demo,
+}
+
+/// `CLIENTS` tasks send requests back to back for `LOAD_SECONDS`, each to a random session on
+/// a random one of `bases` (`http://host:port`), a write one time in `WRITE_EVERY`. Returns
+/// the requests per second and how many did not succeed.
+async fn drive(http: &Http, bases: Vec<String>, cookies: Vec<HeaderValue>, mix: Mix) -> (f64, u64) {
+    let (bases, cookies) = (Arc::new(bases), Arc::new(cookies));
     let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 5));
     let write_every = env_or("WRITE_EVERY", 10).max(1);
     let start = Instant::now();
     let mut clients = Vec::new();
     for client in 0..env_or("CLIENTS", 16) {
-        let (http, cookies, addresses) = (http.clone(), Arc::clone(&cookies), addresses.clone());
+        let (http, bases, cookies) = (http.clone(), Arc::clone(&bases), Arc::clone(&cookies));
         let (done, failed) = (Arc::clone(&done), Arc::clone(&failed));
         clients.push(tokio::spawn(async move {
+            // xorshift: a cheap, reproducible spread over sessions and instances.
             let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (client + 1);
             while start.elapsed() < seconds {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                let session = &cookies[(x % cookies.len() as u64) as usize];
-                let address = &addresses[((x >> 20) % 2) as usize];
-                let (status, _) = if (x >> 32).is_multiple_of(write_every) {
-                    let json = format!(r#"{{"n":{x}}}"#);
-                    let uri = format!("{address}/api/prefs");
-                    send(&http, Method::PUT, &uri, Some(session), Some(json)).await
-                } else {
-                    get(&http, &format!("{address}/api/me"), Some(session)).await
+                let session = Some(&cookies[(x % cookies.len() as u64) as usize]);
+                let base = &bases[((x >> 20) % bases.len() as u64) as usize];
+                let write = (x >> 32).is_multiple_of(write_every);
+                let (status, _) = match (mix, write) {
+                    (Mix::Routes, true) => get(&http, &format!("{base}/rw"), session).await,
+                    (Mix::Routes, false) => get(&http, &format!("{base}/r"), session).await,
+                    (Mix::Demo, true) => {
+                        let (uri, json) = (format!("{base}/api/prefs"), format!(r#"{{"n":{x}}}"#));
+                        send(&http, Method::PUT, &uri, session, Some(json)).await
+                    }
+                    (Mix::Demo, false) => get(&http, &format!("{base}/api/me"), session).await,
                 };
                 done.fetch_add(1, Ordering::Relaxed);
                 if !status.is_success() {
@@ -369,9 +359,6 @@ async fn run_demos(exe: &str, url: &str, cached: bool) -> Round {
     for client in clients {
         client.await.unwrap();
     }
-    Round {
-        rate: done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
-        hit_rates: Vec::new(),
-        failed: failed.load(Ordering::Relaxed),
-    }
+    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    (rate, failed.load(Ordering::Relaxed))
 }

@@ -126,6 +126,12 @@ fn owner(cluster: &Cluster, slot: u16) -> (String, u16) {
     panic!("no master serves slot {slot}: {nodes}");
 }
 
+/// The slot of `key`, as the cluster computes it.
+fn slot_of(cluster: &Cluster, key: &str) -> u16 {
+    let slot = cluster.cli(cluster.ports()[0], &["cluster", "keyslot", key]);
+    slot.trim().parse().unwrap()
+}
+
 /// The node id of the master on `port`.
 fn node_id(cluster: &Cluster, port: u16) -> String {
     cluster.cli(port, &["cluster", "myid"]).trim().to_owned()
@@ -168,11 +174,7 @@ async fn slot_migration_drops_the_moved_copies() {
     assert!(entries >= 1);
 
     let record_key = record_key(&a, &key);
-    let slot: u16 = cluster
-        .cli(cluster.ports()[0], &["cluster", "keyslot", &record_key])
-        .trim()
-        .parse()
-        .unwrap();
+    let slot = slot_of(&cluster, &record_key);
     let (_, from) = owner(&cluster, slot);
     let to = *cluster.ports().iter().find(|&&p| p != from).unwrap();
     migrate(&cluster, slot, to);
@@ -224,11 +226,7 @@ async fn failover_drops_the_copies() {
     );
 
     let record_key = record_key(&a, &key);
-    let slot: u16 = cluster
-        .cli(cluster.ports()[0], &["cluster", "keyslot", &record_key])
-        .trim()
-        .parse()
-        .unwrap();
+    let slot = slot_of(&cluster, &record_key);
     let (_, master) = owner(&cluster, slot);
     eventually("the master's replica is known and in sync", || async {
         replica_of(&cluster, master).is_some_and(|replica| {

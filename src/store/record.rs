@@ -146,7 +146,10 @@ enum Entries {
     /// The first key of a new session, without a vector allocation.
     Single(Entry),
     /// Shared with the memory store's copy, until changed.
-    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "memory-store", feature = "redis")),
+        allow(dead_code)
+    )]
     Shared(Arc<[Entry]>),
 }
 
@@ -233,7 +236,10 @@ impl SessionData {
     }
 
     /// The entries, shareable with later loads.
-    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "memory-store", feature = "redis")),
+        allow(dead_code)
+    )]
     pub(crate) fn into_shared(self) -> Arc<[Entry]> {
         match self.entries {
             Entries::Owned(v) => v.into(),
@@ -254,7 +260,10 @@ impl SessionData {
         matches!((value(self), value(other)), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b))
     }
 
-    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "memory-store", feature = "redis")),
+        allow(dead_code)
+    )]
     pub(crate) fn from_shared(entries: Arc<[Entry]>) -> Self {
         Self {
             entries: Entries::Shared(entries),

@@ -91,16 +91,24 @@ impl<S> TimeoutStore<S> {
     }
 
     /// `call`, or [`StoreError::TimedOut`] naming `operation` once the timeout has passed.
-    async fn within<T>(
+    fn within<T>(
         &self,
         operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let after = self.timeout;
-        tokio::time::timeout(after, call)
-            .await
-            .unwrap_or(Err(StoreError::TimedOut { operation, after }))
+    ) -> impl Future<Output = Result<T, StoreError>> {
+        bounded(self.timeout, operation, call)
     }
+}
+
+/// `call`, or [`StoreError::TimedOut`] naming `operation` once `after` has passed.
+async fn bounded<T>(
+    after: Duration,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(after, call)
+        .await
+        .unwrap_or(Err(StoreError::TimedOut { operation, after }))
 }
 
 impl<S: SessionStore> SessionStore for TimeoutStore<S> {
@@ -278,13 +286,8 @@ impl ErasedStore for TimeoutStore<Arc<dyn ErasedStore>> {
             Write::Create(..) => "create",
             Write::Update(..) => "update",
         };
-        let after = self.timeout;
         let call = Arc::clone(&self.inner).write_later(write);
-        Box::pin(async move {
-            tokio::time::timeout(after, call)
-                .await
-                .unwrap_or(Err(StoreError::TimedOut { operation, after }))
-        })
+        Box::pin(bounded(self.timeout, operation, call))
     }
     fn untimed(self: Arc<Self>) -> Arc<dyn ErasedStore> {
         Arc::clone(&self.inner)

@@ -83,7 +83,8 @@ impl SessionStore for RedisStore {
         for (field, value) in codec::encode(&record) {
             call.arg(field).arg(value);
         }
-        let created = int(self.invoke(&call).await?).ok_or_else(|| unexpected("create"))?;
+        let created =
+            int(self.invoke_untracked(&call).await?).ok_or_else(|| unexpected("create"))?;
         if created == 0 {
             // The token hash is taken: give the id index back.
             let mut call = UNLINK_ID.prepare_invoke();
@@ -395,8 +396,7 @@ impl RedisStore {
         let mut call = SEAL.prepare_invoke();
         call.key(&old_rec).key(&sealed);
         let reply = self.invoke(&call).await?;
-        // The script's `false`: nil over RESP2, a boolean over RESP3 (a near cache's connection).
-        if matches!(reply, Value::Nil | Value::Boolean(false)) {
+        if reply == Value::Nil {
             return Ok(false);
         }
         let unseal = || async {

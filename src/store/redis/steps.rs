@@ -27,7 +27,7 @@ impl RedisStore {
     }
 
     pub(super) async fn invoke(&self, call: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
-        call.invoke_async(&mut self.conn()).await.map_err(backend)
+        script_reply(call.invoke_async(&mut self.conn()).await)
     }
 
     /// As [`invoke`](Self::invoke), on the store's own connection even with a near cache: for
@@ -38,9 +38,7 @@ impl RedisStore {
         &self,
         call: &ScriptInvocation<'_>,
     ) -> Result<Value, StoreError> {
-        call.invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(backend)
+        script_reply(call.invoke_async(&mut self.conn.clone()).await)
     }
 
     pub(super) async fn query_cmd(&self, cmd: &redis::Cmd) -> Result<Value, StoreError> {
@@ -387,8 +385,7 @@ impl Patched {
     pub(super) fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
         let bad = || unexpected("the patch script");
         let items = match reply {
-            // A script's `false`: nil over RESP2, a boolean over RESP3 (the near cache's connection).
-            Value::Nil | Value::Boolean(false) => return Ok(None),
+            Value::Nil => return Ok(None),
             Value::Int(1) => {
                 return Ok(Some(Self {
                     id: None,
@@ -427,8 +424,7 @@ impl Deleted {
     pub(super) fn from_reply(reply: Value) -> Result<Option<Self>, StoreError> {
         let bad = || unexpected("the delete or end script");
         let items = match reply {
-            // A script's `false`: nil over RESP2, a boolean over RESP3 (the near cache's connection).
-            Value::Nil | Value::Boolean(false) => return Ok(None),
+            Value::Nil => return Ok(None),
             Value::Array(items) if items.len() == 3 => items,
             _ => return Err(bad()),
         };
@@ -468,4 +464,14 @@ pub(super) fn cover_ms(expires: u64, now: u64) -> u64 {
 
 pub(super) fn newest_first(records: &mut [SessionRecord]) {
     records.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+}
+
+/// A script's reply as RESP2 gives it, whatever the connection speaks: a Lua `false` is nil
+/// over RESP2 but a boolean over RESP3 (the near cache's connection), and the decoders read
+/// nil.
+fn script_reply(reply: redis::RedisResult<Value>) -> Result<Value, StoreError> {
+    match reply.map_err(backend)? {
+        Value::Boolean(false) => Ok(Value::Nil),
+        other => Ok(other),
+    }
 }

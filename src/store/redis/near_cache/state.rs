@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lru::LruCache;
 
-use crate::store::SessionRecord;
+use crate::store::{SessionData, SessionRecord};
 
 /// A copy of one record, and what it weighs against the byte budget.
 struct Copy {
@@ -124,10 +124,11 @@ impl State {
         if bytes > self.max_bytes / 8 {
             return;
         }
-        let copy = Copy {
-            record: record.clone(),
-            bytes,
-        };
+        // The data as the memory store keeps it: shared, so a hit's copy costs an `Arc`, not
+        // a list of the session's keys.
+        let mut record = record.clone();
+        record.data = SessionData::from_shared(std::mem::take(&mut record.data).into_shared());
+        let copy = Copy { record, bytes };
         if let Some(old) = self.copies.put(key.to_owned(), copy) {
             self.bytes -= old.bytes;
         }
@@ -212,7 +213,6 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SessionData;
     use crate::token::SessionId;
 
     const BOUND: Duration = Duration::from_millis(100);
@@ -257,6 +257,22 @@ mod tests {
         assert!(matches!(state.lookup("k", now, BOUND), Lookup::Hit(_)));
         state.invalidate("k");
         miss(&mut state, now);
+    }
+
+    #[test]
+    fn hits_share_the_data_instead_of_copying_it() {
+        let (mut state, now) = live();
+        let ticket = miss(&mut state, now);
+        let mut with_data = record();
+        let dark = serde_json::value::RawValue::from_string("\"dark\"".into()).unwrap();
+        with_data.data = [("theme".to_owned(), dark)].into_iter().collect();
+        state.offer("k", ticket, Some(&with_data), 100);
+        let (Lookup::Hit(first), Lookup::Hit(second)) =
+            (state.lookup("k", now, BOUND), state.lookup("k", now, BOUND))
+        else {
+            panic!("expected two hits")
+        };
+        assert!(first.data.shares_value(&second.data, "theme"));
     }
 
     #[test]
