@@ -14,8 +14,9 @@ use crate::token::SessionId;
 #[derive(Clone, Copy)]
 pub(crate) enum Written {
     Nothing,
-    /// An anonymous session was stored for the first time.
-    Created(SessionId),
+    /// An anonymous session was stored for the first time, created at the given time (the
+    /// record itself has moved into the store).
+    Created(SessionId, SystemTime),
     /// The idle deadline was moved on.
     Renewed(SessionId),
 }
@@ -104,24 +105,20 @@ impl Session {
         if self.inner.shared.config.audit.is_none() {
             return;
         }
-        let (kind, id) = match written {
+        let (kind, id, written_at) = match written {
             Written::Nothing => return,
-            Written::Created(id) => (AuditKind::SessionCreated, id),
-            Written::Renewed(id) => (AuditKind::Renewed, id),
+            Written::Created(id, at) => (AuditKind::SessionCreated, id, Some(at)),
+            Written::Renewed(id) => (AuditKind::Renewed, id, None),
         };
+        // The write's own time, read when it was made: the creation, or the renewal's last use.
         let (user, time) = {
             let state = self.state();
             match state.record.as_ref().filter(|r| r.id == id) {
-                // The write's own time, read when it was made: the creation, or the renewal's
-                // last use.
-                Some(record) => {
-                    let time = match kind {
-                        AuditKind::SessionCreated => record.created_at,
-                        _ => record.last_seen_at,
-                    };
-                    (record.user.clone(), time)
-                }
-                None => (None, SystemTime::now()),
+                Some(record) => (
+                    record.user.clone(),
+                    written_at.unwrap_or(record.last_seen_at),
+                ),
+                None => (None, written_at.unwrap_or_else(SystemTime::now)),
             }
         };
         self.audit_at(kind, time, Some(id), user.as_deref(), None);

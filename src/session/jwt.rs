@@ -4,10 +4,11 @@
 
 use std::time::SystemTime;
 
+use super::audit::Expiry;
 use super::load::expiry;
 use super::Session;
-use crate::error::SessionError;
-use crate::store::SessionRecord;
+use crate::error::{SessionError, StoreError};
+use crate::store::{Ended, SessionRecord};
 use crate::token::{IssuedToken, SessionId, TokenHash, Verdict};
 
 /// Who and which session a verified stateless JWT names, from its claims alone.
@@ -17,79 +18,117 @@ pub(super) struct Vouched {
 }
 
 /// What a presented JWT's verification decided.
+// Returned once and taken apart at once: boxing the record would cost every request an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Judged {
     /// Refused (and audited): no session.
     Refused,
     /// Stateless and not denied: the claims are the identity.
     Vouched(Vouched),
-    /// Valid, and the store says whether its session (`sub`, `sid`) is alive: the stateful
-    /// mode, or a stateless one whose denylist overflowed.
-    AskStore(String, SessionId),
+    /// Valid, and its session (`sub`, `sid`) read from the store: the stateful mode, or a
+    /// stateless one whose denylist overflowed.
+    Read(SidRead),
+}
+
+/// The session a valid JWT's `sid` names, as read so far.
+pub(super) enum SidRead {
+    /// No usable session (audited).
+    Refused,
+    /// The session, alive.
+    Active(TokenHash, SessionRecord),
+    /// Past a deadline: to be ended and reported.
+    Expired(TokenHash, Ended, Option<Expiry>),
+    /// To be read from a store that answers only asynchronously.
+    Later {
+        user: String,
+        id: SessionId,
+        now: SystemTime,
+    },
+    /// The store failed.
+    Failed(StoreError),
 }
 
 impl Session {
-    /// Verifies a presented JWT at `now`, and in the stateless mode asks the denylist about
-    /// its session; a refusal is audited as `invalid_token` with its reason (`revoked` for a
-    /// session this instance ended).
+    /// Verifies a presented JWT at `now`; in the stateless mode asks the denylist about its
+    /// session, in the stateful one reads the session (from a store that answers at once,
+    /// without copying a claim). A refusal is audited as `invalid_token` with its reason
+    /// (`revoked` for a session this instance ended).
     pub(super) fn judge_jwt(&self, jwt: &[u8], now: SystemTime) -> Judged {
         let Some(tokens) = &self.inner.shared.config.access_tokens else {
             // Only a layer with access tokens keeps a JWT; the arm is for completeness.
             self.audit_invalid_token("malformed");
             return Judged::Refused;
         };
-        let claims = match tokens.verify(jwt, now) {
-            Ok(claims) => claims,
-            Err(refused) => {
-                self.audit_invalid_token(refused.reason());
-                return Judged::Refused;
-            }
-        };
-        match tokens.verdict(&claims.sid, now) {
+        let judged = tokens.verify_with(jwt, now, |sub, sid| match tokens.verdict(&sid, now) {
             Verdict::Allowed => Judged::Vouched(Vouched {
-                user: claims.sub,
-                id: claims.sid,
+                user: sub.to_owned(),
+                id: sid,
             }),
             Verdict::Denied => {
                 self.audit_invalid_token("revoked");
                 Judged::Refused
             }
-            Verdict::AskStore => Judged::AskStore(claims.sub, claims.sid),
+            Verdict::AskStore => Judged::Read(self.read_sid_now(sub, sid, now)),
+        });
+        judged.unwrap_or_else(|refused| {
+            self.audit_invalid_token(refused.reason());
+            Judged::Refused
+        })
+    }
+
+    /// Reads the session `id` a valid JWT of `user` names from a store that answers at once
+    /// (the memory store), and judges it; other stores are read later.
+    pub(super) fn read_sid_now(&self, user: &str, id: SessionId, now: SystemTime) -> SidRead {
+        match self.inner.shared.store.load_by_id_now(&id) {
+            None => SidRead::Later {
+                user: user.to_owned(),
+                id,
+                now,
+            },
+            Some(Err(err)) => SidRead::Failed(err),
+            Some(Ok(found)) => self.judge_found(user, found, now),
         }
     }
 
-    /// Reads the session `id` a valid JWT of `user` names: `None` (with an `invalid_token`
-    /// audit event) for an unknown or ended session, one whose user is not the token's `sub`,
-    /// or an expired one (which is ended, as an opaque token's would be).
-    pub(super) async fn read_by_sid(
+    /// Judges what the store found under the session id a valid JWT of `user` names: refused
+    /// (with an `invalid_token` audit event) when unknown or ended, or when the session is not
+    /// the token's `sub`'s; an expired one is to be ended, as an opaque token's would be.
+    pub(super) fn judge_found(
         &self,
         user: &str,
-        id: SessionId,
+        found: Option<(TokenHash, SessionRecord)>,
         now: SystemTime,
-    ) -> Result<Option<(TokenHash, SessionRecord)>, SessionError> {
-        let store = &self.inner.shared.store;
-        // A store that answers at once (the memory store) needs no future.
-        let found = match store.load_by_id_now(&id) {
-            Some(found) => found?,
-            None => store.load_by_id(&id).await?,
-        };
+    ) -> SidRead {
         let Some((key, record)) = found else {
             self.audit_invalid_token("unknown");
-            return Ok(None);
+            return SidRead::Refused;
         };
         // Checked before anything else is done with the session: a token that is not the
         // session's own changes nothing.
         if record.user.as_deref() != Some(user) {
             self.audit_invalid_token("wrong_subject");
-            return Ok(None);
+            return SidRead::Refused;
         }
         if !record.is_active(now) {
             let ended = expiry(&record, now);
-            self.end_expired(&key, ended, self.expiry(&record, &ended))
-                .await?;
-            self.audit_invalid_token("expired");
-            return Ok(None);
+            let reported = self.expiry(&record, &ended);
+            return SidRead::Expired(key, ended, reported);
         }
-        Ok(Some((key, record)))
+        SidRead::Active(key, record)
+    }
+
+    /// Ends the expired session a JWT named (see [`judge_found`](Self::judge_found)) and
+    /// refuses the token.
+    pub(super) async fn end_by_sid(
+        &self,
+        key: TokenHash,
+        ended: Ended,
+        reported: Option<Expiry>,
+    ) -> Result<(), SessionError> {
+        self.end_expired(&key, ended, reported).await?;
+        self.audit_invalid_token("expired");
+        Ok(())
     }
 
     /// Refuses every access token of session `id` on this instance until they have expired,

@@ -3,6 +3,9 @@
 use std::sync::MutexGuard;
 use std::time::SystemTime;
 
+#[cfg(feature = "jwt")]
+use crate::token::PresentedJwt;
+
 use super::audit::Expiry;
 use super::{Session, State};
 use crate::error::{Presented, SessionError, StoreError};
@@ -34,14 +37,26 @@ enum Pending {
     Failed(StoreError),
 }
 
-/// A load that needs the store: for a presented opaque token, a JWT, or the record of a
-/// vouched-for session.
+/// How far a load got without waiting for the store.
+// Returned once and taken apart at once: boxing what a waiting load carries would cost an
+// allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Begun<'a> {
+    /// Loaded, or nothing to load: the locked state.
+    Ready(MutexGuard<'a, State>),
+    /// The store is to be awaited.
+    Started(Started),
+    /// A clone of this handle is loading; wait for it.
+    Busy,
+}
+
+/// A load that waits for the store: for a presented opaque token, or for the session a
+/// verified JWT names (with the JWT to put back if the load fails; `None` for a stateless
+/// JWT's session whose record a later call needs: its load goes back to `Vouched`).
 enum Started {
     Token(SessionToken, TokenHash, SystemTime, Pending),
     #[cfg(feature = "jwt")]
-    Jwt(Box<[u8]>, SystemTime),
-    #[cfg(feature = "jwt")]
-    Vouched(SystemTime),
+    Sid(Option<PresentedJwt>, super::jwt::SidRead),
 }
 
 /// Puts the load back where it was (`NotStarted` with its token, or `Vouched`) if the loading
@@ -51,7 +66,7 @@ struct LoadGuard<'a> {
     session: &'a Session,
     token: Option<SessionToken>,
     #[cfg(feature = "jwt")]
-    jwt: Option<Box<[u8]>>,
+    jwt: Option<PresentedJwt>,
     back_to: Load,
     finished: bool,
 }
@@ -97,100 +112,125 @@ impl Session {
         self.load(false).await
     }
 
-    // Only a stateless JWT can be judged without its record.
-    #[cfg_attr(not(feature = "jwt"), allow(unused_variables))]
+    /// Loads the session, or judges its JWT when `record_needed` is false (only a stateless
+    /// JWT can be judged without its record).
+    ///
+    /// Whatever a store that answers at once (the memory store) can settle is settled without
+    /// a future; only a load that waits for the store builds one, boxed. The future of every
+    /// handler that reads its session then stays small: axum boxes it, and one over 1 KiB
+    /// leaves the allocator's fast path and is copied around by the kilobyte.
     async fn load(&self, record_needed: bool) -> Result<MutexGuard<'_, State>, SessionError> {
-        let started = loop {
-            {
-                let mut state = self.state();
-                match state.load {
-                    Load::Done => return Ok(state),
-                    #[cfg(feature = "jwt")]
-                    Load::Vouched if !record_needed => return Ok(state),
-                    #[cfg(feature = "jwt")]
-                    Load::Vouched => {
-                        state.load = Load::InProgress;
-                        break Started::Vouched(state.now.unwrap_or_else(SystemTime::now));
-                    }
-                    Load::NotStarted => {
-                        let now = SystemTime::now();
-                        state.now = Some(now);
-                        #[cfg(feature = "jwt")]
-                        if let Some(jwt) = state.jwt.take() {
-                            if !self.is_cookie_jwt(&jwt) {
-                                state.load = Load::InProgress;
-                                break Started::Jwt(jwt, now);
-                            }
-                            // A session cookie's JWT sent as a bearer token works as the
-                            // cookie's opaque token would.
-                            state.by_jwt = false;
-                            state.cookie_jwt = Some(jwt);
-                        }
-                        #[cfg(feature = "jwt")]
-                        if let Some(jwt) = state.cookie_jwt.take() {
-                            use super::jwt_cookie::OpenedCookie;
-                            match self.open_cookie_jwt(&jwt, now, record_needed) {
-                                OpenedCookie::Refused => {
-                                    state.load = Load::Done;
-                                    return Ok(state);
-                                }
-                                OpenedCookie::Vouched(vouched) => {
-                                    state.vouched = Some(vouched);
-                                    state.load = Load::Vouched;
-                                    return Ok(state);
-                                }
-                                OpenedCookie::Token(token, reissue) => {
-                                    state.reissue = reissue.then(|| token.clone());
-                                    state.presented = Some(token);
-                                }
-                            }
-                        }
-                        let Some(token) = state.presented.take() else {
-                            // No token: nothing to read.
-                            state.load = Load::Done;
-                            if self.inner.presented != Presented::Nothing {
-                                self.audit_invalid_token("malformed");
-                            }
-                            return Ok(state);
-                        };
-                        let key = token.hash();
-                        // A store that answers at once (the memory store) is read under this
-                        // same lock, and its record goes straight into the state.
-                        let pending = match self.inner.shared.store.load_now(&key) {
-                            None => Pending::Unknown,
-                            Some(Ok(None)) => {
-                                state.load = Load::Done;
-                                self.audit_invalid_token("unknown");
-                                return Ok(state);
-                            }
-                            Some(Ok(Some(record))) if record.is_active(now) => {
-                                state.load = Load::Done;
-                                state.key = Some(key);
-                                state.record = Some(record);
-                                return Ok(state);
-                            }
-                            Some(Ok(Some(record))) => {
-                                let ended = expiry(&record, now);
-                                Pending::Expired(ended, self.expiry(&record, &ended))
-                            }
-                            Some(Err(err)) => Pending::Failed(err),
-                        };
-                        state.load = Load::InProgress;
-                        break Started::Token(token, key, now, pending);
-                    }
-                    Load::InProgress => {}
-                }
+        loop {
+            let started = match self.begin_load(record_needed) {
+                Begun::Ready(state) => return Ok(state),
+                Begun::Started(started) => Some(started),
+                Begun::Busy => None,
+            };
+            match started {
+                Some(started) => return Box::pin(self.finish_load(started)).await,
+                // Another clone of this handle is reading the store (handler tasks running in
+                // parallel within one request; rare). Let it finish rather than read twice.
+                None => tokio::task::yield_now().await,
             }
-            // Another clone of this handle is reading the store (handler tasks running in
-            // parallel within one request; rare). Let it finish rather than read twice.
-            tokio::task::yield_now().await;
-        };
+        }
+    }
+
+    /// The part of [`load`](Self::load) that needs no waiting, under the state's lock.
+    #[cfg_attr(not(feature = "jwt"), allow(unused_variables))]
+    fn begin_load(&self, record_needed: bool) -> Begun<'_> {
+        let mut state = self.state();
+        match state.load {
+            Load::Done => Begun::Ready(state),
+            Load::InProgress => Begun::Busy,
+            #[cfg(feature = "jwt")]
+            Load::Vouched if !record_needed => Begun::Ready(state),
+            #[cfg(feature = "jwt")]
+            Load::Vouched => {
+                let now = state.now.unwrap_or_else(SystemTime::now);
+                let vouched = state.vouched.as_ref().map(|v| (v.user.clone(), v.id));
+                let Some((user, id)) = vouched else {
+                    // Vouched always comes with its identity; no session is the safe reading.
+                    state.load = Load::Done;
+                    return Begun::Ready(state);
+                };
+                let read = self.read_sid_now(&user, id, now);
+                self.settle_sid(state, None, read)
+            }
+            Load::NotStarted => {
+                let now = SystemTime::now();
+                state.now = Some(now);
+                #[cfg(feature = "jwt")]
+                if let Some(jwt) = state.jwt.take() {
+                    if !self.is_cookie_jwt(&jwt) {
+                        return self.begin_jwt(state, jwt, now, record_needed);
+                    }
+                    // A session cookie's JWT sent as a bearer token works as the cookie's
+                    // opaque token would.
+                    state.by_jwt = false;
+                    state.cookie_jwt = Some(jwt);
+                }
+                #[cfg(feature = "jwt")]
+                if let Some(jwt) = state.cookie_jwt.take() {
+                    use super::jwt_cookie::OpenedCookie;
+                    match self.open_cookie_jwt(&jwt, now, record_needed) {
+                        OpenedCookie::Refused => {
+                            state.load = Load::Done;
+                            return Begun::Ready(state);
+                        }
+                        OpenedCookie::Vouched(vouched) => {
+                            state.vouched = Some(vouched);
+                            state.load = Load::Vouched;
+                            return Begun::Ready(state);
+                        }
+                        OpenedCookie::Token(token, reissue) => {
+                            state.reissue = reissue.then(|| token.clone());
+                            state.presented = Some(token);
+                        }
+                    }
+                }
+                let Some(token) = state.presented.take() else {
+                    // No token: nothing to read.
+                    state.load = Load::Done;
+                    if self.inner.presented != Presented::Nothing {
+                        self.audit_invalid_token("malformed");
+                    }
+                    return Begun::Ready(state);
+                };
+                let key = token.hash();
+                // A store that answers at once (the memory store) is read under this same
+                // lock, and its record goes straight into the state.
+                let pending = match self.inner.shared.store.load_now(&key) {
+                    None => Pending::Unknown,
+                    Some(Ok(None)) => {
+                        state.load = Load::Done;
+                        self.audit_invalid_token("unknown");
+                        return Begun::Ready(state);
+                    }
+                    Some(Ok(Some(record))) if record.is_active(now) => {
+                        state.load = Load::Done;
+                        state.key = Some(key);
+                        state.record = Some(record);
+                        return Begun::Ready(state);
+                    }
+                    Some(Ok(Some(record))) => {
+                        let ended = expiry(&record, now);
+                        Pending::Expired(ended, self.expiry(&record, &ended))
+                    }
+                    Some(Err(err)) => Pending::Failed(err),
+                };
+                state.load = Load::InProgress;
+                Begun::Started(Started::Token(token, key, now, pending))
+            }
+        }
+    }
+
+    /// The part of [`load`](Self::load) that waits for the store, with the load marked in
+    /// progress.
+    async fn finish_load(&self, started: Started) -> Result<MutexGuard<'_, State>, SessionError> {
         let (token, key, now, pending) = match started {
             Started::Token(token, key, now, pending) => (token, key, now, pending),
             #[cfg(feature = "jwt")]
-            Started::Jwt(jwt, now) => return self.loaded_by_jwt(jwt, now, record_needed).await,
-            #[cfg(feature = "jwt")]
-            Started::Vouched(now) => return self.loaded_vouched(now).await,
+            Started::Sid(jwt, read) => return self.finish_by_sid(jwt, read).await,
         };
         let guard = LoadGuard {
             session: self,
@@ -264,64 +304,96 @@ impl Session {
 
 #[cfg(feature = "jwt")]
 impl Session {
-    /// [`load`](Self::load) for a presented JWT, with the load marked in progress: verifies
-    /// it, then reads its session by id, unless a stateless token is enough for a call that
-    /// needs no record.
-    async fn loaded_by_jwt(
-        &self,
-        jwt: Box<[u8]>,
+    /// Verifies a presented JWT and, unless a stateless token is enough for a call that needs
+    /// no record, reads the session it names.
+    fn begin_jwt<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        jwt: PresentedJwt,
         now: SystemTime,
         record_needed: bool,
-    ) -> Result<MutexGuard<'_, State>, SessionError> {
+    ) -> Begun<'a> {
         use super::jwt::Judged;
 
-        let mut guard = LoadGuard {
-            session: self,
-            token: None,
-            jwt: Some(jwt),
-            back_to: Load::NotStarted,
-            finished: false,
-        };
-        let jwt = guard.jwt.as_deref().unwrap_or_default();
-        let found = match self.judge_jwt(jwt, now) {
-            Judged::Refused => None,
+        match self.judge_jwt(&jwt, now) {
+            Judged::Refused => {
+                state.load = Load::Done;
+                Begun::Ready(state)
+            }
             Judged::Vouched(vouched) if !record_needed => {
-                guard.finished = true;
-                let mut state = self.state();
                 state.vouched = Some(vouched);
                 state.load = Load::Vouched;
-                return Ok(state);
+                Begun::Ready(state)
             }
             Judged::Vouched(vouched) => {
-                let (user, id) = (vouched.user.clone(), vouched.id);
-                self.state().vouched = Some(vouched);
-                self.read_by_sid(&user, id, now).await?
+                let read = self.read_sid_now(&vouched.user, vouched.id, now);
+                state.vouched = Some(vouched);
+                self.settle_sid(state, Some(jwt), read)
             }
-            Judged::AskStore(user, id) => self.read_by_sid(&user, id, now).await?,
-        };
-        guard.jwt = None;
-        Ok(guard.finish(found))
+            Judged::Read(read) => self.settle_sid(state, Some(jwt), read),
+        }
     }
 
-    /// [`load`](Self::load) for the record of a session a stateless JWT vouched for, with the
-    /// load marked in progress.
-    async fn loaded_vouched(&self, now: SystemTime) -> Result<MutexGuard<'_, State>, SessionError> {
+    /// Finishes the load with the session a JWT named, or starts the part that waits for the
+    /// store.
+    fn settle_sid<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        jwt: Option<PresentedJwt>,
+        read: super::jwt::SidRead,
+    ) -> Begun<'a> {
+        use super::jwt::SidRead;
+
+        match read {
+            SidRead::Refused => {}
+            SidRead::Active(key, record) => {
+                state.key = Some(key);
+                state.record = Some(record);
+            }
+            waiting => {
+                state.load = Load::InProgress;
+                return Begun::Started(Started::Sid(jwt, waiting));
+            }
+        }
+        state.load = Load::Done;
+        Begun::Ready(state)
+    }
+
+    /// Reads or ends the session a JWT named, with the load marked in progress.
+    async fn finish_by_sid(
+        &self,
+        jwt: Option<PresentedJwt>,
+        read: super::jwt::SidRead,
+    ) -> Result<MutexGuard<'_, State>, SessionError> {
+        use super::jwt::SidRead;
+
+        let back_to = if jwt.is_some() {
+            Load::NotStarted
+        } else {
+            Load::Vouched
+        };
         let guard = LoadGuard {
             session: self,
             token: None,
-            jwt: None,
-            back_to: Load::Vouched,
+            jwt,
+            back_to,
             finished: false,
         };
-        let vouched = self
-            .state()
-            .vouched
-            .as_ref()
-            .map(|vouched| (vouched.user.clone(), vouched.id));
-        let found = match vouched {
-            Some((user, id)) => self.read_by_sid(&user, id, now).await?,
-            // Vouched always comes with its identity; no session is the safe reading.
-            None => None,
+        let read = match read {
+            SidRead::Later { user, id, now } => {
+                let found = self.inner.shared.store.load_by_id(&id).await?;
+                self.judge_found(&user, found, now)
+            }
+            other => other,
+        };
+        let found = match read {
+            SidRead::Active(key, record) => Some((key, record)),
+            SidRead::Expired(key, ended, reported) => {
+                self.end_by_sid(key, ended, reported).await?;
+                None
+            }
+            SidRead::Failed(err) => return Err(err.into()),
+            SidRead::Refused | SidRead::Later { .. } => None,
         };
         Ok(guard.finish(found))
     }

@@ -92,7 +92,7 @@ struct State {
     presented: Option<SessionToken>,
     /// A presented JWT access token, until it is verified on first load.
     #[cfg(feature = "jwt")]
-    jwt: Option<Box<[u8]>>,
+    jwt: Option<crate::token::PresentedJwt>,
     /// What a verified stateless JWT says: the identity while the record is not read, and the
     /// session to deny at logout even if it has ended meanwhile.
     #[cfg(feature = "jwt")]
@@ -104,7 +104,7 @@ struct State {
     /// A presented session cookie holding a JWT (or such a JWT sent as a bearer token),
     /// until it is verified on first load.
     #[cfg(feature = "jwt")]
-    cookie_jwt: Option<Box<[u8]>>,
+    cookie_jwt: Option<crate::token::PresentedJwt>,
     /// The token of a stateless cookie JWT in its second half: the response re-issues it,
     /// if the session still lives under it.
     #[cfg(feature = "jwt")]

@@ -92,7 +92,7 @@ impl Session {
                 let key = token.hash();
                 // The request is over: the record moves to the store rather than being copied.
                 let record = state.record.take().expect("checked above");
-                outcome.audit = Written::Created(record.id);
+                outcome.audit = Written::Created(record.id, record.created_at);
                 outcome.write = Some(Write::Create(key, record));
                 state.key = Some(key);
             }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::denylist::Denylist;
-use super::jwt_claims::{AccessClaims, IssuedToken, PresentedClaims};
+use super::jwt_claims::{AccessClaims, Audience, CheckedClaims, IssuedToken, PresentedClaims};
 use super::jwt_error::{InvalidToken, IssueError};
 use super::key_ring::KeyRing;
 use super::{generate_id, SessionId};
@@ -265,7 +265,26 @@ impl AccessTokens {
         token: impl AsRef<[u8]>,
         now: SystemTime,
     ) -> Result<AccessClaims, InvalidToken> {
-        let payload = self.signed_payload(token.as_ref(), |typ| {
+        let payload = self.access_payload(token.as_ref())?;
+        Ok(self.checked_claims(&payload, now)?.into_owned())
+    }
+
+    /// [`verify`](Self::verify), handing the subject and the session id to `with` without
+    /// copying any claim: a request needs no more of them.
+    pub(crate) fn verify_with<R>(
+        &self,
+        token: &[u8],
+        now: SystemTime,
+        with: impl FnOnce(&str, SessionId) -> R,
+    ) -> Result<R, InvalidToken> {
+        let payload = self.access_payload(token)?;
+        let claims = self.checked_claims(&payload, now)?;
+        Ok(with(&claims.sub, claims.sid))
+    }
+
+    /// The decoded payload of an access token whose signature and type passed.
+    fn access_payload(&self, token: &[u8]) -> Result<Vec<u8>, InvalidToken> {
+        self.signed_payload(token, |typ| {
             // A session cookie's JWT is no access token, whatever type the app requires.
             if typ.is_some_and(|typ| same_media_type(typ, COOKIE_TYPE)) {
                 return false;
@@ -275,14 +294,23 @@ impl AccessTokens {
                 (Some(expected), Some(typ)) => same_media_type(typ, expected),
                 (Some(_), None) => false,
             }
-        })?;
-        let claims = from_json::<PresentedClaims>(&payload)?.into_claims()?;
-        self.check_claims(
-            ClaimTimes::of(&claims),
-            claims.iss.as_deref(),
-            &claims.aud,
-            unix_seconds(now),
-        )?;
+        })
+    }
+
+    /// The claims of a verified payload, once present, well-formed and valid at `now`.
+    fn checked_claims<'p>(
+        &self,
+        payload: &'p [u8],
+        now: SystemTime,
+    ) -> Result<CheckedClaims<'p>, InvalidToken> {
+        let claims = from_json::<PresentedClaims<'p>>(payload)?.checked()?;
+        let times = ClaimTimes {
+            exp: Some(claims.exp),
+            iat: claims.iat,
+            nbf: claims.nbf,
+        };
+        let aud = Audience::slice(&claims.aud);
+        self.check_claims(times, claims.iss.as_deref(), aud, unix_seconds(now))?;
         Ok(claims)
     }
 
@@ -366,7 +394,7 @@ impl AccessTokens {
         &self,
         times: ClaimTimes,
         iss: Option<&str>,
-        aud: &[String],
+        aud: &[Cow<'_, str>],
         now: u64,
     ) -> Result<(), InvalidToken> {
         let leeway = self.leeway.as_secs();
@@ -393,7 +421,7 @@ impl AccessTokens {
             if aud.is_empty() {
                 return Err(InvalidToken::MissingClaim("aud"));
             }
-            if !aud.contains(audience) {
+            if !aud.iter().any(|a| a == audience.as_str()) {
                 return Err(InvalidToken::WrongAudience);
             }
         }
@@ -406,16 +434,6 @@ pub(super) struct ClaimTimes {
     pub(super) exp: Option<u64>,
     pub(super) iat: u64,
     pub(super) nbf: u64,
-}
-
-impl ClaimTimes {
-    fn of(claims: &AccessClaims) -> Self {
-        Self {
-            exp: Some(claims.exp),
-            iat: claims.iat,
-            nbf: claims.nbf,
-        }
-    }
 }
 
 /// Seconds since the Unix epoch; a time before it counts as the epoch.
@@ -431,7 +449,7 @@ fn encode_json<T: Serialize>(value: &T) -> String {
 }
 
 /// Reads decoded JSON; anything unexpected makes the token malformed.
-pub(super) fn from_json<T: for<'de> Deserialize<'de>>(json: &[u8]) -> Result<T, InvalidToken> {
+pub(super) fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, InvalidToken> {
     serde_json::from_slice(json).map_err(|_| InvalidToken::Malformed)
 }
 

@@ -1,6 +1,7 @@
 //! The claims of a session's access token, as issued and as read back from a presented token
 //! (where every field is first taken as optional, so a missing one gets its own refusal).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -67,48 +68,67 @@ impl IssuedToken {
     }
 }
 
-/// `aud` as RFC 7519 allows it: one string or an array of them.
+/// `aud` as RFC 7519 allows it: one string or an array of them, borrowed from the token's
+/// JSON where it has no escapes.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub(super) enum Audience {
-    One(String),
-    Many(Vec<String>),
+pub(super) enum Audience<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
 }
 
-impl Audience {
-    /// The audiences of an optional `aud`, as a list.
-    pub(super) fn list(aud: Option<Self>) -> Vec<String> {
+impl<'a> Audience<'a> {
+    /// The audiences of an optional `aud`, as a slice.
+    pub(super) fn slice<'s>(aud: &'s Option<Self>) -> &'s [Cow<'a, str>] {
         match aud {
-            None => Vec::new(),
-            Some(Self::One(one)) => vec![one],
+            None => &[],
+            Some(Self::One(one)) => std::slice::from_ref(one),
             Some(Self::Many(many)) => many,
         }
     }
 }
 
-/// The claims as a presented token has them, before any check. Unknown claims are ignored;
-/// a claim of the wrong type (a string `exp`, a fractional time) makes the token malformed.
+/// The claims as a presented token has them, before any check, borrowed from its JSON where
+/// they have no escapes. Unknown claims are ignored; a claim of the wrong type (a string `exp`,
+/// a fractional time) makes the token malformed.
 #[derive(Deserialize)]
-pub(crate) struct PresentedClaims {
-    iss: Option<String>,
-    sub: Option<String>,
-    aud: Option<Audience>,
+pub(crate) struct PresentedClaims<'a> {
+    #[serde(borrow)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aud: Option<Audience<'a>>,
     exp: Option<u64>,
     iat: Option<u64>,
     nbf: Option<u64>,
-    jti: Option<String>,
-    sid: Option<String>,
+    #[serde(borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sid: Option<Cow<'a, str>>,
 }
 
-impl PresentedClaims {
-    /// The claims, once every required one is present and `sid` is a session id. Times and
-    /// the issuer and audience are checked by the caller.
-    pub(crate) fn into_claims(self) -> Result<AccessClaims, InvalidToken> {
+/// Presented claims with every required one there and `sid` a session id; the times, issuer
+/// and audience are still to be checked.
+pub(crate) struct CheckedClaims<'a> {
+    pub(super) iss: Option<Cow<'a, str>>,
+    pub(super) sub: Cow<'a, str>,
+    pub(super) aud: Option<Audience<'a>>,
+    pub(super) exp: u64,
+    pub(super) iat: u64,
+    pub(super) nbf: u64,
+    jti: Cow<'a, str>,
+    pub(super) sid: SessionId,
+}
+
+impl<'a> PresentedClaims<'a> {
+    /// The claims, once every required one is present and `sid` is a session id.
+    pub(crate) fn checked(self) -> Result<CheckedClaims<'a>, InvalidToken> {
         let sid = self.sid.ok_or(InvalidToken::MissingClaim("sid"))?;
-        Ok(AccessClaims {
+        Ok(CheckedClaims {
             iss: self.iss,
             sub: self.sub.ok_or(InvalidToken::MissingClaim("sub"))?,
-            aud: Audience::list(self.aud),
+            aud: self.aud,
             exp: self.exp.ok_or(InvalidToken::MissingClaim("exp"))?,
             iat: self.iat.ok_or(InvalidToken::MissingClaim("iat"))?,
             nbf: self.nbf.ok_or(InvalidToken::MissingClaim("nbf"))?,
@@ -118,14 +138,36 @@ impl PresentedClaims {
     }
 }
 
+impl CheckedClaims<'_> {
+    /// The claims as the public API hands them out, owned.
+    pub(crate) fn into_owned(self) -> AccessClaims {
+        let aud = match self.aud {
+            None => Vec::new(),
+            Some(Audience::One(one)) => vec![one.into_owned()],
+            Some(Audience::Many(many)) => many.into_iter().map(Cow::into_owned).collect(),
+        };
+        AccessClaims {
+            iss: self.iss.map(Cow::into_owned),
+            sub: self.sub.into_owned(),
+            aud,
+            exp: self.exp,
+            iat: self.iat,
+            nbf: self.nbf,
+            jti: self.jti.into_owned(),
+            sid: self.sid,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn read(json: &str) -> Result<AccessClaims, InvalidToken> {
-        serde_json::from_str::<PresentedClaims>(json)
+        Ok(serde_json::from_str::<PresentedClaims>(json)
             .map_err(|_| InvalidToken::Malformed)?
-            .into_claims()
+            .checked()?
+            .into_owned())
     }
 
     const SID: &str = "AAAAAAAAAAAAAAAAAAAAAA";

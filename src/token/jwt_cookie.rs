@@ -39,10 +39,11 @@ struct IssuedCookieClaims<'a> {
 
 /// The claims of a presented cookie JWT, before any check.
 #[derive(Deserialize)]
-struct PresentedCookieClaims {
+struct PresentedCookieClaims<'a> {
     iss: Option<String>,
     sub: Option<String>,
-    aud: Option<Audience>,
+    #[serde(borrow)]
+    aud: Option<Audience<'a>>,
     exp: Option<u64>,
     iat: Option<u64>,
     nbf: Option<u64>,
@@ -125,8 +126,8 @@ impl AccessTokens {
             iat: claims.iat.ok_or(InvalidToken::MissingClaim("iat"))?,
             nbf: claims.nbf.ok_or(InvalidToken::MissingClaim("nbf"))?,
         };
-        let aud = Audience::list(claims.aud);
-        self.check_claims(times, claims.iss.as_deref(), &aud, unix_seconds(now))?;
+        let aud = Audience::slice(&claims.aud);
+        self.check_claims(times, claims.iss.as_deref(), aud, unix_seconds(now))?;
         let sid = claims.sid.ok_or(InvalidToken::MissingClaim("sid"))?;
         let tok = claims.tok.ok_or(InvalidToken::MissingClaim("tok"))?;
         Ok(CookieClaims {

@@ -43,6 +43,8 @@ mod refresh;
 
 pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
+#[cfg(feature = "jwt")]
+pub(crate) use presented::PresentedJwt;
 
 #[cfg(feature = "jwt")]
 pub(crate) use denylist::Verdict;

@@ -4,7 +4,7 @@
 //! a token is exactly 43 base64url characters, so anything longer is dropped without decoding.
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use memchr::memmem::Finder;
 
 use super::SessionToken;
@@ -20,11 +20,11 @@ pub(crate) enum Credential {
     /// A bearer value shaped as a JWT (it has dots, which an opaque token never has), kept for
     /// the layer's `AccessTokens` to verify when the session is first used.
     #[cfg(feature = "jwt")]
-    Jwt(Box<[u8]>),
+    Jwt(PresentedJwt),
     /// A session cookie shaped as a JWT, with a layer that issues JWT cookies
     /// ([`SessionLayer::jwt_cookies`](crate::SessionLayer::jwt_cookies)).
     #[cfg(feature = "jwt")]
-    CookieJwt(Box<[u8]>),
+    CookieJwt(PresentedJwt),
 }
 
 impl Credential {
@@ -50,7 +50,7 @@ impl Credential {
                     let token = if ambiguous { None } else { token };
                     #[cfg(feature = "jwt")]
                     if token.is_none() && accept_jwt && !ambiguous {
-                        if let Some(jwt) = bearer_jwt(first.as_bytes()) {
+                        if let Some(jwt) = bearer_jwt(first) {
                             return Self::Jwt(jwt);
                         }
                     }
@@ -79,16 +79,48 @@ impl Credential {
 /// [`MAX_TOKEN_LEN`](super::MAX_TOKEN_LEN) bytes); a longer one is kept cut to one byte past
 /// the limit, so verification refuses it as too large without holding it whole.
 #[cfg(feature = "jwt")]
-fn bearer_jwt(value: &[u8]) -> Option<Box<[u8]>> {
-    jwt_shaped(value.get(7..)?.trim_ascii())
+fn bearer_jwt(value: &HeaderValue) -> Option<PresentedJwt> {
+    let rest = value.as_bytes().get(7..)?;
+    let token = rest.trim_ascii();
+    let start = 7 + (rest.len() - rest.trim_ascii_start().len());
+    jwt_shaped(value, token, start)
 }
 
-/// `token` kept as a JWT when it has the shape of one (see [`bearer_jwt`]).
+/// `token`, found at `start` in the header `value`, kept as a JWT when it has the shape of one
+/// (see [`bearer_jwt`]).
 #[cfg(feature = "jwt")]
-fn jwt_shaped(token: &[u8]) -> Option<Box<[u8]>> {
+fn jwt_shaped(value: &HeaderValue, token: &[u8], start: usize) -> Option<PresentedJwt> {
     memchr::memchr(b'.', token)?;
-    let kept = token.len().min(super::MAX_TOKEN_LEN + 1);
-    Some(token[..kept].into())
+    let jwt = PresentedJwt {
+        header: value.clone(),
+        start,
+        len: token.len().min(super::MAX_TOKEN_LEN + 1),
+    };
+    debug_assert_eq!(&*jwt, &token[..jwt.len]);
+    Some(jwt)
+}
+
+/// A presented JWT: a slice of the header that carried it. A header value shares its bytes
+/// when cloned (a parsed request's headers are slices of one buffer), so keeping the JWT for
+/// the session's first use copies nothing.
+#[cfg(feature = "jwt")]
+#[derive(Clone, Debug)]
+pub(crate) struct PresentedJwt {
+    header: HeaderValue,
+    start: usize,
+    len: usize,
+}
+
+#[cfg(feature = "jwt")]
+impl std::ops::Deref for PresentedJwt {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        let bytes = self.header.as_bytes();
+        bytes
+            .get(self.start..self.start + self.len)
+            .unwrap_or_default()
+    }
 }
 
 /// `Some(token)` when the header uses the Bearer scheme (the token itself may be junk: `None`);
@@ -121,7 +153,7 @@ fn bearer_token(value: &[u8]) -> Option<Option<SessionToken>> {
 /// it, which a cookie name cannot.
 fn find_cookie(headers: &HeaderMap, name: &Finder<'_>, jwt: bool) -> Credential {
     let len = name.needle().len();
-    let mut found: Option<&[u8]> = None;
+    let mut found: Option<(&HeaderValue, &[u8])> = None;
     for header in headers.get_all(COOKIE) {
         let bytes = header.as_bytes();
         for at in name.find_iter(bytes) {
@@ -133,20 +165,22 @@ fn find_cookie(headers: &HeaderMap, name: &Finder<'_>, jwt: bool) -> Credential 
                 // trust neither.
                 return Credential::Cookie(None);
             }
-            found = Some(value);
+            found = Some((header, value));
         }
     }
-    let Some(value) = found else {
+    let Some((header, value)) = found else {
         return Credential::Nothing;
     };
     let token = SessionToken::parse(value);
     #[cfg(feature = "jwt")]
     if token.is_none() && jwt {
-        if let Some(jwt) = jwt_shaped(value) {
+        // Where the value starts in its header: `value` is a slice of it.
+        let start = value.as_ptr() as usize - header.as_bytes().as_ptr() as usize;
+        if let Some(jwt) = jwt_shaped(header, value, start) {
             return Credential::CookieJwt(jwt);
         }
     }
-    let _ = jwt;
+    let _ = (jwt, header);
     Credential::Cookie(token)
 }
 
@@ -166,7 +200,6 @@ fn pair_value(bytes: &[u8], at: usize, len: usize) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut map = HeaderMap::new();
