@@ -3,8 +3,8 @@
 //!
 //! | group | stacks | what the handler does |
 //! |---|---|---|
-//! | `bearer-r` | `bare`, `cookie`, `tower-sessions`, `bearer-stateful`, `bearer-stateless` | reads one `u64` of the session's data (`/r`) |
-//! | `bearer-who` | `bare`, `jsonwebtoken-layer`, `bearer-stateful`, `bearer-stateless` | answers the signed-in user (`/who`, `Authenticated` only) |
+//! | `bearer-r` | `bare`, `cookie`, `tower-sessions`, `bearer-stateful`, `bearer-stateless`, `bearer-stateful-verify-each` | reads one `u64` of the session's data (`/r`) |
+//! | `bearer-who` | `bare`, `jsonwebtoken-layer`, `bearer-stateful`, `bearer-stateless`, `bearer-stateless-verify-each` | answers the signed-in user (`/who`, `Authenticated` only) |
 //! | `verify` | `access-tokens` | `AccessTokens::verify` of the same token alone: one signature check and the claims |
 //!
 //! * `bare`: plain axum, the same handlers without sessions: the baseline;
@@ -14,6 +14,9 @@
 //!   its `sid` on every request (the default mode);
 //! * `bearer-stateless`: the same token with `AccessTokens::stateless`: `/who` reads nothing,
 //!   `/r` reads the record by `sid` for its data;
+//! * `bearer-*-verify-each`: the same with `remember_verified_tokens(0)`: every request's token
+//!   is decoded, parsed and its signature checked, as a token's first request is (the layer
+//!   otherwise remembers a verified token, and a repeat skips all that);
 //! * `jsonwebtoken-layer`: an `axum::middleware::from_fn` that only decodes and validates the
 //!   same token with `jsonwebtoken::decode` (HS256, `exp` and `sub` required) and puts the claims
 //!   in the request: the least a hand-rolled JWT check does.
@@ -31,7 +34,8 @@ use axum::http::StatusCode;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use sessionward_bench::bearer::{
-    access_tokens, bare, call, jsonwebtoken_layer, sessionward, sign_in, Credential,
+    access_tokens, bare, call, jsonwebtoken_layer, sessionward, sessionward_verifying_each,
+    sign_in, Credential,
 };
 use tokio::runtime::Runtime;
 
@@ -76,6 +80,11 @@ fn bearer(c: &mut Criterion) {
     let (cookie, stateful_jwt) = sign_in(&rt, &stateful);
     let stateless = sessionward(access_tokens().stateless(1024));
     let (_, stateless_jwt) = sign_in(&rt, &stateless);
+    // The same sessions under one key ring: each stack's own token is valid for the other.
+    let stateful_each = sessionward_verifying_each(access_tokens());
+    let (_, stateful_each_jwt) = sign_in(&rt, &stateful_each);
+    let stateless_each = sessionward_verifying_each(access_tokens().stateless(1024));
+    let (_, stateless_each_jwt) = sign_in(&rt, &stateless_each);
     let handwritten = jsonwebtoken_layer();
     // The peer, as in requests.rs: tower-sessions' cookie session, its value set by `/new`.
     let peer = sessionward_bench::routers::tower_sessions();
@@ -110,6 +119,12 @@ fn bearer(c: &mut Criterion) {
                 Credential::Bearer(&stateless_jwt),
                 "0",
             ),
+            (
+                "bearer-stateful-verify-each",
+                stateful_each,
+                Credential::Bearer(&stateful_each_jwt),
+                "0",
+            ),
         ],
     );
     bench_group(
@@ -135,6 +150,12 @@ fn bearer(c: &mut Criterion) {
                 "bearer-stateless",
                 stateless,
                 Credential::Bearer(&stateless_jwt),
+                "alice",
+            ),
+            (
+                "bearer-stateless-verify-each",
+                stateless_each,
+                Credential::Bearer(&stateless_each_jwt),
                 "alice",
             ),
         ],

@@ -33,6 +33,9 @@ pub struct SessionConfig {
     /// The session cookie holds a JWT made with `access_tokens`.
     #[cfg(feature = "jwt")]
     pub(crate) jwt_cookies: bool,
+    /// The access tokens verified so far with `access_tokens`; replaced whenever they are.
+    #[cfg(feature = "jwt")]
+    pub(crate) verified_tokens: std::sync::Arc<crate::token::VerifiedTokens>,
 }
 
 impl Default for SessionConfig {
@@ -57,11 +60,22 @@ impl Default for SessionConfig {
             access_tokens: None,
             #[cfg(feature = "jwt")]
             jwt_cookies: false,
+            #[cfg(feature = "jwt")]
+            verified_tokens: Default::default(),
         }
     }
 }
 
 impl SessionConfig {
+    /// Sets the access tokens, with a fresh table of verified ones of the same size: a token
+    /// verified with other access tokens may not pass these.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn set_access_tokens(&mut self, tokens: crate::token::AccessTokens) {
+        self.access_tokens = Some(tokens);
+        let places = self.verified_tokens.places();
+        self.verified_tokens = std::sync::Arc::new(crate::token::VerifiedTokens::new(places));
+    }
+
     /// The longest idle timeout or absolute lifetime the layer applies: 100 years (36,500
     /// days). Longer settings, up to `Duration::MAX`, are capped to it, so "no limit" can be
     /// written as `Duration::MAX` and every deadline stays far inside what clocks and stores

@@ -239,6 +239,10 @@ async fn tampered_claims_are_refused() {
     let target = Target::start().await;
     // Mallory holds a genuine token of her own and rewrites its claims, keeping its signature.
     let mallory = log_in(&target.server, "mallory").await;
+    // Used once first, so the layer remembers it: a rewrite keeping its signature is another
+    // token all the same, and is verified in full.
+    let (status, _, _, _) = get_me(&target.server, &mallory.jwt).await;
+    assert_eq!(status, 200);
     target.events().await;
     let (header, rest) = mallory.jwt.split_once('.').unwrap();
     let (_, signature) = rest.split_once('.').unwrap();

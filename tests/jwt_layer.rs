@@ -310,3 +310,46 @@ fn the_layer_shows_its_access_tokens_but_never_the_secret() {
     let shown = format!("{layer:?}");
     assert!(!shown.contains(jwt_layer_support::SECRET), "{shown}");
 }
+
+/// The layer remembers a verified token (a repeat skips decoding and the signature check), yet
+/// the token's `exp` is still checked on every request: once past, it is refused and audited as
+/// `expired`, with or without the layer remembering tokens.
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    for places in [1024, 0] {
+        let tokens = access_tokens()
+            .lifetime(Duration::from_secs(1))
+            .leeway(Duration::ZERO);
+        let layer = SessionLayer::new(MemoryStore::default())
+            .access_tokens(tokens)
+            .remember_verified_tokens(places);
+        let (server, recorder, layer) = audited(layer).await;
+        let alice = log_in(&server, "alice").await;
+        for _ in 0..3 {
+            let (status, body, _, _) = get_me(&server, &alice.jwt).await;
+            assert_eq!(
+                (status, &body["user"]),
+                (200, &Value::from("alice")),
+                "{places}"
+            );
+        }
+        // `exp` is in whole seconds and honoured through its own second.
+        let claims = alice.jwt.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+                .unwrap(),
+        )
+        .unwrap();
+        let past = std::time::UNIX_EPOCH + Duration::from_secs(claims["exp"].as_u64().unwrap() + 1);
+        if let Ok(wait) = past.duration_since(SystemTime::now()) {
+            tokio::time::sleep(wait + Duration::from_millis(20)).await;
+        }
+        recorder.take(layer.config().audit().unwrap()).await;
+        let (status, _, cookie, challenge) = get_me(&server, &alice.jwt).await;
+        assert_eq!(status, 401, "{places}");
+        assert!(!cookie);
+        assert!(challenge.unwrap().contains(r#"error="invalid_token""#));
+        let events = recorder.take(layer.config().audit().unwrap()).await;
+        assert_eq!(invalid_token_reasons(&events), ["expired"], "{places}");
+    }
+}

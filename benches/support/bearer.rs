@@ -30,7 +30,22 @@ pub fn access_tokens() -> AccessTokens {
 }
 
 /// sessionward's routes: `/login` signs in (data `n` = 0) and answers an access token.
+/// sessionward with `tokens`, remembering verified tokens as by default.
 pub fn sessionward(tokens: AccessTokens) -> Router {
+    sessionward_with(SessionLayer::new(MemoryStore::default()).access_tokens(tokens))
+}
+
+/// sessionward with `tokens`, verifying every request's token in full (no verified token is
+/// remembered): what a first request with a token costs.
+pub fn sessionward_verifying_each(tokens: AccessTokens) -> Router {
+    sessionward_with(
+        SessionLayer::new(MemoryStore::default())
+            .access_tokens(tokens)
+            .remember_verified_tokens(0),
+    )
+}
+
+fn sessionward_with(layer: SessionLayer<MemoryStore>) -> Router {
     async fn login(session: Session) -> Result<String, SessionError> {
         session.login("alice").await?;
         session.insert("n", &0u64).await?;
@@ -46,7 +61,7 @@ pub fn sessionward(tokens: AccessTokens) -> Router {
         .route("/login", get(login))
         .route("/r", get(read))
         .route("/who", get(who))
-        .layer(SessionLayer::new(MemoryStore::default()).access_tokens(tokens))
+        .layer(layer)
         .with_state(())
 }
 

@@ -60,16 +60,19 @@ impl Session {
             self.audit_invalid_token("malformed");
             return Judged::Refused;
         };
-        let judged = tokens.verify_with(jwt, now, |sub, sid| match tokens.verdict(&sid, now) {
-            Verdict::Allowed => Judged::Vouched(Vouched {
-                user: sub.to_owned(),
-                id: sid,
-            }),
-            Verdict::Denied => {
-                self.audit_invalid_token("revoked");
-                Judged::Refused
+        let verified = &self.inner.shared.config.verified_tokens;
+        let judged = tokens.verify_with(verified, jwt, now, |sub, sid| {
+            match tokens.verdict(&sid, now) {
+                Verdict::Allowed => Judged::Vouched(Vouched {
+                    user: sub.to_owned(),
+                    id: sid,
+                }),
+                Verdict::Denied => {
+                    self.audit_invalid_token("revoked");
+                    Judged::Refused
+                }
+                Verdict::AskStore => Judged::Read(self.read_sid_now(sub, sid, now)),
             }
-            Verdict::AskStore => Judged::Read(self.read_sid_now(sub, sid, now)),
         });
         judged.unwrap_or_else(|refused| {
             self.audit_invalid_token(refused.reason());

@@ -12,6 +12,7 @@ use super::denylist::Denylist;
 use super::jwt_claims::{AccessClaims, Audience, CheckedClaims, IssuedToken, PresentedClaims};
 use super::jwt_error::{InvalidToken, IssueError};
 use super::key_ring::KeyRing;
+use super::verified_tokens::VerifiedTokens;
 use super::{generate_id, SessionId};
 
 /// Longest token accepted (and issued): 8 KiB, checked before any parsing.
@@ -270,15 +271,25 @@ impl AccessTokens {
     }
 
     /// [`verify`](Self::verify), handing the subject and the session id to `with` without
-    /// copying any claim: a request needs no more of them.
+    /// copying any claim: a request needs no more of them. A token `verified` remembers is
+    /// not verified again; only its times are checked (see [`VerifiedTokens`]).
     pub(crate) fn verify_with<R>(
         &self,
+        verified: &VerifiedTokens,
         token: &[u8],
         now: SystemTime,
         with: impl FnOnce(&str, SessionId) -> R,
     ) -> Result<R, InvalidToken> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(InvalidToken::TooLarge);
+        }
+        if let Some(known) = verified.get(token) {
+            self.check_times(known.times, unix_seconds(now))?;
+            return Ok(with(&known.sub, known.sid));
+        }
         let payload = self.access_payload(token)?;
         let claims = self.checked_claims(&payload, now)?;
+        verified.remember(token, &claims.sub, claims.sid, claims.times());
         Ok(with(&claims.sub, claims.sid))
     }
 
@@ -304,13 +315,13 @@ impl AccessTokens {
         now: SystemTime,
     ) -> Result<CheckedClaims<'p>, InvalidToken> {
         let claims = from_json::<PresentedClaims<'p>>(payload)?.checked()?;
-        let times = ClaimTimes {
-            exp: Some(claims.exp),
-            iat: claims.iat,
-            nbf: claims.nbf,
-        };
         let aud = Audience::slice(&claims.aud);
-        self.check_claims(times, claims.iss.as_deref(), aud, unix_seconds(now))?;
+        self.check_claims(
+            claims.times(),
+            claims.iss.as_deref(),
+            aud,
+            unix_seconds(now),
+        )?;
         Ok(claims)
     }
 
@@ -397,19 +408,7 @@ impl AccessTokens {
         aud: &[Cow<'_, str>],
         now: u64,
     ) -> Result<(), InvalidToken> {
-        let leeway = self.leeway.as_secs();
-        if times
-            .exp
-            .is_some_and(|exp| now > exp.saturating_add(leeway))
-        {
-            return Err(InvalidToken::Expired);
-        }
-        if times.iat > now.saturating_add(leeway) {
-            return Err(InvalidToken::IssuedInFuture);
-        }
-        if times.nbf > now.saturating_add(leeway) {
-            return Err(InvalidToken::NotYetValid);
-        }
+        self.check_times(times, now)?;
         if let Some(issuer) = &self.issuer {
             match iss {
                 None => return Err(InvalidToken::MissingClaim("iss")),
@@ -427,9 +426,29 @@ impl AccessTokens {
         }
         Ok(())
     }
+
+    /// Checks `exp` (only when given), `iat` and `nbf` at `now` (Unix seconds), with the
+    /// leeway.
+    pub(super) fn check_times(&self, times: ClaimTimes, now: u64) -> Result<(), InvalidToken> {
+        let leeway = self.leeway.as_secs();
+        if times
+            .exp
+            .is_some_and(|exp| now > exp.saturating_add(leeway))
+        {
+            return Err(InvalidToken::Expired);
+        }
+        if times.iat > now.saturating_add(leeway) {
+            return Err(InvalidToken::IssuedInFuture);
+        }
+        if times.nbf > now.saturating_add(leeway) {
+            return Err(InvalidToken::NotYetValid);
+        }
+        Ok(())
+    }
 }
 
 /// The times a token's claims are checked by; `exp: None` leaves expiry to the caller.
+#[derive(Clone, Copy)]
 pub(super) struct ClaimTimes {
     pub(super) exp: Option<u64>,
     pub(super) iat: u64,

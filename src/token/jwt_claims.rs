@@ -139,6 +139,15 @@ impl<'a> PresentedClaims<'a> {
 }
 
 impl CheckedClaims<'_> {
+    /// The times to check the claims by.
+    pub(crate) fn times(&self) -> super::jwt::ClaimTimes {
+        super::jwt::ClaimTimes {
+            exp: Some(self.exp),
+            iat: self.iat,
+            nbf: self.nbf,
+        }
+    }
+
     /// The claims as the public API hands them out, owned.
     pub(crate) fn into_owned(self) -> AccessClaims {
         let aud = match self.aud {

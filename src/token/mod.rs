@@ -40,6 +40,8 @@ mod opaque;
 mod presented;
 #[cfg(feature = "jwt")]
 mod refresh;
+#[cfg(feature = "jwt")]
+mod verified_tokens;
 
 pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
@@ -50,6 +52,8 @@ pub(crate) use presented::PresentedJwt;
 pub(crate) use denylist::Verdict;
 #[cfg(feature = "jwt")]
 pub(crate) use jwt_cookie::has_cookie_type;
+#[cfg(feature = "jwt")]
+pub(crate) use verified_tokens::VerifiedTokens;
 
 pub use opaque::{SessionId, SessionToken, TokenHash};
 
