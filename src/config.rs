@@ -33,9 +33,13 @@ pub struct SessionConfig {
     /// The session cookie holds a JWT made with `access_tokens`.
     #[cfg(feature = "jwt")]
     pub(crate) jwt_cookies: bool,
-    /// The access tokens verified so far with `access_tokens`; replaced whenever they are.
+    /// The access tokens verified so far with `access_tokens`; replaced whenever they are,
+    /// and empty (no memory) until they are set.
     #[cfg(feature = "jwt")]
     pub(crate) verified_tokens: std::sync::Arc<crate::token::VerifiedTokens>,
+    /// How many verified tokens to remember.
+    #[cfg(feature = "jwt")]
+    pub(crate) verified_token_places: usize,
 }
 
 impl Default for SessionConfig {
@@ -61,18 +65,32 @@ impl Default for SessionConfig {
             #[cfg(feature = "jwt")]
             jwt_cookies: false,
             #[cfg(feature = "jwt")]
-            verified_tokens: Default::default(),
+            verified_tokens: std::sync::Arc::new(crate::token::VerifiedTokens::new(0)),
+            #[cfg(feature = "jwt")]
+            verified_token_places: crate::token::DEFAULT_VERIFIED_PLACES,
         }
     }
 }
 
 impl SessionConfig {
-    /// Sets the access tokens, with a fresh table of verified ones of the same size: a token
-    /// verified with other access tokens may not pass these.
+    /// Sets the access tokens, with a fresh table of verified ones: a token verified with
+    /// other access tokens may not pass these.
     #[cfg(feature = "jwt")]
     pub(crate) fn set_access_tokens(&mut self, tokens: crate::token::AccessTokens) {
         self.access_tokens = Some(tokens);
-        let places = self.verified_tokens.places();
+        self.remember_verified_tokens(self.verified_token_places);
+    }
+
+    /// Remembers up to `places` verified access tokens, in a fresh table once access tokens
+    /// are set.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn remember_verified_tokens(&mut self, places: usize) {
+        self.verified_token_places = places;
+        let places = if self.access_tokens.is_some() {
+            places
+        } else {
+            0
+        };
         self.verified_tokens = std::sync::Arc::new(crate::token::VerifiedTokens::new(places));
     }
 

@@ -305,11 +305,8 @@ impl<S: SessionStore> SessionLayer<S> {
     /// `revoked`), and [`Authenticated`](crate::Authenticated) answers 401 with
     /// `WWW-Authenticate: Bearer error="invalid_token"`.
     ///
-    /// A client sends the same token until it nears expiry, so the layer remembers the tokens
-    /// that passed (see [`remember_verified_tokens`](Self::remember_verified_tokens)): a repeat
-    /// is compared byte for byte with the remembered token instead of being decoded, parsed
-    /// and its signature checked again. Its times, the denylist and the session are checked on
-    /// every request all the same.
+    /// A repeat of a token already verified skips the verification but not the checks of its
+    /// times and session: see [`remember_verified_tokens`](Self::remember_verified_tokens).
     ///
     /// ```
     /// # #[cfg(feature = "jwt")] {
@@ -328,22 +325,19 @@ impl<S: SessionStore> SessionLayer<S> {
     }
 
     /// How many verified access tokens the layer remembers (feature `jwt`; default 1,024,
-    /// about 300 KiB when full of tokens of the usual size; `0` remembers none, so every
-    /// request verifies its token in full).
+    /// about 300 KiB when full; `0`: every request verifies its token in full).
     ///
-    /// Whether a token passes every check but its times depends only on its text and the
-    /// layer's [`AccessTokens`](crate::token::AccessTokens), so a repeat of a remembered token
-    /// skips decoding, parsing and the signature check (about 1 µs): it is compared byte for
-    /// byte with the remembered one, and its `exp`, `nbf` and `iat` are checked at once. Only
-    /// tokens that passed are remembered, in a table of this many places picked by each token's
-    /// signature, a newcomer replacing whatever held its place: memory stays bounded whatever
-    /// clients send.
+    /// A client sends the same token until it nears expiry. Whether a token passes every check
+    /// but its times depends only on its text and the layer's
+    /// [`AccessTokens`](crate::token::AccessTokens), so a repeat of a remembered token is
+    /// compared byte for byte with it and skips decoding, parsing and the signature check
+    /// (about 1 µs); its `exp`, `nbf` and `iat`, the denylist and the session are checked on
+    /// every request all the same. Only tokens that passed are remembered, each in the place
+    /// its signature picks, replacing whatever held it: memory stays bounded.
     #[cfg(feature = "jwt")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
     pub fn remember_verified_tokens(self, places: usize) -> Self {
-        self.configure(|c| {
-            c.verified_tokens = Arc::new(crate::token::VerifiedTokens::new(places));
-        })
+        self.configure(|c| c.remember_verified_tokens(places))
     }
 
     /// Puts a signed JWT in the session cookie instead of the bare opaque token (feature

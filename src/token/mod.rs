@@ -53,7 +53,7 @@ pub(crate) use denylist::Verdict;
 #[cfg(feature = "jwt")]
 pub(crate) use jwt_cookie::has_cookie_type;
 #[cfg(feature = "jwt")]
-pub(crate) use verified_tokens::VerifiedTokens;
+pub(crate) use verified_tokens::{VerifiedTokens, DEFAULT_VERIFIED_PLACES};
 
 pub use opaque::{SessionId, SessionToken, TokenHash};
 

@@ -21,7 +21,7 @@ use super::SessionId;
 
 /// The default number of places: a token and its claims take about 300 bytes, so a full table
 /// of tokens of the usual size holds about 300 KiB.
-pub(crate) const DEFAULT_PLACES: usize = 1024;
+pub(crate) const DEFAULT_VERIFIED_PLACES: usize = 1024;
 
 /// A fixed-size table of verified tokens, shared by every request of a layer.
 pub(crate) struct VerifiedTokens {
@@ -42,11 +42,6 @@ impl VerifiedTokens {
         Self {
             places: (0..places).map(|_| Mutex::new(None)).collect(),
         }
-    }
-
-    /// The number of places.
-    pub(crate) fn places(&self) -> usize {
-        self.places.len()
     }
 
     /// The claims of `token`, if it is the very token remembered in its place.
@@ -90,12 +85,6 @@ impl VerifiedTokens {
             .iter()
             .filter(|p| p.lock().unwrap_or_else(|e| e.into_inner()).is_some())
             .count()
-    }
-}
-
-impl Default for VerifiedTokens {
-    fn default() -> Self {
-        Self::new(DEFAULT_PLACES)
     }
 }
 
