@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use foldhash::fast::RandomState;
 use lru::LruCache;
 
 use crate::store::{SessionData, SessionRecord};
@@ -49,13 +50,13 @@ pub struct NearCacheStats {
 }
 
 pub(super) struct State {
-    copies: LruCache<String, Copy>,
+    copies: LruCache<String, Copy, RandomState>,
     bytes: usize,
     max_bytes: usize,
     /// Keys being read through the tracking connection, each with the ticket of its latest
     /// read: an invalidation removes the ticket, and a reply is kept only if its ticket is
     /// still there, whichever of the two the connection delivered first.
-    in_flight: HashMap<String, u64>,
+    in_flight: HashMap<String, u64, RandomState>,
     next_ticket: u64,
     /// The tracking connection in use, counted from 1; 0 while there is none.
     epoch: u64,
@@ -67,10 +68,10 @@ pub(super) struct State {
 impl State {
     pub(super) fn new(max_bytes: usize) -> Self {
         Self {
-            copies: LruCache::unbounded(),
+            copies: LruCache::unbounded_with_hasher(RandomState::default()),
             bytes: 0,
             max_bytes,
-            in_flight: HashMap::new(),
+            in_flight: HashMap::default(),
             next_ticket: 0,
             epoch: 0,
             fence: None,
