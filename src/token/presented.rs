@@ -104,11 +104,19 @@ fn jwt_shaped(value: &HeaderValue, token: &[u8], start: usize) -> Option<Present
 /// when cloned (a parsed request's headers are slices of one buffer), so keeping the JWT for
 /// the session's first use copies nothing.
 #[cfg(feature = "jwt")]
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct PresentedJwt {
     header: HeaderValue,
     start: usize,
     len: usize,
+}
+
+#[cfg(feature = "jwt")]
+impl std::fmt::Debug for PresentedJwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A bearer credential: its length only.
+        write!(f, "PresentedJwt(<redacted>, {} bytes)", self.len)
+    }
 }
 
 #[cfg(feature = "jwt")]
@@ -282,7 +290,11 @@ mod tests {
     fn jwt_shaped_bearer_values_are_kept_only_when_accepted() {
         let jwt = headers(&[("authorization", b"Bearer a.b.c")]);
         match Credential::find(&jwt, &name(), true, true, false) {
-            Credential::Jwt(found) => assert_eq!(&*found, b"a.b.c"),
+            Credential::Jwt(found) => {
+                assert_eq!(&*found, b"a.b.c");
+                // A bearer credential never shows in debug output.
+                assert!(!format!("{found:?}").contains("a.b.c"));
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
