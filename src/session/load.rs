@@ -147,13 +147,12 @@ impl Session {
             #[cfg(feature = "jwt")]
             Load::Vouched => {
                 let now = state.now.unwrap_or_else(SystemTime::now);
-                let vouched = state.vouched.as_ref().map(|v| (v.user.clone(), v.id));
-                let Some((user, id)) = vouched else {
+                let Some(vouched) = state.vouched.as_ref() else {
                     // Vouched always comes with its identity; no session is the safe reading.
                     state.load = Load::Done;
                     return Begun::Ready(state);
                 };
-                let read = self.read_sid_now(&user, id, now);
+                let read = self.read_sid_now(&vouched.user, vouched.id, now);
                 self.settle_sid(state, None, read)
             }
             Load::NotStarted => {
