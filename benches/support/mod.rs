@@ -1,7 +1,9 @@
 //! Shared by the benches: one request through a router, in process, and the routers.
 
 pub mod bearer;
+pub mod floors;
 pub mod routers;
+pub mod store_cleanup;
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
