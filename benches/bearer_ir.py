@@ -6,39 +6,18 @@ Usage: cargo bench -p sessionward-bench --bench bearer_ir --no-run, then
        python3 benches/bearer_ir.py [N]   (N requests per case, default 2000)
 """
 
-import glob
-import os
-import re
-import subprocess
 import sys
-import tempfile
+
+from callgrind_counts import bench_binary, per_request
 
 CASES = ["bare-r", "cookie-r", "stateful-r", "stateless-r",
          "bare-who", "jsonwebtoken-who", "stateful-who", "stateless-who", "verify"]
 
 
-def binary():
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "target")
-    found = [p for p in glob.glob(os.path.join(target, "release", "deps", "bearer_ir-*"))
-             if os.access(p, os.X_OK) and not p.endswith(".d")]
-    if not found:
-        sys.exit("build it first: cargo bench -p sessionward-bench --bench bearer_ir --no-run")
-    return max(found, key=os.path.getmtime)
-
-
-def instructions(exe, case, n):
-    with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg", exe, case, str(n)],
-            capture_output=True, text=True, check=True).stderr
-    return int(re.search(r"Collected : (\d+)", out).group(1))
-
-
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    exe = binary()
-    per = {c: (instructions(exe, c, n) - instructions(exe, c, 0)) / n for c in CASES}
+    exe = bench_binary("bearer_ir")
+    per = {c: per_request(n, exe, c) for c in CASES}
     print("| case | instructions per request | added to bare axum |")
     print("|---|---:|---:|")
     for case in CASES:

@@ -6,34 +6,14 @@ Usage: cargo bench -p sessionward-bench --bench redis_ir --no-run, then
        python3 benches/redis_ir.py [N]   (N requests per case, default 2000; needs Redis)
 """
 
-import glob
 import os
-import re
 import subprocess
 import sys
-import tempfile
+
+from callgrind_counts import bench_binary, per_request
 
 ROUTES = ["r", "rw", "new"]
 STACKS = ["redis", "redis-near"]
-
-
-def binary():
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "target")
-    found = [p for p in glob.glob(os.path.join(target, "release", "deps", "redis_ir-*"))
-             if os.access(p, os.X_OK) and not p.endswith(".d")]
-    if not found:
-        sys.exit("build it first: cargo bench -p sessionward-bench --bench redis_ir --no-run")
-    return max(found, key=os.path.getmtime)
-
-
-def instructions(exe, stack, route, n):
-    with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg", exe, stack,
-             route, str(n)],
-            capture_output=True, text=True, check=True).stderr
-    return int(re.search(r"Collected : (\d+)", out).group(1))
 
 
 def delete_keys():
@@ -47,13 +27,12 @@ def delete_keys():
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    exe = binary()
+    exe = bench_binary("redis_ir")
     per = {}
     try:
         for route in ROUTES:
             for stack in STACKS:
-                per[(stack, route)] = (instructions(exe, stack, route, n)
-                                       - instructions(exe, stack, route, 0)) / n
+                per[(stack, route)] = per_request(n, exe, stack, route)
     finally:
         delete_keys()
     print("| route | without near cache | near cache | near / without |")

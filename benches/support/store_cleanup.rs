@@ -82,24 +82,8 @@ impl Cleanup {
     /// which [`empty`](Self::empty) cleans), and closes the pool.
     pub async fn drop_objects(&self) -> Fallible<()> {
         match self {
-            Cleanup::Postgres { pool, teardown, .. } => {
-                let mut result = Ok(());
-                for statement in teardown {
-                    let done = sqlx::query(statement).execute(pool).await;
-                    result = result.and(done.map(drop).map_err(|e| err(statement, e)));
-                }
-                pool.close().await;
-                result
-            }
-            Cleanup::MySql { pool, teardown, .. } => {
-                let mut result = Ok(());
-                for statement in teardown {
-                    let done = sqlx::query(statement).execute(pool).await;
-                    result = result.and(done.map(drop).map_err(|e| err(statement, e)));
-                }
-                pool.close().await;
-                result
-            }
+            Cleanup::Postgres { pool, teardown, .. } => run_then_close(pool, teardown).await,
+            Cleanup::MySql { pool, teardown, .. } => run_then_close(pool, teardown).await,
             Cleanup::Sqlite { pool, file, .. } => {
                 pool.close().await;
                 remove_sqlite_files(file);
@@ -108,6 +92,25 @@ impl Cleanup {
             Cleanup::RedisPrefix { .. } | Cleanup::RedisIds { .. } => Ok(()),
         }
     }
+}
+
+/// Runs every one of `statements` on `pool`, then closes it: the first failure, if any, once
+/// all have run.
+async fn run_then_close<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statements: &[String],
+) -> Fallible<()>
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let mut result = Ok(());
+    for statement in statements {
+        let done = sqlx::query(statement).execute(pool).await;
+        result = result.and(done.map(drop).map_err(|e| err(statement, e)));
+    }
+    pool.close().await;
+    result
 }
 
 /// Deletes a SQLite database file and its companions.
