@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::handle::Counters;
+use super::packed::Packed;
 use super::queue::Queue;
 use super::warning::RateLimit;
 use super::AuditSink;
@@ -34,14 +35,12 @@ struct Delivery {
 
 impl Delivery {
     fn run(&mut self, queue: &Queue) {
-        let mut batch = std::collections::VecDeque::new();
+        let mut batch = Packed::default();
         loop {
             let flushes = queue.take_flushes();
             queue.take_into(&mut batch);
             let idle = batch.is_empty() && flushes.is_empty();
-            for event in batch.drain(..) {
-                self.call(|sink| sink.record(&event));
-            }
+            batch.drain(|event| self.call(|sink| sink.record(&event)));
             if !idle {
                 // One flush per batch: a buffered sink is durable soon after a burst, without
                 // a flush per event.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::delivery;
+use super::packed::EventParts;
 use super::queue::Queue;
 use super::warning::RateLimit;
 use super::{AuditEvent, AuditSink};
@@ -73,7 +74,13 @@ impl AuditHandle {
 
     /// Queues `event` for the sink without waiting: for events an app reports itself. When
     /// the queue is full the event is dropped and counted.
-    pub fn record(&self, event: AuditEvent) {
+    pub fn record(&self, mut event: AuditEvent) {
+        self.record_parts(EventParts::from(&mut event));
+    }
+
+    /// [`record`](Self::record) of an event's parts, borrowed from the request: the layer's
+    /// own events are packed into the queue without building an `AuditEvent` first.
+    pub(crate) fn record_parts(&self, event: EventParts<'_>) {
         if self.shared.queue.push(event) {
             return;
         }

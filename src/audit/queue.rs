@@ -2,13 +2,13 @@
 //!
 //! Why not a channel: a channel wakes its receiver on every send, and waking a parked thread
 //! is a system call that cost a request about 2 µs, four times what the whole session layer
-//! adds to it. Here a request takes a lock held only for pushes and pointer swaps, pushes onto a
-//! bounded queue (whose buffers are kept between batches: no allocation once warm), and wakes
+//! adds to it. Here a request takes a lock held only for pushes and pointer swaps, packs the
+//! event into a bounded buffer (see [`Packed`]; the buffers are kept between batches: no
+//! allocation once warm), and wakes
 //! the thread only when the thread is parked on an empty queue. Otherwise the thread comes back on its own after [`TICK`]: under a steady stream of
 //! events there is at most one wake-up per tick, whatever the rate, and the queue holds a
 //! tick's worth of events (1024 by default: a million events a second).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::AuditEvent;
+use super::packed::{EventParts, Packed};
 
 /// How long the audit thread waits between batches while events keep coming: the most an
 /// event waits for the sink while the thread is busy.
@@ -33,7 +33,7 @@ type Flushes = Vec<oneshot::Sender<()>>;
 /// The queue, shared by the handles and the audit thread.
 pub(super) struct Queue {
     /// Held only to push one event or to swap the whole queue out, never while delivering.
-    events: Mutex<VecDeque<AuditEvent>>,
+    events: Mutex<Packed>,
     capacity: usize,
     /// Rare (tests, shutdown): a lock is fine here.
     flushes: Mutex<Flushes>,
@@ -48,7 +48,7 @@ impl Queue {
     pub(super) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            events: Mutex::new(VecDeque::with_capacity(capacity)),
+            events: Mutex::new(Packed::default()),
             capacity,
             flushes: Mutex::new(Vec::new()),
             parked: AtomicBool::new(false),
@@ -63,13 +63,13 @@ impl Queue {
     }
 
     /// Queues an event unless the queue is full; `false` when it was dropped.
-    pub(super) fn push(&self, event: AuditEvent) -> bool {
+    pub(super) fn push(&self, event: EventParts<'_>) -> bool {
         {
             let mut events = self.events();
             if events.len() >= self.capacity {
                 return false;
             }
-            events.push_back(event);
+            events.push(event);
         }
         // A plain load first: the read-modify-write is paid only when the thread sleeps.
         if self.parked.load(Ordering::Relaxed) {
@@ -92,7 +92,7 @@ impl Queue {
 
     /// Swaps every queued event into `batch` (empty, and kept by the thread to swap in again,
     /// so the queue keeps its reserved capacity): the lock is held for a pointer swap.
-    pub(super) fn take_into(&self, batch: &mut VecDeque<AuditEvent>) {
+    pub(super) fn take_into(&self, batch: &mut Packed) {
         std::mem::swap(&mut *self.events(), batch);
     }
 
@@ -132,7 +132,7 @@ impl Queue {
         }
     }
 
-    fn events(&self) -> MutexGuard<'_, VecDeque<AuditEvent>> {
+    fn events(&self) -> MutexGuard<'_, Packed> {
         // A panic while holding this lock cannot leave the queue half-changed.
         self.events.lock().unwrap_or_else(|e| e.into_inner())
     }

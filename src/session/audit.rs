@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use super::Session;
-use crate::audit::{AuditEvent, AuditKind};
+use crate::audit::{AuditKind, EventParts};
 use crate::store::{EndReason, Ended, SessionRecord};
 use crate::token::SessionId;
 
@@ -68,13 +68,13 @@ impl Session {
         let Some(audit) = &self.inner.shared.config.audit else {
             return;
         };
-        audit.record(AuditEvent {
-            event: kind,
+        audit.record_parts(EventParts {
+            kind,
             time,
             session_id,
-            user: user.map(str::to_owned),
+            user,
             ip: self.client_ip(),
-            user_agent: self.inner.client.user_agent_text(),
+            user_agent: self.inner.client.user_agent_str(),
             reason,
         });
     }
@@ -105,23 +105,24 @@ impl Session {
         if self.inner.shared.config.audit.is_none() {
             return;
         }
-        let (kind, id, written_at) = match written {
+        let id = match written {
             Written::Nothing => return,
-            Written::Created(id, at) => (AuditKind::SessionCreated, id, Some(at)),
-            Written::Renewed(id) => (AuditKind::Renewed, id, None),
+            // Created only for an anonymous session: no user to look up.
+            Written::Created(id, at) => {
+                self.audit_at(AuditKind::SessionCreated, at, Some(id), None, None);
+                return;
+            }
+            Written::Renewed(id) => id,
         };
-        // The write's own time, read when it was made: the creation, or the renewal's last use.
+        // The renewal's own time: the last use it recorded.
         let (user, time) = {
             let state = self.state();
             match state.record.as_ref().filter(|r| r.id == id) {
-                Some(record) => (
-                    record.user.clone(),
-                    written_at.unwrap_or(record.last_seen_at),
-                ),
-                None => (None, written_at.unwrap_or_else(SystemTime::now)),
+                Some(record) => (record.user.clone(), record.last_seen_at),
+                None => (None, SystemTime::now()),
             }
         };
-        self.audit_at(kind, time, Some(id), user.as_deref(), None);
+        self.audit_at(AuditKind::Renewed, time, Some(id), user.as_deref(), None);
     }
 
     /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`

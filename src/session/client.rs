@@ -13,7 +13,17 @@ pub(crate) struct ClientInfo {
 impl ClientInfo {
     /// The `User-Agent`, as text and at most 256 characters, as sessions and events keep it.
     pub(super) fn user_agent_text(&self) -> Option<String> {
+        self.user_agent_str().map(str::to_owned)
+    }
+
+    /// [`user_agent_text`](Self::user_agent_text), borrowed from the request.
+    pub(super) fn user_agent_str(&self) -> Option<&str> {
         let text = self.user_agent.as_ref()?.to_str().ok()?;
-        Some(text.chars().take(256).collect())
+        // Cut after the 256th character (`to_str` admits only visible ASCII, one byte each).
+        Some(
+            text.char_indices()
+                .nth(256)
+                .map_or(text, |(at, _)| &text[..at]),
+        )
     }
 }

@@ -49,6 +49,7 @@ pub(crate) mod erased;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod record;
+mod shared_keys;
 mod timeout;
 // SQL backends (one module per engine, each behind its feature):
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::value::RawValue;
 
 use super::ending::{EndReason, Ended};
+use super::shared_keys::shared_key;
 use crate::token::SessionId;
 
 /// One session as a store keeps it (without its key, the token hash).
@@ -143,15 +144,41 @@ pub(crate) type Entry = (Arc<str>, Arc<RawValue>);
 enum Entries {
     // A session holds a handful of keys: a vector beats a map on memory and lookup time.
     Owned(Vec<Entry>),
-    /// The first key of a new session, without a vector allocation.
+    /// One key, without a vector allocation: a new session's first key, or a store's copy of
+    /// a session with one key.
     Single(Entry),
-    /// Shared with the memory store's copy, until changed.
+    /// Shared with the store's copy, until changed.
     #[cfg_attr(
         not(any(feature = "memory-store", feature = "redis")),
         allow(dead_code)
     )]
     Shared(Arc<[Entry]>),
 }
+
+/// A session's data as a store keeps it and shares it with the records it hands out: no
+/// allocation of its own for a session with no key or one key (most sessions hold a handful,
+/// many just one), a shared list for more.
+#[derive(Clone, Debug)]
+#[cfg_attr(
+    not(any(feature = "memory-store", feature = "redis")),
+    allow(dead_code)
+)]
+pub(crate) enum SharedData {
+    /// One key.
+    One(Entry),
+    /// No key (`None`), or a shared list of two or more.
+    List(Option<Arc<[Entry]>>),
+}
+
+impl Default for SharedData {
+    fn default() -> Self {
+        Self::List(None)
+    }
+}
+
+// `List` fits beside `One`'s first pointer, whose niche tells the two apart: as small as
+// `One` alone, which a store keeps per session.
+const _: () = assert!(std::mem::size_of::<SharedData>() == 32);
 
 impl Default for Entries {
     fn default() -> Self {
@@ -200,14 +227,21 @@ impl SessionData {
 
     /// Sets `key` to the JSON `value`, replacing any previous value.
     pub fn insert_raw(&mut self, key: &str, value: Box<RawValue>) {
-        if matches!(&self.entries, Entries::Owned(v) if v.is_empty()) {
-            self.entries = Entries::Single((key.into(), value.into()));
-            return;
+        match &mut self.entries {
+            Entries::Owned(v) if v.is_empty() => {
+                self.entries = Entries::Single((shared_key(key), value.into()));
+                return;
+            }
+            Entries::Single((k, slot)) if &**k == key => {
+                *slot = value.into();
+                return;
+            }
+            _ => {}
         }
         let entries = self.entries_mut();
         match entries.iter_mut().find(|(k, _)| &**k == key) {
             Some((_, slot)) => *slot = value.into(),
-            None => entries.push((key.into(), value.into())),
+            None => entries.push((shared_key(key), value.into())),
         }
     }
 
@@ -216,6 +250,10 @@ impl SessionData {
         let Some(at) = self.entries().iter().position(|(k, _)| &**k == key) else {
             return false;
         };
+        if let Entries::Single(_) = self.entries {
+            self.entries = Entries::Owned(Vec::new());
+            return true;
+        }
         self.entries_mut().swap_remove(at);
         true
     }
@@ -240,11 +278,15 @@ impl SessionData {
         not(any(feature = "memory-store", feature = "redis")),
         allow(dead_code)
     )]
-    pub(crate) fn into_shared(self) -> Arc<[Entry]> {
+    pub(crate) fn into_shared(self) -> SharedData {
         match self.entries {
-            Entries::Owned(v) => v.into(),
-            Entries::Single(entry) => Arc::new([entry]),
-            Entries::Shared(a) => a,
+            Entries::Owned(mut v) => match v.len() {
+                0 => SharedData::default(),
+                1 => v.pop().map_or_else(SharedData::default, SharedData::One),
+                _ => SharedData::List(Some(v.into())),
+            },
+            Entries::Single(entry) => SharedData::One(entry),
+            Entries::Shared(a) => SharedData::List(Some(a)),
         }
     }
 
@@ -264,10 +306,13 @@ impl SessionData {
         not(any(feature = "memory-store", feature = "redis")),
         allow(dead_code)
     )]
-    pub(crate) fn from_shared(entries: Arc<[Entry]>) -> Self {
-        Self {
-            entries: Entries::Shared(entries),
-        }
+    pub(crate) fn from_shared(shared: SharedData) -> Self {
+        let entries = match shared {
+            SharedData::List(None) => Entries::Owned(Vec::new()),
+            SharedData::One(entry) => Entries::Single(entry),
+            SharedData::List(Some(entries)) => Entries::Shared(entries),
+        };
+        Self { entries }
     }
 }
 

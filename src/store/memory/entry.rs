@@ -1,10 +1,9 @@
 //! One session as the memory store keeps it.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::store::record::Entry as DataEntry;
+use crate::store::record::SharedData;
 use crate::store::{EndReason, Ended, SessionData, SessionPatch, SessionRecord, SessionTerms};
 use crate::token::SessionId;
 
@@ -16,7 +15,7 @@ pub(super) struct Entry {
     expires_at: Millis,
     idle_expires_at: Millis,
     /// Shared with the records `load` hands out, so a read copies no data.
-    data: Arc<[DataEntry]>,
+    data: SharedData,
     /// User and client details: `None` for the common anonymous session without them.
     extra: Option<Box<Extra>>,
 }
@@ -119,7 +118,7 @@ impl Entry {
         SessionRecord {
             id: self.id,
             user: self.user().map(str::to_owned),
-            data: SessionData::from_shared(Arc::clone(&self.data)),
+            data: SessionData::from_shared(self.data.clone()),
             created_at: self.created_at.to_system(),
             last_seen_at: self.last_seen_at.to_system(),
             expires_at: expires_at.to_system(),
@@ -276,6 +275,57 @@ mod tests {
             Some("\"b\"")
         );
         assert_eq!(before.data.len(), 3);
+    }
+
+    #[test]
+    fn a_session_goes_from_one_key_to_several_and_back_to_none() {
+        let now = SystemTime::now();
+        let mut data = SessionData::default();
+        data.insert_raw("n", raw("0"));
+        let mut entry = Entry::from_record(SessionRecord {
+            id: SessionId([8; 16]),
+            user: None,
+            data,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + Duration::from_secs(60),
+            idle_expires_at: now + Duration::from_secs(60),
+            user_agent: None,
+            ip: None,
+            terms: None,
+            ended: None,
+        });
+        let keys = |entry: &Entry| {
+            let data = entry.to_record().data;
+            let mut keys: Vec<String> = data
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.get()))
+                .collect();
+            keys.sort();
+            keys
+        };
+        let set = |entry: &mut Entry, changes: Vec<(&str, Option<&str>)>| {
+            entry.apply(&SessionPatch {
+                data: changes
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.map(raw)))
+                    .collect(),
+                ..SessionPatch::default()
+            });
+        };
+        assert_eq!(keys(&entry), ["n=\"0\""]);
+        let held = entry.to_record();
+        set(&mut entry, vec![("n", Some("1"))]);
+        assert_eq!(keys(&entry), ["n=\"1\""]);
+        assert_eq!(held.data.get_raw("n").map(|v| v.get()), Some("\"0\""));
+        set(&mut entry, vec![("m", Some("2")), ("o", Some("3"))]);
+        assert_eq!(keys(&entry), ["m=\"2\"", "n=\"1\"", "o=\"3\""]);
+        set(&mut entry, vec![("m", None), ("n", None)]);
+        assert_eq!(keys(&entry), ["o=\"3\""]);
+        set(&mut entry, vec![("o", None), ("absent", None)]);
+        assert!(keys(&entry).is_empty());
+        set(&mut entry, vec![("p", Some("4"))]);
+        assert_eq!(keys(&entry), ["p=\"4\""]);
     }
 
     #[test]
