@@ -70,6 +70,9 @@ async fn copies_races_and_a_killed_connection() {
     a.create(&key, record).await.unwrap();
     assert!(b.load(&key).await.unwrap().is_some());
     let name = b.near_cache_client_name().unwrap().to_owned();
+    // Counted before the kill: B may reconnect as soon as the kill lands, before any later
+    // line of this test runs.
+    let connects = b.near_cache_stats().unwrap().connects;
     let mut killed = 0;
     for &port in cluster.ports() {
         let list = cluster.cli(port, &["client", "list"]);
@@ -89,7 +92,6 @@ async fn copies_races_and_a_killed_connection() {
         "B refuses after the kill"
     );
     // And caches again once tracking is back everywhere.
-    let connects = b.near_cache_stats().unwrap().connects;
     eventually("B turns tracking on again and serves copies", || async {
         let (key, record) = sample(None, Duration::ZERO);
         a.create(&key, record).await.unwrap();

@@ -121,13 +121,16 @@ impl Session {
     /// leaves the allocator's fast path and is copied around by the kilobyte.
     async fn load(&self, record_needed: bool) -> Result<MutexGuard<'_, State>, SessionError> {
         loop {
-            let started = match self.begin_load(record_needed) {
+            // What `begin_load` started moves into the boxed future before anything awaits,
+            // so this future holds a pointer, not the 328 bytes of a started load: every
+            // handler future that reads its session holds this one.
+            let waiting = match self.begin_load(record_needed) {
                 Begun::Ready(state) => return Ok(state),
-                Begun::Started(started) => Some(started),
+                Begun::Started(started) => Some(Box::pin(self.finish_load(started))),
                 Begun::Busy => None,
             };
-            match started {
-                Some(started) => return Box::pin(self.finish_load(started)).await,
+            match waiting {
+                Some(load) => return load.await,
                 // Another clone of this handle is reading the store (handler tasks running in
                 // parallel within one request; rare). Let it finish rather than read twice.
                 None => tokio::task::yield_now().await,
