@@ -25,3 +25,13 @@ def median_ns(base, *benchmark):
             return json.load(f)["median"]["point_estimate"]
     except FileNotFoundError:
         return None
+
+
+def estimates(base, *benchmark):
+    """The whole estimates.json of the latest run of `benchmark`, or None."""
+    path = os.path.join(base, *benchmark, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None

@@ -53,8 +53,11 @@
 //! schemas, migration rows, keys, files) is removed at the end.
 //!
 //! Every request goes through `Router::oneshot` on a tokio current-thread runtime, one at a
-//! time, and its body is read. For Redis the bench also times a bare `PING` through a redis-rs
-//! connection (`redis/round-trip/PING`): no stack can answer faster than its round trips.
+//! time, and its body is read. The bench also times each network server's floors, the least a
+//! round trip costs: for Redis a bare `PING` and a bare `HSET` of one field through a redis-rs
+//! connection (`redis/round-trip/PING`, `…/HSET`), for PostgreSQL and MariaDB a bare
+//! `SELECT 1` and a bare one-row `UPDATE` in autocommit (`…/round-trip/SELECT1`, `…/UPDATE1`).
+//! No stack can answer faster than its round trips.
 //!
 //! Run with `cargo bench -p sessionward-bench --bench stores`, then `python3 benches/summarize_stores.py` for a
 //! Markdown table.
@@ -62,7 +65,7 @@
 use sessionward_bench as support;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::floors::FloorPool;
+use support::floors::{added_cost, Floors};
 use support::routers::{sessionward, tower_sessions_014 as tower_sessions};
 use support::send;
 use support::store_cleanup::{err, Cleanup, Fallible};
@@ -419,37 +422,27 @@ fn stores(c: &mut Criterion) {
                 })
             });
         }
-        // The floor under any stack on this server: one bare round trip (`PING`) through a
-        // redis-rs connection, for the summary's best ratio that the same round trips allow.
-        let redis = stacks.iter().find_map(|(stack, _)| match &stack.cleanup {
-            Cleanup::RedisPrefix { conn, .. } => Some(conn.clone()),
-            _ => None,
-        });
-        if let Some(conn) = redis {
-            group.bench_function(BenchmarkId::new("round-trip", "PING"), |b| {
-                b.to_async(&rt).iter(|| {
-                    let mut conn = conn.clone();
-                    async move {
-                        let pong: String = redis::cmd("PING")
-                            .query_async(&mut conn)
-                            .await
-                            .expect("PING");
-                        black_box(pong)
-                    }
-                })
-            });
-        }
-        // On PostgreSQL and MariaDB, the floor is a bare `SELECT 1` on a pool that does not
-        // ping before checkout: one round trip, what a session read costs the server least.
-        if let (Store::Postgres | Store::MySql, Some(url)) = (store, store.url()) {
-            match rt.block_on(floor_pool(store, &url)) {
-                Ok(pool) => {
-                    group.bench_function(BenchmarkId::new("round-trip", "SELECT1"), |b| {
-                        b.to_async(&rt).iter(|| pool.select_one())
-                    });
+        // The floors under any stack on this server, then what sessionward adds beyond them.
+        match rt.block_on(floors(store, &tag, &stacks)) {
+            Ok(Some(owned)) => {
+                let (read, write) = owned.names();
+                let floors = &owned;
+                group.bench_function(BenchmarkId::new("round-trip", read), |b| {
+                    b.to_async(&rt).iter(|| floors.read())
+                });
+                group.bench_function(BenchmarkId::new("round-trip", write), |b| {
+                    b.to_async(&rt).iter(|| floors.write())
+                });
+                if let Some((stack, cookie)) = stacks.iter().find(|(s, _)| s.name == "sessionward")
+                {
+                    rt.block_on(measure_added(store, stack, cookie, floors));
                 }
-                Err(e) => eprintln!("warning: {}: no SELECT 1 floor: {e}", store.name()),
+                if let Err(e) = rt.block_on(owned.remove()) {
+                    eprintln!("warning: {}: {e}", store.name());
+                }
             }
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {}: no floors: {e}", store.name()),
         }
         group.finish();
 
@@ -465,15 +458,86 @@ fn stores(c: &mut Criterion) {
     }
 }
 
-/// The bare-query floor's pool for `store`.
-async fn floor_pool(store: Store, url: &str) -> Fallible<FloorPool> {
+/// The floors of `store` (`None` for SQLite, which has no round trip), writing under this
+/// run's `tag`.
+async fn floors(
+    store: Store,
+    tag: &str,
+    stacks: &[(Stack, HeaderValue)],
+) -> Fallible<Option<Floors>> {
+    let url = store.url().unwrap_or_default();
     match store {
-        Store::Postgres => FloorPool::postgres(url)
+        Store::Redis => {
+            let conn = stacks.iter().find_map(|(stack, _)| match &stack.cleanup {
+                Cleanup::RedisPrefix { conn, .. } => Some(conn.clone()),
+                _ => None,
+            });
+            let conn = conn.ok_or("no Redis connection")?;
+            Ok(Some(Floors::redis(conn, format!("swbench:{tag}:floor"))))
+        }
+        Store::Postgres => Floors::postgres(&url, format!("swbench_floor_{tag}"))
             .await
-            .map_err(|e| err("PostgreSQL floor pool", e)),
-        _ => FloorPool::mysql(url)
+            .map(Some),
+        Store::MySql => Floors::mysql(&url, format!("swbench_floor_{tag}"))
             .await
-            .map_err(|e| err("MySQL floor pool", e)),
+            .map(Some),
+        Store::Sqlite => Ok(None),
+    }
+}
+
+/// Pairs timed back to back per route by [`measure_added`].
+const ADDED_PAIRS: usize = 2_000;
+
+/// What sessionward adds to each route beyond its round trips: each request timed against the
+/// bare commands its round trips amount to (`/r` a read, `/rw` a read and a write, `/new` a
+/// write), right after it. Saved for `summarize_stores.py`.
+async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors: &Floors) {
+    let app = &stack.app;
+    let results = [
+        (
+            "r",
+            added_cost(
+                ADDED_PAIRS,
+                || async {
+                    black_box(send(app, "/r", Some(cookie)).await);
+                },
+                || floors.read(),
+            )
+            .await,
+        ),
+        (
+            "rw",
+            added_cost(
+                ADDED_PAIRS,
+                || async {
+                    black_box(send(app, "/rw", Some(cookie)).await);
+                },
+                || async {
+                    floors.read().await;
+                    floors.write().await;
+                },
+            )
+            .await,
+        ),
+    ];
+    let created = std::cell::RefCell::new(Vec::new());
+    let new = added_cost(
+        ADDED_PAIRS,
+        || async {
+            let (_, cookie, body) = send(app, "/new", None).await;
+            created.borrow_mut().extend(cookie);
+            black_box(body);
+        },
+        || floors.write(),
+    )
+    .await;
+    if let Err(e) = stack.cleanup.empty(&created.into_inner()).await {
+        eprintln!("warning: {}/{}: {e}", store.name(), stack.name);
+    }
+    for (route, added) in results.iter().chain([&("new", new)]) {
+        if let Err(e) = added.save(store.name(), route) {
+            eprintln!("warning: {}: added cost of /{route}: {e}", store.name());
+        }
     }
 }
 

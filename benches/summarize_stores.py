@@ -17,7 +17,7 @@ Exits 1 if a benchmark of the table is missing (a store skipped, or the bench no
 
 import sys
 
-from criterion_results import criterion_dir, median_ns
+from criterion_results import criterion_dir, estimates, median_ns
 
 STORES = ["redis", "postgres", "mysql", "sqlite"]
 ROUTES = ["r", "rw", "new"]
@@ -66,27 +66,53 @@ def main():
             ts = median_ns(base, "redis", route, "tower-sessions")
             if ts is not None:
                 print(f"| `/{route}` | {ts / 1000:.1f} | {trips} | {ts / (trips * ping):.2f}× |")
-    floors = {"redis": ("PING", "a bare `PING`"), "postgres": ("SELECT1", "a bare `SELECT 1`"),
-              "mysql": ("SELECT1", "a bare `SELECT 1`")}
+    # The floors: a bare read and a bare write on each network server (benches/stores.rs), and
+    # what each route's round trips amount to in them.
+    floors = {"redis": (("PING", "`PING`"), ("HSET", "`HSET`")),
+              "postgres": (("SELECT1", "`SELECT 1`"), ("UPDATE1", "`UPDATE`")),
+              "mysql": (("SELECT1", "`SELECT 1`"), ("UPDATE1", "`UPDATE`"))}
+    route_floors = {"r": ("read",), "rw": ("read", "write"), "new": ("write",)}
     rows = []
-    for store, (floor_id, floor_name) in floors.items():
-        floor = median_ns(base, store, "round-trip", floor_id)
-        sw = median_ns(base, store, "r", "sessionward")
-        if floor is not None and sw is not None:
-            rows.append((store, floor_name, floor, sw))
+    for store, ((read_id, read_name), (write_id, write_name)) in floors.items():
+        measured = {"read": (median_ns(base, store, "round-trip", read_id), read_name),
+                    "write": (median_ns(base, store, "round-trip", write_id), write_name)}
+        for route, parts in route_floors.items():
+            sw = median_ns(base, store, route, "sessionward")
+            ns = [measured[p][0] for p in parts]
+            if sw is None or None in ns:
+                continue
+            rows.append((store, route, " + ".join(measured[p][1] for p in parts), sum(ns), sw))
     if rows:
         print()
-        print("What sessionward adds to `/r` beyond its one round trip to the server: the "
-              "request's median time minus the median of a bare query through a connection "
-              f"that does not ping first, same run (target ≤ {ADDED_TARGET_US} µs; `/rw` and "
-              "`/new` also wait for the server's write and commit, which a bare read does not "
-              "measure):")
+        print("What sessionward adds beyond its round trips to the server: the request's median "
+              "time minus the medians of the bare commands those round trips amount to (`/r` a "
+              "read, `/rw` a read and a write, `/new` a write), each through a connection that "
+              "does not ping first, same run. The bare write is one small field (`HSET`) or one "
+              f"row (`UPDATE` in autocommit). Target ≤ {ADDED_TARGET_US} µs:")
         print()
-        print("| store | floor | floor µs | sessionward `/r` µs | added µs |")
-        print("|---|---|---:|---:|---:|")
-        for store, floor_name, floor, sw in rows:
-            print(f"| {store} | {floor_name} | {floor / 1000:.1f} | {sw / 1000:.1f} "
+        print("| store | route | floor | floor µs | sessionward µs | added µs |")
+        print("|---|---|---|---:|---:|---:|")
+        for store, route, floor_name, floor, sw in rows:
+            print(f"| {store} | `/{route}` | {floor_name} | {floor / 1000:.1f} | {sw / 1000:.1f} "
                   f"| {(sw - floor) / 1000:.1f} |")
+    paired = []
+    for store in floors:
+        for route in ROUTES:
+            est = estimates(base, store, "added", route)
+            if est is not None:
+                paired.append((store, route, est))
+    if paired:
+        print()
+        print("The same, measured pair by pair: each request, then the bare commands of its "
+              "round trips, back to back, 2,000 pairs per route, so that the machine's slow and "
+              "fast phases fall on both alike (`<store>/added/<route>`). Median and quartiles of "
+              f"the differences; target ≤ {ADDED_TARGET_US} µs:")
+        print()
+        print("| store | route | added µs, median | 25th–75th percentile µs |")
+        print("|---|---|---:|---:|")
+        for store, route, est in paired:
+            print(f"| {store} | `/{route}` | {est['median']['point_estimate'] / 1000:.1f} "
+                  f"| {est['p25'] / 1000:.1f} – {est['p75'] / 1000:.1f} |")
     near = {route: median_ns(base, "redis", route, "sessionward-near") for route in ROUTES}
     if any(v is not None for v in near.values()):
         print()

@@ -1,52 +1,255 @@
-//! The floor under any stack on a SQL server: a bare `SELECT 1` on a one-connection pool that
-//! does not ping before checkout, one round trip, what a session read costs the server least.
+//! The floors under any stack on a network server: the bare commands its round trips amount
+//! to, each through a connection that does not ping first.
+//!
+//! * a read: `PING` on Redis, `SELECT 1` on PostgreSQL and MariaDB (one round trip, what a
+//!   session read costs the server least);
+//! * a write: `HSET` of one small field on Redis, a one-row `UPDATE` in autocommit on
+//!   PostgreSQL and MariaDB (one round trip and, on SQL, one commit: what a session write costs
+//!   the server least).
+//!
+//! [`added_cost`] times a request and its floor back to back, pair after pair, so the slow and
+//! fast phases of a shared machine fall on both alike.
 
+use std::future::Future;
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
 
+use redis::aio::MultiplexedConnection;
 use sqlx::mysql::MySqlPool;
 use sqlx::postgres::PgPool;
 
-/// A one-connection pool for the bare-query floor.
-pub enum FloorPool {
-    Postgres(PgPool),
-    MySql(MySqlPool),
+use crate::store_cleanup::{err, Fallible};
+
+/// The floor commands of one server.
+pub enum Floors {
+    Redis {
+        conn: MultiplexedConnection,
+        /// The hash the bare write sets: deleted by [`remove`](Floors::remove).
+        key: String,
+    },
+    Postgres {
+        pool: PgPool,
+        /// The one-row table the bare write updates: dropped by [`remove`](Floors::remove).
+        table: String,
+    },
+    MySql {
+        pool: MySqlPool,
+        table: String,
+    },
 }
 
-impl FloorPool {
-    /// The floor pool on the PostgreSQL server at `url`.
-    pub async fn postgres(url: &str) -> Result<Self, sqlx::Error> {
-        sqlx::postgres::PgPoolOptions::new()
+impl Floors {
+    /// Redis floors through `conn`, writing under `key`.
+    pub fn redis(conn: MultiplexedConnection, key: String) -> Self {
+        Floors::Redis { conn, key }
+    }
+
+    /// PostgreSQL floors on a one-connection pool to `url`, writing to a new table `table`.
+    pub async fn postgres(url: &str, table: String) -> Fallible<Self> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
             .connect(url)
             .await
-            .map(FloorPool::Postgres)
-    }
-
-    /// The floor pool on the MySQL or MariaDB server at `url`.
-    pub async fn mysql(url: &str) -> Result<Self, sqlx::Error> {
-        sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect(url)
-            .await
-            .map(FloorPool::MySql)
-    }
-
-    /// One bare `SELECT 1`.
-    pub async fn select_one(&self) -> i64 {
-        // PostgreSQL answers an `int4`, MariaDB a `bigint`.
-        let one = match self {
-            FloorPool::Postgres(pool) => sqlx::query_scalar::<_, i32>("SELECT 1")
-                .fetch_one(pool)
+            .map_err(|e| err("PostgreSQL floor pool", e))?;
+        for sql in write_table(&table) {
+            sqlx::query(&sql)
+                .execute(&pool)
                 .await
-                .map(i64::from),
-            FloorPool::MySql(pool) => {
-                sqlx::query_scalar::<_, i64>("SELECT 1")
+                .map_err(|e| err("PostgreSQL floor table", e))?;
+        }
+        Ok(Floors::Postgres { pool, table })
+    }
+
+    /// MySQL or MariaDB floors on a one-connection pool to `url`, writing to a new table
+    /// `table`.
+    pub async fn mysql(url: &str, table: String) -> Fallible<Self> {
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect(url)
+            .await
+            .map_err(|e| err("MySQL floor pool", e))?;
+        for sql in write_table(&table) {
+            sqlx::query(&sql)
+                .execute(&pool)
+                .await
+                .map_err(|e| err("MySQL floor table", e))?;
+        }
+        Ok(Floors::MySql { pool, table })
+    }
+
+    /// The benchmark ids of the read and the write floor.
+    pub fn names(&self) -> (&'static str, &'static str) {
+        match self {
+            Floors::Redis { .. } => ("PING", "HSET"),
+            _ => ("SELECT1", "UPDATE1"),
+        }
+    }
+
+    /// One bare read.
+    pub async fn read(&self) {
+        match self {
+            Floors::Redis { conn, .. } => {
+                let pong: String = redis::cmd("PING")
+                    .query_async(&mut conn.clone())
+                    .await
+                    .expect("PING");
+                black_box(pong);
+            }
+            // PostgreSQL answers an `int4`, MariaDB a `bigint`.
+            Floors::Postgres { pool, .. } => {
+                let one: i32 = sqlx::query_scalar("SELECT 1")
                     .fetch_one(pool)
                     .await
+                    .expect("SELECT 1");
+                black_box(one);
             }
-        };
-        black_box(one.expect("SELECT 1"))
+            Floors::MySql { pool, .. } => {
+                let one: i64 = sqlx::query_scalar("SELECT 1")
+                    .fetch_one(pool)
+                    .await
+                    .expect("SELECT 1");
+                black_box(one);
+            }
+        }
     }
+
+    /// One bare write.
+    pub async fn write(&self) {
+        let rows = match self {
+            Floors::Redis { conn, key } => {
+                let added: i64 = redis::cmd("HSET")
+                    .arg(key)
+                    .arg("n")
+                    .arg("1")
+                    .query_async(&mut conn.clone())
+                    .await
+                    .expect("HSET");
+                black_box(added);
+                return;
+            }
+            Floors::Postgres { pool, table } => sqlx::query(&update(table))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            Floors::MySql { pool, table } => sqlx::query(&update(table))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        };
+        black_box(rows.expect("UPDATE of the floor row"));
+    }
+
+    /// Removes what the write floor wrote.
+    pub async fn remove(self) -> Fallible<()> {
+        match self {
+            Floors::Redis { mut conn, key } => redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map(|_| ())
+                .map_err(|e| err("deleting the floor key", e)),
+            Floors::Postgres { pool, table } => sqlx::query(&drop_table(&table))
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| err("dropping the floor table", e)),
+            Floors::MySql { pool, table } => sqlx::query(&drop_table(&table))
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| err("dropping the floor table", e)),
+        }
+    }
+}
+
+fn write_table(table: &str) -> [String; 2] {
+    [
+        format!("CREATE TABLE {table} (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        format!("INSERT INTO {table} (id, n) VALUES (1, 0)"),
+    ]
+}
+
+fn update(table: &str) -> String {
+    format!("UPDATE {table} SET n = n + 1 WHERE id = 1")
+}
+
+fn drop_table(table: &str) -> String {
+    format!("DROP TABLE IF EXISTS {table}")
+}
+
+/// What a request costs beyond its floor, from `pairs` back-to-back pairs: the request, then
+/// its floor. Quartiles of the differences, in ns.
+pub struct AddedCost {
+    pub p25: i64,
+    pub median: i64,
+    pub p75: i64,
+    pub pairs: usize,
+}
+
+/// Times `pairs` requests, each followed by its floor.
+pub async fn added_cost<R, F>(
+    pairs: usize,
+    mut request: impl FnMut() -> R,
+    mut floor: impl FnMut() -> F,
+) -> AddedCost
+where
+    R: Future<Output = ()>,
+    F: Future<Output = ()>,
+{
+    let nanos =
+        |from: Instant, to: Instant| i64::try_from((to - from).as_nanos()).unwrap_or(i64::MAX);
+    let mut added = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let start = Instant::now();
+        request().await;
+        let between = Instant::now();
+        floor().await;
+        let end = Instant::now();
+        added.push(nanos(start, between) - nanos(between, end));
+    }
+    added.sort_unstable();
+    let at = |q: usize| added.get(pairs * q / 4).copied().unwrap_or_default();
+    AddedCost {
+        p25: at(1),
+        median: at(2),
+        p75: at(3),
+        pairs,
+    }
+}
+
+impl AddedCost {
+    /// Saves the result beside criterion's, as `<target>/criterion/<store>/added/<route>/new/
+    /// estimates.json` with criterion's `median.point_estimate`, for `summarize_stores.py`.
+    pub fn save(&self, store: &str, route: &str) -> Fallible<()> {
+        let dir = criterion_dir()?
+            .join(store)
+            .join("added")
+            .join(route)
+            .join("new");
+        std::fs::create_dir_all(&dir).map_err(|e| err("creating the added-cost directory", e))?;
+        let json = serde_json::json!({
+            "median": { "point_estimate": self.median },
+            "p25": self.p25,
+            "p75": self.p75,
+            "pairs": self.pairs,
+        });
+        std::fs::write(dir.join("estimates.json"), json.to_string())
+            .map_err(|e| err("writing the added cost", e))
+    }
+}
+
+/// Where criterion writes: `$CARGO_TARGET_DIR/criterion`, else `criterion` in the target
+/// directory this bench runs from (`target/<profile>/deps/<bench>`).
+fn criterion_dir() -> Fallible<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(PathBuf::from(dir).join("criterion"));
+    }
+    let exe = std::env::current_exe().map_err(|e| err("finding the bench binary", e))?;
+    exe.ancestors()
+        .nth(3)
+        .map(|target| target.join("criterion"))
+        .ok_or_else(|| "the bench binary is not in target/<profile>/deps".to_owned())
 }
