@@ -54,8 +54,9 @@
 //!
 //! Every request goes through `Router::oneshot` on a tokio current-thread runtime, one at a
 //! time, and its body is read. The bench also times each network server's floors, the least a
-//! round trip costs: for Redis a bare `PING` and a bare `HSET` of one field through a redis-rs
-//! connection (`redis/round-trip/PING`, `…/HSET`), for PostgreSQL and MariaDB a bare
+//! round trip costs: for Redis a bare `PING`, the store's own `HGETALL` of the session's record
+//! and a bare `HSET` of one field through a redis-rs connection (`redis/round-trip/PING`,
+//! `…/HGETALL`, `…/HSET`), for PostgreSQL and MariaDB a bare
 //! `SELECT 1` and a bare one-row `UPDATE` in autocommit (`…/round-trip/SELECT1`, `…/UPDATE1`).
 //! No stack can answer faster than its round trips.
 //!
@@ -422,19 +423,29 @@ fn stores(c: &mut Criterion) {
                 })
             });
         }
-        // The floors under any stack on this server, then what sessionward adds beyond them.
+        // The floors under any stack on this server, then what sessionward adds beyond them,
+        // on a session made now (emptying the store after `/new` removed the first one).
+        let sessionward = stacks.iter().find(|(s, _)| s.name == "sessionward");
+        let fresh = sessionward.and_then(|(stack, _)| {
+            let (status, cookie, _) = rt.block_on(send(&stack.app, "/new", None));
+            cookie.filter(|_| status == StatusCode::OK)
+        });
         match rt.block_on(floors(store, &tag, &stacks)) {
             Ok(Some(owned)) => {
                 let (read, write) = owned.names();
                 let floors = &owned;
+                if matches!(store, Store::Redis) {
+                    group.bench_function(BenchmarkId::new("round-trip", "PING"), |b| {
+                        b.to_async(&rt).iter(|| floors.ping())
+                    });
+                }
                 group.bench_function(BenchmarkId::new("round-trip", read), |b| {
                     b.to_async(&rt).iter(|| floors.read())
                 });
                 group.bench_function(BenchmarkId::new("round-trip", write), |b| {
                     b.to_async(&rt).iter(|| floors.write())
                 });
-                if let Some((stack, cookie)) = stacks.iter().find(|(s, _)| s.name == "sessionward")
-                {
+                if let (Some((stack, _)), Some(cookie)) = (sessionward, &fresh) {
                     rt.block_on(measure_added(store, stack, cookie, floors));
                 }
                 if let Err(e) = rt.block_on(owned.remove()) {
@@ -472,8 +483,22 @@ async fn floors(
                 Cleanup::RedisPrefix { conn, .. } => Some(conn.clone()),
                 _ => None,
             });
-            let conn = conn.ok_or("no Redis connection")?;
-            Ok(Some(Floors::redis(conn, format!("swbench:{tag}:floor"))))
+            let mut conn = conn.ok_or("no Redis connection")?;
+            // The record of the session the pairs read, the only one under this prefix
+            // (`<prefix>{<token hash>}:s`).
+            let pattern = format!("swbench:{tag}:sessionward:{{*}}:s");
+            let records: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| err("finding the session record", e))?;
+            let [record] = <[String; 1]>::try_from(records)
+                .map_err(|found| format!("{} records match {pattern}", found.len()))?;
+            Ok(Some(Floors::redis(
+                conn,
+                record,
+                format!("swbench:{tag}:floor"),
+            )))
         }
         Store::Postgres => Floors::postgres(&url, format!("swbench_floor_{tag}"))
             .await
@@ -493,6 +518,20 @@ const ADDED_PAIRS: usize = 2_000;
 /// write), right after it. Saved for `summarize_stores.py`.
 async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors: &Floors) {
     let app = &stack.app;
+    // The pairs must read and write a session that exists: `/rw` counts up, `/r` sees it.
+    let counter = || async {
+        let body = send(app, "/r", Some(cookie)).await.2;
+        std::str::from_utf8(&body).ok()?.parse::<u64>().ok()
+    };
+    let before = counter().await;
+    send(app, "/rw", Some(cookie)).await;
+    if counter().await != before.map(|n| n + 1) {
+        eprintln!(
+            "warning: {}: the session for the pairs is not kept",
+            store.name()
+        );
+        return;
+    }
     let results = [
         (
             "r",

@@ -1,8 +1,9 @@
 //! The floors under any stack on a network server: the bare commands its round trips amount
 //! to, each through a connection that does not ping first.
 //!
-//! * a read: `PING` on Redis, `SELECT 1` on PostgreSQL and MariaDB (one round trip, what a
-//!   session read costs the server least);
+//! * a read: on Redis, `HGETALL` of the session's record, the very command the store sends to
+//!   load it (and `PING`, the least any round trip costs); `SELECT 1` on PostgreSQL and
+//!   MariaDB (one round trip, what a session read costs the server least);
 //! * a write: `HSET` of one small field on Redis, a one-row `UPDATE` in autocommit on
 //!   PostgreSQL and MariaDB (one round trip and, on SQL, one commit: what a session write costs
 //!   the server least).
@@ -27,6 +28,8 @@ pub enum Floors {
         conn: MultiplexedConnection,
         /// The hash the bare write sets: deleted by [`remove`](Floors::remove).
         key: String,
+        /// The record of the session the stack's `/r` and `/rw` read.
+        record: String,
     },
     Postgres {
         pool: PgPool,
@@ -40,9 +43,9 @@ pub enum Floors {
 }
 
 impl Floors {
-    /// Redis floors through `conn`, writing under `key`.
-    pub fn redis(conn: MultiplexedConnection, key: String) -> Self {
-        Floors::Redis { conn, key }
+    /// Redis floors through `conn`, reading `record` and writing under `key`.
+    pub fn redis(conn: MultiplexedConnection, record: String, key: String) -> Self {
+        Floors::Redis { conn, key, record }
     }
 
     /// PostgreSQL floors on a one-connection pool to `url`, writing to a new table `table`.
@@ -83,20 +86,35 @@ impl Floors {
     /// The benchmark ids of the read and the write floor.
     pub fn names(&self) -> (&'static str, &'static str) {
         match self {
-            Floors::Redis { .. } => ("PING", "HSET"),
+            Floors::Redis { .. } => ("HGETALL", "HSET"),
             _ => ("SELECT1", "UPDATE1"),
         }
+    }
+
+    /// A bare `PING` (Redis only; `None` elsewhere).
+    pub async fn ping(&self) -> Option<()> {
+        let Floors::Redis { conn, .. } = self else {
+            return None;
+        };
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut conn.clone())
+            .await
+            .expect("PING");
+        black_box(pong);
+        Some(())
     }
 
     /// One bare read.
     pub async fn read(&self) {
         match self {
-            Floors::Redis { conn, .. } => {
-                let pong: String = redis::cmd("PING")
+            Floors::Redis { conn, record, .. } => {
+                let fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+                    .arg(record)
                     .query_async(&mut conn.clone())
                     .await
-                    .expect("PING");
-                black_box(pong);
+                    .expect("HGETALL");
+                assert!(!fields.is_empty(), "the record {record} exists");
+                black_box(fields);
             }
             // PostgreSQL answers an `int4`, MariaDB a `bigint`.
             Floors::Postgres { pool, .. } => {
@@ -119,7 +137,7 @@ impl Floors {
     /// One bare write.
     pub async fn write(&self) {
         let rows = match self {
-            Floors::Redis { conn, key } => {
+            Floors::Redis { conn, key, .. } => {
                 let added: i64 = redis::cmd("HSET")
                     .arg(key)
                     .arg("n")
@@ -145,7 +163,7 @@ impl Floors {
     /// Removes what the write floor wrote.
     pub async fn remove(self) -> Fallible<()> {
         match self {
-            Floors::Redis { mut conn, key } => redis::cmd("DEL")
+            Floors::Redis { mut conn, key, .. } => redis::cmd("DEL")
                 .arg(&key)
                 .query_async::<i64>(&mut conn)
                 .await
