@@ -9,7 +9,9 @@
 //! server (Redis's `INFO commandstats` shows them, see BENCHMARKS.md), the client's
 //! instructions are what the near cache could add.
 //!
-//! `redis_ir STACK ROUTE N`: the stack is `redis` (`RedisStore`) or `redis-near` (the same with
+//! `redis_ir STACK ROUTE N`: the stack is `redis` (`RedisStore`), `bare-hgetall` (the floor of
+//! `/r`: the store's own `HGETALL` of the session's record, sent bare through redis-rs; give
+//! route `r`) or `redis-near` (the same with
 //! a near cache, bound 10 s so that its heartbeat, every 2.5 s, hardly counts: a shorter bound
 //! pings more often, which adds to every request's share under valgrind's slow clock), the route
 //! `r`, `rw` or `new`; 50 requests warm up, then `N` more (`r` and `rw` with the cookie of a
@@ -41,8 +43,9 @@ fn main() {
             .await
             .expect("Redis (set SESSIONWARD_TEST_REDIS)")
             .with_prefix(format!("swir:{}:", std::process::id()));
+        let bare = stack == "bare-hgetall";
         match stack.as_str() {
-            "redis" => {}
+            "redis" | "bare-hgetall" => {}
             "redis-near" => {
                 let near = NearCache::new(Duration::from_secs(10));
                 store = store.with_near_cache(near).await.expect("near cache");
@@ -54,6 +57,31 @@ fn main() {
         let (status, cookie, _) = send(&app, "/new", None).await;
         assert_eq!(status, StatusCode::OK);
         let cookie = if route == "/new" { None } else { cookie };
+        if bare {
+            // The floor: the store's own read of that session's record, sent bare through
+            // redis-rs (`<prefix>{<token hash>}:s`, the only record under the prefix).
+            let client = redis::Client::open(url.as_str()).expect("Redis URL");
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("Redis");
+            let pattern = format!("swir:{}:{{*}}:s", std::process::id());
+            let records: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut conn)
+                .await
+                .expect("KEYS");
+            let [record] = <[String; 1]>::try_from(records).expect("one record");
+            for _ in 0..50 + n {
+                let fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+                    .arg(&record)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("HGETALL");
+                black_box(fields);
+            }
+            return;
+        }
         for _ in 0..50 + n {
             let (status, set_cookie, body) = send(&app, &route, cookie.as_ref()).await;
             assert_eq!(status, StatusCode::OK, "{stack} {route}");
