@@ -2,12 +2,14 @@
 //!
 //! Why not a channel: a channel wakes its receiver on every send, and waking a parked thread
 //! is a system call that cost a request about 2 µs, four times what the whole session layer
-//! adds to it. Here a request takes a lock held only for pushes and pointer swaps, packs the
-//! event into a bounded buffer (see [`Packed`]; the buffers are kept between batches: no
-//! allocation once warm), and wakes
-//! the thread only when the thread is parked on an empty queue. Otherwise the thread comes back on its own after [`TICK`]: under a steady stream of
-//! events there is at most one wake-up per tick, whatever the rate, and the queue holds a
-//! tick's worth of events (1024 by default: a million events a second).
+//! adds to it. Here a request takes a lock held only for pushes and pointer swaps, and packs
+//! the event into a bounded buffer (see [`Packed`]). The buffers are kept between batches, so
+//! there is no allocation once warm.
+//!
+//! A push wakes the thread only when the thread is parked on an empty queue. Otherwise the
+//! thread comes back on its own after [`TICK`]. Under a steady stream of events there is then
+//! at most one wake-up per tick, whatever the rate, and the queue holds a tick's worth of
+//! events (1024 by default: a million events a second).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
