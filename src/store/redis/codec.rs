@@ -174,26 +174,25 @@ impl Meta {
 }
 
 /// Decodes an `HGETALL` reply. An empty hash (no such key) is `Ok(None)`.
+///
+/// The reply is walked field by field and each value moves straight into the record: no list
+/// of pairs, no copy of a data key (only of its value, into the data's shared form).
 pub(crate) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> {
-    let pairs = pairs(reply)?;
-    if pairs.is_empty() {
-        return Ok(None);
-    }
     let corrupt = |what: &str| StoreError::Corrupt(format!("a Redis session record: {what}"));
     let mut meta = None;
     let mut user = None;
     let mut terms = None;
     let mut ended = None;
-    let mut data = Vec::with_capacity(pairs.len());
-    for (field, value) in pairs {
+    let mut data = SessionData::default();
+    let fields = for_each_field(reply, |field, value| {
         let value = String::from_utf8(value).map_err(|_| corrupt("a field is not UTF-8 text"))?;
         if let Some(key) = field.strip_prefix(DATA.as_bytes()) {
-            let key = String::from_utf8(key.to_vec())
-                .map_err(|_| corrupt("a data key is not UTF-8 text"))?;
+            let key =
+                std::str::from_utf8(key).map_err(|_| corrupt("a data key is not UTF-8 text"))?;
             let value = RawValue::from_string(value)
                 .map_err(|_| corrupt(&format!("data key {key:?} is not JSON")))?;
-            data.push((key, value));
-            continue;
+            data.insert_raw(key, value);
+            return Ok(());
         }
         match &field[..] {
             b"m" => {
@@ -215,12 +214,16 @@ pub(crate) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
             // Fields a later version may add.
             _ => {}
         }
+        Ok(())
+    })?;
+    if fields == 0 {
+        return Ok(None);
     }
     let meta = meta.ok_or_else(|| corrupt("the metadata field is missing"))?;
     Ok(Some(SessionRecord {
         id: meta.id,
         user,
-        data: data.into_iter().collect::<SessionData>(),
+        data,
         created_at: meta.created_at,
         last_seen_at: meta.last_seen_at,
         expires_at: meta.expires_at,
@@ -232,30 +235,35 @@ pub(crate) fn decode(reply: Value) -> Result<Option<SessionRecord>, StoreError> 
     }))
 }
 
-/// One field of a hash and its value, as bytes.
-type Pair = (Vec<u8>, Vec<u8>);
-
-/// The field/value pairs of a hash reply: a flat array (RESP2) or a map (RESP3).
-fn pairs(reply: Value) -> Result<Vec<Pair>, StoreError> {
+/// Hands each field and value of a hash reply (a flat array in RESP2, a map in RESP3) to
+/// `each`, as bytes; returns how many there were.
+fn for_each_field(
+    reply: Value,
+    mut each: impl FnMut(Vec<u8>, Vec<u8>) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
     let bad = || StoreError::Corrupt("Redis returned an unexpected reply for a hash".to_owned());
+    let mut pair =
+        |field, value| each(bytes(field).ok_or_else(bad)?, bytes(value).ok_or_else(bad)?);
     match reply {
-        Value::Nil => Ok(Vec::new()),
+        Value::Nil => Ok(0),
         Value::Array(items) => {
             if items.len() % 2 != 0 {
                 return Err(bad());
             }
-            let mut out = Vec::with_capacity(items.len() / 2);
+            let count = items.len() / 2;
             let mut items = items.into_iter();
             while let (Some(field), Some(value)) = (items.next(), items.next()) {
-                out.push((bytes(field).ok_or_else(bad)?, bytes(value).ok_or_else(bad)?));
+                pair(field, value)?;
             }
-            Ok(out)
+            Ok(count)
         }
-        Value::Map(items) => items
-            .into_iter()
-            .map(|(field, value)| Some((bytes(field)?, bytes(value)?)))
-            .collect::<Option<_>>()
-            .ok_or_else(bad),
+        Value::Map(items) => {
+            let count = items.len();
+            for (field, value) in items {
+                pair(field, value)?;
+            }
+            Ok(count)
+        }
         _ => Err(bad()),
     }
 }
