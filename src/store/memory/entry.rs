@@ -231,25 +231,37 @@ mod tests {
         to_raw_value(text).expect("a string")
     }
 
-    #[test]
-    fn writing_one_key_copies_no_other_value() {
-        let now = SystemTime::now();
-        let record = SessionRecord {
-            id: SessionId([7; 16]),
+    /// An anonymous session made at `now`, ending `life` later, idle after `idle`.
+    fn anonymous(
+        now: SystemTime,
+        id: u8,
+        data: SessionData,
+        life: u64,
+        idle: u64,
+    ) -> SessionRecord {
+        SessionRecord {
+            id: SessionId([id; 16]),
             user: None,
-            data: [("kept", "a"), ("changed", "b"), ("removed", "c")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), raw(v)))
-                .collect(),
+            data,
             created_at: now,
             last_seen_at: now,
-            expires_at: now + Duration::from_secs(60),
-            idle_expires_at: now + Duration::from_secs(60),
+            expires_at: now + Duration::from_secs(life),
+            idle_expires_at: now + Duration::from_secs(idle),
             user_agent: None,
             ip: None,
             terms: None,
             ended: None,
-        };
+        }
+    }
+
+    #[test]
+    fn writing_one_key_copies_no_other_value() {
+        let now = SystemTime::now();
+        let data = [("kept", "a"), ("changed", "b"), ("removed", "c")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), raw(v)))
+            .collect();
+        let record = anonymous(now, 7, data, 60, 60);
         let mut entry = Entry::from_record(record);
         // A request's copy, held while the write happens, as a handler holds its session.
         let before = entry.to_record();
@@ -282,19 +294,7 @@ mod tests {
         let now = SystemTime::now();
         let mut data = SessionData::default();
         data.insert_raw("n", raw("0"));
-        let mut entry = Entry::from_record(SessionRecord {
-            id: SessionId([8; 16]),
-            user: None,
-            data,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + Duration::from_secs(60),
-            idle_expires_at: now + Duration::from_secs(60),
-            user_agent: None,
-            ip: None,
-            terms: None,
-            ended: None,
-        });
+        let mut entry = Entry::from_record(anonymous(now, 8, data, 60, 60));
         let keys = |entry: &Entry| {
             let data = entry.to_record().data;
             let mut keys: Vec<String> = data
@@ -331,19 +331,7 @@ mod tests {
     #[test]
     fn an_end_brings_the_deadlines_forward_but_reports_them_as_they_were() {
         let now = SystemTime::now();
-        let record = SessionRecord {
-            id: SessionId([9; 16]),
-            user: None,
-            data: SessionData::default(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + Duration::from_secs(3600),
-            idle_expires_at: now + Duration::from_secs(600),
-            user_agent: None,
-            ip: None,
-            terms: None,
-            ended: None,
-        };
+        let record = anonymous(now, 9, SessionData::default(), 3600, 600);
         let mut entry = Entry::from_record(record.clone());
         let at = now + Duration::from_secs(60);
         entry.end(Ended::new(at, EndReason::Revoked));
