@@ -63,6 +63,7 @@
 //! Run with `cargo bench -p sessionward-bench --bench stores`, then `python3 benches/summarize_stores.py` for a
 //! Markdown table.
 
+use sessionward::token::SessionToken;
 use sessionward_bench as support;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -430,7 +431,7 @@ fn stores(c: &mut Criterion) {
             let (status, cookie, _) = rt.block_on(send(&stack.app, "/new", None));
             cookie.filter(|_| status == StatusCode::OK)
         });
-        match rt.block_on(floors(store, &tag, &stacks)) {
+        match rt.block_on(floors(store, &tag, &stacks, fresh.as_ref())) {
             Ok(Some(owned)) => {
                 let (read, write) = owned.names();
                 let floors = &owned;
@@ -470,11 +471,12 @@ fn stores(c: &mut Criterion) {
 }
 
 /// The floors of `store` (`None` for SQLite, which has no round trip), writing under this
-/// run's `tag`.
+/// run's `tag`; on Redis the read is `HGETALL` of the record of the session `fresh` carries.
 async fn floors(
     store: Store,
     tag: &str,
     stacks: &[(Stack, HeaderValue)],
+    fresh: Option<&HeaderValue>,
 ) -> Fallible<Option<Floors>> {
     let url = store.url().unwrap_or_default();
     match store {
@@ -483,17 +485,13 @@ async fn floors(
                 Cleanup::RedisPrefix { conn, .. } => Some(conn.clone()),
                 _ => None,
             });
-            let mut conn = conn.ok_or("no Redis connection")?;
-            // The record of the session the pairs read, the only one under this prefix
-            // (`<prefix>{<token hash>}:s`).
-            let pattern = format!("swbench:{tag}:sessionward:{{*}}:s");
-            let records: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| err("finding the session record", e))?;
-            let [record] = <[String; 1]>::try_from(records)
-                .map_err(|found| format!("{} records match {pattern}", found.len()))?;
+            let conn = conn.ok_or("no Redis connection")?;
+            // The record the store keeps the pairs' session under: `<prefix>{<token hash>}:s`.
+            let token = fresh
+                .and_then(|cookie| cookie.to_str().ok()?.split_once('='))
+                .and_then(|(_, token)| SessionToken::parse(token.as_bytes()))
+                .ok_or("no session for the pairs")?;
+            let record = format!("swbench:{tag}:sessionward:{{{}}}:s", token.hash().to_hex());
             Ok(Some(Floors::redis(
                 conn,
                 record,

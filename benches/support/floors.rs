@@ -18,7 +18,9 @@ use std::time::Instant;
 
 use redis::aio::MultiplexedConnection;
 use sqlx::mysql::MySqlPool;
+use sqlx::pool::PoolOptions;
 use sqlx::postgres::PgPool;
+use sqlx::Pool;
 
 use crate::store_cleanup::{err, Fallible};
 
@@ -50,36 +52,14 @@ impl Floors {
 
     /// PostgreSQL floors on a one-connection pool to `url`, writing to a new table `table`.
     pub async fn postgres(url: &str, table: String) -> Fallible<Self> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect(url)
-            .await
-            .map_err(|e| err("PostgreSQL floor pool", e))?;
-        for sql in write_table(&table) {
-            sqlx::query(&sql)
-                .execute(&pool)
-                .await
-                .map_err(|e| err("PostgreSQL floor table", e))?;
-        }
+        let pool = floor_pool(url, &table).await?;
         Ok(Floors::Postgres { pool, table })
     }
 
     /// MySQL or MariaDB floors on a one-connection pool to `url`, writing to a new table
     /// `table`.
     pub async fn mysql(url: &str, table: String) -> Fallible<Self> {
-        let pool = sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect(url)
-            .await
-            .map_err(|e| err("MySQL floor pool", e))?;
-        for sql in write_table(&table) {
-            sqlx::query(&sql)
-                .execute(&pool)
-                .await
-                .map_err(|e| err("MySQL floor table", e))?;
-        }
+        let pool = floor_pool(url, &table).await?;
         Ok(Floors::MySql { pool, table })
     }
 
@@ -136,7 +116,7 @@ impl Floors {
 
     /// One bare write.
     pub async fn write(&self) {
-        let rows = match self {
+        match self {
             Floors::Redis { conn, key, .. } => {
                 let added: i64 = redis::cmd("HSET")
                     .arg(key)
@@ -146,18 +126,12 @@ impl Floors {
                     .await
                     .expect("HSET");
                 black_box(added);
-                return;
+                Ok(())
             }
-            Floors::Postgres { pool, table } => sqlx::query(&update(table))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()),
-            Floors::MySql { pool, table } => sqlx::query(&update(table))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()),
-        };
-        black_box(rows.expect("UPDATE of the floor row"));
+            Floors::Postgres { pool, table } => execute(pool, &update(table)).await,
+            Floors::MySql { pool, table } => execute(pool, &update(table)).await,
+        }
+        .expect("the bare write")
     }
 
     /// Removes what the write floor wrote.
@@ -169,18 +143,42 @@ impl Floors {
                 .await
                 .map(|_| ())
                 .map_err(|e| err("deleting the floor key", e)),
-            Floors::Postgres { pool, table } => sqlx::query(&drop_table(&table))
-                .execute(&pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| err("dropping the floor table", e)),
-            Floors::MySql { pool, table } => sqlx::query(&drop_table(&table))
-                .execute(&pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| err("dropping the floor table", e)),
+            Floors::Postgres { pool, table } => execute(&pool, &drop_table(&table)).await,
+            Floors::MySql { pool, table } => execute(&pool, &drop_table(&table)).await,
         }
     }
+}
+
+/// A one-connection pool to `url` that does not ping before checkout, with the one-row table
+/// `table` made for the bare write.
+async fn floor_pool<DB: sqlx::Database>(url: &str, table: &str) -> Fallible<Pool<DB>>
+where
+    for<'c> &'c Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let pool = PoolOptions::<DB>::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect(url)
+        .await
+        .map_err(|e| err("floor pool", e))?;
+    for sql in write_table(table) {
+        execute(&pool, &sql).await?;
+    }
+    Ok(pool)
+}
+
+/// Runs one statement on `pool`.
+async fn execute<DB: sqlx::Database>(pool: &Pool<DB>, sql: &str) -> Fallible<()>
+where
+    for<'c> &'c Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    sqlx::query(sql)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| err(sql, e))
 }
 
 fn write_table(table: &str) -> [String; 2] {

@@ -74,8 +74,8 @@ impl AuditHandle {
 
     /// Queues `event` for the sink without waiting: for events an app reports itself. When
     /// the queue is full the event is dropped and counted.
-    pub fn record(&self, mut event: AuditEvent) {
-        self.record_parts(EventParts::from(&mut event));
+    pub fn record(&self, event: AuditEvent) {
+        self.record_parts(EventParts::from(&event));
     }
 
     /// [`record`](Self::record) of an event's parts, borrowed from the request: the layer's

@@ -27,8 +27,8 @@ pub(crate) struct EventParts<'a> {
     pub(crate) reason: Option<Cow<'static, str>>,
 }
 
-impl<'a> From<&'a mut AuditEvent> for EventParts<'a> {
-    fn from(event: &'a mut AuditEvent) -> Self {
+impl<'a> From<&'a AuditEvent> for EventParts<'a> {
+    fn from(event: &'a AuditEvent) -> Self {
         Self {
             kind: event.event,
             time: event.time,
@@ -36,7 +36,8 @@ impl<'a> From<&'a mut AuditEvent> for EventParts<'a> {
             user: event.user.as_deref(),
             ip: event.ip,
             user_agent: event.user_agent.as_deref(),
-            reason: event.reason.take(),
+            // A static reason is a pointer copy; an owned one (an app's) is cloned.
+            reason: event.reason.clone(),
         }
     }
 }
@@ -199,8 +200,8 @@ mod tests {
 
     fn round_trip(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
         let mut packed = Packed::default();
-        for mut event in events.clone() {
-            packed.push(EventParts::from(&mut event));
+        for event in &events {
+            packed.push(EventParts::from(event));
         }
         assert_eq!(packed.len(), events.len());
         let mut out = Vec::new();
@@ -241,9 +242,8 @@ mod tests {
     #[test]
     fn an_anonymous_event_takes_thirty_bytes() {
         let mut packed = Packed::default();
-        let mut event =
-            AuditEvent::new(AuditKind::SessionCreated).with_session_id(SessionId([1; 16]));
-        packed.push(EventParts::from(&mut event));
+        let event = AuditEvent::new(AuditKind::SessionCreated).with_session_id(SessionId([1; 16]));
+        packed.push(EventParts::from(&event));
         assert_eq!(packed.bytes.len(), 30);
     }
 
@@ -252,9 +252,8 @@ mod tests {
         let mut packed = Packed::default();
         for round in 0..3 {
             for i in 0..10 {
-                let mut event =
-                    AuditEvent::new(AuditKind::Renewed).with_user(format!("u{round}-{i}"));
-                packed.push(EventParts::from(&mut event));
+                let event = AuditEvent::new(AuditKind::Renewed).with_user(format!("u{round}-{i}"));
+                packed.push(EventParts::from(&event));
             }
             let mut users = Vec::new();
             packed.drain(|event| users.push(event.user.unwrap()));

@@ -4,6 +4,8 @@
 //! a token is exactly 43 base64url characters, so anything longer is dropped without decoding.
 
 use http::header::{AUTHORIZATION, COOKIE};
+use std::ops::Range;
+
 use http::{HeaderMap, HeaderValue};
 use memchr::memmem::Finder;
 
@@ -81,23 +83,21 @@ impl Credential {
 #[cfg(feature = "jwt")]
 fn bearer_jwt(value: &HeaderValue) -> Option<PresentedJwt> {
     let rest = value.as_bytes().get(7..)?;
-    let token = rest.trim_ascii();
     let start = 7 + (rest.len() - rest.trim_ascii_start().len());
-    jwt_shaped(value, token, start)
+    jwt_shaped(value, start..start + rest.trim_ascii().len())
 }
 
-/// `token`, found at `start` in the header `value`, kept as a JWT when it has the shape of one
-/// (see [`bearer_jwt`]).
+/// The bytes at `at` in the header `value`, kept as a JWT when they have the shape of one (see
+/// [`bearer_jwt`]).
 #[cfg(feature = "jwt")]
-fn jwt_shaped(value: &HeaderValue, token: &[u8], start: usize) -> Option<PresentedJwt> {
+fn jwt_shaped(value: &HeaderValue, at: Range<usize>) -> Option<PresentedJwt> {
+    let token = value.as_bytes().get(at.clone())?;
     memchr::memchr(b'.', token)?;
-    let jwt = PresentedJwt {
+    Some(PresentedJwt {
         header: value.clone(),
-        start,
+        start: at.start,
         len: token.len().min(super::MAX_TOKEN_LEN + 1),
-    };
-    debug_assert_eq!(&*jwt, &token[..jwt.len]);
-    Some(jwt)
+    })
 }
 
 /// A presented JWT: a slice of the header that carried it. A header value shares its bytes
@@ -161,7 +161,7 @@ fn bearer_token(value: &[u8]) -> Option<Option<SessionToken>> {
 /// it, which a cookie name cannot.
 fn find_cookie(headers: &HeaderMap, name: &Finder<'_>, jwt: bool) -> Credential {
     let len = name.needle().len();
-    let mut found: Option<(&HeaderValue, &[u8])> = None;
+    let mut found: Option<(&HeaderValue, Range<usize>)> = None;
     for header in headers.get_all(COOKIE) {
         let bytes = header.as_bytes();
         for at in name.find_iter(bytes) {
@@ -176,33 +176,33 @@ fn find_cookie(headers: &HeaderMap, name: &Finder<'_>, jwt: bool) -> Credential 
             found = Some((header, value));
         }
     }
-    let Some((header, value)) = found else {
+    let Some((header, at)) = found else {
         return Credential::Nothing;
     };
-    let token = SessionToken::parse(value);
+    let token = SessionToken::parse(&header.as_bytes()[at.clone()]);
     #[cfg(feature = "jwt")]
     if token.is_none() && jwt {
-        // Where the value starts in its header: `value` is a slice of it.
-        let start = value.as_ptr() as usize - header.as_bytes().as_ptr() as usize;
-        if let Some(jwt) = jwt_shaped(header, value, start) {
+        if let Some(jwt) = jwt_shaped(header, at) {
             return Credential::CookieJwt(jwt);
         }
     }
-    let _ = (jwt, header);
+    let _ = jwt;
     Credential::Cookie(token)
 }
 
-/// The value of the pair whose name starts at `at` and is `len` bytes long, if the name stands
-/// at the start of a pair (after the header start or `;` and optional spaces) and is followed
-/// by optional spaces and `=`.
-fn pair_value(bytes: &[u8], at: usize, len: usize) -> Option<&[u8]> {
+/// Where in `bytes` the value of the pair whose name starts at `at` and is `len` bytes long
+/// stands, if the name stands at the start of a pair (after the header start or `;` and
+/// optional spaces) and is followed by optional spaces and `=`.
+fn pair_value(bytes: &[u8], at: usize, len: usize) -> Option<Range<usize>> {
     let before = bytes[..at].trim_ascii_end();
     if !(before.is_empty() || before.ends_with(b";")) {
         return None;
     }
     let rest = bytes[at + len..].trim_ascii_start().strip_prefix(b"=")?;
     let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-    Some(rest[..end].trim_ascii())
+    let value = &rest[..end];
+    let start = bytes.len() - rest.len() + (value.len() - value.trim_ascii_start().len());
+    Some(start..start + value.trim_ascii().len())
 }
 
 #[cfg(test)]
