@@ -19,18 +19,24 @@
 //! starts every sample on a fresh router and store so the store does not grow without bound
 //! during the run (the store's growth within a sample is part of the measured cost).
 //!
-//! Run with `cargo bench -p sessionward-bench --bench requests`, then `python3 benches/summarize.py` for a Markdown
-//! table of the added cost over bare axum.
+//! After criterion's groups, the same routes run once more with the stacks taking turns, a
+//! short batch each, round after round (see [`interleaved`]): the ratio of two stacks' added
+//! costs, taken per round, does not move with the load of a shared machine as criterion's
+//! stack-after-stack figures do. `-- interleaved` runs that part alone.
+//!
+//! Run with `cargo bench -p sessionward-bench --bench requests`, then
+//! `python3 benches/summarize.py` for Markdown tables of the added cost over bare axum.
 
 use sessionward_bench as support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use support::interleaved::{take_turns, Contender};
 use support::send;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::Router;
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, BenchmarkGroup, Criterion};
 use tokio::runtime::Runtime;
 
 /// sessionward over its in-memory store.
@@ -136,5 +142,41 @@ fn new_session(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same routes with the stacks taking turns (see `sessionward_bench::interleaved`): `/r`
+/// and `/rw` in 2,000 rounds of 25 requests per stack, `/new` in 200 rounds of 250 on one
+/// router per stack, whose store grows to 50,000 sessions over the run (criterion's `/new`
+/// samples grow theirs to a few tens of thousands).
+fn interleaved() {
+    let rt = runtime();
+    let compared = ["sessionward", "sessionward-audit-cap"];
+    for (route, rounds, batch) in [("r", 2_000, 25), ("rw", 2_000, 25), ("new", 200, 250)] {
+        let contenders: Vec<Contender> = STACKS
+            .iter()
+            .map(|&(name, make)| {
+                let app = make();
+                let cookie = session_cookie(&rt, name, &app);
+                let cookie = if route == "new" { None } else { cookie };
+                Contender { name, app, cookie }
+            })
+            .collect();
+        let path = format!("/{route}");
+        let turns = rt.block_on(take_turns(&contenders, &path, rounds, batch));
+        turns.save(route, &compared, "tower-sessions", "bare");
+    }
+}
+
 criterion_group!(benches, existing_session, new_session);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // Skipped when criterion is asked for some benchmarks only (a filter argument), unless the
+    // filter is `interleaved` (which no criterion benchmark matches).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    if filters.is_empty() || filters.iter().any(|f| f == "interleaved") {
+        interleaved();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -53,12 +53,13 @@
 //! schemas, migration rows, keys, files) is removed at the end.
 //!
 //! Every request goes through `Router::oneshot` on a tokio current-thread runtime, one at a
-//! time, and its body is read. The bench also times each network server's floors, the least a
-//! round trip costs: for Redis a bare `PING`, the store's own `HGETALL` of the session's record
-//! and a bare `HSET` of one field through a redis-rs connection (`redis/round-trip/PING`,
-//! `…/HGETALL`, `…/HSET`), for PostgreSQL and MariaDB a bare
-//! `SELECT 1` and a bare one-row `UPDATE` in autocommit (`…/round-trip/SELECT1`, `…/UPDATE1`).
-//! No stack can answer faster than its round trips.
+//! time, and its body is read. The bench also times each network server's floors, the store's
+//! own round trips sent bare (see `support/floors.rs`): for Redis a bare `PING`, `HGETALL` of the
+//! session's record, and the commands of the store's update and creation scripts pipelined
+//! (`redis/round-trip/PING`, `…/HGETALL`, `…/HSET+PEXPIRE`, `…/create-pipeline`); for
+//! PostgreSQL and MariaDB the store's `SELECT` of the session, a one-row `UPDATE` of its data
+//! and the store's `INSERT` of a new one (`…/round-trip/SELECT`, `…/UPDATE`, `…/INSERT`). No
+//! stack can answer faster than its round trips.
 //!
 //! Run with `cargo bench -p sessionward-bench --bench stores`, then `python3 benches/summarize_stores.py` for a
 //! Markdown table.
@@ -433,7 +434,7 @@ fn stores(c: &mut Criterion) {
         });
         match rt.block_on(floors(store, &tag, &stacks, fresh.as_ref())) {
             Ok(Some(owned)) => {
-                let (read, write) = owned.names();
+                let [read, write, create] = owned.names();
                 let floors = &owned;
                 if matches!(store, Store::Redis) {
                     group.bench_function(BenchmarkId::new("round-trip", "PING"), |b| {
@@ -446,10 +447,17 @@ fn stores(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new("round-trip", write), |b| {
                     b.to_async(&rt).iter(|| floors.write())
                 });
+                group.bench_function(BenchmarkId::new("round-trip", create), |b| {
+                    b.to_async(&rt).iter(|| floors.create())
+                });
+                // The pairs run on a store holding its own sessions only.
+                if let Err(e) = rt.block_on(floors.tidy()) {
+                    eprintln!("warning: {}: {e}", store.name());
+                }
                 if let (Some((stack, _)), Some(cookie)) = (sessionward, &fresh) {
                     rt.block_on(measure_added(store, stack, cookie, floors));
                 }
-                if let Err(e) = rt.block_on(owned.remove()) {
+                if let Err(e) = rt.block_on(owned.tidy()) {
                     eprintln!("warning: {}: {e}", store.name());
                 }
             }
@@ -471,14 +479,25 @@ fn stores(c: &mut Criterion) {
 }
 
 /// The floors of `store` (`None` for SQLite, which has no round trip), writing under this
-/// run's `tag`; on Redis the read is `HGETALL` of the record of the session `fresh` carries.
+/// run's `tag`: the store's own commands on the session `fresh` carries (see `floors.rs`).
 async fn floors(
     store: Store,
     tag: &str,
     stacks: &[(Stack, HeaderValue)],
     fresh: Option<&HeaderValue>,
 ) -> Fallible<Option<Floors>> {
+    if matches!(store, Store::Sqlite) {
+        return Ok(None);
+    }
     let url = store.url().unwrap_or_default();
+    // The pairs' session, and its token hash: the store's key of it.
+    let hash = fresh
+        .and_then(|cookie| cookie.to_str().ok()?.split_once('='))
+        .and_then(|(_, token)| SessionToken::parse(token.as_bytes()))
+        .map(|token| token.hash())
+        .ok_or("no session for the pairs")?;
+    // The sessionward stack's own table (see `prepare`).
+    let table = format!("sw_bench_{tag}");
     match store {
         Store::Redis => {
             let conn = stacks.iter().find_map(|(stack, _)| match &stack.cleanup {
@@ -487,24 +506,18 @@ async fn floors(
             });
             let conn = conn.ok_or("no Redis connection")?;
             // The record the store keeps the pairs' session under: `<prefix>{<token hash>}:s`.
-            let token = fresh
-                .and_then(|cookie| cookie.to_str().ok()?.split_once('='))
-                .and_then(|(_, token)| SessionToken::parse(token.as_bytes()))
-                .ok_or("no session for the pairs")?;
-            let record = format!("swbench:{tag}:sessionward:{{{}}}:s", token.hash().to_hex());
+            let record = format!("swbench:{tag}:sessionward:{{{}}}:s", hash.to_hex());
             Ok(Some(Floors::redis(
                 conn,
                 record,
                 format!("swbench:{tag}:floor"),
             )))
         }
-        Store::Postgres => Floors::postgres(&url, format!("swbench_floor_{tag}"))
+        Store::Postgres => Floors::postgres(&url, &table, hash.0.to_vec())
             .await
             .map(Some),
-        Store::MySql => Floors::mysql(&url, format!("swbench_floor_{tag}"))
-            .await
-            .map(Some),
-        Store::Sqlite => Ok(None),
+        Store::MySql => Floors::mysql(&url, &table, hash.0.to_vec()).await.map(Some),
+        Store::Sqlite => unreachable!("SQLite has no floors"),
     }
 }
 
@@ -512,8 +525,8 @@ async fn floors(
 const ADDED_PAIRS: usize = 2_000;
 
 /// What sessionward adds to each route beyond its round trips: each request timed against the
-/// bare commands its round trips amount to (`/r` a read, `/rw` a read and a write, `/new` a
-/// write), right after it. Saved for `summarize_stores.py`.
+/// bare commands its round trips amount to (`/r` a read, `/rw` a read and an update, `/new` a
+/// creation), right after it. Saved for `summarize_stores.py`.
 async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors: &Floors) {
     let app = &stack.app;
     // The pairs must read and write a session that exists: `/rw` counts up, `/r` sees it.
@@ -565,7 +578,7 @@ async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors
             created.borrow_mut().extend(cookie);
             black_box(body);
         },
-        || floors.write(),
+        || floors.create(),
     )
     .await;
     if let Err(e) = stack.cleanup.empty(&created.into_inner()).await {

@@ -11,6 +11,9 @@ so it reports the latest run of each benchmark.
 
 import sys
 
+import json
+import os
+
 from criterion_results import criterion_dir, median_ns
 
 ROUTES = ["r", "rw", "new"]
@@ -49,7 +52,39 @@ def main():
     print()
     print("Median time per request (criterion `median.point_estimate`), in-process through "
           "`Router::oneshot` on a tokio current-thread runtime; `cargo bench -p sessionward-bench --bench requests`.")
+    print()
+    missing |= interleaved(base)
     return 1 if missing else 0
+
+
+def interleaved(base):
+    """The table of the stacks taking turns (`interleaved/<route>/estimates.json`); True when a
+    route is missing."""
+    print("| route | bare ns | sessionward ns | with audit + cap ns | tower-sessions ns "
+          "| ratio, sessionward (IQR) | ratio, with audit + cap (IQR) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    missing = False
+    rounds = None
+    for route in ROUTES:
+        try:
+            with open(os.path.join(base, "interleaved", route, "estimates.json")) as f:
+                r = json.load(f)
+        except FileNotFoundError:
+            missing = True
+            print(f"| `/{route}` | (not measured) | | | | | |")
+            continue
+        rounds = r["rounds"] if rounds is None else rounds
+        m = r["median_ns"]
+        cells = [f"{m[s]:,.0f}" for s in ("bare", "sessionward", EXTRA, "tower-sessions")]
+        for stack in ("sessionward", EXTRA):
+            q = r["ratio"][stack]
+            cells.append(f"{q['median']:.2f} ({q['p25']:.2f}–{q['p75']:.2f})")
+        print(f"| `/{route}` | " + " | ".join(cells) + " |")
+    print()
+    print("The stacks taking turns, a short batch each per round; times are medians over the "
+          "rounds, and a ratio is the median over the rounds of the round's added cost over bare "
+          "axum divided by tower-sessions' (interquartile range in brackets).")
+    return missing
 
 
 if __name__ == "__main__":

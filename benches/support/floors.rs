@@ -1,73 +1,128 @@
-//! The floors under any stack on a network server: the bare commands its round trips amount
-//! to, each through a connection that does not ping first.
+//! The floors under any stack on a network server: the store's own round trips, sent bare.
 //!
-//! * a read: on Redis, `HGETALL` of the session's record, the very command the store sends to
-//!   load it (and `PING`, the least any round trip costs); `SELECT 1` on PostgreSQL and
-//!   MariaDB (one round trip, what a session read costs the server least);
-//! * a write: `HSET` of one small field on Redis, a one-row `UPDATE` in autocommit on
-//!   PostgreSQL and MariaDB (one round trip and, on SQL, one commit: what a session write costs
-//!   the server least).
+//! * a read: what the store sends to load a session, for the session the pairs use: `HGETALL`
+//!   of its record on Redis, the store's `SELECT … WHERE token_hash = … AND ended_at IS NULL`
+//!   of its row on PostgreSQL and MariaDB (and `PING` on Redis, the least any round trip
+//!   costs);
+//! * a write: the store's kind of update of that session: on SQL a one-row `UPDATE` of its
+//!   data by token hash, in autocommit; on Redis `HSET` of one field and `PEXPIRE` of the
+//!   hash, pipelined (the store runs them inside a script);
+//! * a creation: a new session's row `INSERT`ed with the store's columns and values; on Redis
+//!   the commands of the store's creation script, pipelined in one round trip (`SET … NX PX`
+//!   of the id index, `HSET` of the record's fields, `PEXPIRE`).
 //!
-//! [`added_cost`] times a request and its floor back to back, pair after pair, so the slow and
-//! fast phases of a shared machine fall on both alike.
+//! Each goes through a connection of its own that pings neither before nor after. [`added_cost`] times a
+//! request and its floor back to back, pair after pair, so the slow and fast phases of a
+//! shared machine fall on both alike.
 
 use std::future::Future;
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::MultiplexedConnection;
-use sqlx::mysql::MySqlPool;
-use sqlx::pool::PoolOptions;
-use sqlx::postgres::PgPool;
-use sqlx::Pool;
+use sqlx::Connection;
+use tokio::sync::Mutex;
 
-use crate::store_cleanup::{err, Fallible};
+use crate::criterion_dir;
+use crate::store_cleanup::{delete_matching, err, Fallible};
+
+/// The first bytes of the public id of every row the creation floor inserts, so that
+/// [`Floors::tidy`] finds them (a real id starting so has odds of 2^-64).
+const FLOOR_ID: &[u8; 8] = b"swfloor\0";
 
 /// The floor commands of one server.
 pub enum Floors {
     Redis {
         conn: MultiplexedConnection,
-        /// The hash the bare write sets: deleted by [`remove`](Floors::remove).
-        key: String,
         /// The record of the session the stack's `/r` and `/rw` read.
         record: String,
+        /// Where the bare writes and creations go: `<floor>:w`, `<floor>:<n>:s`, `<floor>:<n>:i`.
+        floor: String,
+        made: AtomicU64,
     },
-    Postgres {
-        pool: PgPool,
-        /// The one-row table the bare write updates: dropped by [`remove`](Floors::remove).
-        table: String,
-    },
-    MySql {
-        pool: MySqlPool,
-        table: String,
-    },
+    Postgres(SqlFloors<sqlx::Postgres>),
+    MySql(SqlFloors<sqlx::MySql>),
+}
+
+/// The store's statements on its own table, and the token hash of the pairs' session.
+///
+/// They run on a connection of their own, not a pool: sqlx pings a connection as it is given
+/// back to its pool, and with no other connection free the next statement would wait for that
+/// ping, a second round trip (the store's pool has other connections to hand out meanwhile).
+pub struct SqlFloors<DB: sqlx::Database> {
+    conn: Mutex<DB::Connection>,
+    hash: Vec<u8>,
+    load: String,
+    update: String,
+    insert: String,
+    tidy: String,
+    made: AtomicU64,
 }
 
 impl Floors {
-    /// Redis floors through `conn`, reading `record` and writing under `key`.
-    pub fn redis(conn: MultiplexedConnection, record: String, key: String) -> Self {
-        Floors::Redis { conn, key, record }
+    /// Redis floors through `conn`, reading `record` and writing under `floor`.
+    pub fn redis(conn: MultiplexedConnection, record: String, floor: String) -> Self {
+        Floors::Redis {
+            conn,
+            record,
+            floor,
+            made: AtomicU64::new(0),
+        }
     }
 
-    /// PostgreSQL floors on a one-connection pool to `url`, writing to a new table `table`.
-    pub async fn postgres(url: &str, table: String) -> Fallible<Self> {
-        let pool = floor_pool(url, &table).await?;
-        Ok(Floors::Postgres { pool, table })
+    /// PostgreSQL floors on a connection to `url`, on the store's table `table`,
+    /// reading and updating the row of token hash `hash`.
+    pub async fn postgres(url: &str, table: &str, hash: Vec<u8>) -> Fallible<Self> {
+        let t = format!("\"{table}\"");
+        Ok(Floors::Postgres(SqlFloors {
+            conn: Mutex::new(connect::<sqlx::Postgres>(url).await?),
+            hash,
+            load: format!(
+                "SELECT id, user_name, data::text, created_at, last_seen_at, expires_at, \
+                 idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie, ended_at, \
+                 end_reason FROM {t} WHERE token_hash = $1 AND ended_at IS NULL"
+            ),
+            update: format!(
+                "UPDATE {t} SET data = data || $2::jsonb WHERE token_hash = $1 AND ended_at IS NULL"
+            ),
+            insert: format!(
+                "INSERT INTO {t} (token_hash, {COLUMNS}, deadline) \
+                 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ),
+            tidy: format!("DELETE FROM {t} WHERE substring(id from 1 for 8) = $1"),
+            made: AtomicU64::new(0),
+        }))
     }
 
-    /// MySQL or MariaDB floors on a one-connection pool to `url`, writing to a new table
-    /// `table`.
-    pub async fn mysql(url: &str, table: String) -> Fallible<Self> {
-        let pool = floor_pool(url, &table).await?;
-        Ok(Floors::MySql { pool, table })
+    /// MySQL or MariaDB floors on a connection to `url`, as [`postgres`](Self::postgres).
+    pub async fn mysql(url: &str, table: &str, hash: Vec<u8>) -> Fallible<Self> {
+        let t = format!("`{table}`");
+        Ok(Floors::MySql(SqlFloors {
+            conn: Mutex::new(connect::<sqlx::MySql>(url).await?),
+            hash,
+            load: format!(
+                "SELECT {COLUMNS}, ended_at, end_reason FROM {t} \
+                 WHERE token_hash = ? AND ended_at IS NULL"
+            ),
+            update: format!(
+                "UPDATE {t} SET data = JSON_MERGE_PATCH(data, ?) \
+                 WHERE token_hash = ? AND ended_at IS NULL"
+            ),
+            insert: format!(
+                "INSERT INTO {t} (token_hash, {COLUMNS}, deadline) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            tidy: format!("DELETE FROM {t} WHERE LEFT(id, 8) = ?"),
+            made: AtomicU64::new(0),
+        }))
     }
 
-    /// The benchmark ids of the read and the write floor.
-    pub fn names(&self) -> (&'static str, &'static str) {
+    /// The benchmark ids of the read, the write and the creation floor.
+    pub fn names(&self) -> [&'static str; 3] {
         match self {
-            Floors::Redis { .. } => ("HGETALL", "HSET"),
-            _ => ("SELECT1", "UPDATE1"),
+            Floors::Redis { .. } => ["HGETALL", "HSET+PEXPIRE", "create-pipeline"],
+            _ => ["SELECT", "UPDATE", "INSERT"],
         }
     }
 
@@ -84,7 +139,7 @@ impl Floors {
         Some(())
     }
 
-    /// One bare read.
+    /// One bare read of the pairs' session.
     pub async fn read(&self) {
         match self {
             Floors::Redis { conn, record, .. } => {
@@ -96,104 +151,219 @@ impl Floors {
                 assert!(!fields.is_empty(), "the record {record} exists");
                 black_box(fields);
             }
-            // PostgreSQL answers an `int4`, MariaDB a `bigint`.
-            Floors::Postgres { pool, .. } => {
-                let one: i32 = sqlx::query_scalar("SELECT 1")
-                    .fetch_one(pool)
+            Floors::Postgres(sql) => {
+                let row = sqlx::query(&sql.load)
+                    .bind(&sql.hash)
+                    .fetch_one(&mut *sql.conn.lock().await)
                     .await
-                    .expect("SELECT 1");
-                black_box(one);
+                    .expect("the store's SELECT");
+                black_box(row);
             }
-            Floors::MySql { pool, .. } => {
-                let one: i64 = sqlx::query_scalar("SELECT 1")
-                    .fetch_one(pool)
+            Floors::MySql(sql) => {
+                let row = sqlx::query(&sql.load)
+                    .bind(&sql.hash)
+                    .fetch_one(&mut *sql.conn.lock().await)
                     .await
-                    .expect("SELECT 1");
-                black_box(one);
+                    .expect("the store's SELECT");
+                black_box(row);
             }
         }
     }
 
-    /// One bare write.
+    /// One bare update: on SQL, of the pairs' session's data (a key of its own, `f`). Each
+    /// writes a new value, as `/rw` does: MariaDB skips the write of a row left as it was.
     pub async fn write(&self) {
         match self {
-            Floors::Redis { conn, key, .. } => {
-                let added: i64 = redis::cmd("HSET")
-                    .arg(key)
-                    .arg("n")
-                    .arg("1")
+            Floors::Redis {
+                conn, floor, made, ..
+            } => {
+                let n = made.fetch_add(1, Ordering::Relaxed);
+                let key = format!("{floor}:w");
+                let (added, expiring): (i64, i64) = redis::pipe()
+                    .cmd("HSET")
+                    .arg(&key)
+                    .arg("d:n")
+                    .arg(n)
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(60_000)
                     .query_async(&mut conn.clone())
                     .await
-                    .expect("HSET");
-                black_box(added);
-                Ok(())
+                    .expect("HSET and PEXPIRE");
+                black_box((added, expiring));
             }
-            Floors::Postgres { pool, table } => execute(pool, &update(table)).await,
-            Floors::MySql { pool, table } => execute(pool, &update(table)).await,
+            Floors::Postgres(sql) => {
+                let done = sqlx::query(&sql.update)
+                    .bind(&sql.hash)
+                    .bind(sql.next_value())
+                    .execute(&mut *sql.conn.lock().await)
+                    .await
+                    .expect("the store's kind of UPDATE");
+                assert_eq!(done.rows_affected(), 1, "the pairs' session is updated");
+            }
+            Floors::MySql(sql) => {
+                let done = sqlx::query(&sql.update)
+                    .bind(sql.next_value())
+                    .bind(&sql.hash)
+                    .execute(&mut *sql.conn.lock().await)
+                    .await
+                    .expect("the store's kind of UPDATE");
+                assert_eq!(done.rows_affected(), 1, "the pairs' session is updated");
+            }
         }
-        .expect("the bare write")
     }
 
-    /// Removes what the write floor wrote.
-    pub async fn remove(self) -> Fallible<()> {
+    /// One bare creation of a new anonymous session holding one value.
+    pub async fn create(&self) {
         match self {
-            Floors::Redis { mut conn, key, .. } => redis::cmd("DEL")
-                .arg(&key)
-                .query_async::<i64>(&mut conn)
+            Floors::Redis {
+                conn, floor, made, ..
+            } => {
+                let n = made.fetch_add(1, Ordering::Relaxed);
+                let (hash, id) = fake_hash_and_id(n);
+                let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                // The store's metadata field: four 16-digit stamps and a 22-character id.
+                let stamp = format!("{:016}", now_ms());
+                let meta = format!("{stamp}{stamp}{stamp}{stamp}{}", &hex[..22]);
+                black_box(id);
+                let (claimed, _, expiring): (bool, i64, i64) = redis::pipe()
+                    .cmd("SET")
+                    .arg(format!("{floor}:{n}:i"))
+                    .arg(&hex)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(60_000)
+                    .cmd("HSET")
+                    .arg(format!("{floor}:{n}:s"))
+                    .arg("m")
+                    .arg(meta)
+                    .arg("d:n")
+                    .arg("0")
+                    .cmd("PEXPIRE")
+                    .arg(format!("{floor}:{n}:s"))
+                    .arg(60_000)
+                    .query_async(&mut conn.clone())
+                    .await
+                    .expect("the creation pipeline");
+                assert!(claimed && expiring == 1, "a new floor record");
+            }
+            Floors::Postgres(sql) => {
+                let (hash, id, now) = sql.next_row();
+                let done = sqlx::query(&sql.insert)
+                    .bind(hash)
+                    .bind(id)
+                    .bind(None::<String>)
+                    .bind(r#"{"n": "0"}"#)
+                    .bind(now)
+                    .bind(now)
+                    .bind(now + 28_800_000)
+                    .bind(now + 1_800_000)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<i64>)
+                    .bind(None::<bool>)
+                    .bind(now + 1_800_000)
+                    .execute(&mut *sql.conn.lock().await)
+                    .await
+                    .expect("the store's INSERT");
+                black_box(done);
+            }
+            Floors::MySql(sql) => {
+                let (hash, id, now) = sql.next_row();
+                let done = sqlx::query(&sql.insert)
+                    .bind(hash)
+                    .bind(id)
+                    .bind(None::<Vec<u8>>)
+                    .bind(r#"{"n": "0"}"#)
+                    .bind(now)
+                    .bind(now)
+                    .bind(now + 28_800_000)
+                    .bind(now + 1_800_000)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<i64>)
+                    .bind(None::<bool>)
+                    .bind(now + 1_800_000)
+                    .execute(&mut *sql.conn.lock().await)
+                    .await
+                    .expect("the store's INSERT");
+                black_box(done);
+            }
+        }
+    }
+
+    /// Deletes what the write and creation floors made, leaving the store's own sessions.
+    pub async fn tidy(&self) -> Fallible<()> {
+        match self {
+            Floors::Redis { conn, floor, .. } => delete_matching(conn, &format!("{floor}:*")).await,
+            Floors::Postgres(sql) => sqlx::query(&sql.tidy)
+                .bind(&FLOOR_ID[..])
+                .execute(&mut *sql.conn.lock().await)
                 .await
-                .map(|_| ())
-                .map_err(|e| err("deleting the floor key", e)),
-            Floors::Postgres { pool, table } => execute(&pool, &drop_table(&table)).await,
-            Floors::MySql { pool, table } => execute(&pool, &drop_table(&table)).await,
+                .map(drop)
+                .map_err(|e| err("deleting the floor's rows", e)),
+            Floors::MySql(sql) => sqlx::query(&sql.tidy)
+                .bind(&FLOOR_ID[..])
+                .execute(&mut *sql.conn.lock().await)
+                .await
+                .map(drop)
+                .map_err(|e| err("deleting the floor's rows", e)),
         }
     }
 }
 
-/// A one-connection pool to `url` that does not ping before checkout, with the one-row table
-/// `table` made for the bare write.
-async fn floor_pool<DB: sqlx::Database>(url: &str, table: &str) -> Fallible<Pool<DB>>
-where
-    for<'c> &'c Pool<DB>: sqlx::Executor<'c, Database = DB>,
-    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-{
-    let pool = PoolOptions::<DB>::new()
-        .max_connections(1)
-        .test_before_acquire(false)
-        .connect(url)
-        .await
-        .map_err(|e| err("floor pool", e))?;
-    for sql in write_table(table) {
-        execute(&pool, &sql).await?;
+/// The store's columns after the token hash, in the order its `INSERT` binds them.
+const COLUMNS: &str = "id, user_name, data, created_at, last_seen_at, expires_at, \
+     idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie";
+
+impl<DB: sqlx::Database> SqlFloors<DB> {
+    /// The data the next update merges in: `f` set to a value not written before.
+    fn next_value(&self) -> String {
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        format!(r#"{{"f": "{n}"}}"#)
     }
-    Ok(pool)
+
+    /// The token hash, public id and time of the next row the creation floor inserts.
+    fn next_row(&self) -> (Vec<u8>, Vec<u8>, i64) {
+        let (hash, id) = fake_hash_and_id(self.made.fetch_add(1, Ordering::Relaxed));
+        (hash.to_vec(), id.to_vec(), now_ms() as i64)
+    }
 }
 
-/// Runs one statement on `pool`.
-async fn execute<DB: sqlx::Database>(pool: &Pool<DB>, sql: &str) -> Fallible<()>
-where
-    for<'c> &'c Pool<DB>: sqlx::Executor<'c, Database = DB>,
-    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-{
-    sqlx::query(sql)
-        .execute(pool)
+/// A token hash spread like a real one (a new row lands anywhere in the primary key, as a
+/// SHA-256 does), and a public id starting with [`FLOOR_ID`], both from the counter `n`.
+fn fake_hash_and_id(n: u64) -> ([u8; 32], [u8; 16]) {
+    let mut hash = [0u8; 32];
+    let mut state = n ^ 0x5357_464c_4f4f_5221;
+    for chunk in hash.chunks_mut(8) {
+        state = splitmix64(state);
+        chunk.copy_from_slice(&state.to_le_bytes());
+    }
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(FLOOR_ID);
+    id[8..].copy_from_slice(&n.to_le_bytes());
+    (hash, id)
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A connection to `url`, outside any pool.
+async fn connect<DB: sqlx::Database>(url: &str) -> Fallible<DB::Connection> {
+    DB::Connection::connect(url)
         .await
-        .map(drop)
-        .map_err(|e| err(sql, e))
-}
-
-fn write_table(table: &str) -> [String; 2] {
-    [
-        format!("CREATE TABLE {table} (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
-        format!("INSERT INTO {table} (id, n) VALUES (1, 0)"),
-    ]
-}
-
-fn update(table: &str) -> String {
-    format!("UPDATE {table} SET n = n + 1 WHERE id = 1")
-}
-
-fn drop_table(table: &str) -> String {
-    format!("DROP TABLE IF EXISTS {table}")
+        .map_err(|e| err("floor connection", e))
 }
 
 /// What a request costs beyond its floor, from `pairs` back-to-back pairs: the request, then
@@ -255,17 +425,4 @@ impl AddedCost {
         std::fs::write(dir.join("estimates.json"), json.to_string())
             .map_err(|e| err("writing the added cost", e))
     }
-}
-
-/// Where criterion writes: `$CARGO_TARGET_DIR/criterion`, else `criterion` in the target
-/// directory this bench runs from (`target/<profile>/deps/<bench>`).
-fn criterion_dir() -> Fallible<PathBuf> {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Ok(PathBuf::from(dir).join("criterion"));
-    }
-    let exe = std::env::current_exe().map_err(|e| err("finding the bench binary", e))?;
-    exe.ancestors()
-        .nth(3)
-        .map(|target| target.join("criterion"))
-        .ok_or_else(|| "the bench binary is not in target/<profile>/deps".to_owned())
 }

@@ -2,6 +2,7 @@
 
 pub mod bearer;
 pub mod floors;
+pub mod interleaved;
 pub mod routers;
 pub mod store_cleanup;
 
@@ -54,4 +55,18 @@ async fn send_with(
         .await
         .expect("body readable");
     (status, set_cookie, body)
+}
+
+/// Where criterion writes: `$CARGO_TARGET_DIR/criterion`, else `criterion` in the target
+/// directory this bench runs from (`target/<profile>/deps/<bench>`).
+pub fn criterion_dir() -> store_cleanup::Fallible<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(std::path::PathBuf::from(dir).join("criterion"));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| store_cleanup::err("finding the bench binary", e))?;
+    exe.ancestors()
+        .nth(3)
+        .map(|target| target.join("criterion"))
+        .ok_or_else(|| "the bench binary is not in target/<profile>/deps".to_owned())
 }

@@ -136,7 +136,10 @@ async fn delete_keys(conn: &redis::aio::MultiplexedConnection, keys: &[&[u8]]) -
 }
 
 /// Deletes every key matching `pattern`.
-async fn delete_matching(conn: &redis::aio::MultiplexedConnection, pattern: &str) -> Fallible<()> {
+pub async fn delete_matching(
+    conn: &redis::aio::MultiplexedConnection,
+    pattern: &str,
+) -> Fallible<()> {
     let mut conn = conn.clone();
     let mut cursor = 0u64;
     loop {
