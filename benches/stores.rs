@@ -67,6 +67,7 @@
 use sessionward::token::SessionToken;
 use sessionward_bench as support;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::floors::{added_cost, Floors};
 use support::routers::{sessionward, tower_sessions_014 as tower_sessions};
@@ -435,6 +436,7 @@ fn stores(c: &mut Criterion) {
         match rt.block_on(floors(store, &tag, &stacks, fresh.as_ref())) {
             Ok(Some(owned)) => {
                 let [read, write, create] = owned.names();
+                let owned = Arc::new(owned);
                 let floors = &owned;
                 if matches!(store, Store::Redis) {
                     group.bench_function(BenchmarkId::new("round-trip", "PING"), |b| {
@@ -457,7 +459,7 @@ fn stores(c: &mut Criterion) {
                 if let (Some((stack, _)), Some(cookie)) = (sessionward, &fresh) {
                     rt.block_on(measure_added(store, stack, cookie, floors));
                 }
-                if let Err(e) = rt.block_on(owned.tidy()) {
+                if let Err(e) = rt.block_on(floors.tidy()) {
                     eprintln!("warning: {}: {e}", store.name());
                 }
             }
@@ -521,13 +523,16 @@ async fn floors(
     }
 }
 
-/// Pairs timed back to back per route by [`measure_added`].
+/// Pairs timed back to back per route and floor by [`measure_added`].
 const ADDED_PAIRS: usize = 2_000;
 
-/// What sessionward adds to each route beyond its round trips: each request timed against the
-/// bare commands its round trips amount to (`/r` a read, `/rw` a read and an update, `/new` a
-/// creation), right after it. Saved for `summarize_stores.py`.
-async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors: &Floors) {
+/// What sessionward adds to each route beyond its round trips: each request timed against its
+/// floor right after it, 2,000 pairs per route. Two floors: the bare commands the route's round
+/// trips amount to (`/r` a read, `/rw` a read and an update, `/new` a creation), saved as
+/// `<store>/added/<route>`; and the same commands sent by a bare axum handler, saved as
+/// `<store>/added-over-axum/<route>` (what the layer and the store's code cost alone). For
+/// `summarize_stores.py`.
+async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors: &Arc<Floors>) {
     let app = &stack.app;
     // The pairs must read and write a session that exists: `/rw` counts up, `/r` sees it.
     let counter = || async {
@@ -543,51 +548,31 @@ async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors
         );
         return;
     }
-    let results = [
-        (
-            "r",
-            added_cost(
-                ADDED_PAIRS,
-                || async {
-                    black_box(send(app, "/r", Some(cookie)).await);
-                },
-                || floors.read(),
-            )
-            .await,
-        ),
-        (
-            "rw",
-            added_cost(
-                ADDED_PAIRS,
-                || async {
-                    black_box(send(app, "/rw", Some(cookie)).await);
-                },
-                || async {
-                    floors.read().await;
-                    floors.write().await;
-                },
-            )
-            .await,
-        ),
-    ];
+    let bare = floors.clone().router();
     let created = std::cell::RefCell::new(Vec::new());
-    let new = added_cost(
-        ADDED_PAIRS,
-        || async {
-            let (_, cookie, body) = send(app, "/new", None).await;
-            created.borrow_mut().extend(cookie);
+    for route in ["r", "rw", "new"] {
+        let path = format!("/{route}");
+        let presented = (route != "new").then_some(cookie);
+        let request = || async {
+            let (_, set_cookie, body) = send(app, &path, presented).await;
+            if presented.is_none() {
+                created.borrow_mut().extend(set_cookie);
+            }
             black_box(body);
-        },
-        || floors.create(),
-    )
-    .await;
+        };
+        let over_commands = added_cost(ADDED_PAIRS, request, || floors.route(route)).await;
+        let over_axum = added_cost(ADDED_PAIRS, request, || async {
+            black_box(send(&bare, &path, None).await);
+        })
+        .await;
+        for (what, added) in [("added", over_commands), ("added-over-axum", over_axum)] {
+            if let Err(e) = added.save(store.name(), what, route) {
+                eprintln!("warning: {}: {what} of /{route}: {e}", store.name());
+            }
+        }
+    }
     if let Err(e) = stack.cleanup.empty(&created.into_inner()).await {
         eprintln!("warning: {}/{}: {e}", store.name(), stack.name);
-    }
-    for (route, added) in results.iter().chain([&("new", new)]) {
-        if let Err(e) = added.save(store.name(), route) {
-            eprintln!("warning: {}: added cost of /{route}: {e}", store.name());
-        }
     }
 }
 

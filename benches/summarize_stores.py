@@ -117,6 +117,23 @@ def main():
         for store, route, est in paired:
             print(f"| {store} | `/{route}` | {est['median']['point_estimate'] / 1000:.1f} "
                   f"| {est['p25'] / 1000:.1f} – {est['p75'] / 1000:.1f} |")
+    over_axum = []
+    for store in floors:
+        for route in ROUTES:
+            est = estimates(base, store, "added-over-axum", route)
+            if est is not None:
+                over_axum.append((store, route, est))
+    if over_axum:
+        print()
+        print("The same pairs against bare axum sending those commands from its handlers "
+              "(`<store>/added-over-axum/<route>`): what the session layer and the store's code "
+              "cost alone, without axum's own share or the bench's request and response:")
+        print()
+        print("| store | route | added µs, median | 25th–75th percentile µs |")
+        print("|---|---|---:|---:|")
+        for store, route, est in over_axum:
+            print(f"| {store} | `/{route}` | {est['median']['point_estimate'] / 1000:.1f} "
+                  f"| {est['p25'] / 1000:.1f} – {est['p75'] / 1000:.1f} |")
     near = {route: median_ns(base, "redis", route, "sessionward-near") for route in ROUTES}
     if any(v is not None for v in near.values()):
         print()

@@ -18,8 +18,13 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::extract::State;
+use axum::http::Uri;
+use axum::routing::get;
+use axum::Router;
 use redis::aio::MultiplexedConnection;
 use sqlx::Connection;
 use tokio::sync::Mutex;
@@ -292,6 +297,34 @@ impl Floors {
         }
     }
 
+    /// The floor of `route`: `/r` a read, `/rw` a read and an update, `/new` a creation.
+    pub async fn route(&self, route: &str) {
+        match route {
+            "r" => self.read().await,
+            "rw" => {
+                self.read().await;
+                self.write().await;
+            }
+            "new" => self.create().await,
+            other => panic!("no floor for /{other}"),
+        }
+    }
+
+    /// Bare axum over the floors: `/r`, `/rw` and `/new`, each handler sending its route's
+    /// floor. What a request costs beyond this is the session layer and the store's code alone,
+    /// without axum's own share or the bench's.
+    pub fn router(self: Arc<Self>) -> Router {
+        async fn floor(State(floors): State<Arc<Floors>>, uri: Uri) -> &'static str {
+            floors.route(uri.path().trim_start_matches('/')).await;
+            "0"
+        }
+        Router::new()
+            .route("/r", get(floor))
+            .route("/rw", get(floor))
+            .route("/new", get(floor))
+            .with_state(self)
+    }
+
     /// Deletes what the write and creation floors made, leaving the store's own sessions.
     pub async fn tidy(&self) -> Fallible<()> {
         match self {
@@ -407,12 +440,12 @@ where
 }
 
 impl AddedCost {
-    /// Saves the result beside criterion's, as `<target>/criterion/<store>/added/<route>/new/
+    /// Saves the result beside criterion's, as `<target>/criterion/<store>/<what>/<route>/new/
     /// estimates.json` with criterion's `median.point_estimate`, for `summarize_stores.py`.
-    pub fn save(&self, store: &str, route: &str) -> Fallible<()> {
+    pub fn save(&self, store: &str, what: &str, route: &str) -> Fallible<()> {
         let dir = criterion_dir()?
             .join(store)
-            .join("added")
+            .join(what)
             .join(route)
             .join("new");
         std::fs::create_dir_all(&dir).map_err(|e| err("creating the added-cost directory", e))?;
