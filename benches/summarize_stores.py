@@ -36,6 +36,22 @@ def rate(ns):
     return "(not measured)" if ns is None else f"{1e9 / ns:,.0f}"
 
 
+def paired_table(base, stores, what, intro):
+    """The medians and quartiles saved as `<store>/<what>/<route>`, if any were."""
+    paired = [(store, route, est) for store in stores for route in ROUTES
+              if (est := estimates(base, store, what, route)) is not None]
+    if not paired:
+        return
+    print()
+    print(intro)
+    print()
+    print("| store | route | added µs, median | 25th–75th percentile µs |")
+    print("|---|---|---:|---:|")
+    for store, route, est in paired:
+        print(f"| {store} | `/{route}` | {est['median']['point_estimate'] / 1000:.1f} "
+              f"| {est['p25'] / 1000:.1f} – {est['p75'] / 1000:.1f} |")
+
+
 def main():
     base = criterion_dir()
     print("| store | route | sessionward req/s | tower-sessions req/s "
@@ -99,41 +115,15 @@ def main():
         for store, route, floor_name, floor, sw in rows:
             print(f"| {store} | `/{route}` | {floor_name} | {floor / 1000:.1f} | {sw / 1000:.1f} "
                   f"| {(sw - floor) / 1000:.1f} |")
-    paired = []
-    for store in floors:
-        for route in ROUTES:
-            est = estimates(base, store, "added", route)
-            if est is not None:
-                paired.append((store, route, est))
-    if paired:
-        print()
-        print("The same, measured pair by pair: each request, then the bare commands of its "
-              "round trips, back to back, 2,000 pairs per route, so that the machine's slow and "
-              "fast phases fall on both alike (`<store>/added/<route>`). Median and quartiles of "
-              f"the differences; target ≤ {ADDED_TARGET_US} µs:")
-        print()
-        print("| store | route | added µs, median | 25th–75th percentile µs |")
-        print("|---|---|---:|---:|")
-        for store, route, est in paired:
-            print(f"| {store} | `/{route}` | {est['median']['point_estimate'] / 1000:.1f} "
-                  f"| {est['p25'] / 1000:.1f} – {est['p75'] / 1000:.1f} |")
-    over_axum = []
-    for store in floors:
-        for route in ROUTES:
-            est = estimates(base, store, "added-over-axum", route)
-            if est is not None:
-                over_axum.append((store, route, est))
-    if over_axum:
-        print()
-        print("The same pairs against bare axum sending those commands from its handlers "
-              "(`<store>/added-over-axum/<route>`): what the session layer and the store's code "
-              "cost alone, without axum's own share or the bench's request and response:")
-        print()
-        print("| store | route | added µs, median | 25th–75th percentile µs |")
-        print("|---|---|---:|---:|")
-        for store, route, est in over_axum:
-            print(f"| {store} | `/{route}` | {est['median']['point_estimate'] / 1000:.1f} "
-                  f"| {est['p25'] / 1000:.1f} – {est['p75'] / 1000:.1f} |")
+    paired_table(base, floors, "added",
+                 "The same, measured pair by pair: each request, then the bare commands of its "
+                 "round trips, back to back, 2,000 pairs per route, so that the machine's slow and "
+                 "fast phases fall on both alike (`<store>/added/<route>`). Median and quartiles of "
+                 f"the differences; target ≤ {ADDED_TARGET_US} µs:")
+    paired_table(base, floors, "added-over-axum",
+                 "The same pairs against bare axum sending those commands from its handlers "
+                 "(`<store>/added-over-axum/<route>`): what the session layer and the store's code "
+                 "cost alone, without axum's own share or the bench's request and response:")
     near = {route: median_ns(base, "redis", route, "sessionward-near") for route in ROUTES}
     if any(v is not None for v in near.values()):
         print()

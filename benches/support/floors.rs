@@ -63,6 +63,8 @@ pub struct SqlFloors<DB: sqlx::Database> {
     insert: String,
     tidy: String,
     made: AtomicU64,
+    /// The rows a statement changed (each engine's result has its own method for it).
+    rows: fn(&DB::QueryResult) -> u64,
 }
 
 impl Floors {
@@ -89,7 +91,7 @@ impl Floors {
                  end_reason FROM {t} WHERE token_hash = $1 AND ended_at IS NULL"
             ),
             update: format!(
-                "UPDATE {t} SET data = data || $2::jsonb WHERE token_hash = $1 AND ended_at IS NULL"
+                "UPDATE {t} SET data = data || $1::jsonb WHERE token_hash = $2 AND ended_at IS NULL"
             ),
             insert: format!(
                 "INSERT INTO {t} (token_hash, {COLUMNS}, deadline) \
@@ -97,6 +99,7 @@ impl Floors {
             ),
             tidy: format!("DELETE FROM {t} WHERE substring(id from 1 for 8) = $1"),
             made: AtomicU64::new(0),
+            rows: sqlx::postgres::PgQueryResult::rows_affected,
         }))
     }
 
@@ -120,6 +123,7 @@ impl Floors {
             ),
             tidy: format!("DELETE FROM {t} WHERE LEFT(id, 8) = ?"),
             made: AtomicU64::new(0),
+            rows: sqlx::mysql::MySqlQueryResult::rows_affected,
         }))
     }
 
@@ -156,22 +160,8 @@ impl Floors {
                 assert!(!fields.is_empty(), "the record {record} exists");
                 black_box(fields);
             }
-            Floors::Postgres(sql) => {
-                let row = sqlx::query(&sql.load)
-                    .bind(&sql.hash)
-                    .fetch_one(&mut *sql.conn.lock().await)
-                    .await
-                    .expect("the store's SELECT");
-                black_box(row);
-            }
-            Floors::MySql(sql) => {
-                let row = sqlx::query(&sql.load)
-                    .bind(&sql.hash)
-                    .fetch_one(&mut *sql.conn.lock().await)
-                    .await
-                    .expect("the store's SELECT");
-                black_box(row);
-            }
+            Floors::Postgres(sql) => sql.read().await,
+            Floors::MySql(sql) => sql.read().await,
         }
     }
 
@@ -197,24 +187,8 @@ impl Floors {
                     .expect("HSET and PEXPIRE");
                 black_box((added, expiring));
             }
-            Floors::Postgres(sql) => {
-                let done = sqlx::query(&sql.update)
-                    .bind(&sql.hash)
-                    .bind(sql.next_value())
-                    .execute(&mut *sql.conn.lock().await)
-                    .await
-                    .expect("the store's kind of UPDATE");
-                assert_eq!(done.rows_affected(), 1, "the pairs' session is updated");
-            }
-            Floors::MySql(sql) => {
-                let done = sqlx::query(&sql.update)
-                    .bind(sql.next_value())
-                    .bind(&sql.hash)
-                    .execute(&mut *sql.conn.lock().await)
-                    .await
-                    .expect("the store's kind of UPDATE");
-                assert_eq!(done.rows_affected(), 1, "the pairs' session is updated");
-            }
+            Floors::Postgres(sql) => sql.write().await,
+            Floors::MySql(sql) => sql.write().await,
         }
     }
 
@@ -252,48 +226,8 @@ impl Floors {
                     .expect("the creation pipeline");
                 assert!(claimed && expiring == 1, "a new floor record");
             }
-            Floors::Postgres(sql) => {
-                let (hash, id, now) = sql.next_row();
-                let done = sqlx::query(&sql.insert)
-                    .bind(hash)
-                    .bind(id)
-                    .bind(None::<String>)
-                    .bind(r#"{"n": "0"}"#)
-                    .bind(now)
-                    .bind(now)
-                    .bind(now + 28_800_000)
-                    .bind(now + 1_800_000)
-                    .bind(None::<String>)
-                    .bind(None::<String>)
-                    .bind(None::<i64>)
-                    .bind(None::<bool>)
-                    .bind(now + 1_800_000)
-                    .execute(&mut *sql.conn.lock().await)
-                    .await
-                    .expect("the store's INSERT");
-                black_box(done);
-            }
-            Floors::MySql(sql) => {
-                let (hash, id, now) = sql.next_row();
-                let done = sqlx::query(&sql.insert)
-                    .bind(hash)
-                    .bind(id)
-                    .bind(None::<Vec<u8>>)
-                    .bind(r#"{"n": "0"}"#)
-                    .bind(now)
-                    .bind(now)
-                    .bind(now + 28_800_000)
-                    .bind(now + 1_800_000)
-                    .bind(None::<String>)
-                    .bind(None::<String>)
-                    .bind(None::<i64>)
-                    .bind(None::<bool>)
-                    .bind(now + 1_800_000)
-                    .execute(&mut *sql.conn.lock().await)
-                    .await
-                    .expect("the store's INSERT");
-                black_box(done);
-            }
+            Floors::Postgres(sql) => sql.create().await,
+            Floors::MySql(sql) => sql.create().await,
         }
     }
 
@@ -329,18 +263,8 @@ impl Floors {
     pub async fn tidy(&self) -> Fallible<()> {
         match self {
             Floors::Redis { conn, floor, .. } => delete_matching(conn, &format!("{floor}:*")).await,
-            Floors::Postgres(sql) => sqlx::query(&sql.tidy)
-                .bind(&FLOOR_ID[..])
-                .execute(&mut *sql.conn.lock().await)
-                .await
-                .map(drop)
-                .map_err(|e| err("deleting the floor's rows", e)),
-            Floors::MySql(sql) => sqlx::query(&sql.tidy)
-                .bind(&FLOOR_ID[..])
-                .execute(&mut *sql.conn.lock().await)
-                .await
-                .map(drop)
-                .map_err(|e| err("deleting the floor's rows", e)),
+            Floors::Postgres(sql) => sql.tidy().await,
+            Floors::MySql(sql) => sql.tidy().await,
         }
     }
 }
@@ -349,17 +273,72 @@ impl Floors {
 const COLUMNS: &str = "id, user_name, data, created_at, last_seen_at, expires_at, \
      idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie";
 
-impl<DB: sqlx::Database> SqlFloors<DB> {
-    /// The data the next update merges in: `f` set to a value not written before.
-    fn next_value(&self) -> String {
-        let n = self.made.fetch_add(1, Ordering::Relaxed);
-        format!(r#"{{"f": "{n}"}}"#)
+impl<DB> SqlFloors<DB>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn read(&self) {
+        let row = sqlx::query(&self.load)
+            .bind(self.hash.clone())
+            .fetch_one(&mut *self.conn.lock().await)
+            .await
+            .expect("the store's SELECT");
+        black_box(row);
     }
 
-    /// The token hash, public id and time of the next row the creation floor inserts.
-    fn next_row(&self) -> (Vec<u8>, Vec<u8>, i64) {
+    /// The pairs' session's data gets `f` set to a value not written before: MariaDB skips the
+    /// write of a row left as it was, which a session's `/rw` never does.
+    async fn write(&self) {
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        let done = sqlx::query(&self.update)
+            .bind(format!(r#"{{"f": "{n}"}}"#))
+            .bind(self.hash.clone())
+            .execute(&mut *self.conn.lock().await)
+            .await
+            .expect("the store's kind of UPDATE");
+        assert_eq!((self.rows)(&done), 1, "the pairs' session is updated");
+    }
+
+    /// A new anonymous session's row, holding one value, as the store inserts it (a `NULL`
+    /// user binds as text on both engines: MariaDB's `BLOB` column takes it as well).
+    async fn create(&self) {
         let (hash, id) = fake_hash_and_id(self.made.fetch_add(1, Ordering::Relaxed));
-        (hash.to_vec(), id.to_vec(), now_ms() as i64)
+        let now = now_ms() as i64;
+        let done = sqlx::query(&self.insert)
+            .bind(hash.to_vec())
+            .bind(id.to_vec())
+            .bind(None::<String>)
+            .bind(r#"{"n": "0"}"#.to_owned())
+            .bind(now)
+            .bind(now)
+            .bind(now + 28_800_000)
+            .bind(now + 1_800_000)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<i64>)
+            .bind(None::<bool>)
+            .bind(now + 1_800_000)
+            .execute(&mut *self.conn.lock().await)
+            .await
+            .expect("the store's INSERT");
+        black_box(done);
+    }
+
+    async fn tidy(&self) -> Fallible<()> {
+        sqlx::query(&self.tidy)
+            .bind(FLOOR_ID.to_vec())
+            .execute(&mut *self.conn.lock().await)
+            .await
+            .map(drop)
+            .map_err(|e| err("deleting the floor's rows", e))
     }
 }
 
