@@ -1,5 +1,7 @@
 //! Loading a session: at most one store read per request, shared by every clone of the handle.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::MutexGuard;
 use std::time::SystemTime;
 
@@ -58,6 +60,13 @@ enum Started {
     #[cfg(feature = "jwt")]
     Sid(Option<PresentedJwt>, super::jwt::SidRead),
 }
+
+/// A load waiting for the store, boxed: each kind of load gets a box its own size, so the
+/// opaque token's load, on every request that reads its session, carries neither a JWT's
+/// state nor a started load's enum (a box over glibc's 1 KiB per-thread cache costs the
+/// allocator's slow path).
+type LoadFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<MutexGuard<'a, State>, SessionError>> + Send + 'a>>;
 
 /// Puts the load back where it was (`NotStarted` with its token, or `Vouched`) if the loading
 /// future fails or is dropped (a cancelled handler): other clones do not wait forever, and a
@@ -124,9 +133,15 @@ impl Session {
             // What `begin_load` started moves into the boxed future before anything awaits,
             // so this future holds a pointer, not the 328 bytes of a started load: every
             // handler future that reads its session holds this one.
-            let waiting = match self.begin_load(record_needed) {
+            let waiting: Option<LoadFuture<'_>> = match self.begin_load(record_needed) {
                 Begun::Ready(state) => return Ok(state),
-                Begun::Started(started) => Some(Box::pin(self.finish_load(started))),
+                Begun::Started(Started::Token(token, key, now, pending)) => {
+                    Some(Box::pin(self.finish_load(token, key, now, pending)))
+                }
+                #[cfg(feature = "jwt")]
+                Begun::Started(Started::Sid(jwt, read)) => {
+                    Some(Box::pin(self.finish_by_sid(jwt, read)))
+                }
                 Begun::Busy => None,
             };
             match waiting {
@@ -226,14 +241,15 @@ impl Session {
         }
     }
 
-    /// The part of [`load`](Self::load) that waits for the store, with the load marked in
-    /// progress.
-    async fn finish_load(&self, started: Started) -> Result<MutexGuard<'_, State>, SessionError> {
-        let (token, key, now, pending) = match started {
-            Started::Token(token, key, now, pending) => (token, key, now, pending),
-            #[cfg(feature = "jwt")]
-            Started::Sid(jwt, read) => return self.finish_by_sid(jwt, read).await,
-        };
+    /// The part of [`load`](Self::load) that waits for the store, for an opaque token, with
+    /// the load marked in progress.
+    async fn finish_load(
+        &self,
+        token: SessionToken,
+        key: TokenHash,
+        now: SystemTime,
+        pending: Pending,
+    ) -> Result<MutexGuard<'_, State>, SessionError> {
         let guard = LoadGuard {
             session: self,
             token: Some(token),
@@ -275,7 +291,8 @@ impl Session {
                 }
             },
         };
-        self.end_expired(&key, ended, reported).await?;
+        // Boxed on its own: rare, and every load's future would otherwise carry its state.
+        Box::pin(self.end_expired(&key, ended, reported)).await?;
         Ok(None)
     }
 
