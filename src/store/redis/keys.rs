@@ -1,6 +1,6 @@
 //! Key names: one hash tag per key, chosen so that every atomic step touches one slot.
 
-use crate::token::SessionId;
+use crate::token::{SessionId, TokenHash};
 
 /// Suffix of a session record key, `<prefix>{<token-hash-hex>}:s`.
 const RECORD_SUFFIX: &str = "}:s";
@@ -52,6 +52,15 @@ impl Keys {
     /// `<prefix>{<token-hash-hex>}:s`: the session record, a hash, under its current token.
     pub(super) fn record(&self, hex: &str) -> String {
         self.tagged(hex, RECORD_SUFFIX)
+    }
+
+    /// [`record`](Self::record) straight from the token hash, with no hex string of its own:
+    /// every load through the store names a record.
+    pub(super) fn record_of(&self, hash: &TokenHash) -> String {
+        let mut hex = [0u8; 64];
+        // Cannot fail: the buffer is exactly twice the hash's length, and hex is ASCII.
+        let _ = hex::encode_to_slice(hash.0, &mut hex);
+        self.tagged(std::str::from_utf8(&hex).unwrap_or_default(), RECORD_SUFFIX)
     }
 
     /// `<prefix>{<token-hash-hex>}:m`: a record while a cluster rotation moves it (same slot).
@@ -147,6 +156,7 @@ mod tests {
         let keys = Keys::new("app:");
         let hex = TokenHash([0xab; 32]).to_hex();
         let record = keys.record(&hex);
+        assert_eq!(keys.record_of(&TokenHash([0xab; 32])), record);
         assert_eq!(record, format!("app:{{{}}}:s", "ab".repeat(32)));
         assert_eq!(keys.classify(record.as_bytes()), Kind::Record(hex.clone()));
         assert_eq!(keys.classify(keys.sealed(&hex).as_bytes()), Kind::Other);

@@ -97,7 +97,7 @@ impl SessionStore for RedisStore {
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         // One plain command, on a single server as on a cluster.
-        let rec = self.keys.record(&key.to_hex());
+        let rec = self.keys.record_of(key);
         let found = match &self.near {
             Some(near) => {
                 let bypass = || async { self.query_cmd(redis::cmd("HGETALL").arg(&rec)).await };
