@@ -147,8 +147,12 @@ impl Meta {
     /// Unpacks [`META`]; `None` if it is not laid out as [`encode`] writes it.
     pub(super) fn parse(meta: &str) -> Option<Self> {
         let time = |i: usize| {
-            let digits = meta.get(i * STAMP..(i + 1) * STAMP)?;
-            let ms: u64 = digits.parse().ok()?;
+            let digits = meta.as_bytes().get(i * STAMP..(i + 1) * STAMP)?;
+            // Exactly `STAMP` ASCII digits, as `stamp` writes them (16 digits cannot overflow
+            // a u64): a loop the compiler unrolls, where `str::parse` also looks for a sign.
+            let ms = digits.iter().try_fold(0u64, |ms, &d| {
+                d.is_ascii_digit().then(|| ms * 10 + u64::from(d - b'0'))
+            })?;
             UNIX_EPOCH.checked_add(Duration::from_millis(ms))
         };
         let id = SessionId::parse(meta.get(ID_AT..TAIL_AT)?)?;
