@@ -15,8 +15,7 @@ use std::hint::black_box;
 
 use axum::http::StatusCode;
 use sessionward::store::PostgresStore;
-use sessionward::token::SessionToken;
-use sessionward_bench::{routers, send};
+use sessionward_bench::{routers, send, token_hash};
 use sqlx::Connection;
 
 fn main() {
@@ -44,13 +43,7 @@ fn main() {
         let (status, cookie, _) = send(&app, "/new", None).await;
         assert_eq!(status, StatusCode::OK);
         let cookie = cookie.expect("a session cookie");
-        let hash = cookie
-            .to_str()
-            .ok()
-            .and_then(|c| c.split_once('='))
-            .and_then(|(_, token)| SessionToken::parse(token.as_bytes()))
-            .expect("a session token")
-            .hash();
+        let hash = token_hash(&cookie).expect("a session token");
         let select = format!(
             "SELECT id, user_name, data::text, created_at, last_seen_at, expires_at, \
              idle_expires_at, user_agent, ip, idle_timeout, persistent_cookie, ended_at, \

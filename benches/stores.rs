@@ -64,7 +64,6 @@
 //! Run with `cargo bench -p sessionward-bench --bench stores`, then `python3 benches/summarize_stores.py` for a
 //! Markdown table.
 
-use sessionward::token::SessionToken;
 use sessionward_bench as support;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -488,20 +487,19 @@ async fn floors(
     stacks: &[(Stack, HeaderValue)],
     fresh: Option<&HeaderValue>,
 ) -> Fallible<Option<Floors>> {
-    if matches!(store, Store::Sqlite) {
-        return Ok(None);
-    }
     let url = store.url().unwrap_or_default();
-    // The pairs' session, and its token hash: the store's key of it.
-    let hash = fresh
-        .and_then(|cookie| cookie.to_str().ok()?.split_once('='))
-        .and_then(|(_, token)| SessionToken::parse(token.as_bytes()))
-        .map(|token| token.hash())
-        .ok_or("no session for the pairs")?;
+    // The pairs' session's token hash: the store's key of it.
+    let hash = || {
+        fresh
+            .and_then(support::token_hash)
+            .ok_or("no session for the pairs")
+    };
     // The sessionward stack's own table (see `prepare`).
     let table = format!("sw_bench_{tag}");
     match store {
+        Store::Sqlite => Ok(None),
         Store::Redis => {
+            let hash = hash()?;
             let conn = stacks.iter().find_map(|(stack, _)| match &stack.cleanup {
                 Cleanup::RedisPrefix { conn, .. } => Some(conn.clone()),
                 _ => None,
@@ -515,11 +513,12 @@ async fn floors(
                 format!("swbench:{tag}:floor"),
             )))
         }
-        Store::Postgres => Floors::postgres(&url, &table, hash.0.to_vec())
+        Store::Postgres => Floors::postgres(&url, &table, hash()?.0.to_vec())
             .await
             .map(Some),
-        Store::MySql => Floors::mysql(&url, &table, hash.0.to_vec()).await.map(Some),
-        Store::Sqlite => unreachable!("SQLite has no floors"),
+        Store::MySql => Floors::mysql(&url, &table, hash()?.0.to_vec())
+            .await
+            .map(Some),
     }
 }
 

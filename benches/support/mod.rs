@@ -57,6 +57,13 @@ async fn send_with(
     (status, set_cookie, body)
 }
 
+/// The token hash of the session whose cookie (`name=token`, as [`send`] returns it) is
+/// `cookie`: the key a store keeps that session under.
+pub fn token_hash(cookie: &HeaderValue) -> Option<sessionward::token::TokenHash> {
+    let (_, token) = cookie.to_str().ok()?.split_once('=')?;
+    Some(sessionward::token::SessionToken::parse(token.as_bytes())?.hash())
+}
+
 /// Where criterion writes: `$CARGO_TARGET_DIR/criterion`, else `criterion` in the target
 /// directory this bench runs from (`target/<profile>/deps/<bench>`).
 pub fn criterion_dir() -> store_cleanup::Fallible<std::path::PathBuf> {

@@ -88,10 +88,15 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// The hash as lowercase hex, for stores that key by text.
     pub fn to_hex(&self) -> String {
-        let mut text = vec![0; 64];
+        self.hex_in(&mut [0; 64]).to_owned()
+    }
+
+    /// The hash as lowercase hex, written into `buf`: for a caller that copies it into a
+    /// longer text anyway, without a string of its own.
+    pub(crate) fn hex_in<'b>(&self, buf: &'b mut [u8; 64]) -> &'b str {
         // Cannot fail: the buffer is exactly twice the hash's length, and hex is ASCII.
-        let _ = hex::encode_to_slice(self.0, &mut text);
-        String::from_utf8(text).unwrap_or_default()
+        let _ = hex::encode_to_slice(self.0, buf);
+        std::str::from_utf8(buf).unwrap_or_default()
     }
 }
 

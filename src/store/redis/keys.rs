@@ -57,10 +57,7 @@ impl Keys {
     /// [`record`](Self::record) straight from the token hash, with no hex string of its own:
     /// every load through the store names a record.
     pub(super) fn record_of(&self, hash: &TokenHash) -> String {
-        let mut hex = [0u8; 64];
-        // Cannot fail: the buffer is exactly twice the hash's length, and hex is ASCII.
-        let _ = hex::encode_to_slice(hash.0, &mut hex);
-        self.tagged(std::str::from_utf8(&hex).unwrap_or_default(), RECORD_SUFFIX)
+        self.tagged(hash.hex_in(&mut [0; 64]), RECORD_SUFFIX)
     }
 
     /// `<prefix>{<token-hash-hex>}:m`: a record while a cluster rotation moves it (same slot).
