@@ -66,6 +66,8 @@ mod sql_admit;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_connect;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql_lanes;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_patch;
 #[cfg(feature = "sqlite")]
 mod sqlite;

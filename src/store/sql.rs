@@ -16,7 +16,6 @@
 //! A value stays readable from SQL: `(data->>'theme')::jsonb` in PostgreSQL, `data->>'theme'`
 //! in SQLite, `JSON_UNQUOTE(JSON_EXTRACT(data, '$.theme'))` in MySQL.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -132,15 +131,62 @@ pub(crate) fn encode_data(data: &SessionData) -> Result<String, StoreError> {
 
 /// The data column read back: a JSON object of JSON texts.
 pub(crate) fn decode_data(column: &str) -> Result<SessionData, StoreError> {
-    let map: BTreeMap<String, String> = serde_json::from_str(column)
-        .map_err(|err| StoreError::Corrupt(format!("data column: {err}")))?;
-    map.into_iter()
-        .map(|(key, text)| {
-            RawValue::from_string(text)
-                .map(|value| (key, value))
-                .map_err(|err| StoreError::Corrupt(format!("data value: {err}")))
-        })
-        .collect()
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    /// A string borrowed from the column when it holds no escapes (serde's own `Cow`
+    /// always copies).
+    struct Text<'de>(Cow<'de, str>);
+
+    impl<'de> Deserialize<'de> for Text<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Borrowing;
+            impl<'de> Visitor<'de> for Borrowing {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(Borrowing)
+        }
+    }
+
+    /// Reads the object's entries straight into the data: keys and values are borrowed from
+    /// the column where they hold no escapes, and only the value's text is copied, once.
+    struct Entries;
+
+    impl<'de> Visitor<'de> for Entries {
+        type Value = SessionData;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of JSON texts")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionData, A::Error> {
+            let mut data = SessionData::default();
+            while let Some((Text(key), Text(text))) = map.next_entry()? {
+                let value = RawValue::from_string(text.into_owned())
+                    .map_err(|err| A::Error::custom(format!("data value: {err}")))?;
+                // A key given twice keeps its last value.
+                data.insert_raw(&key, value);
+            }
+            Ok(data)
+        }
+    }
+
+    let mut json = serde_json::Deserializer::from_str(column);
+    json.deserialize_map(Entries)
+        .and_then(|data| json.end().map(|()| data))
+        .map_err(|err| StoreError::Corrupt(format!("data column: {err}")))
 }
 
 /// A user name as a text user column binds it (SQLite, PostgreSQL): unchanged. MySQL binds
@@ -273,13 +319,15 @@ where
     R: Row,
     usize: ColumnIndex<R>,
     U: UserColumn + Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let hash: Vec<u8> = column(row, 13)?;
-    let hash = <[u8; 32]>::try_from(hash.as_slice())
+    // Borrowed from the row: no copy before the fixed-size one.
+    let hash: &[u8] = column(row, 13)?;
+    let hash = <[u8; 32]>::try_from(hash)
         .map_err(|_| StoreError::Corrupt(format!("token_hash has {} bytes, not 32", hash.len())))?;
     Ok((TokenHash(hash), decode_row::<R, U>(row)?))
 }
@@ -291,19 +339,22 @@ where
     R: Row,
     usize: ColumnIndex<R>,
     U: UserColumn + Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let id: Vec<u8> = column(row, 0)?;
-    let id = <[u8; 16]>::try_from(id.as_slice())
+    // The id, data, IP and end reason are read borrowed from the row: only what the record
+    // keeps is copied.
+    let id: &[u8] = column(row, 0)?;
+    let id = <[u8; 16]>::try_from(id)
         .map_err(|_| StoreError::Corrupt(format!("id has {} bytes, not 16", id.len())))?;
     let user = column::<R, Option<U>>(row, 1)?
         .map(UserColumn::into_user)
         .transpose()?;
-    let data: String = column(row, 2)?;
-    let ip = match column::<R, Option<String>>(row, 8)? {
+    let data: &str = column(row, 2)?;
+    let ip = match column::<R, Option<&str>>(row, 8)? {
         Some(text) => Some(
             text.parse::<IpAddr>()
                 .map_err(|_| StoreError::Corrupt(format!("ip {text:?}")))?,
@@ -312,9 +363,8 @@ where
     };
     let ended = match column::<R, Option<i64>>(row, 11)? {
         Some(ms) => {
-            let reason: Option<String> = column(row, 12)?;
+            let reason: Option<&str> = column(row, 12)?;
             let reason = reason
-                .as_deref()
                 .and_then(EndReason::parse)
                 .ok_or_else(|| StoreError::Corrupt(format!("end_reason {reason:?}")))?;
             Some(Ended::new(from_millis(ms)?, reason))
@@ -333,7 +383,7 @@ where
     Ok(SessionRecord {
         id: SessionId(id),
         user,
-        data: decode_data(&data)?,
+        data: decode_data(data)?,
         created_at: from_millis(column(row, 3)?)?,
         last_seen_at: from_millis(column(row, 4)?)?,
         expires_at: from_millis(column(row, 5)?)?,
@@ -443,6 +493,31 @@ pub(super) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_column_decodes_escapes_and_refuses_what_is_not_an_object_of_json_texts() {
+        let data = decode_data(r#"{"a\"b":"[1,2]","n":"1","n":"2","\u00e9":"\"x\""}"#).unwrap();
+        assert_eq!(data.len(), 3);
+        assert_eq!(data.get_raw("a\"b").map(RawValue::get), Some("[1,2]"));
+        // A key given twice keeps its last value.
+        assert_eq!(data.get_raw("n").map(RawValue::get), Some("2"));
+        assert_eq!(data.get_raw("é").map(RawValue::get), Some("\"x\""));
+        assert!(decode_data("{}").unwrap().is_empty());
+        for bad in [
+            "",
+            "null",
+            "[]",
+            r#"{"a":1}"#,
+            r#"{"a":"not json"}"#,
+            r#"{"a":"1"} trailing"#,
+            r#"{"a":"1""#,
+        ] {
+            assert!(
+                matches!(decode_data(bad), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn table_names() {

@@ -198,7 +198,8 @@ macro_rules! shared_sql_operations {
 /// Expands, inside the `impl SessionStore` of SQLite or MySQL, to `update` and `rotate`: one of
 /// the statements of `self.sql.patch` (a
 /// [`PatchStatements`](crate::store::sql_patch::PatchStatements)), chosen by what the patch
-/// changes. `user` turns a user name into what the user column binds.
+/// changes, run on a connection of `self.lanes` (the request path's kept connections). `user`
+/// turns a user name into what the user column binds.
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 macro_rules! shaped_patch_operations {
     (user: $user:path) => {
@@ -210,11 +211,18 @@ macro_rules! shaped_patch_operations {
             let params = $crate::store::sql_patch::PatchParams::new(patch);
             let shape = params.shape();
             let query = sqlx::query(self.sql.patch.update(shape));
-            let done = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
-                .bind(&key.0[..])
-                .execute(&self.pool)
+            let query = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
+                .bind(&key.0[..]);
+            let mut lane = self
+                .lanes
+                .take(&self.pool)
                 .await
                 .map_err($crate::store::sql::db_error)?;
+            let done = query
+                .execute(&mut *lane)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            lane.finish();
             // Rows matched, even if unchanged (the MySQL driver connects with
             // CLIENT_FOUND_ROWS): `false` only when the session is gone.
             Ok(done.rows_affected() > 0)
@@ -229,11 +237,18 @@ macro_rules! shaped_patch_operations {
             let params = $crate::store::sql_patch::PatchParams::new(patch);
             let shape = params.shape();
             let query = sqlx::query(self.sql.patch.rotate(shape)).bind(&new.0[..]);
-            let done = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
-                .bind(&old.0[..])
-                .execute(&self.pool)
+            let query = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
+                .bind(&old.0[..]);
+            let mut lane = self
+                .lanes
+                .take(&self.pool)
                 .await
                 .map_err($crate::store::sql::db_error)?;
+            let done = query
+                .execute(&mut *lane)
+                .await
+                .map_err($crate::store::sql::db_error)?;
+            lane.finish();
             Ok(done.rows_affected() > 0)
         }
     };
