@@ -15,7 +15,6 @@
 mod servers;
 mod sql_support;
 
-use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -70,11 +69,13 @@ fn n_of(record: &sessionward::store::SessionRecord) -> Option<String> {
     record.data.get_raw("n").map(|v| v.get().to_owned())
 }
 
-/// Many sessions created, read and written at once, then `check` run with the pool.
-async fn busy_then<S, P, F>(store: &S, pool: P, check: impl FnOnce(P) -> F)
+/// Many sessions created, read and written at once; then the pool is within its limit, two
+/// checkouts for the app succeed at once, and the pool closes although the store kept
+/// connections.
+async fn keeps_within_the_pool<S, DB>(store: S, pool: sqlx::Pool<DB>)
 where
     S: SessionStore + Clone + 'static,
-    F: Future<Output = ()>,
+    DB: sqlx::Database,
 {
     let mut rounds = tokio::task::JoinSet::new();
     for i in 0..32u64 {
@@ -90,28 +91,21 @@ where
     while let Some(round) = rounds.join_next().await {
         round.expect("a round");
     }
-    check(pool).await;
+    assert!(pool.size() <= POOL_SIZE, "{} connections", pool.size());
+    // Half the pool at least is free for the app: two checkouts at once, at once.
+    let (a, b) = tokio::join!(pool.acquire(), pool.acquire());
+    a.expect("a connection for the app");
+    b.expect("a second connection for the app");
+    tokio::time::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("close returns");
 }
 
 async fn postgres_keeps_within_the_pool_and_leaves_room_for_the_app() {
     let store = postgres_store(POOL_SIZE).await;
-    let s = store.clone();
+    let pool = store.pool().clone();
     run_then_clean(
-        async move {
-            let pool = s.pool().clone();
-            busy_then(&s, pool, |pool| async move {
-                assert!(pool.size() <= POOL_SIZE, "{} connections", pool.size());
-                // Half the pool at least is free for the app: two checkouts at once, at once.
-                let (a, b) = tokio::join!(pool.acquire(), pool.acquire());
-                a.expect("a connection for the app");
-                b.expect("a second connection for the app");
-            })
-            .await;
-            // The pool closes although the store keeps connections.
-            tokio::time::timeout(Duration::from_secs(10), s.pool().close())
-                .await
-                .expect("close returns");
-        },
+        keeps_within_the_pool(store.clone(), pool),
         drop_table_after_close_postgres(store),
     )
     .await;
@@ -119,21 +113,9 @@ async fn postgres_keeps_within_the_pool_and_leaves_room_for_the_app() {
 
 async fn mysql_keeps_within_the_pool_and_leaves_room_for_the_app() {
     let store = mysql_store(POOL_SIZE).await;
-    let s = store.clone();
+    let pool = store.pool().clone();
     run_then_clean(
-        async move {
-            let pool = s.pool().clone();
-            busy_then(&s, pool, |pool| async move {
-                assert!(pool.size() <= POOL_SIZE, "{} connections", pool.size());
-                let (a, b) = tokio::join!(pool.acquire(), pool.acquire());
-                a.expect("a connection for the app");
-                b.expect("a second connection for the app");
-            })
-            .await;
-            tokio::time::timeout(Duration::from_secs(10), s.pool().close())
-                .await
-                .expect("close returns");
-        },
+        keeps_within_the_pool(store.clone(), pool),
         drop_table_after_close_mysql(store),
     )
     .await;

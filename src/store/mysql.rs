@@ -520,8 +520,7 @@ impl SessionStore for MySqlStore {
 
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
-        let mut lane = self.lanes.take(&self.pool).await.map_err(sql::db_error)?;
-        sqlx::query(&self.sql.insert)
+        let query = sqlx::query(&self.sql.insert)
             .bind(&key.0[..])
             .bind(&record.id.0[..])
             .bind(record.user.as_deref().map(str::as_bytes))
@@ -534,22 +533,21 @@ impl SessionStore for MySqlStore {
             .bind(record.ip.map(|ip| ip.to_string()))
             .bind(idle_timeout)
             .bind(persistent_cookie)
-            .bind(sql::deadline_millis(&record))
-            .execute(&mut *lane)
+            .bind(sql::deadline_millis(&record));
+        self.lanes
+            .execute(&self.pool, query)
             .await
             .map_err(sql::db_error)?;
-        lane.finish();
         Ok(())
     }
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        let mut lane = self.lanes.take(&self.pool).await.map_err(sql::db_error)?;
-        let row = sqlx::query(&self.sql.load)
-            .bind(&key.0[..])
-            .fetch_optional(&mut *lane)
+        let query = sqlx::query(&self.sql.load).bind(&key.0[..]);
+        let row = self
+            .lanes
+            .fetch_optional(&self.pool, query)
             .await
             .map_err(sql::db_error)?;
-        lane.finish();
         row.as_ref().map(decode).transpose()
     }
 

@@ -520,8 +520,7 @@ impl SessionStore for PostgresStore {
 
     async fn create(&self, key: &TokenHash, record: SessionRecord) -> Result<(), StoreError> {
         let (idle_timeout, persistent_cookie) = sql::terms_columns(&record);
-        let mut lane = self.lanes.take(&self.pool).await.map_err(sql::db_error)?;
-        sqlx::query(&self.sql.insert)
+        let query = sqlx::query(&self.sql.insert)
             .bind(&key.0[..])
             .bind(&record.id.0[..])
             .bind(record.user.as_deref())
@@ -534,34 +533,33 @@ impl SessionStore for PostgresStore {
             .bind(record.ip.map(|ip| ip.to_string()))
             .bind(idle_timeout)
             .bind(persistent_cookie)
-            .bind(sql::deadline_millis(&record))
-            .execute(&mut *lane)
+            .bind(sql::deadline_millis(&record));
+        self.lanes
+            .execute(&self.pool, query)
             .await
             .map_err(sql::db_error)?;
-        lane.finish();
         Ok(())
     }
 
     async fn load(&self, key: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        let mut lane = self.lanes.take(&self.pool).await.map_err(sql::db_error)?;
-        let row = sqlx::query(&self.sql.load)
-            .bind(&key.0[..])
-            .fetch_optional(&mut *lane)
+        let query = sqlx::query(&self.sql.load).bind(&key.0[..]);
+        let row = self
+            .lanes
+            .fetch_optional(&self.pool, query)
             .await
             .map_err(sql::db_error)?;
-        lane.finish();
         row.as_ref().map(decode).transpose()
     }
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let mut lane = self.lanes.take(&self.pool).await.map_err(sql::db_error)?;
         let query = sqlx::query(&self.sql.update).bind(&key.0[..]);
-        let done = bind_patch(query, &params)?
-            .execute(&mut *lane)
+        let query = bind_patch(query, &params)?;
+        let done = self
+            .lanes
+            .execute(&self.pool, query)
             .await
             .map_err(sql::db_error)?;
-        lane.finish();
         Ok(done.rows_affected() > 0)
     }
 
@@ -572,15 +570,15 @@ impl SessionStore for PostgresStore {
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let mut lane = self.lanes.take(&self.pool).await.map_err(sql::db_error)?;
         let query = sqlx::query(&self.sql.rotate)
             .bind(&old.0[..])
             .bind(&new.0[..]);
-        let done = bind_patch(query, &params)?
-            .execute(&mut *lane)
+        let query = bind_patch(query, &params)?;
+        let done = self
+            .lanes
+            .execute(&self.pool, query)
             .await
             .map_err(sql::db_error)?;
-        lane.finish();
         Ok(done.rows_affected() > 0)
     }
 

@@ -28,7 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection as _, Database, Pool};
+use sqlx::query::Query;
+use sqlx::{Connection as _, Database, Executor, IntoArguments, Pool};
 use tokio::task::JoinHandle;
 
 /// A lane idle for longer than this is pinged before use (the pool's own rule).
@@ -53,7 +54,7 @@ struct IdleLane<DB: Database> {
 
 /// A connection lent to one statement: [`finish`](Self::finish) it once the statement has
 /// succeeded to keep it for the next one; otherwise it goes back to the pool when dropped.
-pub(crate) struct Lane<'a, DB: Database> {
+struct Lane<'a, DB: Database> {
     conn: Option<PoolConnection<DB>>,
     taken: Instant,
     lanes: &'a Lanes<DB>,
@@ -69,10 +70,7 @@ impl<DB: Database> Lanes<DB> {
     }
 
     /// A connection for one statement: an idle lane, or else one from `pool`.
-    pub(crate) async fn take<'a>(
-        &'a self,
-        pool: &'a Pool<DB>,
-    ) -> Result<Lane<'a, DB>, sqlx::Error> {
+    async fn take<'a>(&'a self, pool: &'a Pool<DB>) -> Result<Lane<'a, DB>, sqlx::Error> {
         loop {
             let Some(idle) = self.idle().lanes.pop() else {
                 break;
@@ -85,6 +83,38 @@ impl<DB: Database> Lanes<DB> {
         }
         let conn = pool.acquire().await?;
         Ok(self.lane(conn, Instant::now(), pool))
+    }
+
+    /// Runs `query` on a lane: `execute`, as on a pool.
+    pub(crate) async fn execute<'q, A>(
+        &self,
+        pool: &Pool<DB>,
+        query: Query<'q, DB, A>,
+    ) -> Result<DB::QueryResult, sqlx::Error>
+    where
+        A: IntoArguments<'q, DB> + 'q,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        let mut lane = self.take(pool).await?;
+        let done = query.execute(&mut *lane).await?;
+        lane.finish();
+        Ok(done)
+    }
+
+    /// Runs `query` on a lane: `fetch_optional`, as on a pool.
+    pub(crate) async fn fetch_optional<'q, A>(
+        &self,
+        pool: &Pool<DB>,
+        query: Query<'q, DB, A>,
+    ) -> Result<Option<DB::Row>, sqlx::Error>
+    where
+        A: IntoArguments<'q, DB> + 'q,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        let mut lane = self.take(pool).await?;
+        let row = query.fetch_optional(&mut *lane).await?;
+        lane.finish();
+        Ok(row)
     }
 
     fn lane<'a>(
@@ -175,7 +205,7 @@ impl<DB: Database> Clone for Lanes<DB> {
 impl<DB: Database> Lane<'_, DB> {
     /// Keeps the connection for the next statement: call it only once the statement has
     /// succeeded, so that the connection is known to be idle.
-    pub(crate) fn finish(mut self) {
+    fn finish(mut self) {
         if let Some(conn) = self.conn.take() {
             self.lanes.keep(conn, self.taken, self.pool);
         }

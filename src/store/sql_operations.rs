@@ -213,16 +213,11 @@ macro_rules! shaped_patch_operations {
             let query = sqlx::query(self.sql.patch.update(shape));
             let query = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
                 .bind(&key.0[..]);
-            let mut lane = self
+            let done = self
                 .lanes
-                .take(&self.pool)
+                .execute(&self.pool, query)
                 .await
                 .map_err($crate::store::sql::db_error)?;
-            let done = query
-                .execute(&mut *lane)
-                .await
-                .map_err($crate::store::sql::db_error)?;
-            lane.finish();
             // Rows matched, even if unchanged (the MySQL driver connects with
             // CLIENT_FOUND_ROWS): `false` only when the session is gone.
             Ok(done.rows_affected() > 0)
@@ -239,16 +234,11 @@ macro_rules! shaped_patch_operations {
             let query = sqlx::query(self.sql.patch.rotate(shape)).bind(&new.0[..]);
             let query = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
                 .bind(&old.0[..]);
-            let mut lane = self
+            let done = self
                 .lanes
-                .take(&self.pool)
+                .execute(&self.pool, query)
                 .await
                 .map_err($crate::store::sql::db_error)?;
-            let done = query
-                .execute(&mut *lane)
-                .await
-                .map_err($crate::store::sql::db_error)?;
-            lane.finish();
             Ok(done.rows_affected() > 0)
         }
     };
