@@ -1,4 +1,4 @@
-//! The connections a network SQL store keeps for the request path's statements.
+//! The connections a SQL store keeps for the request path's statements.
 //!
 //! sqlx's pool pings every connection given back to it: dropping a `PoolConnection` spawns a
 //! task that sends a ping and waits for the answer, and no pool setting turns that off. The
@@ -136,10 +136,10 @@ impl<DB: Database> Lanes<DB> {
     /// the pool.
     fn keep(&self, conn: PoolConnection<DB>, taken: Instant, pool: &Pool<DB>) {
         let options = pool.options();
-        let room = (options.get_max_connections() / 2) as usize;
+        let now = Instant::now();
         let expired = options
             .get_max_lifetime()
-            .is_some_and(|lifetime| taken.elapsed() >= lifetime);
+            .is_some_and(|lifetime| now.duration_since(taken) >= lifetime);
         // Without a runtime nothing could spawn the watcher, nor give the lane back later.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -147,19 +147,20 @@ impl<DB: Database> Lanes<DB> {
         if expired {
             return;
         }
-        let mut idle = self.idle();
-        // Read under the lock that the watcher takes after the pool is marked closed: a lane
-        // kept here is either seen closed or handed back by the watcher.
+        let room = (options.get_max_connections() / 2) as usize;
         // A pool with no idle connection and no room to open one may have callers waiting
         // for a connection: they get this one, and the request path shares the pool fairly.
         let saturated = pool.size() >= options.get_max_connections() && pool.num_idle() == 0;
+        let mut idle = self.idle();
+        // `is_closed` is read under the lock that the watcher takes once the pool is marked
+        // closed: a lane kept here is either seen closed or handed back by the watcher.
         if pool.is_closed() || saturated || idle.lanes.len() >= room {
             return;
         }
         idle.lanes.push(IdleLane {
             conn,
             taken,
-            since: Instant::now(),
+            since: now,
         });
         if idle.watcher.as_ref().is_none_or(JoinHandle::is_finished) {
             idle.watcher = Some(runtime.spawn(watch(pool.clone(), Arc::downgrade(&self.0))));
