@@ -140,33 +140,15 @@ async fn postgres_pool_of_one_stays_free() {
     .await;
 }
 
-/// The test's own table is dropped on a fresh pool: the test closed the store's.
+/// The test's own table is dropped through a fresh store: the test closed the store's pool.
 async fn drop_table_after_close_postgres(store: PostgresStore) {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&Suite::Postgres.value())
-        .await
-        .expect("connect to PostgreSQL");
-    drop_postgres_table(
-        PostgresStore::new(pool)
-            .with_table(store.table())
-            .expect("valid"),
-    )
-    .await;
+    let fresh = PostgresStore::connect(&Suite::Postgres.value()).await;
+    drop_postgres_table(fresh.unwrap().with_table(store.table()).unwrap()).await;
 }
 
 async fn drop_table_after_close_mysql(store: MySqlStore) {
-    let pool = MySqlPoolOptions::new()
-        .max_connections(1)
-        .connect(&Suite::MySql.value())
-        .await
-        .expect("connect to MySQL");
-    drop_mysql_table(
-        MySqlStore::new(pool)
-            .with_table(store.table())
-            .expect("valid"),
-    )
-    .await;
+    let fresh = MySqlStore::connect(&Suite::MySql.value()).await;
+    drop_mysql_table(fresh.unwrap().with_table(store.table()).unwrap()).await;
 }
 
 /// An update cancelled while the server runs it (it waits for a row lock held elsewhere), as
