@@ -7,10 +7,11 @@
 //! spawned task, about 8,300 instructions, close to half of the statement's own cost on the
 //! client (the `postgres_ir` bench).
 //!
-//! So the statements every request runs (load, update, create, rotate) go through lanes: pool
-//! connections the store keeps checked out between statements. A lane is kept only after its
-//! statement finished, so the connection is idle and in step with the server; a failed or
-//! cancelled statement drops its connection back to the pool, which pings it as before.
+//! So the statements every request runs (load, update, create, rotate; a logout's or a
+//! revocation's delete or end too) go through lanes: pool connections the store keeps checked
+//! out between statements. A lane is kept only after its statement finished, so the connection
+//! is idle and in step with the server; a failed or cancelled statement drops its connection
+//! back to the pool, which pings it as before.
 //!
 //! What the pool's owner still gets:
 //! - the pool's size limit holds: a lane is a checked-out pool connection, and the store keeps

@@ -9,7 +9,9 @@
 /// `list_by_user`, `count_by_user`, `count_active`, `delete_by_user`, `delete_expired`, `end`,
 /// `retention` and `query`.
 ///
-/// The backend has `self.pool` (its sqlx pool), `self.retention` (its retention period),
+/// The backend has `self.pool` (its sqlx pool), `self.lanes` (the connections it keeps for
+/// the request path: logout and revocation run there too), `self.retention` (its retention
+/// period),
 /// `self.sql` (its statements, with fields `load_by_id`, `delete`, `delete_by_id`, `count_by_user`,
 /// `count_active`, `delete_by_user`, `delete_by_user_except`, `delete_expired`, `end` (an
 /// [`EndStatements`](crate::store::sql::EndStatements)) and `select`) and a `decode` function
@@ -36,9 +38,10 @@ macro_rules! shared_sql_operations {
             &self,
             key: &$crate::token::TokenHash,
         ) -> Result<bool, $crate::error::StoreError> {
-            let done = sqlx::query(&self.sql.delete)
-                .bind(&key.0[..])
-                .execute(&self.pool)
+            let query = sqlx::query(&self.sql.delete).bind(&key.0[..]);
+            let done = self
+                .lanes
+                .execute(&self.pool, query)
                 .await
                 .map_err($crate::store::sql::db_error)?;
             Ok(done.rows_affected() > 0)
@@ -48,9 +51,10 @@ macro_rules! shared_sql_operations {
             &self,
             id: &$crate::token::SessionId,
         ) -> Result<bool, $crate::error::StoreError> {
-            let done = sqlx::query(&self.sql.delete_by_id)
-                .bind(&id.0[..])
-                .execute(&self.pool)
+            let query = sqlx::query(&self.sql.delete_by_id).bind(&id.0[..]);
+            let done = self
+                .lanes
+                .execute(&self.pool, query)
                 .await
                 .map_err($crate::store::sql::db_error)?;
             Ok(done.rows_affected() > 0)
@@ -159,8 +163,9 @@ macro_rules! shared_sql_operations {
                     }
                 }
             };
-            let done = query
-                .execute(&self.pool)
+            let done = self
+                .lanes
+                .execute(&self.pool, query)
                 .await
                 .map_err($crate::store::sql::db_error)?;
             Ok(done.rows_affected())
