@@ -29,8 +29,8 @@ use redis::aio::MultiplexedConnection;
 use sqlx::Connection;
 use tokio::sync::Mutex;
 
-use crate::criterion_dir;
 use crate::store_cleanup::{delete_matching, err, Fallible};
+use crate::{criterion_dir, quartiles};
 
 /// The first bytes of the public id of every row the creation floor inserts, so that
 /// [`Floors::tidy`] finds them (a real id starting so has odds of 2^-64).
@@ -200,7 +200,7 @@ impl Floors {
             } => {
                 let n = made.fetch_add(1, Ordering::Relaxed);
                 let (hash, id) = fake_hash_and_id(n);
-                let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = sessionward::token::TokenHash(hash).to_hex();
                 // The store's metadata field: four 16-digit stamps and a 22-character id.
                 let stamp = format!("{:016}", now_ms());
                 let meta = format!("{stamp}{stamp}{stamp}{stamp}{}", &hex[..22]);
@@ -381,9 +381,13 @@ async fn connect<DB: sqlx::Database>(url: &str) -> Fallible<DB::Connection> {
 /// What a request costs beyond its floor, from `pairs` back-to-back pairs: the request, then
 /// its floor. Quartiles of the differences, in ns.
 pub struct AddedCost {
-    pub p25: i64,
-    pub median: i64,
-    pub p75: i64,
+    /// The 25th percentile of the differences.
+    pub p25: f64,
+    /// Their median.
+    pub median: f64,
+    /// The 75th percentile.
+    pub p75: f64,
+    /// How many pairs were timed.
     pub pairs: usize,
 }
 
@@ -397,8 +401,6 @@ where
     R: Future<Output = ()>,
     F: Future<Output = ()>,
 {
-    let nanos =
-        |from: Instant, to: Instant| i64::try_from((to - from).as_nanos()).unwrap_or(i64::MAX);
     let mut added = Vec::with_capacity(pairs);
     for _ in 0..pairs {
         let start = Instant::now();
@@ -406,14 +408,13 @@ where
         let between = Instant::now();
         floor().await;
         let end = Instant::now();
-        added.push(nanos(start, between) - nanos(between, end));
+        added.push((between - start).as_nanos() as f64 - (end - between).as_nanos() as f64);
     }
-    added.sort_unstable();
-    let at = |q: usize| added.get(pairs * q / 4).copied().unwrap_or_default();
+    let [p25, median, p75] = quartiles(&mut added);
     AddedCost {
-        p25: at(1),
-        median: at(2),
-        p75: at(3),
+        p25,
+        median,
+        p75,
         pairs,
     }
 }

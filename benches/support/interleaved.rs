@@ -14,11 +14,13 @@ use std::time::Instant;
 use axum::http::{HeaderValue, StatusCode};
 use axum::Router;
 
-use crate::{criterion_dir, send};
+use crate::{criterion_dir, quartiles, send};
 
 /// One stack taking its turns.
 pub struct Contender {
+    /// Its name in the results.
     pub name: &'static str,
+    /// The router it serves the requests with.
     pub app: Router,
     /// The session cookie to send (`/r`, `/rw`), or none (`/new`, and bare axum).
     pub cookie: Option<HeaderValue>,
@@ -26,7 +28,9 @@ pub struct Contender {
 
 /// Each contender's time per request in each round, in ns (`times[contender][round]`).
 pub struct Turns {
+    /// The contenders' names, in their order.
     pub names: Vec<&'static str>,
+    /// Per contender, its time per request in each round.
     pub times: Vec<Vec<f64>>,
 }
 
@@ -58,18 +62,6 @@ pub async fn take_turns(
         names: contenders.iter().map(|c| c.name).collect(),
         times,
     }
-}
-
-/// The quartiles of `values` (sorted in place).
-fn quartiles(values: &mut [f64]) -> [f64; 3] {
-    values.sort_by(f64::total_cmp);
-    let at = |q: usize| {
-        values
-            .get(values.len() * q / 4)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    [at(1), at(2), at(3)]
 }
 
 impl Turns {

@@ -77,3 +77,15 @@ pub fn criterion_dir() -> store_cleanup::Fallible<std::path::PathBuf> {
         .map(|target| target.join("criterion"))
         .ok_or_else(|| "the bench binary is not in target/<profile>/deps".to_owned())
 }
+
+/// The quartiles of `values` (sorted in place), NaN when there are none.
+pub fn quartiles(values: &mut [f64]) -> [f64; 3] {
+    values.sort_by(f64::total_cmp);
+    let at = |q: usize| {
+        values
+            .get(values.len() * q / 4)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    [at(1), at(2), at(3)]
+}
