@@ -276,3 +276,74 @@ async fn a_fan_out_still_feeds_its_second_sink_when_the_first_panics() {
     assert_eq!(events[0].event, AuditKind::LoginFailed);
     assert_eq!(handle.failed(), 1, "the panic is still counted");
 }
+
+/// Keeps logins and logouts only, by its filter; records whatever reaches it.
+struct SignInsOnly(Recorder);
+
+impl AuditSink for SignInsOnly {
+    fn record(&mut self, event: &AuditEvent) -> io::Result<()> {
+        self.0.record(event)
+    }
+
+    fn filter(&self) -> Option<fn(AuditKind) -> bool> {
+        Some(|kind| matches!(kind, AuditKind::Login | AuditKind::Logout))
+    }
+}
+
+#[tokio::test]
+async fn events_a_sink_filters_out_are_never_queued_nor_counted_as_dropped() {
+    let recorder = Recorder::default();
+    let handle = AuditHandle::with_capacity(SignInsOnly(recorder.clone()), 1);
+    let layer = SessionLayer::new(MemoryStore::default()).audit_through(handle.clone());
+    let server = audit::serve(audit::routes::app().layer(layer)).await;
+    // An anonymous session (`session_created`), a failed login, a login, a logout.
+    let res = server.post("/set/n/1").send().await.unwrap();
+    let anonymous = set_cookie(res.headers()).unwrap();
+    server.post("/login-failed/mallory").send().await.unwrap();
+    let res = server
+        .post("/login/alice")
+        .session(&anonymous)
+        .send()
+        .await
+        .unwrap();
+    let token = set_cookie(res.headers()).unwrap();
+    server.post("/logout").session(&token).send().await.unwrap();
+    handle.record(AuditEvent::new(AuditKind::CsrfRejected));
+
+    let kinds: Vec<AuditKind> = recorder
+        .take(&handle)
+        .await
+        .iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(kinds, [AuditKind::Login, AuditKind::Logout]);
+    assert_eq!(handle.dropped(), 0, "a queue of one never overflowed");
+    assert_eq!(handle.failed(), 0);
+}
+
+#[test]
+fn the_tracing_sink_queues_only_what_a_subscriber_listens_to() {
+    use sessionward::audit::TracingAudit;
+    let filter = TracingAudit::default()
+        .filter()
+        .expect("the tracing sink filters");
+    // No subscriber on this thread (nor a global one in this test binary): nothing listens.
+    assert!(AuditKind::ALL.into_iter().all(|kind| !filter(kind)));
+    let info = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(io::sink)
+        .finish();
+    tracing::subscriber::with_default(info, || {
+        assert!(filter(AuditKind::Login));
+        assert!(filter(AuditKind::LoginFailed), "warn");
+        assert!(!filter(AuditKind::SessionCreated), "debug");
+        assert!(!filter(AuditKind::Renewed), "debug");
+    });
+    // Two tracing sinks share one test; a sink without a test makes the pair queue everything.
+    let pair = TracingAudit::default().and(TracingAudit::default());
+    assert!(pair.filter().is_some());
+    assert!(TracingAudit::default()
+        .and(Recorder::default())
+        .filter()
+        .is_none());
+}

@@ -3,7 +3,7 @@
 use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use super::{AuditEvent, AuditSink};
+use super::{AuditEvent, AuditKind, AuditSink};
 
 /// Delivers every event to both of its sinks, first to first, made by [`AuditSink::and`].
 /// Chain it for more: `a.and(b).and(c)`.
@@ -42,5 +42,12 @@ impl<A: AuditSink, B: AuditSink> AuditSink for FanOut<A, B> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.both(A::flush, B::flush)
+    }
+
+    /// Both sinks' test when they share one (two `tracing` sinks), otherwise none: an event
+    /// either of them keeps must be queued, and two tests cannot be joined into one `fn`.
+    fn filter(&self) -> Option<fn(AuditKind) -> bool> {
+        let (first, second) = (self.first.filter()?, self.second.filter()?);
+        (first as usize == second as usize).then_some(first)
     }
 }

@@ -10,7 +10,7 @@ use super::delivery;
 use super::packed::EventParts;
 use super::queue::Queue;
 use super::warning::RateLimit;
-use super::{AuditEvent, AuditSink};
+use super::{AuditEvent, AuditKind, AuditSink};
 
 /// Events held for a slow sink before new ones are dropped, unless
 /// [`AuditHandle::with_capacity`] says otherwise.
@@ -34,6 +34,8 @@ pub struct AuditHandle {
 
 /// What the handle's clones and the delivery thread share.
 struct Shared {
+    /// The sink's [`AuditSink::filter`], asked before an event is queued.
+    filter: Option<fn(AuditKind) -> bool>,
     queue: Arc<Queue>,
     counters: Arc<Counters>,
     dropping: RateLimit,
@@ -62,9 +64,11 @@ impl AuditHandle {
     pub fn with_capacity(sink: impl AuditSink, capacity: usize) -> Self {
         let queue = Arc::new(Queue::new(capacity));
         let counters = Arc::new(Counters::default());
+        let filter = sink.filter();
         delivery::start(Box::new(sink), Arc::clone(&queue), Arc::clone(&counters));
         Self {
             shared: Arc::new(Shared {
+                filter,
                 queue,
                 counters,
                 dropping: RateLimit::new(),
@@ -73,14 +77,24 @@ impl AuditHandle {
     }
 
     /// Queues `event` for the sink without waiting: for events an app reports itself. When
-    /// the queue is full the event is dropped and counted.
+    /// the queue is full the event is dropped and counted. An event the sink's
+    /// [`filter`](AuditSink::filter) refuses is dropped without being counted.
     pub fn record(&self, event: AuditEvent) {
         self.record_parts(EventParts::from(&event));
+    }
+
+    /// Whether the sink keeps events of `kind` ([`AuditSink::filter`]): the layer builds an
+    /// event only then.
+    pub(crate) fn wants(&self, kind: AuditKind) -> bool {
+        self.shared.filter.is_none_or(|keeps| keeps(kind))
     }
 
     /// [`record`](Self::record) of an event's parts, borrowed from the request: the layer's
     /// own events are packed into the queue without building an `AuditEvent` first.
     pub(crate) fn record_parts(&self, event: EventParts<'_>) {
+        if !self.wants(event.kind) {
+            return;
+        }
         if self.shared.queue.push(event) {
             return;
         }

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{AuditEvent, FanOut};
+use super::{AuditEvent, AuditKind, FanOut};
 
 /// Receives the audit trail, one event at a time.
 ///
@@ -42,6 +42,18 @@ pub trait AuditSink: Send + 'static {
         Ok(())
     }
 
+    /// A test of whether this sink keeps events of a kind, run before an event is queued: an
+    /// event it refuses is neither built nor queued, so a sink that would discard it costs the
+    /// request nothing. `None` (the default) queues every event.
+    ///
+    /// The test runs on the thread that reports the event, on the request's path, so it must
+    /// be cheap and must not block. [`TracingAudit`](super::TracingAudit) uses it to skip the
+    /// events no `tracing` subscriber listens to (by default `session_created` and `renewed`
+    /// are `debug`, so an app logging at `info` queues neither).
+    fn filter(&self) -> Option<fn(AuditKind) -> bool> {
+        None
+    }
+
     /// Sends every event to this sink and then to `other`: `TracingAudit::default().and(live)`.
     fn and<B: AuditSink>(self, other: B) -> FanOut<Self, B>
     where
@@ -59,5 +71,9 @@ impl<S: AuditSink + ?Sized> AuditSink for Box<S> {
 
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()
+    }
+
+    fn filter(&self) -> Option<fn(AuditKind) -> bool> {
+        (**self).filter()
     }
 }

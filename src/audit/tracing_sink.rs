@@ -13,7 +13,8 @@ use super::{AuditEvent, AuditKind, AuditSink};
 ///
 /// Levels: `warn` for `login_failed`, `refresh_reuse` and `csrf_rejected` (worth a look);
 /// `debug` for `session_created` and `renewed` (routine, one per active session every
-/// minute or so); `info` for the rest.
+/// minute or so); `info` for the rest. An event no subscriber listens to (at its level, for
+/// its target) is dropped before it is queued: it costs the request one check.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingAudit {
     _private: (),
@@ -31,20 +32,25 @@ impl TracingAudit {
             _ => Level::INFO,
         }
     }
+
+    /// Whether a `tracing` subscriber of this thread listens to events of `kind` (the
+    /// target `sessionward::audit` at [`level`](Self::level)`(kind)`).
+    pub fn listened(kind: AuditKind) -> bool {
+        match Self::level(kind) {
+            Level::WARN => tracing::enabled!(target: "sessionward::audit", Level::WARN),
+            Level::DEBUG => tracing::enabled!(target: "sessionward::audit", Level::DEBUG),
+            _ => tracing::enabled!(target: "sessionward::audit", Level::INFO),
+        }
+    }
 }
 
 impl AuditSink for TracingAudit {
     fn record(&mut self, event: &AuditEvent) -> io::Result<()> {
-        let level = Self::level(event.event);
-        // Nothing listens at this level (no subscriber, or a filter): skip the formatting.
-        let listened = match level {
-            Level::WARN => tracing::enabled!(target: "sessionward::audit", Level::WARN),
-            Level::DEBUG => tracing::enabled!(target: "sessionward::audit", Level::DEBUG),
-            _ => tracing::enabled!(target: "sessionward::audit", Level::INFO),
-        };
-        if !listened {
+        // Checked again here: the subscriber may have changed since the event was queued.
+        if !Self::listened(event.event) {
             return Ok(());
         }
+        let level = Self::level(event.event);
         let time = time::OffsetDateTime::from(event.time)
             .format(&Rfc3339)
             .map_err(io::Error::other)?;
@@ -75,5 +81,13 @@ impl AuditSink for TracingAudit {
             emit!(Level::INFO);
         }
         Ok(())
+    }
+
+    /// An event no subscriber listens to is not queued (see [`listened`](Self::listened)).
+    /// The test asks the reporting thread's subscriber, the logging goes to the audit
+    /// thread's: in an app both are the global one. A subscriber set for one thread only
+    /// (`tracing::subscriber::with_default`) never receives the audit trail.
+    fn filter(&self) -> Option<fn(AuditKind) -> bool> {
+        Some(Self::listened)
     }
 }

@@ -34,7 +34,7 @@ impl Session {
     /// event carries this request's session id when it has a session, and its client IP and
     /// user agent. Does nothing without an audit sink; never fails.
     pub async fn login_failed(&self, user: &str, reason: impl Into<Cow<'static, str>>) {
-        if self.inner.shared.config.audit.is_none() {
+        if !self.audits(AuditKind::LoginFailed) {
             return;
         }
         // A store that cannot say which session this is is no reason to lose the event.
@@ -79,14 +79,16 @@ impl Session {
         });
     }
 
-    /// Whether the layer has an audit sink: events are built only then.
-    pub(super) fn audits(&self) -> bool {
-        self.inner.shared.config.audit.is_some()
+    /// Whether the layer has an audit sink that keeps events of `kind`: events are built only
+    /// then.
+    pub(super) fn audits(&self, kind: AuditKind) -> bool {
+        let audit = self.inner.shared.config.audit.as_ref();
+        audit.is_some_and(|audit| audit.wants(kind))
     }
 
     /// Reports `kind` about the session as this request now holds it.
     pub(super) fn audit_current(&self, kind: AuditKind) {
-        if !self.audits() {
+        if !self.audits(kind) {
             return;
         }
         let current = self.state().record.as_ref().map(|r| (r.id, r.user.clone()));
@@ -102,7 +104,12 @@ impl Session {
 
     /// Reports what the layer's write did, once it is saved.
     pub(crate) fn audit_written(&self, written: Written) {
-        if self.inner.shared.config.audit.is_none() {
+        let kind = match written {
+            Written::Nothing => return,
+            Written::Created(..) => AuditKind::SessionCreated,
+            Written::Renewed(_) => AuditKind::Renewed,
+        };
+        if !self.audits(kind) {
             return;
         }
         let id = match written {
@@ -126,13 +133,15 @@ impl Session {
     }
 
     /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`
-    /// without an audit sink.
+    /// without an audit sink that keeps it.
     pub(super) fn expiry(&self, record: &SessionRecord, ended: &Ended) -> Option<Expiry> {
-        self.inner.shared.config.audit.as_ref()?;
         let kind = match ended.reason {
             EndReason::ExpiredAbsolute => AuditKind::ExpiredAbsolute,
             _ => AuditKind::ExpiredIdle,
         };
+        if !self.audits(kind) {
+            return None;
+        }
         Some(Expiry {
             kind,
             id: record.id,

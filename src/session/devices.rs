@@ -139,7 +139,7 @@ impl Session {
         // or in the stateless mode), so a session that starts or ends in between may be missed
         // or named needlessly. Ending them one by one would be exact but not atomic, and
         // revocation must not leave a window.
-        let listed = if self.audits() || self.denies() {
+        let listed = if self.audits(AuditKind::Revoked) || self.denies() {
             store.list_by_user(&user, SystemTime::now()).await?
         } else {
             Vec::new()

@@ -187,7 +187,8 @@ impl Session {
         let _op = self.exclusive().await;
         let ended = {
             let state = self.loaded().await?;
-            let user = |r: &SessionRecord| r.user.clone().filter(|_| self.audits());
+            let user =
+                |r: &SessionRecord| r.user.clone().filter(|_| self.audits(AuditKind::Logout));
             state
                 .key
                 .and(state.record.as_ref().map(|r| (r.id, user(r))))
