@@ -1,6 +1,6 @@
 //! Per-request cost of the session layer, in process (no network).
 //!
-//! Three routes, each through three stacks measured in the same run:
+//! Three routes, each through five stacks measured in the same run:
 //!
 //! | route  | what the handler does                                   |
 //! |--------|---------------------------------------------------------|
@@ -11,8 +11,11 @@
 //! * `bare`: plain axum, same handlers without a session (an `AtomicU64` instead), the baseline;
 //! * `sessionward`: [`sessionward::SessionLayer`] over its `MemoryStore`;
 //! * `sessionward-audit-cap`: the same with the audit trail on (the `tracing` sink) and a cap of
-//!   5 sessions per user (evicting): the features a request does not use must cost it nothing,
-//!   and `/new` pays for its one `session_created` event;
+//!   5 sessions per user (evicting): the features a request does not use must cost it nothing.
+//!   No `tracing` subscriber listens (none is set, for any stack), so `TracingAudit` queues
+//!   nothing;
+//! * `sessionward-audit-all`: the same with a sink that keeps every event (JSON lines into
+//!   `io::sink()`), so `/new` pays for queuing its `session_created`;
 //! * `tower-sessions`: `tower_sessions::SessionManagerLayer` (0.15) over its `MemoryStore`.
 //!
 //! `/r` and `/rw` send the cookie of a session created beforehand. `/new` sends no cookie; it
@@ -49,12 +52,16 @@ fn sessionward() -> Router {
 /// Builds a fresh router (with a fresh, empty store) for one stack.
 type MakeRouter = fn() -> Router;
 
-const STACKS: [(&str, MakeRouter); 4] = [
+const STACKS: [(&str, MakeRouter); 5] = [
     ("bare", support::routers::bare),
     ("sessionward", sessionward),
     (
         "sessionward-audit-cap",
         support::routers::sessionward_audit_cap,
+    ),
+    (
+        "sessionward-audit-all",
+        support::routers::sessionward_audit_all,
     ),
     ("tower-sessions", support::routers::tower_sessions),
 ];
@@ -148,7 +155,11 @@ fn new_session(c: &mut Criterion) {
 /// samples grow theirs to a few tens of thousands).
 fn interleaved() {
     let rt = runtime();
-    let compared = ["sessionward", "sessionward-audit-cap"];
+    let compared = [
+        "sessionward",
+        "sessionward-audit-cap",
+        "sessionward-audit-all",
+    ];
     for (route, rounds, batch) in [("r", 2_000, 25), ("rw", 2_000, 25), ("new", 200, 250)] {
         let contenders: Vec<Contender> = STACKS
             .iter()

@@ -3,12 +3,13 @@
 //! counts the same for the same binary and inputs whatever else runs.
 //!
 //! `requests_ir STACK ROUTE N` builds the stack (`bare`, `sessionward`,
-//! `sessionward-audit-cap`, `tower-sessions`), sends 50 requests to warm up, then `N` more to
-//! `ROUTE` (`r`, `rw` or `new`; `r` and `rw` carry the cookie of a session made first). The
-//! instructions per request are the difference between a run with `N` and one with 0,
-//! divided by `N`. Valgrind's CPU has no SHA extensions, so sessionward's SHA-256 of each
-//! token costs more there than on the machine itself; tower-sessions hashes nothing, which is
-//! why the verdict on the targets comes from wall time (`requests`), not from these counts.
+//! `sessionward-audit-cap`, `sessionward-audit-all`, `tower-sessions`), sends 50 requests to
+//! warm up, then `N` more to `ROUTE` (`r`, `rw` or `new`; `r` and `rw` carry the cookie of a
+//! session made first). The instructions per request are the difference between a run with
+//! `N` and one with 0, divided by `N`. Valgrind's CPU has no SHA extensions, so sessionward's
+//! SHA-256 of each token costs more there than on the machine itself; tower-sessions hashes
+//! nothing, which is why the verdict on the targets comes from wall time (`requests`), not
+//! from these counts.
 
 use std::hint::black_box;
 
@@ -28,6 +29,7 @@ fn main() {
         "bare" => routers::bare(),
         "sessionward" => routers::sessionward(sessionward::store::MemoryStore::default()),
         "sessionward-audit-cap" => routers::sessionward_audit_cap(),
+        "sessionward-audit-all" => routers::sessionward_audit_all(),
         "tower-sessions" => routers::tower_sessions(),
         other => panic!("unknown stack {other}"),
     };

@@ -18,8 +18,10 @@ from criterion_results import criterion_dir, median_ns
 
 ROUTES = ["r", "rw", "new"]
 STACKS = ["bare", "sessionward", "tower-sessions"]
-# Measured in the same run: sessionward with the audit trail (tracing sink) and a per-user cap.
+# Measured in the same run: sessionward with the audit trail (tracing sink) and a per-user cap,
+# and the same with a sink that keeps every event (JSON lines).
 EXTRA = "sessionward-audit-cap"
+ALL = "sessionward-audit-all"
 
 
 def main():
@@ -39,17 +41,18 @@ def main():
         print(f"| `/{route}` | {bare:,.0f} | {sw:,.0f} (+{sw_added:,.0f}) "
               f"| {ts:,.0f} (+{ts_added:,.0f}) | {ratio} |")
     print()
-    print("| route | sessionward with audit + cap ns (added) | added cost, it / tower-sessions |")
-    print("|---|---:|---:|")
-    for route in ROUTES:
-        bare, extra, ts = (median_ns(base, route, s) for s in ("bare", EXTRA, "tower-sessions"))
-        if None in (bare, extra, ts):
-            print(f"| `/{route}` | (not measured) | |")
-            continue
-        added, ts_added = extra - bare, ts - bare
-        ratio = f"{added / ts_added:.2f}" if ts_added > 0 else "n/a"
-        print(f"| `/{route}` | {extra:,.0f} (+{added:,.0f}) | {ratio} |")
-    print()
+    for stack, title in ((EXTRA, "with audit + cap"), (ALL, "with every audit event + cap")):
+        print(f"| route | sessionward {title} ns (added) | added cost, it / tower-sessions |")
+        print("|---|---:|---:|")
+        for route in ROUTES:
+            bare, extra, ts = (median_ns(base, route, s) for s in ("bare", stack, "tower-sessions"))
+            if None in (bare, extra, ts):
+                print(f"| `/{route}` | (not measured) | |")
+                continue
+            added, ts_added = extra - bare, ts - bare
+            ratio = f"{added / ts_added:.2f}" if ts_added > 0 else "n/a"
+            print(f"| `/{route}` | {extra:,.0f} (+{added:,.0f}) | {ratio} |")
+        print()
     print("Median time per request (criterion `median.point_estimate`), in-process through "
           "`Router::oneshot` on a tokio current-thread runtime; `cargo bench -p sessionward-bench --bench requests`.")
     print()
@@ -60,9 +63,10 @@ def main():
 def interleaved(base):
     """The table of the stacks taking turns (`interleaved/<route>/estimates.json`); True when a
     route is missing."""
-    print("| route | bare ns | sessionward ns | with audit + cap ns | tower-sessions ns "
-          "| ratio, sessionward (IQR) | ratio, with audit + cap (IQR) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| route | bare ns | sessionward ns | with audit + cap ns | with every audit event ns "
+          "| tower-sessions ns | ratio, sessionward (IQR) | ratio, with audit + cap (IQR) "
+          "| ratio, with every audit event (IQR) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     missing = False
     rounds = None
     for route in ROUTES:
@@ -71,13 +75,17 @@ def interleaved(base):
                 r = json.load(f)
         except FileNotFoundError:
             missing = True
-            print(f"| `/{route}` | (not measured) | | | | | |")
+            print(f"| `/{route}` | (not measured) | | | | | | | |")
             continue
         rounds = r["rounds"] if rounds is None else rounds
         m = r["median_ns"]
-        cells = [f"{m[s]:,.0f}" for s in ("bare", "sessionward", EXTRA, "tower-sessions")]
-        for stack in ("sessionward", EXTRA):
-            q = r["ratio"][stack]
+        stacks = ("bare", "sessionward", EXTRA, ALL, "tower-sessions")
+        cells = [f"{m[s]:,.0f}" if s in m else "–" for s in stacks]
+        for stack in ("sessionward", EXTRA, ALL):
+            q = r["ratio"].get(stack)
+            if q is None:
+                cells.append("–")
+                continue
             cells.append(f"{q['median']:.2f} ({q['p25']:.2f}–{q['p75']:.2f})")
         print(f"| `/{route}` | " + " | ".join(cells) + " |")
     print()

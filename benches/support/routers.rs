@@ -52,6 +52,19 @@ pub fn sessionward_audit_cap() -> Router {
     )
 }
 
+/// As [`sessionward_audit_cap`], with a sink that keeps every event: JSON lines, written to
+/// `io::sink()` on the audit thread. What the trail costs a request when nothing filters it
+/// out (`/new` queues its `session_created`).
+pub fn sessionward_audit_all() -> Router {
+    use sessionward::audit::JsonLinesAudit;
+    use sessionward::store::{MemoryStore, Overflow};
+    sessionward_with(
+        sessionward::SessionLayer::new(MemoryStore::default())
+            .audit(JsonLinesAudit::new(std::io::sink()))
+            .max_sessions_per_user(5, Overflow::EvictLeastRecentlyUsed),
+    )
+}
+
 /// Bare axum, the baseline: the same routes without a session (an `AtomicU64` instead).
 pub fn bare() -> Router {
     async fn read(State(n): State<Arc<AtomicU64>>) -> String {
