@@ -28,7 +28,9 @@
 //! [`BroadcastAudit`] (live subscribers), [`AuditSink::and`] for several, or your own. A sink
 //! runs on a thread of its own behind a bounded queue ([`AuditHandle`]): a slow, failing or
 //! panicking sink never slows down or fails a request; events it cannot take in time are
-//! dropped and counted. Without a sink, auditing costs nothing.
+//! dropped and counted. Without a sink, auditing costs nothing, and a sink that names the
+//! events it keeps ([`AuditSink::filter`]; [`TracingAudit`] keeps those a `tracing`
+//! subscriber listens to) costs nothing for the others.
 //!
 //! ```no_run
 //! use axum::{routing::post, Form, Router};

@@ -28,6 +28,11 @@ impl Recorder {
         handle.flush().await;
         std::mem::take(&mut *self.0.lock().unwrap())
     }
+
+    /// The kinds of the events [`take`](Self::take) takes out, in order.
+    pub async fn kinds(&self, handle: &AuditHandle) -> Vec<AuditKind> {
+        self.take(handle).await.iter().map(|e| e.event).collect()
+    }
 }
 
 /// What a test expects of one event.
