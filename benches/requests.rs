@@ -9,7 +9,8 @@
 //! | `/new` | creates a session by inserting one small value          |
 //!
 //! * `bare`: plain axum, same handlers without a session (an `AtomicU64` instead), the baseline;
-//! * `sessionward`: [`sessionward::SessionLayer`] over its `MemoryStore`;
+//! * `sessionward`: [`sessionward::SessionLayer`] over its `MemoryStore`, with its defaults
+//!   (among them the audit trail to `tracing`, the process's own handle);
 //! * `sessionward-audit-cap`: the same with the audit trail on (the `tracing` sink) and a cap of
 //!   5 sessions per user (evicting): the features a request does not use must cost it nothing.
 //!   No `tracing` subscriber listens (none is set, for any stack), so `TracingAudit` queues

@@ -7,7 +7,7 @@ use cookie::{Cookie, SameSite};
 use http::HeaderValue;
 use memchr::memmem::Finder;
 
-use crate::audit::AuditHandle;
+use crate::audit::{AuditHandle, AuditTarget};
 use crate::client_ip::TrustedProxies;
 use crate::store::SessionLimits;
 use crate::timeout_policy::{PolicyHandle, Timeouts};
@@ -26,7 +26,7 @@ pub struct SessionConfig {
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) timeout_policy: Option<PolicyHandle>,
     pub(crate) limits: SessionLimits,
-    pub(crate) audit: Option<AuditHandle>,
+    pub(crate) audit: AuditTarget,
     /// Verifies bearer JWT access tokens, when set.
     #[cfg(feature = "jwt")]
     pub(crate) access_tokens: Option<crate::token::AccessTokens>,
@@ -59,7 +59,7 @@ impl Default for SessionConfig {
             trusted_proxies: TrustedProxies::none(),
             timeout_policy: None,
             limits: SessionLimits::default(),
-            audit: None,
+            audit: AuditTarget::Tracing,
             #[cfg(feature = "jwt")]
             access_tokens: None,
             #[cfg(feature = "jwt")]
@@ -130,10 +130,14 @@ impl SessionConfig {
         &self.limits
     }
 
-    /// Where audit events go, if anywhere (see [`SessionLayer::audit`](crate::SessionLayer::audit)):
-    /// keep a clone to [`flush`](AuditHandle::flush) it at shutdown or read its counters.
+    /// Where audit events go (see [`SessionLayer::audit`](crate::SessionLayer::audit)): by
+    /// default the process's `tracing` trail ([`AuditHandle::tracing`], started by this call
+    /// if it was not), `None` after
+    /// [`SessionLayer::without_audit`](crate::SessionLayer::without_audit). Keep a clone to
+    /// [`flush`](AuditHandle::flush) it at shutdown, read its counters, or give the same trail
+    /// to the admin routes.
     pub fn audit(&self) -> Option<&AuditHandle> {
-        self.audit.as_ref()
+        self.audit.handle()
     }
 
     /// The JWT access tokens the layer accepts and issues (feature `jwt`), if set with

@@ -17,7 +17,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::audit::{AuditHandle, AuditSink};
+use crate::audit::{AuditHandle, AuditSink, AuditTarget};
 use crate::client_ip::{ClientAddr, TrustedProxies};
 use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
@@ -261,10 +261,17 @@ impl<S: SessionStore> SessionLayer<S> {
     /// slow or failing sink never holds up a request. [`config().audit()`](SessionConfig::audit)
     /// returns the [`AuditHandle`] with its counters.
     ///
-    /// ```
-    /// use sessionward::{audit::TracingAudit, store::MemoryStore, SessionLayer};
+    /// Without this call the trail goes to `tracing` ([`AuditHandle::tracing`], target
+    /// `sessionward::audit`), and an event no subscriber listens to costs a request one
+    /// check; [`without_audit`](Self::without_audit) turns it off.
     ///
-    /// let layer = SessionLayer::new(MemoryStore::default()).audit(TracingAudit::default());
+    /// ```no_run
+    /// use sessionward::audit::{AuditSink as _, JsonLinesAudit, TracingAudit};
+    /// use sessionward::{store::MemoryStore, SessionLayer};
+    ///
+    /// let trail = JsonLinesAudit::append_to("audit.jsonl")?.and(TracingAudit::default());
+    /// let layer = SessionLayer::new(MemoryStore::default()).audit(trail);
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
     /// # Panics
@@ -276,7 +283,13 @@ impl<S: SessionStore> SessionLayer<S> {
     /// Reports the audit trail through `handle`: one made with a queue size of your choice
     /// ([`AuditHandle::with_capacity`]), or one shared by several layers.
     pub fn audit_through(self, handle: AuditHandle) -> Self {
-        self.configure(|c| c.audit = Some(handle))
+        self.configure(|c| c.audit = AuditTarget::Handle(handle))
+    }
+
+    /// Reports no audit events at all, not even to `tracing` (the default, see
+    /// [`audit`](Self::audit)).
+    pub fn without_audit(self) -> Self {
+        self.configure(|c| c.audit = AuditTarget::Off)
     }
 
     /// Accepts JWT access tokens issued by `tokens` as `Authorization: Bearer` credentials

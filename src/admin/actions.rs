@@ -17,7 +17,7 @@ use serde_json::json;
 use super::access::Caller;
 use super::error::AdminError;
 use super::Admin;
-use crate::audit::{AuditEvent, AuditHandle, AuditKind};
+use crate::audit::{AuditEvent, AuditHandle, AuditKind, AuditTarget};
 use crate::store::{BoxedStore, EndReason, EndTarget, Ended, SessionRecord, SessionStore};
 use crate::token::SessionId;
 
@@ -97,7 +97,7 @@ type OnAction = Box<dyn Fn(&AdminAction) + Send + Sync>;
 pub(crate) struct Sessions {
     pub(crate) store: BoxedStore,
     on_action: Option<OnAction>,
-    audit: Option<AuditHandle>,
+    audit: AuditTarget,
 }
 
 impl Sessions {
@@ -105,7 +105,7 @@ impl Sessions {
         Self {
             store,
             on_action: None,
-            audit: None,
+            audit: AuditTarget::Tracing,
         }
     }
 
@@ -114,12 +114,12 @@ impl Sessions {
     }
 
     pub(crate) fn audit(&mut self, handle: AuditHandle) {
-        self.audit = Some(handle);
+        self.audit = AuditTarget::Handle(handle);
     }
 
-    /// Records `event` in the audit trail, if there is one.
-    pub(crate) fn record(&self, event: impl FnOnce() -> AuditEvent) {
-        if let Some(audit) = &self.audit {
+    /// Records the event `event` builds, of `kind`, if the audit trail keeps such events.
+    pub(crate) fn record(&self, kind: AuditKind, event: impl FnOnce() -> AuditEvent) {
+        if let Some(audit) = self.audit.for_kind(kind) {
             audit.record(event());
         }
     }
@@ -135,7 +135,7 @@ impl Sessions {
         let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
         let done = self.store.end(EndTarget::Id(id), ended).await? > 0;
         if done {
-            self.record(|| revoked(*id, user, by));
+            self.record(AuditKind::Revoked, || revoked(*id, user, by));
         }
         Ok(done)
     }
@@ -150,10 +150,11 @@ impl Sessions {
         by: &Actor,
         listed: Option<Vec<SessionRecord>>,
     ) -> Result<u64, AdminError> {
-        let listed = match (&self.audit, listed) {
-            (None, _) => Vec::new(),
-            (Some(_), Some(listed)) => listed,
-            (Some(_), None) => self.store.list_by_user(user, SystemTime::now()).await?,
+        let audited = self.audit.for_kind(AuditKind::Revoked).is_some();
+        let listed = match (audited, listed) {
+            (false, _) => Vec::new(),
+            (true, Some(listed)) => listed,
+            (true, None) => self.store.list_by_user(user, SystemTime::now()).await?,
         };
         let ended = Ended::new(SystemTime::now(), EndReason::Revoked);
         let n = self
@@ -161,7 +162,7 @@ impl Sessions {
             .end(EndTarget::User { user, except }, ended)
             .await?;
         for record in listed.iter().filter(|r| Some(&r.id) != except) {
-            self.record(|| revoked(record.id, Some(user), by));
+            self.record(AuditKind::Revoked, || revoked(record.id, Some(user), by));
         }
         Ok(n)
     }

@@ -157,8 +157,9 @@ impl AdminRouter {
         self
     }
 
-    /// Records each session the admin routes end in the audit trail: `revoked`, reason
-    /// `admin`. Pass the layer's handle
+    /// Records each session the admin routes end (`revoked`, reason `admin`) in the audit
+    /// trail of `handle`, instead of the process's `tracing` trail
+    /// ([`AuditHandle::tracing`], the default). Pass the layer's handle
     /// ([`SessionLayer::config`](crate::SessionLayer::config)`().audit()`) to keep one trail.
     pub fn audit(mut self, handle: AuditHandle) -> Self {
         self.admin.sessions.audit(handle);

@@ -86,7 +86,9 @@ impl RemoteRouter {
     }
 
     /// Records each session these routes end (`revoked`, reason `remote`) and each refused
-    /// call (`remote_denied`, reason `missing_secret` or `wrong_secret`) in the audit trail.
+    /// call (`remote_denied`, reason `missing_secret` or `wrong_secret`) in the audit trail of
+    /// `handle`, instead of the process's `tracing` trail
+    /// ([`AuditHandle::tracing`], the default).
     pub fn audit(mut self, handle: AuditHandle) -> Self {
         self.sessions.audit(handle);
         self
@@ -157,7 +159,7 @@ async fn secret_holders_only(
         Some(OriginalUri(uri)) => uri.path().to_owned(),
         None => request.uri().path().to_owned(),
     };
-    remote.sessions.record(|| {
+    remote.sessions.record(AuditKind::RemoteDenied, || {
         let mut event = AuditEvent::new(AuditKind::RemoteDenied).with_reason(match reason {
             Denial::MissingSecret => "missing_secret",
             Denial::WrongSecret => "wrong_secret",

@@ -76,6 +76,19 @@ impl AuditHandle {
         }
     }
 
+    /// The process's trail to [`TracingAudit`](super::TracingAudit): where a
+    /// [`SessionLayer`](crate::SessionLayer), the admin and remote routes and
+    /// [`CrossOriginLayer`](crate::csrf::CrossOriginLayer) report unless given a handle of
+    /// their own. One thread for the whole process, started by the first event a `tracing`
+    /// subscriber listens to (or by this call); events no subscriber listens to are not
+    /// queued.
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    pub fn tracing() -> Self {
+        super::target::process_tracing().clone()
+    }
+
     /// Queues `event` for the sink without waiting: for events an app reports itself. When
     /// the queue is full the event is dropped and counted. An event the sink's
     /// [`filter`](AuditSink::filter) refuses is dropped without being counted.

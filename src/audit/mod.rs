@@ -28,9 +28,14 @@
 //! [`BroadcastAudit`] (live subscribers), [`AuditSink::and`] for several, or your own. A sink
 //! runs on a thread of its own behind a bounded queue ([`AuditHandle`]): a slow, failing or
 //! panicking sink never slows down or fails a request; events it cannot take in time are
-//! dropped and counted. Without a sink, auditing costs nothing, and a sink that names the
-//! events it keeps ([`AuditSink::filter`]; [`TracingAudit`] keeps those a `tracing`
-//! subscriber listens to) costs nothing for the others.
+//! dropped and counted. A sink that names the events it keeps ([`AuditSink::filter`]) costs a
+//! request nothing for the others.
+//!
+//! Without a sink of its own, a layer reports to the process's `tracing` trail
+//! ([`AuditHandle::tracing`]: [`TracingAudit`], which keeps the events a `tracing` subscriber
+//! listens to), as do [`CrossOriginLayer`](crate::csrf::CrossOriginLayer) and the admin and
+//! remote routes; [`SessionLayer::without_audit`](crate::SessionLayer::without_audit) turns
+//! a layer's trail off.
 //!
 //! ```no_run
 //! use axum::{routing::post, Form, Router};
@@ -72,6 +77,7 @@ mod json_lines;
 mod packed;
 mod queue;
 mod sink;
+mod target;
 mod tracing_sink;
 mod warning;
 
@@ -82,4 +88,5 @@ pub use handle::{AuditHandle, DEFAULT_CAPACITY};
 pub use json_lines::JsonLinesAudit;
 pub(crate) use packed::EventParts;
 pub use sink::AuditSink;
+pub(crate) use target::AuditTarget;
 pub use tracing_sink::TracingAudit;

@@ -23,7 +23,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{fetch_metadata_vouches, is_bearer, is_safe, rejection_event};
-use crate::audit::AuditHandle;
+use crate::audit::{AuditHandle, AuditKind, AuditTarget};
 use crate::error::json_error;
 
 /// Refuses cross-origin unsafe requests (CSRF) with 403 `{"error":"csrf"}`.
@@ -58,7 +58,7 @@ use crate::error::json_error;
 #[derive(Clone, Debug, Default)]
 pub struct CrossOriginLayer {
     trusted: Arc<HashSet<String>>,
-    audit: Option<AuditHandle>,
+    audit: AuditTarget,
 }
 
 /// An origin given to [`CrossOriginLayer::trust_origin`] that is no `http` or `https` origin
@@ -104,14 +104,15 @@ impl CrossOriginLayer {
     }
 
     /// Records each refusal as a `csrf_rejected` event through `audit` (the session layer's
-    /// handle, say, from [`SessionConfig::audit`](crate::SessionConfig::audit)).
+    /// handle, say, from [`SessionConfig::audit`](crate::SessionConfig::audit)) instead of the
+    /// process's `tracing` trail ([`AuditHandle::tracing`], the default).
     pub fn audit_through(mut self, audit: AuditHandle) -> Self {
-        self.audit = Some(audit);
+        self.audit = AuditTarget::Handle(audit);
         self
     }
 
     fn audit(&self, reason: &'static str, req: &Request) {
-        if let Some(audit) = &self.audit {
+        if let Some(audit) = self.audit.for_kind(AuditKind::CsrfRejected) {
             audit.record(rejection_event(reason, req.headers(), req.extensions()));
         }
     }

@@ -1,6 +1,6 @@
 //! What a request's session reports to the audit trail, and the failed logins an app reports.
-//! Every event is built only when the layer has an audit sink: without one, each call is a
-//! branch and nothing else.
+//! Every event is built only when the layer's trail keeps it: otherwise each call is a check
+//! and nothing else.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -32,7 +32,7 @@ impl Session {
     /// Reports a failed sign-in to the audit trail (`login_failed`): `user` is the name that
     /// was tried, `reason` why it failed (`"invalid_credentials"`, `"account_locked"`, …). The
     /// event carries this request's session id when it has a session, and its client IP and
-    /// user agent. Does nothing without an audit sink; never fails.
+    /// user agent. Does nothing when the layer's trail does not keep it; never fails.
     pub async fn login_failed(&self, user: &str, reason: impl Into<Cow<'static, str>>) {
         if !self.audits(AuditKind::LoginFailed) {
             return;
@@ -45,7 +45,7 @@ impl Session {
         self.audit(AuditKind::LoginFailed, id, Some(user), Some(reason.into()));
     }
 
-    /// Sends an event about this request to the audit sink, if there is one.
+    /// Sends an event about this request to the audit trail, if it keeps such events.
     pub(crate) fn audit(
         &self,
         kind: AuditKind,
@@ -65,7 +65,7 @@ impl Session {
         user: Option<&str>,
         reason: Option<Cow<'static, str>>,
     ) {
-        let Some(audit) = &self.inner.shared.config.audit else {
+        let Some(audit) = self.inner.shared.config.audit.for_kind(kind) else {
             return;
         };
         audit.record_parts(EventParts {
@@ -79,11 +79,9 @@ impl Session {
         });
     }
 
-    /// Whether the layer has an audit sink that keeps events of `kind`: events are built only
-    /// then.
+    /// Whether the layer's audit trail keeps events of `kind`: events are built only then.
     pub(super) fn audits(&self, kind: AuditKind) -> bool {
-        let audit = self.inner.shared.config.audit.as_ref();
-        audit.is_some_and(|audit| audit.wants(kind))
+        self.inner.shared.config.audit.for_kind(kind).is_some()
     }
 
     /// Reports `kind` about the session as this request now holds it.
@@ -133,7 +131,7 @@ impl Session {
     }
 
     /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`
-    /// without an audit sink that keeps it.
+    /// when the audit trail does not keep it.
     pub(super) fn expiry(&self, record: &SessionRecord, ended: &Ended) -> Option<Expiry> {
         let kind = match ended.reason {
             EndReason::ExpiredAbsolute => AuditKind::ExpiredAbsolute,

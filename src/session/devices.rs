@@ -135,10 +135,10 @@ impl Session {
         };
         let store = &self.inner.shared.store;
         // One store call ends them all at once; to name them in the audit trail and deny
-        // their stateless access tokens they are listed just before (only with an audit sink
-        // or in the stateless mode), so a session that starts or ends in between may be missed
-        // or named needlessly. Ending them one by one would be exact but not atomic, and
-        // revocation must not leave a window.
+        // their stateless access tokens they are listed just before (only when the audit trail
+        // keeps `revoked` events, or in the stateless mode), so a session that starts or ends
+        // in between may be missed or named needlessly. Ending them one by one would be exact
+        // but not atomic, and revocation must not leave a window.
         let listed = if self.audits(AuditKind::Revoked) || self.denies() {
             store.list_by_user(&user, SystemTime::now()).await?
         } else {

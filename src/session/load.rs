@@ -33,7 +33,7 @@ enum Pending {
     /// The store answers only asynchronously.
     Unknown,
     /// The record had passed a deadline: it is to be ended (deleted, or marked so) and
-    /// reported, with an audit sink.
+    /// reported, when the audit trail keeps it.
     Expired(Ended, Option<Expiry>),
     /// The store failed.
     Failed(StoreError),
