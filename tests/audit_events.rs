@@ -450,8 +450,11 @@ async fn the_ip_is_the_one_trusted_proxies_forwarded() {
 }
 
 #[test]
-fn without_a_sink_there_is_no_audit_handle() {
+fn without_a_sink_the_trail_is_tracing_and_without_audit_there_is_none() {
     let layer = SessionLayer::new(MemoryStore::default());
+    let trail = layer.config().audit().expect("the tracing trail");
+    assert_eq!((trail.dropped(), trail.failed()), (0, 0));
+    let layer = SessionLayer::new(MemoryStore::default()).without_audit();
     assert!(layer.config().audit().is_none());
 }
 
