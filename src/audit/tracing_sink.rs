@@ -11,7 +11,8 @@ use super::{AuditEvent, AuditKind, AuditSink};
 /// `audit`, and the fields `event`, `time`, `session_id`, `user`, `ip`, `user_agent` and
 /// `reason` (fields that are not known are left out).
 ///
-/// Levels: `warn` for `login_failed`, `refresh_reuse` and `csrf_rejected` (worth a look);
+/// Levels: `warn` for `login_failed`, `refresh_reuse`, `csrf_rejected` and `remote_denied`
+/// (worth a look);
 /// `debug` for `session_created` and `renewed` (routine, one per active session every
 /// minute or so); `info` for the rest. An event no subscriber listens to (at its level, for
 /// its target) is dropped before it is queued: it costs the request one check.
