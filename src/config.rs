@@ -132,7 +132,7 @@ impl SessionConfig {
 
     /// Where audit events go (see [`SessionLayer::audit`](crate::SessionLayer::audit)): by
     /// default the process's `tracing` trail ([`AuditHandle::tracing`], started by this call
-    /// if it was not), `None` after
+    /// if it was not; `None` if its thread cannot be started), `None` after
     /// [`SessionLayer::without_audit`](crate::SessionLayer::without_audit). Keep a clone to
     /// [`flush`](AuditHandle::flush) it at shutdown, read its counters, or give the same trail
     /// to the admin routes.

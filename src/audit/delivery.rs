@@ -12,7 +12,14 @@ use super::warning::RateLimit;
 use super::AuditSink;
 
 /// Starts the thread. It owns the sink, and ends when the queue is closed and delivered.
-pub(super) fn start(sink: Box<dyn AuditSink>, queue: Arc<Queue>, counters: Arc<Counters>) {
+///
+/// # Errors
+/// When the operating system cannot start a thread.
+pub(super) fn start(
+    sink: Box<dyn AuditSink>,
+    queue: Arc<Queue>,
+    counters: Arc<Counters>,
+) -> io::Result<()> {
     let mut delivery = Delivery {
         sink,
         counters,
@@ -24,7 +31,7 @@ pub(super) fn start(sink: Box<dyn AuditSink>, queue: Arc<Queue>, counters: Arc<C
             queue.serve_from(std::thread::current());
             delivery.run(&queue);
         })
-        .expect("cannot start the audit thread");
+        .map(drop)
 }
 
 struct Delivery {

@@ -62,18 +62,27 @@ impl AuditHandle {
     /// # Panics
     /// If the operating system cannot start a thread.
     pub fn with_capacity(sink: impl AuditSink, capacity: usize) -> Self {
+        Self::try_with_capacity(sink, capacity).expect("cannot start the audit thread")
+    }
+
+    /// [`with_capacity`](Self::with_capacity), failing instead of panicking when the
+    /// operating system cannot start a thread: for a trail started on a request's path.
+    pub(super) fn try_with_capacity(
+        sink: impl AuditSink,
+        capacity: usize,
+    ) -> std::io::Result<Self> {
         let queue = Arc::new(Queue::new(capacity));
         let counters = Arc::new(Counters::default());
         let filter = sink.filter();
-        delivery::start(Box::new(sink), Arc::clone(&queue), Arc::clone(&counters));
-        Self {
+        delivery::start(Box::new(sink), Arc::clone(&queue), Arc::clone(&counters))?;
+        Ok(Self {
             shared: Arc::new(Shared {
                 filter,
                 queue,
                 counters,
                 dropping: RateLimit::new(),
             }),
-        }
+        })
     }
 
     /// The process's trail to [`TracingAudit`](super::TracingAudit): where a
@@ -84,9 +93,12 @@ impl AuditHandle {
     /// queued.
     ///
     /// # Panics
-    /// If the operating system cannot start a thread.
+    /// If the operating system cannot start a thread (the layer, which starts it on a
+    /// request's path, reports nothing then instead).
     pub fn tracing() -> Self {
-        super::target::process_tracing().clone()
+        super::target::process_tracing()
+            .cloned()
+            .expect("cannot start the audit thread")
     }
 
     /// Queues `event` for the sink without waiting: for events an app reports itself. When
