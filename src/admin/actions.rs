@@ -17,7 +17,7 @@ use serde_json::json;
 use super::access::Caller;
 use super::error::AdminError;
 use super::Admin;
-use crate::audit::{AuditEvent, AuditHandle, AuditKind, AuditTarget};
+use crate::audit::{AuditEvent, AuditHandle, AuditKind, AuditTarget, EventParts};
 use crate::store::{BoxedStore, EndReason, EndTarget, Ended, SessionRecord, SessionStore};
 use crate::token::SessionId;
 
@@ -120,7 +120,7 @@ impl Sessions {
     /// Records the event `event` builds, of `kind`, if the audit trail keeps such events.
     pub(crate) fn record(&self, kind: AuditKind, event: impl FnOnce() -> AuditEvent) {
         if let Some(audit) = self.audit.for_kind(kind) {
-            audit.record(event());
+            audit.record_parts(EventParts::from(&event()));
         }
     }
 

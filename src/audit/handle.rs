@@ -105,7 +105,9 @@ impl AuditHandle {
     /// the queue is full the event is dropped and counted. An event the sink's
     /// [`filter`](AuditSink::filter) refuses is dropped without being counted.
     pub fn record(&self, event: AuditEvent) {
-        self.record_parts(EventParts::from(&event));
+        if self.wants(event.event) {
+            self.record_parts(EventParts::from(&event));
+        }
     }
 
     /// Whether the sink keeps events of `kind` ([`AuditSink::filter`]): the layer builds an
@@ -115,11 +117,10 @@ impl AuditHandle {
     }
 
     /// [`record`](Self::record) of an event's parts, borrowed from the request: the layer's
-    /// own events are packed into the queue without building an `AuditEvent` first.
+    /// own events are packed into the queue without building an `AuditEvent` first. The
+    /// caller has asked [`wants`](Self::wants) already (through
+    /// [`AuditTarget::for_kind`](super::AuditTarget::for_kind)), so it is not asked twice.
     pub(crate) fn record_parts(&self, event: EventParts<'_>) {
-        if !self.wants(event.kind) {
-            return;
-        }
         if self.shared.queue.push(event) {
             return;
         }

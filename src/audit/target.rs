@@ -21,7 +21,7 @@ impl AuditTarget {
     /// layer builds an event only then.
     pub(crate) fn for_kind(&self, kind: AuditKind) -> Option<&AuditHandle> {
         match self {
-            Self::Tracing if TracingAudit::listened(kind) => process_tracing(),
+            Self::Tracing if TracingAudit::subscriber_listens(kind) => process_tracing(),
             Self::Tracing => None,
             Self::Handle(handle) => handle.wants(kind).then_some(handle),
             Self::Off => None,

@@ -36,7 +36,7 @@ impl TracingAudit {
 
     /// Whether a `tracing` subscriber of this thread listens to events of `kind` (the
     /// target `sessionward::audit` at [`level`](Self::level)`(kind)`).
-    pub fn listened(kind: AuditKind) -> bool {
+    pub fn subscriber_listens(kind: AuditKind) -> bool {
         match Self::level(kind) {
             Level::WARN => tracing::enabled!(target: "sessionward::audit", Level::WARN),
             Level::DEBUG => tracing::enabled!(target: "sessionward::audit", Level::DEBUG),
@@ -48,7 +48,7 @@ impl TracingAudit {
 impl AuditSink for TracingAudit {
     fn record(&mut self, event: &AuditEvent) -> io::Result<()> {
         // Checked again here: the subscriber may have changed since the event was queued.
-        if !Self::listened(event.event) {
+        if !Self::subscriber_listens(event.event) {
             return Ok(());
         }
         let level = Self::level(event.event);
@@ -84,11 +84,12 @@ impl AuditSink for TracingAudit {
         Ok(())
     }
 
-    /// An event no subscriber listens to is not queued (see [`listened`](Self::listened)).
+    /// An event no subscriber listens to is not queued (see
+    /// [`subscriber_listens`](Self::subscriber_listens)).
     /// The test asks the reporting thread's subscriber, the logging goes to the audit
     /// thread's: in an app both are the global one. A subscriber set for one thread only
     /// (`tracing::subscriber::with_default`) never receives the audit trail.
     fn filter(&self) -> Option<fn(AuditKind) -> bool> {
-        Some(Self::listened)
+        Some(Self::subscriber_listens)
     }
 }

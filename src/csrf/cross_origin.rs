@@ -23,7 +23,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{fetch_metadata_vouches, is_bearer, is_safe, rejection_event};
-use crate::audit::{AuditHandle, AuditKind, AuditTarget};
+use crate::audit::{AuditHandle, AuditKind, AuditTarget, EventParts};
 use crate::error::json_error;
 
 /// Refuses cross-origin unsafe requests (CSRF) with 403 `{"error":"csrf"}`.
@@ -113,7 +113,8 @@ impl CrossOriginLayer {
 
     fn audit(&self, reason: &'static str, req: &Request) {
         if let Some(audit) = self.audit.for_kind(AuditKind::CsrfRejected) {
-            audit.record(rejection_event(reason, req.headers(), req.extensions()));
+            let event = rejection_event(reason, req.headers(), req.extensions());
+            audit.record_parts(EventParts::from(&event));
         }
     }
 }

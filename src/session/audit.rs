@@ -102,32 +102,25 @@ impl Session {
 
     /// Reports what the layer's write did, once it is saved.
     pub(crate) fn audit_written(&self, written: Written) {
-        let kind = match written {
-            Written::Nothing => return,
-            Written::Created(..) => AuditKind::SessionCreated,
-            Written::Renewed(_) => AuditKind::Renewed,
-        };
-        if !self.audits(kind) {
-            return;
-        }
-        let id = match written {
-            Written::Nothing => return,
+        match written {
             // Created only for an anonymous session: no user to look up.
             Written::Created(id, at) => {
                 self.audit_at(AuditKind::SessionCreated, at, Some(id), None, None);
-                return;
             }
-            Written::Renewed(id) => id,
-        };
-        // The renewal's own time: the last use it recorded.
-        let (user, time) = {
-            let state = self.state();
-            match state.record.as_ref().filter(|r| r.id == id) {
-                Some(record) => (record.user.clone(), record.last_seen_at),
-                None => (None, SystemTime::now()),
+            // The user is looked up only when the trail keeps renewals.
+            Written::Renewed(id) if self.audits(AuditKind::Renewed) => {
+                // The renewal's own time: the last use it recorded.
+                let (user, time) = {
+                    let state = self.state();
+                    match state.record.as_ref().filter(|r| r.id == id) {
+                        Some(record) => (record.user.clone(), record.last_seen_at),
+                        None => (None, SystemTime::now()),
+                    }
+                };
+                self.audit_at(AuditKind::Renewed, time, Some(id), user.as_deref(), None);
             }
-        };
-        self.audit_at(AuditKind::Renewed, time, Some(id), user.as_deref(), None);
+            Written::Renewed(_) | Written::Nothing => {}
+        }
     }
 
     /// Which deadline `record` has passed at `now`, to report once it is deleted; `None`

@@ -141,13 +141,13 @@ impl<DB: Database> Lanes<DB> {
         let expired = options
             .get_max_lifetime()
             .is_some_and(|lifetime| now.duration_since(taken) >= lifetime);
+        if expired {
+            return;
+        }
         // Without a runtime nothing could spawn the watcher, nor give the lane back later.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if expired {
-            return;
-        }
         let room = (options.get_max_connections() / 2) as usize;
         // A pool with no idle connection and no room to open one may have callers waiting
         // for a connection: they get this one, and the request path shares the pool fairly.

@@ -11,8 +11,7 @@
 ///
 /// The backend has `self.pool` (its sqlx pool), `self.lanes` (the connections it keeps for
 /// the request path: logout and revocation run there too), `self.retention` (its retention
-/// period),
-/// `self.sql` (its statements, with fields `load_by_id`, `delete`, `delete_by_id`, `count_by_user`,
+/// period), `self.sql` (its statements, with fields `load_by_id`, `delete`, `delete_by_id`, `count_by_user`,
 /// `count_active`, `delete_by_user`, `delete_by_user_except`, `delete_expired`, `end` (an
 /// [`EndStatements`](crate::store::sql::EndStatements)) and `select`) and a `decode` function
 /// for its rows (and `decode_keyed` for those of `load_by_id`). `placeholder` is its
