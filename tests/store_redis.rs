@@ -159,6 +159,42 @@ async fn standalone_recovers_after_the_connection_drops() {
     clean_up(&store, &raw).await;
 }
 
+/// A server that lost its scripts (`SCRIPT FLUSH`, a restart without persistence) is given
+/// them again by the first call that needs one: creating, updating and rotating go on working.
+async fn standalone_runs_its_scripts_after_a_script_flush() {
+    // Flushing the scripts would make other tests' calls reload them: run alone.
+    let _alone = SERVER.write().await;
+    let (store, raw) = standalone("noscript").await;
+    let flush = || async { raw.query::<String>(redis::cmd("SCRIPT").arg("FLUSH")).await };
+    let (key, record) = sample(None, Duration::ZERO);
+    flush().await;
+    store
+        .create(&key, record.clone())
+        .await
+        .expect("create after a flush");
+    flush().await;
+    let seven = serde_json::value::RawValue::from_string("7".to_owned()).unwrap();
+    let patch = sessionward::store::SessionPatch {
+        data: vec![("n".to_owned(), Some(seven))],
+        ..Default::default()
+    };
+    assert!(store
+        .update(&key, &patch)
+        .await
+        .expect("update after a flush"));
+    let loaded = store.load(&key).await.expect("load").expect("the session");
+    assert_eq!(loaded.data.get_raw("n").map(|v| v.get()), Some("7"));
+    flush().await;
+    let (new, _) = sample(None, Duration::ZERO);
+    assert!(store
+        .rotate(&key, &new, &Default::default())
+        .await
+        .expect("rotate after a flush"));
+    assert!(store.load(&key).await.expect("load").is_none());
+    assert!(store.load(&new).await.expect("load").is_some());
+    clean_up(&store, &raw).await;
+}
+
 async fn unreachable_server_is_a_backend_error() {
     // Needs no server: nothing listens on port 1.
     let started = std::time::Instant::now();
@@ -282,6 +318,7 @@ fn main() -> ExitCode {
         trial!(Redis: standalone_delete_expired_cleans_indexes),
         trial!(Redis: standalone_corrupt_data_is_an_error),
         trial!(Redis: standalone_recovers_after_the_connection_drops),
+        trial!(Redis: standalone_runs_its_scripts_after_a_script_flush),
         trial!(unreachable_server_is_a_backend_error),
         trial!(a_prefix_with_braces_is_refused),
         trial!(RedisCluster: cluster_suite),

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgRow, Postgres};
-use sqlx::query::Query;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow, Postgres};
 
 use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
+use super::postgres_patch::{bind_patch, PgPatchStatements};
 use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
 use super::sql_admit::AdmitLocks;
 use super::sql_connect::{self, Server};
@@ -80,9 +80,10 @@ const SERVER: Server = Server {
 /// # One statement per operation
 ///
 /// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
-/// `update` is `UPDATE … SET data = (data || $set) - $removed, … WHERE token_hash = $1` (keys
-/// are merged in the database, so concurrent requests that change different keys both keep
-/// theirs, and a deleted row stays deleted); `rotate` is the same `UPDATE` that also sets
+/// `update` is `UPDATE … SET data = (data || $set) - $removed WHERE token_hash = $1`, assigning
+/// only the columns the request changes (keys are merged in the database, so concurrent requests
+/// that change different keys both keep theirs, and a deleted row stays deleted); `rotate` is
+/// the same `UPDATE` that also sets
 /// `token_hash` (a clash with an existing key is a unique violation, reported as
 /// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= $1` on the
 /// `deadline` index. `migrate` runs in one transaction under an advisory lock.
@@ -378,8 +379,8 @@ struct Statements {
     insert: String,
     load: String,
     load_by_id: String,
-    update: String,
-    rotate: String,
+    /// `update` and `rotate`, one statement per shape of patch.
+    patch: PgPatchStatements,
     delete: String,
     delete_by_id: String,
     count_by_user: String,
@@ -388,31 +389,6 @@ struct Statements {
     delete_by_user_except: String,
     delete_expired: String,
     end: EndStatements,
-}
-
-/// The `SET` list of `update` and `rotate`: binds the patch from parameter `$first` on (see
-/// [`bind_patch`]). Right-hand sides see the row before the update.
-fn set_patch(first: usize) -> String {
-    let p = |i: usize| format!("${}", first + i);
-    format!(
-        "data = CASE WHEN {set}::jsonb IS NULL THEN data ELSE (data || {set}::jsonb) - {removed}::text[] END, \
-         user_name = CASE WHEN {user_changed} THEN {user} ELSE user_name END, \
-         last_seen_at = COALESCE({seen}, last_seen_at), \
-         idle_expires_at = COALESCE({idle}, idle_expires_at), \
-         expires_at = COALESCE({expires}, expires_at), \
-         deadline = LEAST(COALESCE({expires}, expires_at), COALESCE({idle}, idle_expires_at)), \
-         idle_timeout = COALESCE({idle_timeout}, idle_timeout), \
-         persistent_cookie = COALESCE({persistent}, persistent_cookie)",
-        set = p(0),
-        removed = p(1),
-        user_changed = p(2),
-        user = p(3),
-        seen = p(4),
-        idle = p(5),
-        expires = p(6),
-        idle_timeout = p(7),
-        persistent = p(8),
-    )
 }
 
 impl Statements {
@@ -433,14 +409,7 @@ impl Statements {
             // An ended session (kept for listing) is never found by its token, nor changed.
             load: format!("{select} WHERE token_hash = $1 AND ended_at IS NULL"),
             load_by_id: sql::load_by_id_sql(&select, "$1"),
-            update: format!(
-                "UPDATE {t} SET {} WHERE token_hash = $1 AND ended_at IS NULL",
-                set_patch(2)
-            ),
-            rotate: format!(
-                "UPDATE {t} SET token_hash = $2, {} WHERE token_hash = $1 AND ended_at IS NULL",
-                set_patch(3)
-            ),
+            patch: PgPatchStatements::new(&t),
             delete: format!("DELETE FROM {t} WHERE token_hash = $1"),
             delete_by_id: format!("DELETE FROM {t} WHERE id = $1"),
             count_by_user: format!(
@@ -457,28 +426,6 @@ impl Statements {
             select,
         }
     }
-}
-
-type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
-
-/// Binds the parameters of [`set_patch`], in order.
-fn bind_patch<'q>(query: PgQuery<'q>, params: &PatchParams<'q>) -> Result<PgQuery<'q>, StoreError> {
-    let (set, removed) = if params.changes_data() {
-        let (set, removed) = params.set_and_removed()?;
-        (Some(set), removed)
-    } else {
-        (None, Vec::new())
-    };
-    Ok(query
-        .bind(set)
-        .bind(removed)
-        .bind(params.user_changed)
-        .bind(params.user)
-        .bind(params.last_seen_at)
-        .bind(params.idle_expires_at)
-        .bind(params.expires_at)
-        .bind(params.idle_timeout)
-        .bind(params.persistent_cookie))
 }
 
 fn decode(row: &PgRow) -> Result<SessionRecord, StoreError> {
@@ -553,8 +500,9 @@ impl SessionStore for PostgresStore {
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let query = sqlx::query(&self.sql.update).bind(&key.0[..]);
-        let query = bind_patch(query, &params)?;
+        let shape = params.shape();
+        let query = sqlx::query(self.sql.patch.update(shape)).bind(&key.0[..]);
+        let query = bind_patch(query, &params, shape)?;
         let done = self
             .lanes
             .execute(&self.pool, query)
@@ -570,10 +518,11 @@ impl SessionStore for PostgresStore {
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let query = sqlx::query(&self.sql.rotate)
+        let shape = params.shape();
+        let query = sqlx::query(self.sql.patch.rotate(shape))
             .bind(&old.0[..])
             .bind(&new.0[..]);
-        let query = bind_patch(query, &params)?;
+        let query = bind_patch(query, &params, shape)?;
         let done = self
             .lanes
             .execute(&self.pool, query)
@@ -590,18 +539,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statements_number_their_parameters_in_bind_order() {
+    fn the_insert_numbers_its_thirteen_parameters() {
         let sql = Statements::new("t");
-        assert!(sql
-            .update
-            .ends_with("WHERE token_hash = $1 AND ended_at IS NULL"));
-        assert!(sql.update.contains("$8, expires_at)"));
-        assert!(sql.update.contains("COALESCE($10, persistent_cookie)"));
-        assert!(!sql.update.contains("$11"));
-        assert!(sql.rotate.contains("token_hash = $2,"));
-        assert!(sql.rotate.contains("$9, expires_at)"));
-        assert!(sql.rotate.contains("COALESCE($11, persistent_cookie)"));
-        assert!(!sql.rotate.contains("$12"));
         assert_eq!(sql.insert.matches('$').count(), 13);
     }
 }

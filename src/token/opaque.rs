@@ -130,14 +130,19 @@ impl SessionId {
     }
 }
 
+impl SessionId {
+    /// The text form, written into `buf`: for a caller that copies it into a longer text
+    /// anyway (a store key, a record's field), without a string of its own.
+    pub(crate) fn text_in<'b>(&self, buf: &'b mut [u8; ID_TEXT_LEN]) -> &'b str {
+        // Cannot fail: 16 bytes are exactly 22 base64url characters, which are ASCII.
+        let n = URL_SAFE_NO_PAD.encode_slice(self.0, buf).unwrap_or(0);
+        std::str::from_utf8(&buf[..n]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; ID_TEXT_LEN];
-        let n = URL_SAFE_NO_PAD
-            .encode_slice(self.0, &mut buf)
-            .map_err(|_| fmt::Error)?;
-        // base64url output is ASCII.
-        f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)
+        f.write_str(self.text_in(&mut [0; ID_TEXT_LEN]))
     }
 }
 

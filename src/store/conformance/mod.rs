@@ -197,6 +197,21 @@ async fn update_is_per_key<S: SessionStore>(store: &S) {
         &record,
     );
     assert!(got.data.get_raw("theme").is_none(), "removed key is gone");
+    // The common write: keys set and nothing else (stores may take a shorter path for it). A
+    // key set twice in one patch keeps its last value.
+    let sets = SessionPatch {
+        data: vec![
+            ("count".to_owned(), Some(raw(&2))),
+            ("lang".to_owned(), Some(raw(&"fr"))),
+            ("count".to_owned(), Some(raw(&3))),
+        ],
+        ..SessionPatch::default()
+    };
+    assert!(store.update(&key, &sets).await.expect("update"));
+    record.apply(&sets);
+    let got = load(store, &key).await.expect("still there");
+    assert_same("an update that only sets keys", &got, &record);
+    assert_eq!(got.data.get_raw("count").map(|v| v.get()), Some("3"));
 }
 
 async fn update_never_resurrects<S: SessionStore>(store: &S) {

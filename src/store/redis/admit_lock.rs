@@ -11,6 +11,7 @@ use rand::Rng as _;
 use redis::{Script, Value};
 
 use super::conn::backend;
+use super::script_call::ScriptCall;
 use super::RedisStore;
 use crate::error::StoreError;
 use crate::store::LockScope;
@@ -108,10 +109,7 @@ impl Drop for Lease {
 }
 
 async fn release(store: &RedisStore, key: &str, holder: &str) -> Result<(), StoreError> {
-    let mut call = RELEASE.prepare_invoke();
-    call.key(key).arg(holder);
-    call.invoke_async::<Value>(&mut store.conn())
-        .await
-        .map(drop)
-        .map_err(backend)
+    let mut call = ScriptCall::new(&RELEASE, &[key]);
+    call.arg(holder);
+    call.run(&mut store.conn()).await.map(drop).map_err(backend)
 }

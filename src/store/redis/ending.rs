@@ -7,6 +7,7 @@ use redis::Value;
 
 use super::codec::int;
 use super::conn::unexpected;
+use super::script_call::ScriptCall;
 use super::scripts::END;
 use super::steps::{now_ms, Deleted, Revoked};
 use super::{RedisStore, BATCH, INDEX_SLACK_MS};
@@ -47,10 +48,8 @@ impl RedisStore {
         mark: &EndMark,
     ) -> Result<Ending, StoreError> {
         let rec = self.keys.record(hex);
-        let mut call = END.prepare_invoke();
-        call.key(&rec)
-            .key(self.keys.sealed(hex))
-            .arg(mode)
+        let mut call = ScriptCall::new(&END, &[&rec, &self.keys.sealed(hex)]);
+        call.arg(mode)
             .arg(id.map(ToString::to_string).unwrap_or_default())
             .arg(user)
             .arg(&mark.value)

@@ -67,7 +67,7 @@ impl Keys {
 
     /// `<prefix>{<id>}:i`: the id index, a string holding the session's current token hash.
     pub(super) fn id(&self, id: &SessionId) -> String {
-        self.tagged(&id.to_string(), ID_SUFFIX)
+        self.tagged(id.text_in(&mut Default::default()), ID_SUFFIX)
     }
 
     /// `<prefix>{<tag><suffix>`, without the formatting machinery (this is on every request).

@@ -21,6 +21,7 @@ mod ending;
 mod keys;
 mod near_cache;
 mod operations;
+mod script_call;
 mod scripts;
 mod steps;
 

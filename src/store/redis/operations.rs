@@ -10,6 +10,7 @@ use super::codec::{self, decode, int, millis};
 use super::conn::{unexpected, Scan};
 use super::ending::{EndMark, Ending};
 use super::keys::Kind;
+use super::script_call::ScriptCall;
 use super::scripts::{
     CREATE, CREATE_STANDALONE, FINISH, ROTATE_STANDALONE, SEAL, UNLINK_ID, UNSEAL,
 };
@@ -54,8 +55,8 @@ impl SessionStore for RedisStore {
         }
         if self.is_standalone() {
             // One round trip: a single server has no slots to keep apart.
-            let mut call = CREATE_STANDALONE.prepare_invoke();
-            call.key(&rec).key(&id_key).arg(ttl).arg(cover).arg(&hex);
+            let mut call = ScriptCall::new(&CREATE_STANDALONE, &[&rec, &id_key]);
+            call.arg(ttl).arg(cover).arg(&hex);
             for (field, value) in codec::encode(&record) {
                 call.arg(field).arg(value);
             }
@@ -78,8 +79,8 @@ impl SessionStore for RedisStore {
         if claimed == Value::Nil {
             return Err(StoreError::Conflict);
         }
-        let mut call = CREATE.prepare_invoke();
-        call.key(&rec).arg(ttl);
+        let mut call = ScriptCall::new(&CREATE, &[&rec]);
+        call.arg(ttl);
         for (field, value) in codec::encode(&record) {
             call.arg(field).arg(value);
         }
@@ -87,8 +88,8 @@ impl SessionStore for RedisStore {
             int(self.invoke_untracked(&call).await?).ok_or_else(|| unexpected("create"))?;
         if created == 0 {
             // The token hash is taken: give the id index back.
-            let mut call = UNLINK_ID.prepare_invoke();
-            call.key(&id_key).arg(&hex);
+            let mut call = ScriptCall::new(&UNLINK_ID, &[&id_key]);
+            call.arg(&hex);
             let _ = self.invoke(&call).await;
             return Err(StoreError::Conflict);
         }
@@ -187,8 +188,7 @@ impl SessionStore for RedisStore {
                 .rotate_cluster(&old_hex, &new_hex, patch, indexed, now)
                 .await;
         }
-        let mut call = ROTATE_STANDALONE.prepare_invoke();
-        call.key(&old_rec).key(&new_rec);
+        let mut call = ScriptCall::new(&ROTATE_STANDALONE, &[&old_rec, &new_rec]);
         patch_args(&mut call, now, patch, true);
         call.arg(self.keys.prefix())
             .arg(&new_hex)
@@ -393,15 +393,13 @@ impl RedisStore {
     ) -> Result<bool, StoreError> {
         let (old_rec, sealed) = (self.keys.record(old_hex), self.keys.sealed(old_hex));
         let _evict = self.evict_after(&old_rec);
-        let mut call = SEAL.prepare_invoke();
-        call.key(&old_rec).key(&sealed);
+        let call = ScriptCall::new(&SEAL, &[&old_rec, &sealed]);
         let reply = self.invoke(&call).await?;
         if reply == Value::Nil {
             return Ok(false);
         }
         let unseal = || async {
-            let mut call = UNSEAL.prepare_invoke();
-            call.key(&sealed).key(&old_rec);
+            let call = ScriptCall::new(&UNSEAL, &[&sealed, &old_rec]);
             let _ = self.invoke(&call).await;
         };
         let mut record = match decode(reply) {
@@ -416,8 +414,8 @@ impl RedisStore {
         let ttl = ttl_ms(millis(record.deadline()), now);
         let cover = cover_ms(millis(record.expires_at), now);
         let new_rec = self.keys.record(new_hex);
-        let mut call = CREATE.prepare_invoke();
-        call.key(&new_rec).arg(ttl);
+        let mut call = ScriptCall::new(&CREATE, &[&new_rec]);
+        call.arg(ttl);
         for (field, value) in codec::encode(&record) {
             call.arg(field).arg(value);
         }
@@ -438,8 +436,7 @@ impl RedisStore {
             .await;
         let finished = match pointed {
             Ok(_) => {
-                let mut call = FINISH.prepare_invoke();
-                call.key(&sealed);
+                let call = ScriptCall::new(&FINISH, &[&sealed]);
                 self.invoke(&call).await.map(|r| int(r) == Some(1))
             }
             Err(err) => Err(err),

@@ -4,11 +4,12 @@
 use std::time::SystemTime;
 
 use futures_util::future::try_join_all;
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::codec::{self, data_field, decode, int, millis, stamp, text, Meta};
 use super::conn::{backend, unexpected, Conn};
-use super::scripts::{DELETE, INDEX_USER, PATCH, PRUNE_USER, UNLINK_ID};
+use super::script_call::ScriptCall;
+use super::scripts::{DELETE, INDEX_USER, PATCH, PATCH_DATA, PRUNE_USER, UNLINK_ID};
 use super::{RedisStore, BATCH, EXPIRED_RETENTION_MS, INDEX_SLACK_MS, MAX_TTL_MS, PRUNE_MARGIN_MS};
 use crate::error::StoreError;
 use crate::store::{SessionPatch, SessionRecord};
@@ -26,8 +27,8 @@ impl RedisStore {
         matches!(self.conn, Conn::Standalone(_))
     }
 
-    pub(super) async fn invoke(&self, call: &ScriptInvocation<'_>) -> Result<Value, StoreError> {
-        script_reply(call.invoke_async(&mut self.conn()).await)
+    pub(super) async fn invoke(&self, call: &ScriptCall<'_>) -> Result<Value, StoreError> {
+        script_reply(call.run(&mut self.conn()).await)
     }
 
     /// As [`invoke`](Self::invoke), on the store's own connection even with a near cache: for
@@ -36,9 +37,9 @@ impl RedisStore {
     /// them again when the script writes them: work for nothing.
     pub(super) async fn invoke_untracked(
         &self,
-        call: &ScriptInvocation<'_>,
+        call: &ScriptCall<'_>,
     ) -> Result<Value, StoreError> {
-        script_reply(call.invoke_async(&mut self.conn.clone()).await)
+        script_reply(call.run(&mut self.conn.clone()).await)
     }
 
     pub(super) async fn query_cmd(&self, cmd: &redis::Cmd) -> Result<Value, StoreError> {
@@ -65,10 +66,8 @@ impl RedisStore {
         id: &SessionId,
         cover_ms: u64,
     ) -> Result<(), StoreError> {
-        let mut call = INDEX_USER.prepare_invoke();
-        call.key(self.keys.user(user))
-            .arg(id.to_string())
-            .arg(cover_ms);
+        let mut call = ScriptCall::new(&INDEX_USER, &[&self.keys.user(user)]);
+        call.arg(id.to_string()).arg(cover_ms);
         self.invoke(&call).await.map(drop)
     }
 
@@ -78,8 +77,8 @@ impl RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut call = PRUNE_USER.prepare_invoke();
-        call.key(self.keys.user(user)).arg(PRUNE_MARGIN_MS);
+        let mut call = ScriptCall::new(&PRUNE_USER, &[&self.keys.user(user)]);
+        call.arg(PRUNE_MARGIN_MS);
         for id in ids {
             call.arg(id.to_string());
         }
@@ -174,10 +173,8 @@ impl RedisStore {
         arg: &str,
     ) -> Result<bool, StoreError> {
         let rec = self.keys.record(hex);
-        let mut call = DELETE.prepare_invoke();
-        call.key(&rec)
-            .key(self.keys.sealed(hex))
-            .arg(mode)
+        let mut call = ScriptCall::new(&DELETE, &[&rec, &self.keys.sealed(hex)]);
+        call.arg(mode)
             .arg(id.map(ToString::to_string).unwrap_or_default())
             .arg(arg);
         let _evict = self.evict_after(&rec);
@@ -199,8 +196,8 @@ impl RedisStore {
         user: Option<&str>,
     ) -> Result<(), StoreError> {
         let unlink_id = async {
-            let mut call = UNLINK_ID.prepare_invoke();
-            call.key(self.keys.id(id)).arg(hex);
+            let mut call = ScriptCall::new(&UNLINK_ID, &[&self.keys.id(id)]);
+            call.arg(hex);
             self.invoke(&call).await.map(drop)
         };
         let unlink_user = async {
@@ -221,8 +218,10 @@ impl RedisStore {
             .map(drop)
     }
 
-    /// Applies `patch` through the [`PATCH`] script to the record under `hex`. Returns
-    /// `None` when there is no record; `report` asks for the id, user and absolute deadline.
+    /// Applies `patch` through the [`PATCH`] script to the record under `hex` (through
+    /// [`PATCH_DATA`] when it only sets data keys). Returns `None` when there is no record;
+    /// `report` asks for the id, user and absolute deadline (a patch that only sets data needs
+    /// no report).
     pub(super) async fn patch(
         &self,
         hex: &str,
@@ -231,10 +230,20 @@ impl RedisStore {
         report: bool,
     ) -> Result<Option<Patched>, StoreError> {
         let rec = self.keys.record(hex);
-        let mut inv = PATCH.prepare_invoke();
-        inv.key(&rec);
-        patch_args(&mut inv, now, patch, report);
-        patch_data(&mut inv, patch);
+        let mut inv;
+        if sets_data_only(patch) {
+            inv = ScriptCall::new(&PATCH_DATA, &[&rec]);
+            // `sets_data_only`: every value is `Some`.
+            for (name, value) in &patch.data {
+                if let Some(value) = value {
+                    inv.arg(data_field(name)).arg(value.get());
+                }
+            }
+        } else {
+            inv = ScriptCall::new(&PATCH, &[&rec]);
+            patch_args(&mut inv, now, patch, report);
+            patch_data(&mut inv, patch);
+        }
         let _evict = self.evict_after(&rec);
         Patched::from_reply(self.invoke(&inv).await?)
     }
@@ -309,12 +318,7 @@ impl RedisStore {
 
 /// Pushes the patch arguments of [`PATCH`] (and of the standalone rotation) onto `inv`,
 /// before the data triples, which go last.
-pub(super) fn patch_args(
-    inv: &mut ScriptInvocation<'_>,
-    now: u64,
-    patch: &SessionPatch,
-    report: bool,
-) {
+pub(super) fn patch_args(inv: &mut ScriptCall<'_>, now: u64, patch: &SessionPatch, report: bool) {
     inv.arg(now);
     match &patch.user {
         None => inv.arg("").arg(""),
@@ -330,7 +334,7 @@ pub(super) fn patch_args(
 }
 
 /// Pushes the data triples of `patch` onto `inv`, and its terms as one more field set.
-pub(super) fn patch_data(inv: &mut ScriptInvocation<'_>, patch: &SessionPatch) {
+pub(super) fn patch_data(inv: &mut ScriptCall<'_>, patch: &SessionPatch) {
     if let Some(terms) = &patch.terms {
         inv.arg("s")
             .arg(codec::TERMS)
@@ -342,6 +346,17 @@ pub(super) fn patch_data(inv: &mut ScriptInvocation<'_>, patch: &SessionPatch) {
             None => inv.arg("d").arg(data_field(name)).arg(""),
         };
     }
+}
+
+/// Whether a patch only sets data keys (at least one): [`PATCH_DATA`] applies it.
+fn sets_data_only(patch: &SessionPatch) -> bool {
+    !patch.data.is_empty()
+        && patch.data.iter().all(|(_, value)| value.is_some())
+        && patch.user.is_none()
+        && patch.last_seen_at.is_none()
+        && patch.idle_expires_at.is_none()
+        && patch.expires_at.is_none()
+        && patch.terms.is_none()
 }
 
 /// Whether a patch needs the script to report (it sets a user or moves the absolute deadline,

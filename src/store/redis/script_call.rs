@@ -1,0 +1,46 @@
+//! One call of a Lua script, written straight into its `EVALSHA` command.
+//!
+//! redis-rs's `ScriptInvocation` keeps every key and argument in a vector of its own and copies
+//! them all into the command when it is sent: about 3,000 instructions for a new session's
+//! call, of some 45,000 that a request through this store costs the client. The keys come
+//! first here, so each argument is written once, where it is sent. A server that does not
+//! know the script yet (`NOSCRIPT`, after a restart or a `SCRIPT FLUSH`) is given it, and the
+//! call is sent again, as `ScriptInvocation` does.
+
+use redis::aio::ConnectionLike;
+use redis::{Cmd, ErrorKind, RedisResult, Script, ServerErrorKind, ToRedisArgs, Value};
+
+/// A script and the keys and arguments of one call.
+pub(super) struct ScriptCall<'s> {
+    script: &'s Script,
+    cmd: Cmd,
+}
+
+impl<'s> ScriptCall<'s> {
+    /// A call of `script` on `keys` (its `KEYS`); [`arg`](Self::arg) adds its `ARGV`.
+    pub(super) fn new(script: &'s Script, keys: &[&str]) -> Self {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
+        }
+        Self { script, cmd }
+    }
+
+    /// Adds an argument (the script's next `ARGV`).
+    pub(super) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Sends the call on `con`, loading the script first if the server does not know it.
+    pub(super) async fn run<C: ConnectionLike>(&self, con: &mut C) -> RedisResult<Value> {
+        match self.cmd.query_async(con).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.script.load_async(con).await?;
+                self.cmd.query_async(con).await
+            }
+            reply => reply,
+        }
+    }
+}
