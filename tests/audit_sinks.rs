@@ -297,11 +297,13 @@ async fn events_a_sink_filters_out_are_never_queued_nor_counted_as_dropped() {
         .await
         .unwrap();
     let token = set_cookie(res.headers()).unwrap();
+    // Delivered before the logout is queued: two kept events in a row could meet a queue of
+    // one still full, which is not what this test is about.
+    assert_eq!(recorder.kinds(&handle).await, [AuditKind::Login]);
     server.post("/logout").session(&token).send().await.unwrap();
     handle.record(AuditEvent::new(AuditKind::CsrfRejected));
 
-    let kinds = recorder.kinds(&handle).await;
-    assert_eq!(kinds, [AuditKind::Login, AuditKind::Logout]);
+    assert_eq!(recorder.kinds(&handle).await, [AuditKind::Logout]);
     assert_eq!(handle.dropped(), 0, "a queue of one never overflowed");
     assert_eq!(handle.failed(), 0);
 }
