@@ -101,10 +101,10 @@ impl SessionStore for RedisStore {
         let rec = self.keys.record_of(key);
         let found = match &self.near {
             Some(near) => {
-                let bypass = || async { self.query_cmd(redis::cmd("HGETALL").arg(&rec)).await };
+                let bypass = || async { self.query_cmd(&hgetall(&rec)).await };
                 near.read(&rec, bypass).await?
             }
-            None => decode(self.query_cmd(redis::cmd("HGETALL").arg(&rec)).await?)?,
+            None => decode(self.query_cmd(&hgetall(&rec)).await?)?,
         };
         // An ended session (kept for listing) is never found by its token.
         Ok(found.filter(|record| record.ended.is_none()))
@@ -129,17 +129,13 @@ impl SessionStore for RedisStore {
             if hex::decode_to_slice(&hex, &mut hash).is_err() {
                 return Err(unexpected("GET of an id index"));
             }
-            let reply = self
-                .query_cmd(redis::cmd("HGETALL").arg(self.keys.record(&hex)))
-                .await?;
+            let reply = self.query_cmd(&hgetall(&self.keys.record(&hex))).await?;
             let mut found = decode(reply)?;
             if found.is_none() && !self.is_standalone() {
                 // A rotation in flight on a cluster has moved the record aside (sealed) until
                 // the id index names the new key: the session is there all the same, under
                 // the key it is still known by.
-                let sealed = self
-                    .query_cmd(redis::cmd("HGETALL").arg(self.keys.sealed(&hex)))
-                    .await?;
+                let sealed = self.query_cmd(&hgetall(&self.keys.sealed(&hex))).await?;
                 found = decode(sealed)?;
             }
             match found {
@@ -459,4 +455,12 @@ impl RedisStore {
         }
         Ok(true)
     }
+}
+
+/// `HGETALL key`, its buffers sized up front: the read of every request that loads a session
+/// (`redis::cmd` grows them argument by argument, a reallocation on the way).
+fn hgetall(key: &str) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(2, "HGETALL".len() + key.len());
+    cmd.arg("HGETALL").arg(key);
+    cmd
 }

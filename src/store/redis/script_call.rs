@@ -10,6 +10,13 @@
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, RedisResult, Script, ServerErrorKind, ToRedisArgs, Value};
 
+/// Arguments a call is given room for up front: `EVALSHA`, the hash, the key count, and as
+/// many as a new session's creation passes (its TTLs, token hash and fields).
+const ARGS_AHEAD: usize = 16;
+/// Bytes of arguments a call is given room for up front: a new session's record, user agent
+/// included, fits.
+const BYTES_AHEAD: usize = 512;
+
 /// A script and the keys and arguments of one call.
 pub(super) struct ScriptCall<'s> {
     script: &'s Script,
@@ -19,8 +26,10 @@ pub(super) struct ScriptCall<'s> {
 impl<'s> ScriptCall<'s> {
     /// A call of `script` on `keys` (its `KEYS`); [`arg`](Self::arg) adds its `ARGV`.
     pub(super) fn new(script: &'s Script, keys: &[&str]) -> Self {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(script.get_hash()).arg(keys.len());
+        // Room for a new record's call: growing the command's buffers argument by argument
+        // cost more than writing the arguments.
+        let mut cmd = Cmd::with_capacity(ARGS_AHEAD + keys.len(), BYTES_AHEAD);
+        cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys.len());
         for key in keys {
             cmd.arg(*key);
         }
