@@ -230,22 +230,25 @@ impl RedisStore {
         report: bool,
     ) -> Result<Option<Patched>, StoreError> {
         let rec = self.keys.record(hex);
-        let mut inv;
-        if sets_data_only(patch) {
-            inv = ScriptCall::new(&PATCH_DATA, &[&rec]);
-            // `sets_data_only`: every value is `Some`.
-            for (name, value) in &patch.data {
-                if let Some(value) = value {
-                    inv.arg(data_field(name)).arg(value.get());
-                }
+        let call = if sets_data_only(patch) {
+            let mut call = ScriptCall::new(&PATCH_DATA, &[&rec]);
+            // Every value is `Some` (`sets_data_only`).
+            for (name, value) in patch
+                .data
+                .iter()
+                .filter_map(|(n, v)| Some((n, v.as_ref()?)))
+            {
+                call.arg(data_field(name)).arg(value.get());
             }
+            call
         } else {
-            inv = ScriptCall::new(&PATCH, &[&rec]);
-            patch_args(&mut inv, now, patch, report);
-            patch_data(&mut inv, patch);
-        }
+            let mut call = ScriptCall::new(&PATCH, &[&rec]);
+            patch_args(&mut call, now, patch, report);
+            patch_data(&mut call, patch);
+            call
+        };
         let _evict = self.evict_after(&rec);
-        Patched::from_reply(self.invoke(&inv).await?)
+        Patched::from_reply(self.invoke(&call).await?)
     }
 
     /// Indexes the session under the user `patch` sets, before the patch is written, so the
