@@ -70,6 +70,31 @@ pub(super) fn data_field(key: &str) -> String {
 /// user agent writes `-` for the address.
 pub(crate) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
     let mut fields = Vec::with_capacity(2 + record.data.len());
+    encode_into(record, &mut fields);
+    fields
+}
+
+/// Where [`encode_into`] writes a record's fields, each a name and its value: a list, or
+/// straight into the arguments of the script that stores them.
+pub(super) trait Fields {
+    /// Adds the field `name`.
+    fn field(&mut self, name: &str, value: &str);
+    /// Adds the field of application data key `key` (see [`data_field`]).
+    fn data_field(&mut self, key: &str, value: &str);
+}
+
+impl Fields for Vec<(String, String)> {
+    fn field(&mut self, name: &str, value: &str) {
+        self.push((name.to_owned(), value.to_owned()));
+    }
+    fn data_field(&mut self, key: &str, value: &str) {
+        self.push((data_field(key), value.to_owned()));
+    }
+}
+
+/// Writes the fields of [`encode`] into `out`, without a string of their own for the fields
+/// that already have one in the record.
+pub(super) fn encode_into(record: &SessionRecord, out: &mut impl Fields) {
     let mut meta = String::with_capacity(TAIL_AT + 48);
     for at in [
         record.expires_at,
@@ -92,20 +117,19 @@ pub(crate) fn encode(record: &SessionRecord) -> Vec<(String, String)> {
         meta.push(' ');
         meta.push_str(agent);
     }
-    fields.push((META.to_owned(), meta));
+    out.field(META, &meta);
     if let Some(user) = &record.user {
-        fields.push((USER.to_owned(), user.clone()));
+        out.field(USER, user);
     }
     if let Some(terms) = &record.terms {
-        fields.push((TERMS.to_owned(), terms_value(terms)));
+        out.field(TERMS, &terms_value(terms));
     }
     if let Some(ended) = &record.ended {
-        fields.push((END.to_owned(), end_value(ended)));
+        out.field(END, &end_value(ended));
     }
     for (key, value) in record.data.iter() {
-        fields.push((data_field(key), value.get().to_owned()));
+        out.data_field(key, value.get());
     }
-    fields
 }
 
 /// The [`TERMS`] field's value: the idle timeout in milliseconds, `:`, then `1` for a
@@ -311,7 +335,7 @@ pub(super) fn int(value: Value) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -329,7 +353,7 @@ mod tests {
         assert_eq!(meta, "x0000000000000042");
     }
 
-    fn sample() -> SessionRecord {
+    pub(in crate::store::redis) fn sample() -> SessionRecord {
         let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         SessionRecord {
             id: SessionId([3; 16]),

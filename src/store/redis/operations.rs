@@ -57,9 +57,7 @@ impl SessionStore for RedisStore {
             // One round trip: a single server has no slots to keep apart.
             let mut call = ScriptCall::new(&CREATE_STANDALONE, &[&rec, &id_key]);
             call.arg(ttl).arg(cover).arg(&hex);
-            for (field, value) in codec::encode(&record) {
-                call.arg(field).arg(value);
-            }
+            codec::encode_into(&record, &mut call);
             return match int(self.invoke_untracked(&call).await?) {
                 Some(1) => Ok(()),
                 Some(0) => Err(StoreError::Conflict),
@@ -81,9 +79,7 @@ impl SessionStore for RedisStore {
         }
         let mut call = ScriptCall::new(&CREATE, &[&rec]);
         call.arg(ttl);
-        for (field, value) in codec::encode(&record) {
-            call.arg(field).arg(value);
-        }
+        codec::encode_into(&record, &mut call);
         let created =
             int(self.invoke_untracked(&call).await?).ok_or_else(|| unexpected("create"))?;
         if created == 0 {
@@ -412,9 +408,7 @@ impl RedisStore {
         let new_rec = self.keys.record(new_hex);
         let mut call = ScriptCall::new(&CREATE, &[&new_rec]);
         call.arg(ttl);
-        for (field, value) in codec::encode(&record) {
-            call.arg(field).arg(value);
-        }
+        codec::encode_into(&record, &mut call);
         // On an error the new record may or may not exist: the session ends (fails closed).
         if int(self.invoke(&call).await?).ok_or_else(|| unexpected("create"))? == 0 {
             unseal().await;

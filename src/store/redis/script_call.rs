@@ -7,8 +7,12 @@
 //! know the script yet (`NOSCRIPT`, after a restart or a `SCRIPT FLUSH`) is given it, and the
 //! call is sent again, as `ScriptInvocation` does.
 
+use std::io::Write as _;
+
 use redis::aio::ConnectionLike;
-use redis::{Cmd, ErrorKind, RedisResult, Script, ServerErrorKind, ToRedisArgs, Value};
+use redis::{Cmd, ErrorKind, RedisResult, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value};
+
+use super::codec::{Fields, DATA};
 
 /// Arguments a call is given room for up front: `EVALSHA`, the hash, the key count, and as
 /// many as a new session's creation passes (its TTLs, token hash and fields).
@@ -51,5 +55,52 @@ impl<'s> ScriptCall<'s> {
             }
             reply => reply,
         }
+    }
+}
+
+/// A record's fields as the script's arguments, each name and value written once, where it
+/// is sent.
+impl Fields for ScriptCall<'_> {
+    fn field(&mut self, name: &str, value: &str) {
+        self.arg(name).arg(value);
+    }
+    fn data_field(&mut self, key: &str, value: &str) {
+        self.arg(DataField(key)).arg(value);
+    }
+}
+
+/// The field of application data key `key` as one argument, without a string of its own.
+pub(super) struct DataField<'a>(pub(super) &'a str);
+
+impl ToRedisArgs for DataField<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // Writing into the command's own buffer cannot fail.
+        let _ = arg.write_all(DATA.as_bytes());
+        let _ = arg.write_all(self.0.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::codec::{self, tests::sample};
+    use super::*;
+
+    /// Every field reaches the script as [`codec::encode`] lists it, in the same order: the
+    /// data fields written in place carry their prefix.
+    #[test]
+    fn fields_written_in_place_are_the_encoded_fields() {
+        let script = Script::new("return 1");
+        let record = sample();
+        let mut in_place = ScriptCall::new(&script, &["k"]);
+        codec::encode_into(&record, &mut in_place);
+        let mut listed = ScriptCall::new(&script, &["k"]);
+        for (field, value) in codec::encode(&record) {
+            listed.arg(field).arg(value);
+        }
+        let packed = in_place.cmd.get_packed_command();
+        assert_eq!(packed, listed.cmd.get_packed_command());
+        let text = String::from_utf8_lossy(&packed);
+        assert!(text.contains("\r\nd:k:{x}\"é\r\n"), "{text}");
     }
 }

@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use futures_util::future::try_join_all;
 use redis::Value;
 
-use super::codec::{self, data_field, decode, int, millis, stamp, text, Meta};
+use super::codec::{self, decode, int, millis, stamp, text, Meta};
 use super::conn::{backend, unexpected, Conn};
-use super::script_call::ScriptCall;
+use super::script_call::{DataField, ScriptCall};
 use super::scripts::{DELETE, INDEX_USER, PATCH, PATCH_DATA, PRUNE_USER, UNLINK_ID};
 use super::{RedisStore, BATCH, EXPIRED_RETENTION_MS, INDEX_SLACK_MS, MAX_TTL_MS, PRUNE_MARGIN_MS};
 use crate::error::StoreError;
@@ -238,7 +238,7 @@ impl RedisStore {
                 .iter()
                 .filter_map(|(n, v)| Some((n, v.as_ref()?)))
             {
-                call.arg(data_field(name)).arg(value.get());
+                call.arg(DataField(name)).arg(value.get());
             }
             call
         } else {
@@ -345,8 +345,8 @@ pub(super) fn patch_data(inv: &mut ScriptCall<'_>, patch: &SessionPatch) {
     }
     for (name, value) in &patch.data {
         match value {
-            Some(value) => inv.arg("s").arg(data_field(name)).arg(value.get()),
-            None => inv.arg("d").arg(data_field(name)).arg(""),
+            Some(value) => inv.arg("s").arg(DataField(name)).arg(value.get()),
+            None => inv.arg("d").arg(DataField(name)).arg(""),
         };
     }
 }
