@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgRow, Postgres};
 
 use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
-use super::postgres_patch::{bind_patch, PgPatchStatements};
+use super::postgres_patch::{bind_patch, pg_shape, PgPatchStatements};
 use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
 use super::sql_admit::AdmitLocks;
 use super::sql_connect::{self, Server};
@@ -500,7 +500,7 @@ impl SessionStore for PostgresStore {
 
     async fn update(&self, key: &TokenHash, patch: &SessionPatch) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let shape = params.shape();
+        let shape = pg_shape(&params);
         let query = sqlx::query(self.sql.patch.update(shape)).bind(&key.0[..]);
         let query = bind_patch(query, &params, shape)?;
         let done = self
@@ -518,7 +518,7 @@ impl SessionStore for PostgresStore {
         patch: &SessionPatch,
     ) -> Result<bool, StoreError> {
         let params = PatchParams::new(patch);
-        let shape = params.shape();
+        let shape = pg_shape(&params);
         let query = sqlx::query(self.sql.patch.rotate(shape))
             .bind(&old.0[..])
             .bind(&new.0[..]);

@@ -61,6 +61,12 @@ impl<'a> PatchParams<'a> {
         !self.changes.is_empty()
     }
 
+    /// Whether the patch removes any data key.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn removes_data(&self) -> bool {
+        self.changes.values().any(Option::is_none)
+    }
+
     /// An RFC 7396 merge patch of the data column: set keys map to their JSON text as a
     /// string, removed keys to `null`. `None` when no key changes.
     #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
