@@ -80,10 +80,10 @@ const SERVER: Server = Server {
 /// # One statement per operation
 ///
 /// Every [`SessionStore`] method is a single statement, so each is atomic on its own:
-/// `update` is `UPDATE … SET data = (data || $set) - $removed WHERE token_hash = $1`, assigning
-/// only the columns the request changes (keys are merged in the database, so concurrent requests
-/// that change different keys both keep theirs, and a deleted row stays deleted); `rotate` is
-/// the same `UPDATE` that also sets
+/// `update` is `UPDATE … SET data = data || $set WHERE token_hash = $1` (`- $removed` after
+/// the merge when keys are removed), assigning only the columns the request changes (keys are
+/// merged in the database, so concurrent requests that change different keys both keep theirs,
+/// and a deleted row stays deleted); `rotate` is the same `UPDATE` that also sets
 /// `token_hash` (a clash with an existing key is a unique violation, reported as
 /// [`StoreError::Conflict`]); `delete_expired` is `DELETE … WHERE deadline <= $1` on the
 /// `deadline` index. `migrate` runs in one transaction under an advisory lock.

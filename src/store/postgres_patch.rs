@@ -3,9 +3,10 @@
 //!
 //! A request that sets one key of its session sends `data = data || $2::jsonb` and one
 //! parameter (a patch that removes keys adds `- $3::text[]`), not eight more columns assigned
-//! to themselves through `COALESCE` with their parameters bound as `NULL`. The statement that assigned every column cost the server 3–6 µs
-//! more than the data-only one (`pgbench -M prepared`, one client, without the commit's flush),
-//! and the client the encoding of the nine parameters.
+//! to themselves through `COALESCE` with their parameters bound as `NULL`. The statement that
+//! assigned every column cost the server 3–6 µs more than the data-only one (`pgbench -M
+//! prepared`, one client, without the commit's flush), and the client the encoding of the
+//! nine parameters.
 
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;

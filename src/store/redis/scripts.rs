@@ -129,8 +129,7 @@ pub(super) static PATCH: LazyLock<Script> = LazyLock::new(|| {
 /// Sets data keys of the record stored under a token hash, if there is one and it was not
 /// ended: the patch of a request that changes its data and nothing else (no user, deadline or
 /// terms, no key removed), which most writes are. It does what [`PATCH`] does for such a patch
-/// with less Lua: no deadline or user handling and no report, so the server runs it in about
-/// half the time (`INFO commandstats`).
+/// with less Lua: no deadline or user handling and no report.
 ///
 /// `KEYS[1]` record; `ARGV` field, value pairs (a field given twice takes its last value, as
 /// `HSET` does). Returns false when there is no record, else 1.
