@@ -128,9 +128,7 @@ impl SessionId {
             _ => None,
         }
     }
-}
 
-impl SessionId {
     /// The text form, written into `buf`: for a caller that copies it into a longer text
     /// anyway (a store key, a record's field), without a string of its own.
     pub(crate) fn text_in<'b>(&self, buf: &'b mut [u8; ID_TEXT_LEN]) -> &'b str {

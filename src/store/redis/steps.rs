@@ -232,13 +232,11 @@ impl RedisStore {
         let rec = self.keys.record(hex);
         let call = if sets_data_only(patch) {
             let mut call = ScriptCall::new(&PATCH_DATA, &[&rec]);
-            // Every value is `Some` (`sets_data_only`).
-            for (name, value) in patch
-                .data
-                .iter()
-                .filter_map(|(n, v)| Some((n, v.as_ref()?)))
-            {
-                call.arg(DataField(name)).arg(value.get());
+            for (name, value) in &patch.data {
+                // Always `Some` here (`sets_data_only`).
+                if let Some(value) = value {
+                    call.arg(DataField(name)).arg(value.get());
+                }
             }
             call
         } else {
