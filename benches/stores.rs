@@ -529,7 +529,9 @@ const ADDED_PAIRS: usize = 2_000;
 /// floor right after it, 2,000 pairs per route. Two floors: the bare commands the route's round
 /// trips amount to (`/r` a read, `/rw` a read and an update, `/new` a creation), saved as
 /// `<store>/added/<route>`; and the same commands sent by a bare axum handler, saved as
-/// `<store>/added-over-axum/<route>` (what the layer and the store's code cost alone). For
+/// `<store>/added-over-axum/<route>` (what the layer and the store's code cost alone). And
+/// bare axum against the bare commands, saved as `<store>/axum-over-commands/<route>`: axum's
+/// own share of the first figure, which no session layer can remove. For
 /// `summarize_stores.py`.
 async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors: &Arc<Floors>) {
     let app = &stack.app;
@@ -560,11 +562,18 @@ async fn measure_added(store: Store, stack: &Stack, cookie: &HeaderValue, floors
             black_box(body);
         };
         let over_commands = added_cost(ADDED_PAIRS, request, || floors.route(route)).await;
-        let over_axum = added_cost(ADDED_PAIRS, request, || async {
+        let bare_request = || async {
             black_box(send(&bare, &path, None).await);
-        })
-        .await;
-        for (what, added) in [("added", over_commands), ("added-over-axum", over_axum)] {
+        };
+        let over_axum = added_cost(ADDED_PAIRS, request, bare_request).await;
+        // What bare axum itself adds to the commands: the part of the target that no session
+        // layer can take back, in this run's phase of the machine.
+        let axum_alone = added_cost(ADDED_PAIRS, bare_request, || floors.route(route)).await;
+        for (what, added) in [
+            ("added", over_commands),
+            ("added-over-axum", over_axum),
+            ("axum-over-commands", axum_alone),
+        ] {
             if let Err(e) = added.save(store.name(), what, route) {
                 eprintln!("warning: {}: {what} of /{route}: {e}", store.name());
             }

@@ -124,6 +124,12 @@ def main():
                  "The same pairs against bare axum sending those commands from its handlers "
                  "(`<store>/added-over-axum/<route>`): what the session layer and the store's code "
                  "cost alone, without axum's own share or the bench's request and response:")
+    paired_table(base, floors, "axum-over-commands",
+                 "And bare axum sending those commands from its handlers against the commands "
+                 "sent bare (`<store>/axum-over-commands/<route>`): axum's own share of the first "
+                 "pairs' figure, the bench's request and response included, which no session layer "
+                 f"can take back. Where it nears {ADDED_TARGET_US} µs, the target is out of reach "
+                 "in that phase of the machine whatever the layer costs:")
     near = {route: median_ns(base, "redis", route, "sessionward-near") for route in ROUTES}
     if any(v is not None for v in near.values()):
         print()
