@@ -9,8 +9,8 @@ use memchr::memmem::Finder;
 
 use crate::audit::{AuditHandle, AuditTarget};
 use crate::client_ip::TrustedProxies;
-use crate::store::SessionLimits;
-use crate::timeout_policy::{PolicyHandle, Timeouts};
+use crate::store::{SessionLimits, SessionTerms};
+use crate::timeout_policy::{self, Login, PolicyHandle, Timeouts};
 use crate::token::SessionToken;
 
 /// How sessions expire and how their token travels. Built through
@@ -98,7 +98,7 @@ impl SessionConfig {
     /// days). Longer settings, up to `Duration::MAX`, are capped to it, so "no limit" can be
     /// written as `Duration::MAX` and every deadline stays far inside what clocks and stores
     /// (Unix milliseconds in 64 bits) can hold.
-    pub const MAX_TIMEOUT: Duration = Duration::from_secs(36_500 * 24 * 3600);
+    pub const MAX_TIMEOUT: Duration = Timeouts::MAX;
 
     /// Idle timeout: a session unused for this long ends.
     pub fn idle_timeout(&self) -> Duration {
@@ -178,7 +178,32 @@ impl SessionConfig {
 
     /// The absolute and idle deadlines of a session signed in (or created) at `now`.
     pub(crate) fn deadlines(&self, now: SystemTime) -> (SystemTime, SystemTime) {
-        deadlines(now, &Timeouts::of_layer(self))
+        deadlines(now, &self.timeouts())
+    }
+
+    /// The layer's own timeouts, for sessions no [`TimeoutPolicy`](crate::TimeoutPolicy) gave
+    /// others.
+    fn timeouts(&self) -> Timeouts {
+        Timeouts::of_layer(
+            self.idle_timeout,
+            self.absolute_timeout,
+            self.cookie.is_persistent(),
+        )
+    }
+
+    /// The timeouts of the session `login` starts, and what the store keeps of them (see
+    /// [`TimeoutPolicy`](crate::TimeoutPolicy)).
+    pub(crate) fn choose_timeouts(
+        &self,
+        login: &Login,
+        had_terms: bool,
+    ) -> (Timeouts, Option<SessionTerms>) {
+        timeout_policy::choose(
+            self.timeouts(),
+            self.timeout_policy.as_ref(),
+            login,
+            had_terms,
+        )
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 use axum_core::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
+use crate::token::Presented;
+
 /// A store failed (unreachable, timed out, corrupt data). Never "no session": the request gets
 /// 503 and the client's cookie is left alone.
 #[derive(Debug)]
@@ -349,17 +351,6 @@ pub enum AuthRejection {
     Session(SessionError),
     /// No [`SessionLayer`](crate::SessionLayer) wraps this route.
     MissingLayer,
-}
-
-/// How a request presented its session credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presented {
-    /// Neither a bearer token nor a session cookie.
-    Nothing,
-    /// A session cookie (valid or not).
-    Cookie,
-    /// An `Authorization: Bearer` header (valid or not).
-    Bearer,
 }
 
 impl fmt::Display for AuthRejection {

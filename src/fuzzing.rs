@@ -8,7 +8,7 @@ use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderValue};
 use memchr::memmem::Finder;
 
-use crate::error::Presented;
+use crate::token::Presented;
 use crate::token::{Credential, SessionId, SessionToken};
 
 /// `data` as lines, `Authorization: <value>` or `Cookie: <value>` (any other line is a whole

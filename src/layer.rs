@@ -21,8 +21,8 @@ use crate::audit::{AuditHandle, AuditSink, AuditTarget};
 use crate::client_ip::{ClientAddr, TrustedProxies};
 use crate::config::{CookieConfig, SessionConfig};
 use crate::error::StoreError;
-use crate::session::{ClientInfo, CookieAction, Outcome, Session, Written};
-use crate::store::erased::{BoxFuture, ErasedStore};
+use crate::session::{ClientInfo, CookieAction, Outcome, Session, Shared, Written};
+use crate::store::erased::BoxFuture;
 use crate::store::{Overflow, SessionStore, TimeoutStore};
 use crate::timeout_policy::{PolicyHandle, TimeoutPolicy};
 use crate::token::Credential;
@@ -416,14 +416,6 @@ impl<S: SessionStore, I> Layer<I> for SessionLayer<S> {
             shared: Arc::clone(&self.shared),
         }
     }
-}
-
-/// What every request's [`Session`] shares: the store and the configuration, behind one
-/// reference count.
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn ErasedStore>,
-    pub(crate) config: SessionConfig,
 }
 
 /// The [`Service`](https://docs.rs/tower-service/0.3/tower_service/trait.Service.html) made by

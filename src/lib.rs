@@ -139,12 +139,12 @@ pub use cookie_check::CookieConfigError;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use error::{AccessTokenError, RefreshRefused};
 pub use error::{
-    AuthRejection, DataLimit, LimitReached, Presented, SessionError, SessionRejection, StoreError,
+    AuthRejection, DataLimit, LimitReached, SessionError, SessionRejection, StoreError,
 };
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use session::{DeviceSession, Session};
 pub use timeout_policy::{Login, TimeoutPolicy, Timeouts};
-pub use token::SessionId;
+pub use token::{Presented, SessionId};
 
 /// Compiles the README's examples as doctests.
 #[cfg(doctest)]

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::config::SessionConfig;
 use crate::store::SessionTerms;
 
 /// Who signs in and how, given to [`Session::login`](crate::Session::login) and, through it,
@@ -94,7 +93,7 @@ impl From<&String> for Login {
 /// The timeouts of one session: idle, absolute, and whether its cookie outlives the browser
 /// session (a persistent cookie gets `Max-Age` up to the absolute deadline, never past it).
 ///
-/// Timeouts are kept within 1 second and [`SessionConfig::MAX_TIMEOUT`]: a policy never makes
+/// Timeouts are kept within [`MIN`](Self::MIN) and [`MAX`](Self::MAX): a policy never makes
 /// a request panic, and a zero timeout would end the session before its first use.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -107,9 +106,13 @@ impl Timeouts {
     /// The shortest timeout kept; shorter ones are raised to it.
     pub const MIN: Duration = Duration::from_secs(1);
 
+    /// The longest timeout kept, 100 years (36,500 days); longer ones are lowered to it. It is
+    /// also the layer's [`SessionConfig::MAX_TIMEOUT`](crate::SessionConfig::MAX_TIMEOUT).
+    pub const MAX: Duration = Duration::from_secs(36_500 * 24 * 3600);
+
     /// `idle` and `absolute` timeouts, with a cookie that ends with the browser session.
     pub fn new(idle: Duration, absolute: Duration) -> Self {
-        let keep = |t: Duration| t.clamp(Self::MIN, SessionConfig::MAX_TIMEOUT);
+        let keep = |t: Duration| t.clamp(Self::MIN, Self::MAX);
         Self {
             idle: keep(idle),
             absolute: keep(absolute),
@@ -139,11 +142,13 @@ impl Timeouts {
     }
 
     /// The layer's own timeouts.
-    pub(crate) fn of_layer(config: &SessionConfig) -> Self {
+    /// The layer's own timeouts, kept as set: its builder bounds them already, and tests may
+    /// set them under [`MIN`](Self::MIN).
+    pub(crate) fn of_layer(idle: Duration, absolute: Duration, persistent: bool) -> Self {
         Self {
-            idle: config.idle_timeout(),
-            absolute: config.absolute_timeout(),
-            persistent: config.cookie().is_persistent(),
+            idle,
+            absolute,
+            persistent,
         }
     }
 
@@ -216,16 +221,16 @@ impl fmt::Debug for PolicyHandle {
     }
 }
 
-/// The timeouts `config` gives the session `login` starts, and what the store keeps of them:
-/// nothing for a session on the layer's own timeouts that had no terms of its own before (it
-/// then follows later changes of the layer's settings).
+/// The timeouts the session `login` starts gets from `policy` (without one, the `layer`'s own),
+/// and what the store keeps of them: nothing for a session on the layer's own timeouts that had
+/// no terms of its own before (it then follows later changes of the layer's settings).
 pub(crate) fn choose(
-    config: &SessionConfig,
+    layer: Timeouts,
+    policy: Option<&PolicyHandle>,
     login: &Login,
     had_terms: bool,
 ) -> (Timeouts, Option<SessionTerms>) {
-    let layer = Timeouts::of_layer(config);
-    let timeouts = match &config.timeout_policy {
+    let timeouts = match policy {
         Some(PolicyHandle(policy)) => policy.timeouts(login, layer),
         None => default_timeouts(login, layer),
     };

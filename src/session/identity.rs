@@ -8,7 +8,7 @@ use crate::audit::AuditKind;
 use crate::config;
 use crate::error::SessionError;
 use crate::store::{Admission, EndReason, EndTarget, Ended, SessionPatch, SessionRecord};
-use crate::timeout_policy::{self, Login};
+use crate::timeout_policy::Login;
 use crate::token::{generate_id, generate_token, SessionToken, TokenHash};
 
 impl Session {
@@ -33,8 +33,7 @@ impl Session {
             .as_ref()
             .is_some_and(|r| r.terms.is_some());
         let now = SystemTime::now();
-        let (timeouts, terms) =
-            timeout_policy::choose(&self.inner.shared.config, &login, had_terms);
+        let (timeouts, terms) = self.inner.shared.config.choose_timeouts(&login, had_terms);
         let (expires_at, idle_expires_at) = config::deadlines(now, &timeouts);
         let user = login.into_user();
         let token = generate_token()?;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::jwt::Vouched;
 use super::{CookieAction, Session};
-use crate::error::Presented;
+use crate::token::Presented;
 use crate::token::{SessionId, SessionToken, Verdict};
 
 /// What a presented cookie JWT leads to.

@@ -10,9 +10,9 @@ use crate::token::PresentedJwt;
 
 use super::audit::Expiry;
 use super::{Session, State};
-use crate::error::{Presented, SessionError, StoreError};
+use crate::error::{SessionError, StoreError};
 use crate::store::{EndTarget, Ended, SessionRecord};
-use crate::token::{SessionToken, TokenHash};
+use crate::token::{Presented, SessionToken, TokenHash};
 
 /// Where the one store read of a request stands.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]

@@ -10,10 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Presented, SessionError, SessionRejection};
-use crate::layer::Shared;
+use crate::error::{SessionError, SessionRejection};
 use crate::store::{SessionData, SessionPatch, SessionRecord};
-use crate::token::{generate, Credential, SessionId, SessionToken, TokenHash};
+use crate::token::{generate, Credential, Presented, SessionId, SessionToken, TokenHash};
 
 mod admission;
 mod audit;
@@ -32,13 +31,15 @@ mod outcome;
 mod refresh;
 #[cfg(feature = "jwt")]
 mod refresh_history;
+mod shared;
 
 use load::Load;
 
 pub(crate) use audit::Written;
 pub(crate) use client::ClientInfo;
 pub use devices::DeviceSession;
-pub(crate) use outcome::{CookieAction, Outcome, Write};
+pub(crate) use outcome::{CookieAction, Outcome};
+pub(crate) use shared::Shared;
 
 /// The session of the current request, put in the request extensions by
 /// [`SessionLayer`](crate::SessionLayer) and extracted in handlers as `session: Session`.

@@ -4,9 +4,8 @@ use std::time::SystemTime;
 
 use super::{Load, Session, Written};
 use crate::config;
-use crate::error::Presented;
-use crate::store::{SessionPatch, SessionRecord};
-use crate::token::{SessionToken, TokenHash};
+use crate::store::erased::Write;
+use crate::token::{Presented, SessionToken};
 
 /// What the layer must do once the handler has answered.
 pub(crate) struct Outcome {
@@ -14,11 +13,6 @@ pub(crate) struct Outcome {
     pub(crate) cookie: CookieAction,
     /// What the write means for the audit trail, once saved.
     pub(crate) audit: Written,
-}
-
-pub(crate) enum Write {
-    Create(TokenHash, SessionRecord),
-    Update(TokenHash, SessionPatch),
 }
 
 pub(crate) enum CookieAction {

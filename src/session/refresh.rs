@@ -11,7 +11,7 @@ use crate::audit::AuditKind;
 use crate::config;
 use crate::error::{AccessTokenError, RefreshRefused, SessionError};
 use crate::store::{Admission, EndReason, EndTarget, Ended, SessionPatch};
-use crate::timeout_policy::{self, Login};
+use crate::timeout_policy::Login;
 use crate::token::{generate_id, AccessTokens, BearerTokens, RefreshToken};
 
 impl Session {
@@ -51,7 +51,7 @@ impl Session {
         let shared = &self.inner.shared;
         let login = login.into();
         let now = SystemTime::now();
-        let (timeouts, terms) = timeout_policy::choose(&shared.config, &login, false);
+        let (timeouts, terms) = shared.config.choose_timeouts(&login, false);
         let (expires_at, idle_expires_at) = config::deadlines(now, &timeouts);
         let user = login.into_user();
         let id = generate_id();

@@ -10,10 +10,16 @@ use super::{
     Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch, SessionRecord, SessionStore,
 };
 use crate::error::StoreError;
-use crate::session::Write;
 use crate::token::{SessionId, TokenHash};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The one write a request makes once its handler has answered: the session it started, or
+/// the changes to the session it presented.
+pub(crate) enum Write {
+    Create(TokenHash, SessionRecord),
+    Update(TokenHash, SessionPatch),
+}
 
 /// The operations a `Session` handle performs during a request.
 pub(crate) trait ErasedStore: Send + Sync + 'static {

@@ -7,13 +7,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::erased::Write;
 use super::erased::{BoxFuture, ErasedStore};
 use super::{
     ActiveCounts, Admission, Admitted, EndTarget, Ended, SessionLimits, SessionPatch, SessionQuery,
     SessionRecord, SessionStore,
 };
 use crate::error::StoreError;
-use crate::session::Write;
 use crate::token::{SessionId, TokenHash};
 
 /// A store whose every call is given at most a fixed time: past it, the call is abandoned and

@@ -45,6 +45,7 @@ mod verified_tokens;
 
 pub(crate) use opaque::{generate, generate_id, generate_token};
 pub(crate) use presented::Credential;
+pub use presented::Presented;
 #[cfg(feature = "jwt")]
 pub(crate) use presented::PresentedJwt;
 

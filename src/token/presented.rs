@@ -10,7 +10,17 @@ use http::{HeaderMap, HeaderValue};
 use memchr::memmem::Finder;
 
 use super::SessionToken;
-use crate::error::Presented;
+
+/// How a request presented its session credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// Neither a bearer token nor a session cookie.
+    Nothing,
+    /// A session cookie (valid or not).
+    Cookie,
+    /// An `Authorization: Bearer` header (valid or not).
+    Bearer,
+}
 
 /// The credential found in a request. A present-but-unusable credential (malformed, duplicated)
 /// is kept as `None` inside its variant, so rejections can still say how it was sent.
