@@ -51,36 +51,17 @@ mod memory;
 mod record;
 mod shared_keys;
 mod timeout;
-// SQL backends (one module per engine, each behind its feature):
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-#[macro_use]
-mod sql_operations;
-#[cfg(feature = "mysql")]
-mod mysql;
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "postgres")]
-mod postgres_patch;
+// SQL backends (`sql/`: what they share, then one module per engine, each behind its feature):
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub(crate) mod sql;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-mod sql_admit;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod sql_connect;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod sql_lanes;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod sql_patch;
-#[cfg(feature = "sqlite")]
-mod sqlite;
-#[cfg(feature = "mysql")]
-pub use mysql::MySqlStore;
-#[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use sql::InvalidTableName;
+#[cfg(feature = "mysql")]
+pub use sql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sql::SqliteStore;
 // end SQL backends
 // Redis backend:
 #[cfg(feature = "redis")]

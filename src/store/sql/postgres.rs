@@ -7,15 +7,15 @@ use std::time::{Duration, SystemTime};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgRow, Postgres};
 
-use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
+use super::admit::AdmitLocks;
+use super::connect::{self, Server};
+use super::lanes::Lanes;
+use super::patch::PatchParams;
 use super::postgres_patch::{bind_patch, pg_shape, PgPatchStatements};
-use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
-use super::sql_admit::AdmitLocks;
-use super::sql_connect::{self, Server};
-use super::sql_lanes::Lanes;
-use super::sql_patch::PatchParams;
-use super::{SessionPatch, SessionRecord, SessionStore};
 use crate::error::StoreError;
+use crate::store::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
+use crate::store::sql::{self, EndStatements, InvalidTableName, Placeholder};
+use crate::store::{SessionPatch, SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// The schema version [`PostgresStore::migrate`] brings a table to.
@@ -179,7 +179,7 @@ impl PostgresStore {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = sql_connect::connect::<Postgres>(&SERVER, url, address).await?;
+        let pool = connect::connect::<Postgres>(&SERVER, url, address).await?;
         Ok(Self::new(pool))
     }
 

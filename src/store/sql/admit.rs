@@ -14,9 +14,9 @@ use sqlx::{mysql::MySql, mysql::MySqlPool, pool::PoolConnection};
 use sqlx::{Database, Pool};
 
 #[cfg(feature = "mysql")]
-use super::sql;
-#[cfg(feature = "mysql")]
 use crate::error::StoreError;
+#[cfg(feature = "mysql")]
+use crate::store::sql;
 
 /// Connections for admission locks: one per admission that holds or waits for a lock.
 const LOCK_CONNECTIONS: u32 = 4;

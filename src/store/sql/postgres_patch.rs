@@ -11,7 +11,7 @@
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 
-use super::sql_patch::{shape, PatchParams};
+use super::patch::{shape, PatchParams};
 use crate::error::StoreError;
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;

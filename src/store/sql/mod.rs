@@ -1,33 +1,46 @@
-//! What the SQL stores share: table names, timestamps, the data column's encoding, patch
-//! parameters, row decoding and error mapping.
+//! The SQL stores: one module per engine (`sqlite`, `postgres`, `mysql`) and what they share.
 //!
-//! # The data column
-//!
-//! Every engine keeps a session's data as one JSON object that maps each key to its value's
-//! JSON text *as a JSON string*: `{"theme":"\"dark\"","cart":"[1,2]"}`. Two reasons:
-//!
-//! - the value comes back byte for byte. PostgreSQL's `jsonb` and MySQL's `JSON` normalise what
-//!   they store (`[1,2]` reads back as `[1, 2]`, keys are reordered, `1e2` becomes `100`), and
-//!   [`SessionData`] holds values as JSON text;
-//! - a per-key update is one RFC 7396 merge patch (`json_patch`, `JSON_MERGE_PATCH`) or a
-//!   `jsonb` concatenation, all with bound parameters: a removed key is `null` in the patch, and
-//!   a stored JSON `null` is the string `"null"`, so it can never be mistaken for a removal.
-//!
-//! A value stays readable from SQL: `(data->>'theme')::jsonb` in PostgreSQL, `data->>'theme'`
-//! in SQLite, `JSON_UNQUOTE(JSON_EXTRACT(data, '$.theme'))` in MySQL.
+//! Here: table names, timestamps, row decoding, listing queries, error mapping and pool
+//! options. Beside it, a file each: the data column's encoding (`data_column`), the operations
+//! every engine runs alike (`operations`, a macro), the statements of a patch (`patch`, and
+//! `postgres_patch` for PostgreSQL's numbered parameters), connecting (`connect`), the
+//! connections the request path keeps (`lanes`) and the locks that make a login's admission
+//! atomic (`admit`).
 
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::ser::{Serialize, Serializer};
-use serde_json::value::RawValue;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{
-    EndReason, EndTarget, Ended, SessionData, SessionQuery, SessionRecord, SessionState,
-    SessionTerms,
-};
+// What the engines share first: `operations` defines the macro they expand.
+#[macro_use]
+mod operations;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod admit;
+mod connect;
+mod data_column;
+mod lanes;
+mod patch;
+// The engines, each behind its feature.
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_patch;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub(crate) use data_column::{decode_data, encode_data, to_json};
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+use super::{EndReason, EndTarget, Ended, SessionQuery, SessionRecord, SessionState, SessionTerms};
 use crate::error::StoreError;
 use crate::token::{SessionId, TokenHash};
 
@@ -108,85 +121,6 @@ pub(crate) fn from_millis(ms: i64) -> Result<SystemTime, StoreError> {
 /// `min(expires_at, idle_expires_at)` in milliseconds: the indexed `deadline` column.
 pub(crate) fn deadline_millis(record: &SessionRecord) -> i64 {
     millis(record.deadline())
-}
-
-/// A JSON object from key/value pairs; a `None` value is `null`.
-struct Object<'a>(&'a [(&'a str, Option<&'a str>)]);
-
-impl Serialize for Object<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-pub(crate) fn to_json(pairs: &[(&str, Option<&str>)]) -> Result<String, StoreError> {
-    serde_json::to_string(&Object(pairs)).map_err(StoreError::backend)
-}
-
-/// The data column of a new session (see the module docs).
-pub(crate) fn encode_data(data: &SessionData) -> Result<String, StoreError> {
-    let pairs: Vec<(&str, Option<&str>)> = data.iter().map(|(k, v)| (k, Some(v.get()))).collect();
-    to_json(&pairs)
-}
-
-/// The data column read back: a JSON object of JSON texts.
-pub(crate) fn decode_data(column: &str) -> Result<SessionData, StoreError> {
-    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
-    use std::borrow::Cow;
-
-    /// A string borrowed from the column when it holds no escapes (serde's own `Cow`
-    /// always copies).
-    struct Text<'de>(Cow<'de, str>);
-
-    impl<'de> Deserialize<'de> for Text<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Borrowing;
-            impl<'de> Visitor<'de> for Borrowing {
-                type Value = Text<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a string")
-                }
-                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
-                    Ok(Text(Cow::Borrowed(v)))
-                }
-                fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
-                    Ok(Text(Cow::Owned(v.to_owned())))
-                }
-                fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
-                    Ok(Text(Cow::Owned(v)))
-                }
-            }
-            d.deserialize_str(Borrowing)
-        }
-    }
-
-    /// Reads the object's entries straight into the data: keys and values are borrowed from
-    /// the column where they hold no escapes, and only the value's text is copied, once.
-    struct Entries;
-
-    impl<'de> Visitor<'de> for Entries {
-        type Value = SessionData;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object of JSON texts")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionData, A::Error> {
-            let mut data = SessionData::default();
-            while let Some((Text(key), Text(text))) = map.next_entry()? {
-                let value = RawValue::from_string(text.into_owned())
-                    .map_err(|err| A::Error::custom(format!("data value: {err}")))?;
-                // A key given twice keeps its last value.
-                data.insert_raw(&key, value);
-            }
-            Ok(data)
-        }
-    }
-
-    let mut json = serde_json::Deserializer::from_str(column);
-    json.deserialize_map(Entries)
-        .and_then(|data| json.end().map(|()| data))
-        .map_err(|err| StoreError::Corrupt(format!("data column: {err}")))
 }
 
 /// A user name as a text user column binds it (SQLite, PostgreSQL): unchanged. MySQL binds
@@ -495,31 +429,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn data_column_decodes_escapes_and_refuses_what_is_not_an_object_of_json_texts() {
-        let data = decode_data(r#"{"a\"b":"[1,2]","n":"1","n":"2","\u00e9":"\"x\""}"#).unwrap();
-        assert_eq!(data.len(), 3);
-        assert_eq!(data.get_raw("a\"b").map(RawValue::get), Some("[1,2]"));
-        // A key given twice keeps its last value.
-        assert_eq!(data.get_raw("n").map(RawValue::get), Some("2"));
-        assert_eq!(data.get_raw("é").map(RawValue::get), Some("\"x\""));
-        assert!(decode_data("{}").unwrap().is_empty());
-        for bad in [
-            "",
-            "null",
-            "[]",
-            r#"{"a":1}"#,
-            r#"{"a":"not json"}"#,
-            r#"{"a":"1"} trailing"#,
-            r#"{"a":"1""#,
-        ] {
-            assert!(
-                matches!(decode_data(bad), Err(StoreError::Corrupt(_))),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn table_names() {
         for ok in ["sessions", "_s", "a1_b2", DEFAULT_TABLE] {
             assert!(check_table(ok).is_ok(), "{ok}");
@@ -557,26 +466,6 @@ mod tests {
         // Extremes never panic.
         let _ = (from_millis(i64::MAX), from_millis(i64::MIN));
         assert_eq!(millis(UNIX_EPOCH), 0);
-    }
-
-    #[test]
-    fn data_round_trips_exactly() {
-        let mut data = SessionData::default();
-        for (key, text) in [
-            ("a", "null"),
-            ("b.\"c\"", "[1,2]"),
-            ("ключ", "{\"x\": 1e2}"),
-            ("", "\"\\u0000\""),
-        ] {
-            data.insert_raw(key, RawValue::from_string(text.to_owned()).unwrap());
-        }
-        let back = decode_data(&encode_data(&data).unwrap()).unwrap();
-        assert_eq!(back, data);
-        assert!(matches!(decode_data("[]"), Err(StoreError::Corrupt(_))));
-        assert!(matches!(
-            decode_data(r#"{"a":"not json"}"#),
-            Err(StoreError::Corrupt(_))
-        ));
     }
 
     #[test]

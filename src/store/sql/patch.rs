@@ -14,9 +14,9 @@ use serde_json::value::RawValue;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 use sqlx::{query::Query, Database, Encode, Type};
 
-use super::sql::{millis, terms_millis, to_json};
-use super::SessionPatch;
+use super::{millis, terms_millis, to_json};
 use crate::error::StoreError;
+use crate::store::SessionPatch;
 
 /// A [`SessionPatch`] as statement parameters, shared by `update` and `rotate`.
 pub(crate) struct PatchParams<'a> {

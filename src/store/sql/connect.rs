@@ -9,9 +9,9 @@
 use sqlx::pool::Pool;
 use sqlx::{ConnectOptions, Connection, Database};
 
-use super::connect_error::{io_cause, ConnectError};
-use super::sql;
 use crate::error::StoreError;
+use crate::store::connect_error::{io_cause, ConnectError};
+use crate::store::sql;
 
 /// A database server the stores connect to by URL.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]

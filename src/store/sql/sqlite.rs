@@ -10,14 +10,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
-use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
-use super::connect_error::ConnectError;
-use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
-use super::sql_connect;
-use super::sql_lanes::Lanes;
-use super::sql_patch::{Dialect, PatchStatements};
-use super::{SessionRecord, SessionStore};
+use super::connect;
+use super::lanes::Lanes;
+use super::patch::{Dialect, PatchStatements};
 use crate::error::StoreError;
+use crate::store::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
+use crate::store::connect_error::ConnectError;
+use crate::store::sql::{self, EndStatements, InvalidTableName, Placeholder};
+use crate::store::{SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// The schema version [`SqliteStore::migrate`] brings a table to.
@@ -407,7 +407,7 @@ fn open_error(path: &Path, err: StoreError) -> StoreError {
     } else if let Some(dir) = folder.filter(|dir| !dir.exists()) {
         format!("its folder {} does not exist", dir.display())
     } else if let Some(err) = source.downcast_ref::<sqlx::Error>() {
-        sql_connect::cause(err)
+        connect::cause(err)
     } else {
         source.to_string()
     };

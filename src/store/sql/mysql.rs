@@ -7,14 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
 
-use super::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
-use super::sql::{self, EndStatements, InvalidTableName, Placeholder};
-use super::sql_admit::{AdmitLocks, NamedLock};
-use super::sql_connect::{self, Server};
-use super::sql_lanes::Lanes;
-use super::sql_patch::{Dialect, PatchStatements};
-use super::{SessionRecord, SessionStore};
+use super::admit::{AdmitLocks, NamedLock};
+use super::connect::{self, Server};
+use super::lanes::Lanes;
+use super::patch::{Dialect, PatchStatements};
 use crate::error::StoreError;
+use crate::store::admission::{admit_in_steps, Admission, Admitted, SessionLimits};
+use crate::store::sql::{self, EndStatements, InvalidTableName, Placeholder};
+use crate::store::{SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// The schema version [`MySqlStore::migrate`] brings a table to.
@@ -183,7 +183,7 @@ impl MySqlStore {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = sql_connect::connect::<MySql>(&SERVER, url, address).await?;
+        let pool = connect::connect::<MySql>(&SERVER, url, address).await?;
         Ok(Self::new(pool))
     }
 

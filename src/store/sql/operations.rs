@@ -201,7 +201,7 @@ macro_rules! shared_sql_operations {
 
 /// Expands, inside the `impl SessionStore` of SQLite or MySQL, to `update` and `rotate`: one of
 /// the statements of `self.sql.patch` (a
-/// [`PatchStatements`](crate::store::sql_patch::PatchStatements)), chosen by what the patch
+/// [`PatchStatements`](crate::store::sql::patch::PatchStatements)), chosen by what the patch
 /// changes, run on a connection of `self.lanes` (the request path's kept connections). `user`
 /// turns a user name into what the user column binds.
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
@@ -212,10 +212,10 @@ macro_rules! shaped_patch_operations {
             key: &$crate::token::TokenHash,
             patch: &$crate::store::SessionPatch,
         ) -> Result<bool, $crate::error::StoreError> {
-            let params = $crate::store::sql_patch::PatchParams::new(patch);
+            let params = $crate::store::sql::patch::PatchParams::new(patch);
             let shape = params.shape();
             let query = sqlx::query(self.sql.patch.update(shape));
-            let query = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
+            let query = $crate::store::sql::patch::bind_patch(query, &params, shape, $user)?
                 .bind(&key.0[..]);
             let done = self
                 .lanes
@@ -233,10 +233,10 @@ macro_rules! shaped_patch_operations {
             new: &$crate::token::TokenHash,
             patch: &$crate::store::SessionPatch,
         ) -> Result<bool, $crate::error::StoreError> {
-            let params = $crate::store::sql_patch::PatchParams::new(patch);
+            let params = $crate::store::sql::patch::PatchParams::new(patch);
             let shape = params.shape();
             let query = sqlx::query(self.sql.patch.rotate(shape)).bind(&new.0[..]);
-            let query = $crate::store::sql_patch::bind_patch(query, &params, shape, $user)?
+            let query = $crate::store::sql::patch::bind_patch(query, &params, shape, $user)?
                 .bind(&old.0[..]);
             let done = self
                 .lanes
