@@ -22,6 +22,8 @@
 //!    session holding 1, 32 or 256 keys of 200 bytes each. A store that copied the whole data on
 //!    every write would grow with the session; the shared keys and values keep the copy to one
 //!    pointer pair a key. Benchmark ids `write-one-key/<keys in the session>`.
+//! 5. The longest single `create` while a store fills up to 2,000,000 sessions, without and
+//!    with room made up front (see [`growth_pauses`]).
 
 use sessionward_bench as support;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -511,10 +513,60 @@ fn write_one_key(rt: &Runtime) {
     c.final_summary();
 }
 
+/// Sessions part 5 stores, one by one.
+const GROWTH_SESSIONS: u64 = 2_000_000;
+
+/// 5. The longest single `create` while a `MemoryStore` fills up to 2,000,000 sessions: its
+///    indexes grow by doubling and rehash every entry under the write lock, so the longest
+///    create is how long every request waits then. Against a store made with room for them
+///    all (`MemoryStore::with_capacity`). Each store is dropped before the next is filled.
+fn growth_pauses(rt: &Runtime) {
+    let now = SystemTime::now();
+    for (name, store) in [
+        ("MemoryStore::new()", MemoryStore::new()),
+        (
+            "MemoryStore::with_capacity(2_000_000)",
+            MemoryStore::with_capacity(GROWTH_SESSIONS as usize),
+        ),
+    ] {
+        let (worst, at) = rt.block_on(async {
+            let mut worst = (Duration::ZERO, 0);
+            for n in 0..GROWTH_SESSIONS {
+                let record = SessionRecord {
+                    id: SessionId(mixed(2 * n)),
+                    user: None,
+                    data: Default::default(),
+                    created_at: now,
+                    last_seen_at: now,
+                    expires_at: now + Duration::from_secs(3600),
+                    idle_expires_at: now + Duration::from_secs(1800),
+                    user_agent: None,
+                    ip: None,
+                    terms: None,
+                    ended: None,
+                };
+                let key = TokenHash(mixed(2 * n + 1));
+                let start = std::time::Instant::now();
+                store.create(&key, record).await.expect("distinct keys");
+                let took = start.elapsed();
+                if took > worst.0 {
+                    worst = (took, n + 1);
+                }
+            }
+            worst
+        });
+        println!(
+            "growth: {name}: longest create {:.2} ms, at session {at} of {GROWTH_SESSIONS}",
+            worst.as_secs_f64() * 1e3
+        );
+    }
+}
+
 fn main() {
     let rt = runtime();
     heap_per_session(&rt);
     store_calls(&rt);
     cleanup(&rt);
     write_one_key(&rt);
+    growth_pauses(&rt);
 }

@@ -11,6 +11,13 @@ async fn memory_store_passes_the_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_with_room_made_up_front_passes_the_conformance_suite() {
+    let store = MemoryStore::with_capacity(1_000);
+    conformance::run(&store).await;
+    conformance::run(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boxed_store_passes_the_conformance_suite() {
     let store = sessionward::store::BoxedStore::new(MemoryStore::default());
     conformance::run(&store).await;

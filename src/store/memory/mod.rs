@@ -29,6 +29,12 @@ use table::{Key, Table};
 ///
 /// With [`with_retention`](Self::with_retention), ended sessions stay listed (marked with
 /// their end) for a while; see [`SessionStore::end`].
+///
+/// The store's two indexes grow by doubling, and each growth rehashes every session while the
+/// write lock is held, so every request waits for it: on the 2-core test machine (release
+/// build) about 2 ms when the store passes 57,344 sessions, 33 ms at 917,504 and 61 ms at
+/// 1,835,008, doubling with each step. An app that expects many sessions can make room for
+/// them up front with [`with_capacity`](Self::with_capacity).
 #[derive(Clone, Default)]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub struct MemoryStore {
@@ -66,6 +72,32 @@ impl MemoryStore {
     /// ```
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store with room for `sessions` sessions before its indexes grow, so that it
+    /// never pauses to rehash them below that many (see above). The room is kept: a purge by
+    /// [`delete_expired`](SessionStore::delete_expired) gives back memory above it, never
+    /// below.
+    ///
+    /// The room is address space: made at once, it costs about 4 bytes of memory per session
+    /// of room (the indexes' control bytes, written when they are made); the rest becomes
+    /// memory as sessions fill it. Measured on the test machine: `with_capacity(1_000_000)`
+    /// grew the process by 4.3 MB, and no insert of the next million took over 0.6 ms, where
+    /// a store without the room paused 33 ms at 917,504.
+    ///
+    /// ```
+    /// use sessionward::{store::MemoryStore, SessionLayer};
+    ///
+    /// let store = MemoryStore::with_capacity(1_000_000);
+    /// assert!(store.is_empty());
+    /// let layer = SessionLayer::new(store);
+    /// # let _ = layer;
+    /// ```
+    pub fn with_capacity(sessions: usize) -> Self {
+        Self {
+            table: Arc::new(RwLock::new(Table::with_capacity(sessions))),
+            retention: None,
+        }
     }
 
     /// Keeps ended sessions (logged out, revoked, evicted, or expired) for `period`, marked
