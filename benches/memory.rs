@@ -519,22 +519,30 @@ const GROWTH_SESSIONS: u64 = 2_000_000;
 /// 5. The longest single `create` while a `MemoryStore` fills up to 2,000,000 sessions: its
 ///    indexes grow by doubling and rehash every entry under the write lock, so the longest
 ///    create is how long every request waits then. Against a store made with room for them
-///    all (`MemoryStore::with_capacity`). Each store is dropped before the next is filled.
+///    all (`MemoryStore::with_capacity`); anonymous sessions, then signed-in ones of a user
+///    each (the user index grows too). Each store is dropped before the next is filled.
 fn growth_pauses(rt: &Runtime) {
     let now = SystemTime::now();
-    for (name, store) in [
-        ("MemoryStore::new()", MemoryStore::new()),
-        (
-            "MemoryStore::with_capacity(2_000_000)",
-            MemoryStore::with_capacity(GROWTH_SESSIONS as usize),
-        ),
-    ] {
+    let stores = || {
+        [
+            ("MemoryStore::new()", MemoryStore::new()),
+            (
+                "MemoryStore::with_capacity(2_000_000)",
+                MemoryStore::with_capacity(GROWTH_SESSIONS as usize),
+            ),
+        ]
+    };
+    let layouts = [("anonymous", false), ("a user each", true)];
+    for ((name, store), (layout, signed_in)) in layouts
+        .iter()
+        .flat_map(|&layout| stores().into_iter().map(move |store| (store, layout)))
+    {
         let (worst, at) = rt.block_on(async {
             let mut worst = (Duration::ZERO, 0);
             for n in 0..GROWTH_SESSIONS {
                 let record = SessionRecord {
                     id: SessionId(mixed(2 * n)),
-                    user: None,
+                    user: signed_in.then(|| format!("user-{n}")),
                     data: Default::default(),
                     created_at: now,
                     last_seen_at: now,
@@ -556,7 +564,8 @@ fn growth_pauses(rt: &Runtime) {
             worst
         });
         println!(
-            "growth: {name}: longest create {:.2} ms, at session {at} of {GROWTH_SESSIONS}",
+            "growth: {name}, {layout}: longest create {:.2} ms, at session {at} of \
+             {GROWTH_SESSIONS}",
             worst.as_secs_f64() * 1e3
         );
     }

@@ -12,6 +12,7 @@ use crate::token::{SessionId, TokenHash};
 
 mod entry;
 mod table;
+mod user_index;
 
 use entry::{Entry, Millis};
 use table::{Key, Table};
@@ -30,11 +31,12 @@ use table::{Key, Table};
 /// With [`with_retention`](Self::with_retention), ended sessions stay listed (marked with
 /// their end) for a while; see [`SessionStore::end`].
 ///
-/// The store's two indexes grow by doubling, and each growth rehashes every session while the
-/// write lock is held, so every request waits for it: on the 2-core test machine (release
-/// build) about 2 ms when the store passes 57,344 sessions, 33 ms at 917,504 and 61 ms at
-/// 1,835,008, doubling with each step. An app that expects many sessions can make room for
-/// them up front with [`with_capacity`](Self::with_capacity).
+/// The store's indexes grow by doubling, and each growth moves every entry while the write lock
+/// is held, so every request waits for it: on the 2-core test machine (release build) about
+/// 2 ms when the store passes 57,344 sessions, 33 ms at 917,504 and 58–61 ms at 1,835,008,
+/// doubling with each step, and about 150 ms there when every session has a user of its own
+/// (the user index grows at the same steps). An app that expects many sessions can make room
+/// for them up front with [`with_capacity`](Self::with_capacity).
 #[derive(Clone, Default)]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub struct MemoryStore {
@@ -79,11 +81,12 @@ impl MemoryStore {
     /// [`delete_expired`](SessionStore::delete_expired) gives back memory above it, never
     /// below.
     ///
-    /// The room is address space: made at once, it costs about 4 bytes of memory per session
+    /// The room is address space: made at once, it costs about 6 bytes of memory per session
     /// of room (the indexes' control bytes, written when they are made); the rest becomes
-    /// memory as sessions fill it. Measured on the test machine: `with_capacity(1_000_000)`
-    /// grew the process by 4.3 MB, and no insert of the next million took over 0.6 ms, where
-    /// a store without the room paused 33 ms at 917,504.
+    /// memory as sessions fill it. Room for sessions is room for as many users. Measured on
+    /// the test machine: `with_capacity(1_000_000)` grew the process by 6.3 MB; filling a
+    /// store made with room for 2,000,000, no create took over 0.6 ms, where one without the
+    /// room paused 58–152 ms at 1,835,008.
     ///
     /// ```
     /// use sessionward::{store::MemoryStore, SessionLayer};

@@ -11,11 +11,10 @@
 //! account that logs in again and again without a cookie must not make cleanup, which runs
 //! under the store's write lock, quadratic.
 
-use std::collections::HashMap;
-
 use hashbrown::HashTable;
 
 use super::entry::{Entry, Millis};
+use super::user_index::UserIndex;
 use crate::store::{ActiveCounts, Ended};
 use crate::token::{SessionId, TokenHash};
 
@@ -82,7 +81,7 @@ pub(super) struct Table {
     by_key: HashTable<Pos>,
     by_id: HashTable<Pos>,
     /// Each user's session ids, in no particular order; `Entry::user_at` is a session's place.
-    by_user: HashMap<Box<str>, Vec<SessionId>>,
+    by_user: UserIndex,
     /// Sessions room was made for up front: a purge never shrinks the table below it.
     reserved: usize,
 }
@@ -105,7 +104,7 @@ impl Table {
             slots: Vec::with_capacity(sessions),
             by_key: HashTable::with_capacity(sessions),
             by_id: HashTable::with_capacity(sessions),
-            by_user: HashMap::new(),
+            by_user: UserIndex::with_capacity(sessions),
             reserved: sessions,
         }
     }
@@ -304,7 +303,7 @@ impl Table {
     /// session (anonymous ones are not in the user index, so they cost nothing here).
     pub(super) fn count_active(&self, now: Millis) -> ActiveCounts {
         let mut counts = ActiveCounts::default();
-        for ids in self.by_user.values() {
+        for ids in self.by_user.lists() {
             let active = ids
                 .iter()
                 .filter_map(|id| self.position_of_id(id))
@@ -351,7 +350,7 @@ impl Table {
     fn index_user(&mut self, at: usize) {
         let entry = &mut self.slots[at].entry;
         let Some(user) = entry.user() else { return };
-        let ids = self.by_user.entry(user.into()).or_default();
+        let ids = self.by_user.get_or_insert(user);
         // Fewer ids than sessions, and `insert` keeps those under 2^32.
         let place = ids.len() as u32;
         ids.push(entry.id);
