@@ -1,5 +1,5 @@
 //! Heap held per idle session, store calls made by requests that never touch their session, and
-//! the time the memory store's cleanup holds its lock.
+//! the time the memory store's cleanup takes.
 //!
 //! Run with `cargo bench -p sessionward-bench --bench memory` (a plain `main`; parts 3 and 4
 //! run criterion from it).
@@ -14,16 +14,16 @@
 //!    cookie reach a handler that takes no `Session`: the layer promises zero store calls.
 //! 3. Criterion times `delete_expired` (every session expired) and `delete_by_user` (every user)
 //!    on a `MemoryStore` holding 100 000 sessions, all of one user (`one-user`) or 10 per user
-//!    (`many-users`, the comparison): both run under the store's write lock, so their time is
-//!    how long every other request waits. Each iteration builds a fresh store, outside the
-//!    measured time. Benchmark ids `cleanup-100k/<operation>/<layout>`.
+//!    (`many-users`, the comparison). `delete_by_user` runs under the store's write lock, so
+//!    its time is how long every other request waits; `delete_expired` works in steps that let
+//!    requests in between (the `pauses` bench measures how long they wait). Each iteration
+//!    builds a fresh store, outside the measured time. Benchmark ids
+//!    `cleanup-100k/<operation>/<layout>`.
 //! 4. Criterion times what a request that changes one key costs the memory store: `load` (the
 //!    request's copy, held meanwhile as a handler holds it) then `update` of that one key, on a
 //!    session holding 1, 32 or 256 keys of 200 bytes each. A store that copied the whole data on
 //!    every write would grow with the session; the shared keys and values keep the copy to one
 //!    pointer pair a key. Benchmark ids `write-one-key/<keys in the session>`.
-//! 5. The longest single `create` while a store fills up to 2,000,000 sessions, without and
-//!    with room made up front (see [`growth_pauses`]).
 
 use sessionward_bench as support;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -513,69 +513,10 @@ fn write_one_key(rt: &Runtime) {
     c.final_summary();
 }
 
-/// Sessions part 5 stores, one by one.
-const GROWTH_SESSIONS: u64 = 2_000_000;
-
-/// 5. The longest single `create` while a `MemoryStore` fills up to 2,000,000 sessions: its
-///    indexes grow by doubling and rehash every entry under the write lock, so the longest
-///    create is how long every request waits then. Against a store made with room for them
-///    all (`MemoryStore::with_capacity`); anonymous sessions, then signed-in ones of a user
-///    each (the user index grows too). Each store is dropped before the next is filled.
-fn growth_pauses(rt: &Runtime) {
-    let now = SystemTime::now();
-    let stores = || {
-        [
-            ("MemoryStore::new()", MemoryStore::new()),
-            (
-                "MemoryStore::with_capacity(2_000_000)",
-                MemoryStore::with_capacity(GROWTH_SESSIONS as usize),
-            ),
-        ]
-    };
-    let layouts = [("anonymous", false), ("a user each", true)];
-    for ((name, store), (layout, signed_in)) in layouts
-        .iter()
-        .flat_map(|&layout| stores().into_iter().map(move |store| (store, layout)))
-    {
-        let (worst, at) = rt.block_on(async {
-            let mut worst = (Duration::ZERO, 0);
-            for n in 0..GROWTH_SESSIONS {
-                let record = SessionRecord {
-                    id: SessionId(mixed(2 * n)),
-                    user: signed_in.then(|| format!("user-{n}")),
-                    data: Default::default(),
-                    created_at: now,
-                    last_seen_at: now,
-                    expires_at: now + Duration::from_secs(3600),
-                    idle_expires_at: now + Duration::from_secs(1800),
-                    user_agent: None,
-                    ip: None,
-                    terms: None,
-                    ended: None,
-                };
-                let key = TokenHash(mixed(2 * n + 1));
-                let start = std::time::Instant::now();
-                store.create(&key, record).await.expect("distinct keys");
-                let took = start.elapsed();
-                if took > worst.0 {
-                    worst = (took, n + 1);
-                }
-            }
-            worst
-        });
-        println!(
-            "growth: {name}, {layout}: longest create {:.2} ms, at session {at} of \
-             {GROWTH_SESSIONS}",
-            worst.as_secs_f64() * 1e3
-        );
-    }
-}
-
 fn main() {
     let rt = runtime();
     heap_per_session(&rt);
     store_calls(&rt);
     cleanup(&rt);
     write_one_key(&rt);
-    growth_pauses(&rt);
 }

@@ -79,3 +79,35 @@ async fn cleanup_task_purges_expired_sessions_and_keeps_live_ones() {
         );
     }
 }
+
+/// The memory store purges a few thousand sessions per hold of its lock; a purge of many
+/// batches still takes every expired session and keeps every live one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_of_many_batches_takes_every_expired_session_and_keeps_the_live_ones() {
+    let store = MemoryStore::default();
+    let now = SystemTime::now();
+    let mut live = Vec::new();
+    for i in 0..20_000u32 {
+        let user = (i % 5 == 0).then(|| format!("user-{}", i % 13));
+        let (key, mut record) = sample(user.as_deref(), Duration::from_secs(60));
+        if i % 2 == 0 {
+            record.idle_expires_at = now - Duration::from_secs(1);
+        } else {
+            live.push(key);
+        }
+        store.create(&key, record).await.unwrap();
+    }
+    assert_eq!(store.delete_expired(now).await.unwrap(), 10_000);
+    assert_eq!(store.len(), 10_000);
+    for key in &live {
+        assert!(
+            store.load(key).await.unwrap().is_some(),
+            "a live session is kept"
+        );
+    }
+    assert_eq!(
+        store.delete_expired(now).await.unwrap(),
+        0,
+        "nothing left to purge"
+    );
+}

@@ -320,6 +320,7 @@ impl Table {
     }
 
     /// Removes every session `doomed` says so of, returning how many.
+    #[cfg(test)]
     pub(super) fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> u64 {
         let mut removed = 0;
         let mut at = 0;
@@ -333,6 +334,30 @@ impl Table {
             }
         }
         removed
+    }
+
+    /// The keys of the sessions `doomed` says so of among the `budget` slots just below `end`
+    /// (the whole table for `usize::MAX`), and the `end` of the next step (`None` once slot 0
+    /// was looked at).
+    ///
+    /// A purge steps down from the top: a removal moves the last slot into the gap, and the
+    /// last slot is always one a step already looked at (or a session added since, too new to
+    /// expire), so the slots still to look at never move out of reach, whatever removals and
+    /// additions happen between the steps.
+    pub(super) fn doomed_below(
+        &self,
+        end: usize,
+        budget: usize,
+        doomed: impl Fn(&Entry) -> bool,
+    ) -> (Vec<Key>, Option<usize>) {
+        let end = end.min(self.slots.len());
+        let start = end.saturating_sub(budget);
+        let keys = self.slots[start..end]
+            .iter()
+            .filter(|slot| doomed(&slot.entry))
+            .map(|slot| slot.key)
+            .collect();
+        (keys, (start > 0).then_some(start))
     }
 
     /// Gives memory back after a large purge, so a burst of sessions does not pin its peak;

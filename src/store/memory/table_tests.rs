@@ -267,3 +267,62 @@ fn room_made_up_front_is_neither_outgrown_nor_given_back() {
     assert!(slots >= ROOM && by_key >= ROOM && by_id >= ROOM);
     assert!(by_key < 5 * ROOM, "memory above the room is given back");
 }
+
+/// A purge in steps, as the store runs it (look at a step's slots, then remove what was
+/// found), removes exactly what one pass removes, even with sessions added and removed
+/// between the steps as requests would: no slot still to look at moves out of reach.
+#[test]
+fn a_purge_in_steps_misses_nothing_while_the_table_changes() {
+    let fill = || {
+        let mut table = Table::default();
+        for n in 0..10_000u64 {
+            let user = (n % 3 == 0).then(|| format!("user-{}", n % 7));
+            assert!(table.insert(key(n), entry(n, user.as_deref())).is_ok());
+        }
+        table
+    };
+    // `entry(n, _)` ends `n % 7` seconds after it is made: a purge at 3.5 s takes n % 7 in
+    // 0..=3, half a second away from any deadline of both fills.
+    let later = Millis::from_system(SystemTime::now() + Duration::from_millis(3_500));
+    let doomed = |e: &Entry| e.deadline() <= later;
+
+    let mut whole = fill();
+    let removed = whole.remove_where(doomed);
+    assert!(removed > 4_000 && removed < 7_000, "{removed}");
+
+    let mut stepped = fill();
+    let (mut total, mut end, mut steps) = (0, usize::MAX, 0);
+    let (mut added, mut gone) = (10_000u64, 0u64);
+    loop {
+        let (keys, next) = stepped.doomed_below(end, 1_000, doomed);
+        for key in &keys {
+            total += u64::from(stepped.remove(key).is_some());
+        }
+        steps += 1;
+        // Requests meanwhile: ten new sessions that outlive the purge (n % 7 == 6), and five
+        // sessions ended by their users, all of them live ones (n % 7 == 5).
+        for _ in 0..10 {
+            added += 7 - added % 7 + 6;
+            assert!(stepped.insert(key(added), entry(added, None)).is_ok());
+        }
+        for _ in 0..5 {
+            gone += 7 - gone % 7 + 5;
+            stepped.remove(&key(gone));
+        }
+        match next {
+            Some(at) => end = at,
+            None => break,
+        }
+    }
+    assert_eq!(total, removed, "the steps remove what one pass removes");
+    assert_eq!(steps, 10, "one step per 1,000 of the 10,000 slots");
+    assert!(
+        stepped.entries().all(|e| !doomed(e)),
+        "no expired session is left"
+    );
+    assert_eq!(
+        stepped.len() as u64,
+        whole.len() as u64 + 10 * steps - 5 * steps
+    );
+    assert_consistent(&stepped);
+}
