@@ -378,23 +378,6 @@ const CLEANUP_SESSIONS: u64 = 100_000;
 /// Sessions per user in the spread-out comparison.
 const SPREAD: u64 = 10;
 
-/// 64 well-mixed bits of `n` (splitmix64): token hashes and ids as uniform as real ones, which
-/// the store's indexes rely on.
-fn mix(n: u64) -> u64 {
-    let mut z = n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn mixed<const N: usize>(seed: u64) -> [u8; N] {
-    let mut bytes = [0u8; N];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&mix(seed ^ ((i as u64) << 56)).to_le_bytes()[..chunk.len()]);
-    }
-    bytes
-}
-
 /// A store of `CLEANUP_SESSIONS` sessions, `per_user` of each user, all expired an hour after
 /// `now`; and the users' names.
 fn populated(rt: &Runtime, per_user: u64, now: SystemTime) -> (MemoryStore, Vec<String>) {
@@ -405,7 +388,7 @@ fn populated(rt: &Runtime, per_user: u64, now: SystemTime) -> (MemoryStore, Vec<
     rt.block_on(async {
         for n in 0..CLEANUP_SESSIONS {
             let record = SessionRecord {
-                id: SessionId(mixed(2 * n)),
+                id: SessionId(support::mixed(2 * n)),
                 user: Some(users[(n / per_user) as usize].clone()),
                 data: Default::default(),
                 created_at: now,
@@ -417,7 +400,7 @@ fn populated(rt: &Runtime, per_user: u64, now: SystemTime) -> (MemoryStore, Vec<
                 terms: None,
                 ended: None,
             };
-            let key = TokenHash(mixed(2 * n + 1));
+            let key = TokenHash(support::mixed(2 * n + 1));
             store.create(&key, record).await.expect("distinct keys");
         }
     });
@@ -477,9 +460,9 @@ fn write_one_key(rt: &Runtime) {
     let value = serde_json::value::to_raw_value(&"x".repeat(198)).expect("a string");
     for keys in [1usize, 32, 256] {
         let store = MemoryStore::new();
-        let key = TokenHash(mixed(1));
+        let key = TokenHash(support::mixed(1));
         let record = SessionRecord {
-            id: SessionId(mixed(2)),
+            id: SessionId(support::mixed(2)),
             user: None,
             data: (0..keys)
                 .map(|k| (format!("key-{k}"), value.clone()))

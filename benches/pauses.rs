@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sessionward::store::{MemoryStore, SessionRecord, SessionStore};
 use sessionward::token::{SessionId, TokenHash};
+use sessionward_bench::mixed;
 use tokio::runtime::Runtime;
 
 /// Sessions part 1 stores, one by one.
@@ -32,21 +33,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-/// Bytes that differ for every `seed`: ids and token hashes no two sessions share.
-fn mixed<const N: usize>(seed: u64) -> [u8; N] {
-    let mix = |n: u64| {
-        let mut z = n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let mut bytes = [0u8; N];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&mix(seed ^ ((i as u64) << 56)).to_le_bytes()[..chunk.len()]);
-    }
-    bytes
 }
 
 /// Session `n`, anonymous or of a user of its own, ending `lifetime` after `now`.

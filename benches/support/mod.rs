@@ -89,3 +89,21 @@ pub fn quartiles(values: &mut [f64]) -> [f64; 3] {
     };
     [at(1), at(2), at(3)]
 }
+
+/// 64 well-mixed bits of `n` (splitmix64).
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `N` bytes that differ for every `seed`: token hashes and ids as uniform as real ones, which
+/// the memory store's indexes rely on.
+pub fn mixed<const N: usize>(seed: u64) -> [u8; N] {
+    let mut bytes = [0u8; N];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&mix(seed ^ ((i as u64) << 56)).to_le_bytes()[..chunk.len()]);
+    }
+    bytes
+}
