@@ -33,7 +33,7 @@ use table::{Key, Table};
 ///
 /// The store's indexes grow by doubling, and each growth moves every entry while the write lock
 /// is held, so every request waits for it: on the 2-core test machine (release build) about
-/// 2 ms when the store passes 57,344 sessions, 33 ms at 917,504 and 57–67 ms at 1,835,008,
+/// 2 ms when the store passes 57,344 sessions, 33 ms at 917,504 and 55–67 ms at 1,835,008,
 /// doubling with each step, and 152–716 ms there when every session has a user of its own
 /// (the user index grows at the same steps). An app that expects many sessions can make room
 /// for them up front with [`with_capacity`](Self::with_capacity). A purge
@@ -88,7 +88,7 @@ impl MemoryStore {
     /// memory as sessions fill it. Room for sessions is room for as many users. Measured on
     /// the test machine: `with_capacity(1_000_000)` grew the process by 6.3 MB; filling a
     /// store made with room for 2,000,000, no create took over 2 ms, where one without the
-    /// room paused 57–716 ms at 1,835,008.
+    /// room paused 55–716 ms at 1,835,008.
     ///
     /// ```
     /// use sessionward::{store::MemoryStore, SessionLayer};
