@@ -351,12 +351,26 @@ pub struct SessionPatch {
 impl SessionPatch {
     /// Whether applying this patch would change nothing.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-            && self.user.is_none()
-            && self.last_seen_at.is_none()
-            && self.idle_expires_at.is_none()
-            && self.expires_at.is_none()
-            && self.terms.is_none()
+        self.data.is_empty() && self.changes_only_data()
+    }
+
+    /// Whether the patch changes nothing but data keys (perhaps none): no user, deadline or
+    /// terms.
+    pub(crate) fn changes_only_data(&self) -> bool {
+        // Every field named, so that a field added later must be judged here too.
+        let Self {
+            data: _,
+            user,
+            last_seen_at,
+            idle_expires_at,
+            expires_at,
+            terms,
+        } = self;
+        user.is_none()
+            && last_seen_at.is_none()
+            && idle_expires_at.is_none()
+            && expires_at.is_none()
+            && terms.is_none()
     }
 
     /// Adds the changes of `later` on top of this patch's.
@@ -387,6 +401,41 @@ impl SessionPatch {
         match self.data.iter_mut().find(|(k, _)| k == key) {
             Some((_, slot)) => *slot = value,
             None => self.data.push((key.to_owned(), value)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_empty` and `changes_only_data` see every field: each one set makes a patch change
+    /// more than data, and a patch of data keys alone is not empty.
+    #[test]
+    fn a_patch_changes_only_data_until_another_field_is_set() {
+        let mut keys = SessionPatch::default();
+        assert!(keys.is_empty() && keys.changes_only_data());
+        keys.set_key("k", None);
+        assert!(!keys.is_empty() && keys.changes_only_data());
+        let now = SystemTime::now();
+        let terms = SessionTerms {
+            idle_timeout: std::time::Duration::from_secs(60),
+            persistent: false,
+        };
+        let others: [fn(&mut SessionPatch, SystemTime, SessionTerms); 5] = [
+            |p, _, _| p.user = Some(None),
+            |p, now, _| p.last_seen_at = Some(now),
+            |p, now, _| p.idle_expires_at = Some(now),
+            |p, now, _| p.expires_at = Some(now),
+            |p, _, terms| p.terms = Some(terms),
+        ];
+        for set in others {
+            let mut patch = keys.clone();
+            set(&mut patch, now, terms);
+            assert!(!patch.changes_only_data() && !patch.is_empty());
+            let mut alone = SessionPatch::default();
+            set(&mut alone, now, terms);
+            assert!(!alone.is_empty());
         }
     }
 }

@@ -353,11 +353,7 @@ pub(super) fn patch_data(inv: &mut ScriptCall<'_>, patch: &SessionPatch) {
 fn sets_data_only(patch: &SessionPatch) -> bool {
     !patch.data.is_empty()
         && patch.data.iter().all(|(_, value)| value.is_some())
-        && patch.user.is_none()
-        && patch.last_seen_at.is_none()
-        && patch.idle_expires_at.is_none()
-        && patch.expires_at.is_none()
-        && patch.terms.is_none()
+        && patch.changes_only_data()
 }
 
 /// Whether a patch needs the script to report (it sets a user or moves the absolute deadline,
