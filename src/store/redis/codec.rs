@@ -218,6 +218,15 @@ impl Meta {
     }
 }
 
+/// `HGETALL key`: the read of a record, whose reply [`decode`] takes. Its buffers are sized up
+/// front (`redis::cmd` grows them argument by argument, a reallocation on the way), as this
+/// runs on every request that loads its session.
+pub(super) fn hgetall(key: &str) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(2, "HGETALL".len() + key.len());
+    cmd.arg("HGETALL").arg(key);
+    cmd
+}
+
 /// Decodes an `HGETALL` reply. An empty hash (no such key) is `Ok(None)`.
 ///
 /// The reply is walked field by field and each value moves straight into the record: no list

@@ -6,7 +6,7 @@ use futures_util::future::try_join_all;
 use redis::Value;
 
 use super::admit_lock::Lease;
-use super::codec::{self, decode, int, millis};
+use super::codec::{self, decode, hgetall, int, millis};
 use super::conn::{unexpected, Scan};
 use super::ending::{EndMark, Ending};
 use super::keys::Kind;
@@ -449,12 +449,4 @@ impl RedisStore {
         }
         Ok(true)
     }
-}
-
-/// `HGETALL key`, its buffers sized up front: the read of every request that loads a session
-/// (`redis::cmd` grows them argument by argument, a reallocation on the way).
-fn hgetall(key: &str) -> redis::Cmd {
-    let mut cmd = redis::Cmd::with_capacity(2, "HGETALL".len() + key.len());
-    cmd.arg("HGETALL").arg(key);
-    cmd
 }

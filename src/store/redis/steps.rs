@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use futures_util::future::try_join_all;
 use redis::Value;
 
-use super::codec::{self, decode, int, millis, stamp, text, Meta};
+use super::codec::{self, decode, hgetall, int, millis, stamp, text, Meta};
 use super::conn::{backend, unexpected, Conn};
 use super::script_call::{DataField, ScriptCall};
 use super::scripts::{DELETE, INDEX_USER, PATCH, PATCH_DATA, PRUNE_USER, UNLINK_ID};
@@ -114,7 +114,7 @@ impl RedisStore {
         let mut out = Vec::with_capacity(hexes.len());
         for chunk in hexes.chunks(BATCH) {
             let reads = chunk.iter().map(|hex| {
-                let cmd = redis::cmd("HGETALL").arg(self.keys.record(hex)).clone();
+                let cmd = hgetall(&self.keys.record(hex));
                 async move { decode(self.query_cmd(&cmd).await?) }
             });
             out.extend(try_join_all(reads).await?);

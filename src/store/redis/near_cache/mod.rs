@@ -23,7 +23,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, Value};
 
 use self::state::{Lookup, State};
-use super::codec::{decode, text};
+use super::codec::{decode, hgetall, text};
 use super::conn::{backend, Conn};
 use crate::error::StoreError;
 use crate::store::SessionRecord;
@@ -183,8 +183,7 @@ impl Near {
             drop(ticket);
             return decode(bypass().await?);
         };
-        let reply: Value = redis::cmd("HGETALL")
-            .arg(&ticket.key)
+        let reply: Value = hgetall(&ticket.key)
             .query_async(&mut conn)
             .await
             .map_err(backend)?;
