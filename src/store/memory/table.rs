@@ -319,23 +319,6 @@ impl Table {
         self.by_user.get(user).cloned().unwrap_or_default()
     }
 
-    /// Removes every session `doomed` says so of, returning how many.
-    #[cfg(test)]
-    pub(super) fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> u64 {
-        let mut removed = 0;
-        let mut at = 0;
-        while at < self.slots.len() {
-            if doomed(&self.slots[at].entry) {
-                // The last slot moves into `at`: look at `at` again.
-                self.remove_at(at);
-                removed += 1;
-            } else {
-                at += 1;
-            }
-        }
-        removed
-    }
-
     /// The keys of the sessions `doomed` says so of among the `budget` slots just below `end`
     /// (the whole table for `usize::MAX`), and the `end` of the next step (`None` once slot 0
     /// was looked at).
